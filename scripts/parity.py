@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""DuckDB parity for cxkpi: the queries/ SQL against cxkpi's own numbers.
+
+1. Generates a deterministic dataset with `cxkpi generate` (exports in every variant plus a
+   plain reference twin of every delivered record).
+2. Stages the canonical tables in DuckDB from the twin (tests/parity/*.sql), independently of
+   cxkpi's reader, and runs the queries/ SQL.
+3. Compares DuckDB's results with the goldens checked in under tests/golden/ (which the
+   Rust tests use), or rewrites them with --update.
+4. Runs cxkpi on the exports and compares its numbers with DuckDB's.
+
+Exits non-zero on any difference. Usage: parity.py --cxkpi PATH/TO/cxkpi [--update]
+"""
+import argparse
+import csv
+import io
+import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+TOL = 1e-9
+
+# The dataset the goldens describe: 10 days across the 2024-03-31 DST change.
+ULTIMATE_GEN = ["--days", "10", "--per-day", "300", "--seed", "42", "--start", "2024-03-25"]
+TZ = "Europe/Amsterdam"
+# The column identifying a row of each query's result (None: one row).
+KEYS = {
+    "popular_metrics": None,
+    "first_last_intent": "conversation_id",
+    "metrics_by_first_meaningful_intent": "first_meaningful_intent",
+    "popular_metrics_daily": "local_day",
+}
+
+
+def sql_file(path, **params):
+    text = path.read_text()
+    for k, v in params.items():
+        text = text.replace("${" + k + "}", v)
+    return text
+
+
+def to_csv(con, query):
+    cur = con.execute(query)
+    cols = [d[0] for d in cur.description]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(cols)
+    for row in cur.fetchall():
+        w.writerow(["" if v is None else (repr(v) if isinstance(v, float) else str(v)) for v in row])
+    return out.getvalue()
+
+
+def parse_csv(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def same(a, b):
+    if a == b:
+        return True
+    try:
+        x, y = float(a), float(b)
+    except ValueError:
+        return False
+    return math.isclose(x, y, rel_tol=TOL, abs_tol=TOL)
+
+
+def compare(name, expected, actual, key, columns, failures, key_fn=lambda v: v):
+    exp = {key_fn(r[key]) if key else "": r for r in expected}
+    act = {key_fn(r[key]) if key else "": r for r in actual}
+    if set(exp) != set(act):
+        failures.append(f"{name}: groups differ: only DuckDB {sorted(set(exp) - set(act))[:5]}, "
+                        f"only cxkpi {sorted(set(act) - set(exp))[:5]}")
+        return
+    for k, row in exp.items():
+        for c in columns:
+            if not same(row[c], act[k][c]):
+                failures.append(f"{name}: [{k}] {c}: DuckDB {row[c]!r} vs cxkpi {act[k][c]!r}")
+
+
+def cxkpi(binary, *args):
+    r = subprocess.run([binary, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"cxkpi {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+    return r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cxkpi", required=True)
+    ap.add_argument("--update", action="store_true", help="rewrite the checked-in goldens")
+    args = ap.parse_args()
+    failures = []
+    golden_dir = ROOT / "tests" / "golden" / "ultimate"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        exports, ref = tmp / "exports", tmp / "reference.ndjson"
+        cxkpi(args.cxkpi, "-q", "generate", "ultimate", "--out", str(exports), "--reference", str(ref), *ULTIMATE_GEN)
+        con = duckdb.connect()
+        con.execute(sql_file(ROOT / "tests/parity/stage_ultimate_reference.sql", ref=str(ref)))
+        q = ROOT / "queries" / "ultimate"
+        results = {
+            "popular_metrics": to_csv(con, sql_file(q / "popular_metrics.sql")),
+            "first_last_intent": to_csv(con, sql_file(q / "first_last_intent.sql")),
+            "metrics_by_first_meaningful_intent": to_csv(con, sql_file(q / "metrics_by_first_meaningful_intent.sql")),
+            "popular_metrics_daily": to_csv(con, sql_file(q / "popular_metrics_daily_duckdb.sql", tz=TZ)),
+        }
+        golden_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in results.items():
+            path = golden_dir / f"{name}.csv"
+            if args.update:
+                path.write_text(text)
+            elif not path.exists():
+                failures.append(f"golden {path} is missing (run with --update)")
+            else:
+                expected = parse_csv(path.read_text())
+                columns = list(expected[0].keys()) if expected else []
+                compare(f"golden {name}", expected, parse_csv(text), KEYS[name], columns, failures)
+
+        # cxkpi against DuckDB, on the exports in every variant.
+        exp = parse_csv(results["popular_metrics"])
+        act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "bot", str(exports), "--format", "csv"))
+        compare("totals", exp, act, None, list(exp[0].keys()), failures)
+
+        exp = parse_csv(results["metrics_by_first_meaningful_intent"])
+        act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "bot", str(exports), "--by", "first_meaningful_intent", "--format", "csv"))
+        compare("by first meaningful intent", exp, act, "first_meaningful_intent", list(exp[0].keys()), failures)
+
+        exp = parse_csv(results["first_last_intent"])
+        act = parse_csv(cxkpi(args.cxkpi, "-q", "table", "bot_conversations", str(exports), "--format", "csv"))
+        compare("first/last intent", exp, act, "conversation_id", ["first_intent", "last_intent"], failures)
+
+        exp = parse_csv(results["popular_metrics_daily"])
+        act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "bot", str(exports), "--interval", "1d", "--tz", TZ, "--format", "csv"))
+        for r in act:
+            r["local_day"] = r["bucket_start"][:10]
+        compare("daily in " + TZ, exp, act, "local_day", list(exp[0].keys()), failures)
+
+    if failures:
+        print("\n".join(failures[:50]), file=sys.stderr)
+        print(f"parity: 0 passed, {len(failures)} failed")
+        return 1
+    print("parity: DuckDB and cxkpi agree on all Ultimate queries" + (" (goldens rewritten)" if args.update else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+//! Runs a parsed command line: validates it into a plan once, loads inputs, computes,
+//! writes. Notes and warnings go to stderr; data goes to stdout or `--output`.
+
+use crate::cli::{
+    BotArgs, Cli, Command, GenerateCommand, InputArgs, MetricsCommand, OutputArgs, QueryArgs,
+    TableArgs,
+};
+use crate::error::{Error, Result};
+use crate::metrics::{bot, Query};
+use crate::output;
+use crate::source::{self, ultimate, Rejects, Vendor};
+use crate::time::{parse_bound, parse_tz};
+
+/// Where notes and warnings go.
+struct Notes {
+    quiet: bool,
+}
+
+impl Notes {
+    fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("note: {msg}");
+        }
+    }
+    fn warn(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("warning: {msg}");
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let notes = Notes { quiet: cli.quiet };
+    match cli.command {
+        Command::Metrics(MetricsCommand::Bot(a)) => metrics_bot(a, &notes),
+        Command::Table(a) => table(a, &notes),
+        Command::Generate(GenerateCommand::Ultimate(a)) => {
+            let summary = crate::generate::ultimate::write(&a.into_config()?)?;
+            notes.note(&summary);
+            Ok(())
+        }
+    }
+}
+
+fn query(a: &QueryArgs, dimensions: &[&str]) -> Result<Query> {
+    let tz = parse_tz(&a.tz)?;
+    let from = a.from.as_deref().map(|s| parse_bound(s, &tz)).transpose()?;
+    let to = a.to.as_deref().map(|s| parse_bound(s, &tz)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(Error::Usage(
+                "--from must be before --to (the range is half-open)".into(),
+            ));
+        }
+    }
+    for d in &a.by {
+        if !dimensions.contains(&d.as_str()) {
+            return Err(Error::Usage(format!(
+                "unknown dimension {d:?} for --by: expected one of {}",
+                dimensions.join(", ")
+            )));
+        }
+    }
+    Ok(Query {
+        from,
+        to,
+        interval: a.interval.parse().map_err(Error::Usage)?,
+        tz,
+        by: a.by.clone(),
+    })
+}
+
+/// Reads Ultimate files; with `--skip-bad-files` a file whose content fails is set aside
+/// and the rest read again.
+fn load_ultimate(
+    input: &InputArgs,
+    excluded: &[String],
+    notes: &Notes,
+) -> Result<(ultimate::Tables, Rejects)> {
+    let mut candidates = source::discover(&input.paths)?;
+    let mut rejects = Rejects::default();
+    let opts = ultimate::Options {
+        excluded_intents: excluded.iter().filter(|s| !s.is_empty()).cloned().collect(),
+    };
+    loop {
+        let framed = source::frame_all(
+            &candidates,
+            Vendor::Ultimate,
+            input.skip_bad_files,
+            &mut rejects,
+        )?;
+        for p in rejects.skipped_not_json.drain(..) {
+            notes.note(&format!("skipped {}: not a JSON file", p.display()));
+        }
+        if framed.is_empty() {
+            return Err(Error::Usage(match rejects.files.is_empty() {
+                true => "no export files found in the given paths".into(),
+                false => "every input file was rejected".into(),
+            }));
+        }
+        match ultimate::read(&framed, &opts) {
+            Ok(t) => {
+                if t.stats.duplicates > 0 {
+                    notes.note(&format!(
+                        "{} of {} records were copies of a conversation delivered again; kept the latest copy of each",
+                        t.stats.duplicates, t.stats.records
+                    ));
+                }
+                return Ok((t, rejects));
+            }
+            Err(Error::Data { location, message }) if input.skip_bad_files => {
+                let bad = location.path.clone();
+                rejects
+                    .files
+                    .push((bad.clone(), format!("{location}: {message}")));
+                candidates.retain(|c| c.path != bad);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reports the files set aside; they make the exit code 4.
+fn finish(rejects: Rejects) -> Result<()> {
+    if rejects.files.is_empty() {
+        return Ok(());
+    }
+    for (path, why) in &rejects.files {
+        eprintln!("rejected: {} ({why})", path.display());
+    }
+    Err(Error::Rejected {
+        count: rejects.files.len(),
+    })
+}
+
+fn write(batch: &arrow::array::RecordBatch, o: &OutputArgs) -> Result<()> {
+    let format = o
+        .format
+        .unwrap_or_else(|| output::default_format(o.output.as_deref()));
+    output::write(batch, format, o.output.as_deref())
+}
+
+fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
+    let q = query(&a.query, bot::DIMENSIONS)?;
+    let opts = bot::Options {
+        time: a.time,
+        exclude_test: a.exclude_test,
+        bot_summary: a.bot_summary,
+        status_match: a.status_match,
+        include_no_intent: a.include_no_intent,
+    };
+    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, notes)?;
+    let report = bot::compute(&tables.conversations, &q, &opts)?;
+    for w in &report.warnings {
+        notes.warn(w);
+    }
+    write(&crate::bridge::to_arrow(&report.frame)?, &a.output)?;
+    finish(rejects)
+}
+
+fn table(a: TableArgs, notes: &Notes) -> Result<()> {
+    let def = crate::table::by_name(&a.table).ok_or_else(|| {
+        let names: Vec<&str> = crate::table::TABLES.iter().map(|t| t.name).collect();
+        Error::Usage(format!(
+            "unknown table {:?}: expected one of {}",
+            a.table,
+            names.join(", ")
+        ))
+    })?;
+    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, notes)?;
+    let batch = match def.name {
+        "bot_conversations" => &tables.conversations,
+        _ => &tables.intents,
+    };
+    write(batch, &a.output)?;
+    finish(rejects)
+}

@@ -1,0 +1,190 @@
+//! Command-line types (clap). No logic lives here: `app` turns these into runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::metrics::bot::{StatusMatch, TimeBasis};
+use crate::output::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cxkpi",
+    version,
+    about = "Exact, documented contact-center KPIs from vendor export files",
+    long_about = "cxkpi reads contact-center export files (Ultimate / Zendesk AI agents, …) and computes \
+                  the vendors' own KPIs, bucketed in time and broken down by dimension.\n\n\
+                  Exit codes: 0 ok, 1 bad input data, 2 bad command line, 3 I/O error, \
+                  4 finished but some files were rejected (--skip-bad-files), 70 internal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print no notes or warnings on stderr (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute a KPI family from export files.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+
+    /// Print a canonical table (rows as parsed, deduplicated, with derived columns).
+    Table(TableArgs),
+
+    /// Write deterministic synthetic exports for tests and benchmarks.
+    #[command(subcommand)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Bot KPIs from Ultimate / Zendesk AI-agent exports (the vendor's "Popular Metrics").
+    Bot(BotArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Export files or directories (searched recursively); gzip and framing are detected by content.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Set aside files whose content is bad, list them on stderr, and go on (exit code 4).
+    #[arg(long)]
+    pub skip_bad_files: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format [default: table on a terminal, else csv; or from the --output extension].
+    #[arg(long, short, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write to FILE (atomically: a temporary name, then rename) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Start of the range, inclusive: a date (local midnight in --tz), a local date-time, or RFC 3339.
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+
+    /// End of the range, exclusive; same notations as --from.
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+
+    /// Bucket width: total, 15m, 30m, 1h, Nh (N dividing 24), 1d, 1w (Monday), 1mo.
+    #[arg(long, default_value = "total", value_name = "I")]
+    pub interval: String,
+
+    /// IANA time zone for dates, bucket boundaries and bucket_start (DST-correct).
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub tz: String,
+
+    /// Dimensions to break down by, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "DIM,...")]
+    pub by: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BotArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Book conversations by their start time (default) or end time.
+    #[arg(long, value_enum, default_value_t = TimeBasis::Start)]
+    pub time: TimeBasis,
+
+    /// Leave out test conversations (test_mode = true).
+    #[arg(long)]
+    pub exclude_test: bool,
+
+    /// Bot Summary parity (vendor FAQ): count only conversations with bot_messages_count > 0.
+    #[arg(long)]
+    pub bot_summary: bool,
+
+    /// Compare statuses exactly as the vendor SQL does, or ignoring case and separators.
+    #[arg(long, value_enum, default_value_t = StatusMatch::Exact)]
+    pub status_match: StatusMatch,
+
+    /// Intent names never taken as the first meaningful intent, comma-separated ("" for none).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME,...",
+        default_value = "Greeting,Talk to a human/agent"
+    )]
+    pub exclude_intents: Vec<String>,
+
+    /// With --by first_meaningful_intent, keep conversations without one as a null group
+    /// (the vendor SQL drops them).
+    #[arg(long)]
+    pub include_no_intent: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The table: bot_conversations or bot_intents.
+    #[arg(value_name = "TABLE")]
+    pub table: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Intent names never taken as the first meaningful intent, comma-separated ("" for none).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME,...",
+        default_value = "Greeting,Talk to a human/agent"
+    )]
+    pub exclude_intents: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Ultimate / Zendesk AI-agent daily exports with every documented quirk.
+    Ultimate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Directory to write the exports to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Number of days of conversations.
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+
+    /// Conversations started per day.
+    #[arg(long, default_value_t = 1000)]
+    pub per_day: u32,
+
+    /// Random seed: the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// First day (UTC).
+    #[arg(long, default_value = "2024-03-25", value_name = "DATE")]
+    pub start: String,
+
+    /// Only plain NDJSON files with lower-case keys (no quirks), for benchmarks and peers.
+    #[arg(long)]
+    pub plain: bool,
+
+    /// Also write a plain NDJSON twin of every delivered record (duplicates included) to FILE,
+    /// for independent checks with DuckDB.
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<PathBuf>,
+}

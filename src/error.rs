@@ -1,0 +1,111 @@
+//! The library's typed errors and the exit codes the binary maps them to.
+//!
+//! Exit codes are part of the interface: a scheduler decides on them, so they never change
+//! meaning. They are documented in the README.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where in an input file something went wrong. Lines and columns are 1-based, the byte
+/// offset 0-based (of the decompressed content when the file was gzip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{} (byte {})",
+            self.path.display(),
+            self.line,
+            self.column,
+            self.offset
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The content of an input file is not what the reader expects.
+    #[error("{location}: {message}")]
+    Data { location: Location, message: String },
+
+    /// A file that holds JSON but none of the formats cxkpi reads, or the wrong one for
+    /// the command.
+    #[error("{}: {message}", path.display())]
+    Format { path: PathBuf, message: String },
+
+    /// Reading or writing a file failed (missing path, permissions, full disk).
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The command line asks for something that cannot be done.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Some input files were rejected and skipped on request; everything else completed.
+    #[error("{count} input file(s) were rejected and skipped")]
+    Rejected { count: usize },
+
+    #[error("polars: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Exit codes of the `cxkpi` binary.
+pub mod exit {
+    /// Everything worked.
+    pub const OK: u8 = 0;
+    /// Bad input data: a file is not valid JSON, is truncated, or is not the expected
+    /// export. Nothing was written.
+    pub const DATA: u8 = 1;
+    /// Bad command line (clap also uses 2).
+    pub const USAGE: u8 = 2;
+    /// A file could not be read or written.
+    pub const IO: u8 = 3;
+    /// The run completed, but some input files were rejected and skipped (`--skip-bad-files`).
+    pub const REJECTED: u8 = 4;
+    /// A bug in cxkpi (an engine error that bad input should never cause).
+    pub const INTERNAL: u8 = 70;
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Data { .. } | Error::Format { .. } => exit::DATA,
+            Error::Io { .. } => exit::IO,
+            Error::Usage(_) => exit::USAGE,
+            Error::Rejected { .. } => exit::REJECTED,
+            Error::Polars(_) | Error::Arrow(_) | Error::Parquet(_) => exit::INTERNAL,
+        }
+    }
+
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// True when the error is about one input file's content, so `--skip-bad-files` may
+    /// set the file aside and go on.
+    pub fn is_bad_file(&self) -> bool {
+        matches!(self, Error::Data { .. } | Error::Format { .. })
+    }
+}

@@ -1,0 +1,19 @@
+//! cxkpi: exact, documented contact-center KPIs from vendor export files.
+//!
+//! The flow: [`source`] finds and frames export files and parses them in parallel into the
+//! canonical Arrow tables of [`table`]; [`metrics`] computes KPI families over them with
+//! polars (through the zero-copy [`bridge`]) on the shared query layer of [`time`] and
+//! [`metrics::Query`]; [`output`] writes the results. [`app`] wires this to the [`cli`].
+
+pub mod app;
+pub mod bridge;
+pub mod cli;
+pub mod error;
+pub mod generate;
+pub mod metrics;
+pub mod output;
+pub mod source;
+pub mod table;
+pub mod time;
+
+pub use error::{Error, Result};

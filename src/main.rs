@@ -1,0 +1,19 @@
+//! The `cxkpi` binary: parse the command line, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cxkpi::cli::Cli::parse();
+    match cxkpi::app::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match &e {
+                cxkpi::Error::Rejected { .. } => eprintln!("cxkpi: {e}"),
+                _ => eprintln!("error: {e}"),
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

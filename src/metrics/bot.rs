@@ -1,0 +1,343 @@
+//! Bot KPIs over `bot_conversations`: the Ultimate "Popular Metrics", defined as the vendor's
+//! SQL defines them, NULL semantics included.
+//!
+//! | column | formula (N = conversations in the group) |
+//! |---|---|
+//! | total_conversations | N (one row per deduplicated conversation_id) |
+//! | bot_handled_rate | N(status = 'botHandled') / N |
+//! | deflection_rate | N(status NOT IN ('email','agent','customEscalation')) / N — a null status is *not* deflected (SQL `NOT IN` on NULL) |
+//! | escalation_rate | N(status IN ('email','agent','customEscalation')) / N |
+//! | failed_escalation_rate | N(status = 'failedEscalation') / N |
+//! | informed_rate | N(last_resolution = 'informed') / N |
+//! | automation_rate | N(last_resolution IN ('informed','resolved')) / N |
+//! | messages_understood_rate | (Σvisitor − Σnot_understood) / Σvisitor, each Σ over non-null values (SQL SUM; all-null is null) |
+//! | llm_fallback_rate | N(is_llm ∧ llm_fallback_count > 0) / N(is_llm) |
+//! | avg_duration_sec | mean(end − start) over conversations with both times |
+//!
+//! Every rate is null when its denominator is 0.
+
+use arrow::array::{AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{Schema, TimestampMicrosecondType};
+use polars::prelude::*;
+
+use super::{aggregate, count_if, rate, rows, sql_sum, Query, Spec};
+use crate::bridge::to_polars;
+use crate::error::Result;
+use crate::time::utc_date;
+
+/// The statuses the vendor SQL counts as an escalation.
+pub const ESCALATION_STATUSES: &[&str] = &["email", "agent", "customEscalation"];
+pub const BOT_HANDLED: &str = "botHandled";
+pub const FAILED_ESCALATION: &str = "failedEscalation";
+pub const INFORMED: &str = "informed";
+pub const AUTOMATED_RESOLUTIONS: &[&str] = &["informed", "resolved"];
+
+pub const DIMENSIONS: &[&str] = &[
+    "bot_id",
+    "bot_name",
+    "language",
+    "channel",
+    "conversation_status",
+    "last_resolution",
+    "first_intent",
+    "last_intent",
+    "first_meaningful_intent",
+    "is_llm_conversation",
+    "test_mode",
+];
+
+/// Which timestamp books a conversation into the range and a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TimeBasis {
+    /// conversation_start_time (the arrival view).
+    #[default]
+    Start,
+    /// conversation_end_time (the export's own day attribution).
+    End,
+}
+
+/// How statuses and resolutions are compared with the vendor's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StatusMatch {
+    /// Exactly, as the vendor SQL does (`bot_handled` is not `botHandled`).
+    #[default]
+    Exact,
+    /// Ignoring case and separators, so `bot_handled`, `BOT-HANDLED` and `botHandled` match.
+    Normalized,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub time: TimeBasis,
+    /// Drop conversations with test_mode = true.
+    pub exclude_test: bool,
+    /// Bot Summary parity (vendor FAQ): keep only bot_messages_count > 0.
+    pub bot_summary: bool,
+    pub status_match: StatusMatch,
+    /// With `--by first_meaningful_intent`, keep conversations that have none as a null
+    /// group (the vendor SQL's inner join drops them).
+    pub include_no_intent: bool,
+}
+
+/// The KPI table and what the user should know about it.
+pub struct Report {
+    pub frame: DataFrame,
+    pub warnings: Vec<String>,
+}
+
+/// The metric columns, in output order.
+pub const COLUMNS: &[&str] = &[
+    "total_conversations",
+    "bot_handled_conversations",
+    "bot_handled_rate",
+    "deflected_conversations",
+    "deflection_rate",
+    "escalated_conversations",
+    "escalation_rate",
+    "failed_escalation_conversations",
+    "failed_escalation_rate",
+    "informed_conversations",
+    "informed_rate",
+    "automated_conversations",
+    "automation_rate",
+    "visitor_messages",
+    "not_understood_messages",
+    "understood_messages",
+    "messages_understood_rate",
+    "llm_conversations",
+    "llm_fallback_conversations",
+    "llm_fallback_rate",
+    "avg_duration_sec",
+];
+
+/// Computes the bot KPIs from a `bot_conversations` batch.
+pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Report> {
+    let time_column = match o.time {
+        TimeBasis::Start => "conversation_start_time",
+        TimeBasis::End => "conversation_end_time",
+    };
+    let mut needed: Vec<&str> = vec![
+        time_column,
+        "conversation_status",
+        "last_resolution",
+        "visitor_messages_count",
+        "not_understood_messages_count",
+        "bot_messages_count",
+        "is_llm_conversation",
+        "llm_fallback_count",
+        "test_mode",
+        "duration_sec",
+        "first_meaningful_intent",
+    ];
+    for d in &q.by {
+        if !needed.contains(&d.as_str()) && DIMENSIONS.contains(&d.as_str()) {
+            needed.push(d);
+        }
+    }
+    let batch = select(conversations, &needed, o.status_match)?;
+    let df = to_polars(&batch)?;
+
+    let mut filter: Option<Expr> = None;
+    let mut and = |e: Expr| filter = Some(filter.take().map_or(e.clone(), |f| f.and(e)));
+    if o.exclude_test {
+        and(col("test_mode").eq(lit(true)).fill_null(lit(false)).not());
+    }
+    if o.bot_summary {
+        and(col("bot_messages_count").gt(lit(0)).fill_null(lit(false)));
+    }
+    if q.by.iter().any(|d| d == "first_meaningful_intent") && !o.include_no_intent {
+        and(col("first_meaningful_intent").is_not_null());
+    }
+    let df = match filter {
+        Some(f) => df.lazy().filter(f).collect()?,
+        None => df,
+    };
+
+    let m = |s: &str| match o.status_match {
+        StatusMatch::Exact => s.to_string(),
+        StatusMatch::Normalized => normalize(s),
+    };
+    let status = || col("conversation_status");
+    let resolution = || col("last_resolution");
+    let escalated = || any_of(status(), ESCALATION_STATUSES, &m);
+    let aggs = vec![
+        rows("total_conversations"),
+        count_if(
+            status().eq(lit(m(BOT_HANDLED))),
+            "bot_handled_conversations",
+        ),
+        count_if(
+            status().is_not_null().and(escalated().not()),
+            "deflected_conversations",
+        ),
+        count_if(escalated(), "escalated_conversations"),
+        count_if(
+            status().eq(lit(m(FAILED_ESCALATION))),
+            "failed_escalation_conversations",
+        ),
+        count_if(resolution().eq(lit(m(INFORMED))), "informed_conversations"),
+        count_if(
+            any_of(resolution(), AUTOMATED_RESOLUTIONS, &m),
+            "automated_conversations",
+        ),
+        sql_sum("visitor_messages_count", "visitor_messages"),
+        sql_sum("not_understood_messages_count", "not_understood_messages"),
+        count_if(
+            col("is_llm_conversation").eq(lit(true)),
+            "llm_conversations",
+        ),
+        count_if(
+            col("is_llm_conversation")
+                .eq(lit(true))
+                .and(col("llm_fallback_count").gt(lit(0))),
+            "llm_fallback_conversations",
+        ),
+        col("duration_sec").mean().alias("avg_duration_sec"),
+    ];
+    let understood = || col("visitor_messages") - col("not_understood_messages");
+    let finals = vec![
+        rate(
+            "bot_handled_conversations",
+            "total_conversations",
+            "bot_handled_rate",
+        ),
+        rate(
+            "deflected_conversations",
+            "total_conversations",
+            "deflection_rate",
+        ),
+        rate(
+            "escalated_conversations",
+            "total_conversations",
+            "escalation_rate",
+        ),
+        rate(
+            "failed_escalation_conversations",
+            "total_conversations",
+            "failed_escalation_rate",
+        ),
+        rate(
+            "informed_conversations",
+            "total_conversations",
+            "informed_rate",
+        ),
+        rate(
+            "automated_conversations",
+            "total_conversations",
+            "automation_rate",
+        ),
+        understood().alias("understood_messages"),
+        when(col("visitor_messages").gt(lit(0)))
+            .then(
+                understood().cast(DataType::Float64)
+                    / col("visitor_messages").cast(DataType::Float64),
+            )
+            .otherwise(lit(NULL).cast(DataType::Float64))
+            .alias("messages_understood_rate"),
+        rate(
+            "llm_fallback_conversations",
+            "llm_conversations",
+            "llm_fallback_rate",
+        ),
+    ];
+    let frame = aggregate(
+        df,
+        q,
+        Spec {
+            time_column,
+            dimensions: DIMENSIONS,
+            aggs,
+            finals,
+            columns: COLUMNS.to_vec(),
+        },
+    )?;
+    Ok(Report {
+        frame,
+        warnings: missing_next_day(conversations, q, o),
+    })
+}
+
+/// `expr` equals one of `values` (null stays null, as SQL `IN`).
+fn any_of(expr: Expr, values: &[&str], m: &dyn Fn(&str) -> String) -> Expr {
+    values
+        .iter()
+        .map(|v| expr.clone().eq(lit(m(v))))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false))
+}
+
+/// Lower case without separators: `bot_handled`, `Bot-Handled` and `botHandled` agree.
+pub fn normalize(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The named columns of the batch, with statuses normalized when asked.
+fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(names.len());
+    let mut arrays = Vec::with_capacity(names.len());
+    for name in names {
+        let i = schema.index_of(name)?;
+        let mut array = batch.column(i).clone();
+        if status_match == StatusMatch::Normalized
+            && (*name == "conversation_status" || *name == "last_resolution")
+        {
+            let normalized: StringArray = array
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(normalize))
+                .collect();
+            array = std::sync::Arc::new(normalized);
+        }
+        fields.push(schema.field(i).clone());
+        arrays.push(array);
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        arrays,
+    )?)
+}
+
+/// Export files hold conversations by *end* day, so a range booked by start time is only
+/// complete once the file for the day after it has been read (vendor FAQ).
+fn missing_next_day(conversations: &RecordBatch, q: &Query, o: &Options) -> Vec<String> {
+    let (Some(to), TimeBasis::Start) = (q.to, o.time) else {
+        return Vec::new();
+    };
+    let Some(next) = utc_date(to - 1).succ_opt() else {
+        return Vec::new();
+    };
+    let Ok(i) = conversations.schema().index_of("conversation_end_time") else {
+        return Vec::new();
+    };
+    let ends = conversations
+        .column(i)
+        .as_primitive::<TimestampMicrosecondType>();
+    let latest = ends.iter().flatten().max();
+    if latest.is_some_and(|t| utc_date(t) >= next) {
+        return Vec::new();
+    }
+    vec![format!(
+        "no conversation ending on {next} (UTC) was read: the export for the day after the range seems missing, \
+         so conversations that started in the range but ended after it are not counted \
+         (add that day's file for complete numbers)"
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_matches_spellings() {
+        assert_eq!(normalize("bot_handled"), normalize("botHandled"));
+        assert_eq!(
+            normalize("Custom-Escalation"),
+            normalize("customEscalation")
+        );
+        assert_ne!(normalize("agent"), normalize("email"));
+    }
+}

@@ -1,0 +1,153 @@
+//! The KPI engine: one module per KPI family on a shared query layer.
+//!
+//! Every family hands [`aggregate`] a polars frame with one row per entity (conversation,
+//! message, call…), the name of the timestamp that books the row, and its aggregate and
+//! rate expressions. The query layer owns what is common: the half-open range, buckets in
+//! a zone, the group-by dimensions, ordering, and rendering `bucket_start`.
+
+pub mod bot;
+
+use chrono_tz::Tz;
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::time::{bucket_start, format_instant, Interval};
+
+/// What to compute over: range, buckets, zone and dimensions.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// Inclusive start, UTC µs.
+    pub from: Option<i64>,
+    /// Exclusive end, UTC µs.
+    pub to: Option<i64>,
+    pub interval: Interval,
+    pub tz: Tz,
+    pub by: Vec<String>,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Query {
+            from: None,
+            to: None,
+            interval: Interval::Total,
+            tz: Tz::UTC,
+            by: Vec::new(),
+        }
+    }
+}
+
+/// A family's aggregation: `aggs` per group, then `finals` computed from them (rates), and
+/// the metric columns to emit, in order.
+pub struct Spec {
+    pub time_column: &'static str,
+    pub dimensions: &'static [&'static str],
+    pub aggs: Vec<Expr>,
+    pub finals: Vec<Expr>,
+    pub columns: Vec<&'static str>,
+}
+
+const BUCKET: &str = "bucket_start";
+
+/// Range filter, buckets, grouping and aggregation shared by every family.
+///
+/// Rows whose booking timestamp is null are kept when no range is given (the vendor SQL
+/// counts them) and fall in a null bucket; with a range they cannot be in it.
+pub fn aggregate(df: DataFrame, q: &Query, spec: Spec) -> Result<DataFrame> {
+    for d in &q.by {
+        if !spec.dimensions.contains(&d.as_str()) {
+            return Err(Error::Usage(format!(
+                "unknown dimension {d:?} for --by: expected one of {}",
+                spec.dimensions.join(", ")
+            )));
+        }
+    }
+    let mut df = df;
+    if q.from.is_some() || q.to.is_some() {
+        let t = times(&df, spec.time_column)?;
+        let (from, to) = (q.from.unwrap_or(i64::MIN), q.to.unwrap_or(i64::MAX));
+        let mask: BooleanChunked = t
+            .iter()
+            .map(|v| Some(v.is_some_and(|v| v >= from && v < to)))
+            .collect();
+        df = df.filter(&mask)?;
+    }
+    let mut keys: Vec<String> = Vec::new();
+    if q.interval != Interval::Total {
+        let t = times(&df, spec.time_column)?;
+        let buckets: Int64Chunked = t
+            .iter()
+            .map(|v| v.map(|v| bucket_start(v, q.interval, &q.tz)))
+            .collect();
+        df.with_column(buckets.with_name(BUCKET.into()).into_column())?;
+        keys.push(BUCKET.to_string());
+    }
+    keys.extend(q.by.iter().cloned());
+
+    let lf = df.lazy();
+    let lf = if keys.is_empty() {
+        lf.select(spec.aggs)
+    } else {
+        let key_exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        lf.group_by(key_exprs).agg(spec.aggs).sort(
+            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        )
+    };
+    let outputs: Vec<Expr> = keys
+        .iter()
+        .map(|k| col(k.as_str()))
+        .chain(spec.columns.iter().map(|c| col(*c)))
+        .collect();
+    let mut out = lf.with_columns(spec.finals).select(outputs).collect()?;
+
+    if q.interval != Interval::Total {
+        let b = times(&out, BUCKET)?;
+        let text: StringChunked = b
+            .iter()
+            .map(|v| v.map(|v| format_instant(v, &q.tz)))
+            .collect();
+        out.replace(BUCKET, text.with_name(BUCKET.into()).into_column())?;
+    }
+    Ok(out)
+}
+
+/// A timestamp column as UTC µs values, whatever its polars type (Datetime or Int64).
+fn times(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .cast(&DataType::Int64)?;
+    Ok(s.i64()?.iter().collect())
+}
+
+/// `num / den` as Float64, null when the denominator is zero or null (never 0 or 1).
+pub fn rate(num: &str, den: &str, name: &str) -> Expr {
+    when(col(den).gt(lit(0)))
+        .then(col(num).cast(DataType::Float64) / col(den).cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias(name)
+}
+
+/// Count of rows where `cond` is true (null counts as not true, as in SQL).
+pub fn count_if(cond: Expr, name: &str) -> Expr {
+    cond.fill_null(lit(false))
+        .sum()
+        .cast(DataType::Int64)
+        .alias(name)
+}
+
+/// SQL `SUM`: null when every value is null (polars would give 0).
+pub fn sql_sum(column: &str, name: &str) -> Expr {
+    when(col(column).count().gt(lit(0)))
+        .then(col(column).sum().cast(DataType::Int64))
+        .otherwise(lit(NULL).cast(DataType::Int64))
+        .alias(name)
+}
+
+/// The number of rows in the group.
+pub fn rows(name: &str) -> Expr {
+    len().cast(DataType::Int64).alias(name)
+}

@@ -1,0 +1,690 @@
+//! JSON framing and tolerant scalars shared by every vendor reader.
+//!
+//! Framing: an export is either one JSON array of records or a sequence of whitespace-
+//! separated JSON documents (NDJSON being the common case). [`record_spans`] finds the byte
+//! range of every record with a structural scan, which is several times faster than
+//! parsing; the records are then parsed in parallel chunks by the vendor modules.
+//!
+//! Scalars: exports carry counts as strings, booleans as "True"/"false", timestamps in
+//! several notations. The `Loose*` types accept every documented notation and reject the
+//! rest with a message naming what was expected.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+
+use serde::de::{self, Deserializer, Visitor};
+
+/// How the records of a file are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One top-level JSON array of records.
+    Array,
+    /// Records one after another, separated by whitespace (NDJSON, or pretty-printed
+    /// concatenated documents).
+    Concatenated,
+}
+
+/// A framing error at a byte offset of the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl FrameError {
+    fn new(offset: usize, message: impl Into<String>) -> Self {
+        FrameError {
+            offset,
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset, counted only when an error is reported.
+pub fn line_col(buf: &[u8], offset: usize) -> (usize, usize) {
+    let offset = offset.min(buf.len());
+    let before = &buf[..offset];
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |p| p + 1);
+    (line, offset - line_start + 1)
+}
+
+/// Byte offset of a serde_json error position (1-based line/column) inside `buf[base..]`.
+pub fn offset_of(buf: &[u8], base: usize, line: usize, column: usize) -> usize {
+    let mut pos = base;
+    for _ in 1..line {
+        match memchr::memchr(b'\n', &buf[pos..]) {
+            Some(p) => pos += p + 1,
+            None => return buf.len(),
+        }
+    }
+    (pos + column.saturating_sub(1)).min(buf.len())
+}
+
+fn skip_ws(buf: &[u8], mut pos: usize) -> usize {
+    while pos < buf.len() && matches!(buf[pos], b' ' | b'\t' | b'\n' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+/// Finds the framing and the byte range of every top-level record.
+///
+/// Only structure is checked here (balanced brackets, strings closed, separators); the
+/// records themselves are validated when parsed.
+pub fn record_spans(buf: &[u8]) -> Result<(Framing, Vec<Range<usize>>), FrameError> {
+    let start = skip_ws(buf, 0);
+    if start == buf.len() {
+        return Err(FrameError::new(
+            0,
+            "the file is empty: expected a JSON array or JSON records",
+        ));
+    }
+    let mut spans = Vec::new();
+    if buf[start] == b'[' {
+        let mut pos = skip_ws(buf, start + 1);
+        if pos < buf.len() && buf[pos] == b']' {
+            expect_end(buf, pos + 1)?;
+            return Ok((Framing::Array, spans));
+        }
+        loop {
+            let end = value_end(buf, pos)?;
+            spans.push(pos..end);
+            pos = skip_ws(buf, end);
+            match buf.get(pos) {
+                Some(b',') => pos = skip_ws(buf, pos + 1),
+                Some(b']') => {
+                    expect_end(buf, pos + 1)?;
+                    return Ok((Framing::Array, spans));
+                }
+                Some(_) => {
+                    return Err(FrameError::new(
+                        pos,
+                        "expected ',' or ']' after an array element",
+                    ))
+                }
+                None => {
+                    return Err(FrameError::new(
+                        pos,
+                        "unexpected end of file: the JSON array is not closed (truncated file?)",
+                    ))
+                }
+            }
+        }
+    }
+    let mut pos = start;
+    while pos < buf.len() {
+        let end = value_end(buf, pos)?;
+        spans.push(pos..end);
+        pos = skip_ws(buf, end);
+    }
+    Ok((Framing::Concatenated, spans))
+}
+
+fn expect_end(buf: &[u8], pos: usize) -> Result<(), FrameError> {
+    let pos = skip_ws(buf, pos);
+    if pos < buf.len() {
+        return Err(FrameError::new(
+            pos,
+            "unexpected content after the end of the JSON array",
+        ));
+    }
+    Ok(())
+}
+
+/// End (exclusive) of the object or array starting at `pos`.
+fn value_end(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
+    match buf.get(pos) {
+        Some(b'{') | Some(b'[') => {}
+        Some(_) => {
+            return Err(FrameError::new(
+                pos,
+                "expected a JSON object (each record of an export is an object)",
+            ))
+        }
+        None => return Err(FrameError::new(pos, "unexpected end of file")),
+    }
+    let mut depth = 0usize;
+    let mut i = pos;
+    while i < buf.len() {
+        match buf[i] {
+            b'"' => {
+                i = string_end(buf, i + 1).ok_or_else(|| {
+                    FrameError::new(
+                        i,
+                        "unexpected end of file inside a string (truncated file?)",
+                    )
+                })?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Err(FrameError::new(
+        pos,
+        "unexpected end of file: this record is not closed (truncated file?)",
+    ))
+}
+
+/// Position just past the closing quote of a string whose content starts at `pos`.
+fn string_end(buf: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let p = memchr::memchr2(b'"', b'\\', &buf[pos..])?;
+        if buf[pos + p] == b'"' {
+            return Some(pos + p + 1);
+        }
+        pos += p + 2;
+        if pos > buf.len() {
+            return None;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tolerant scalars
+// ---------------------------------------------------------------------------------------
+
+/// A string that may arrive as a JSON string, number or boolean (ids are sometimes
+/// numbers). Borrowed from the input unless it contained escapes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LooseStr<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> de::Deserialize<'de> for LooseStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LooseStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Owned(v))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(LooseStr(Some(Cow::Borrowed(if v {
+                    "true"
+                } else {
+                    "false"
+                }))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LooseStr(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A count carried as a number, a string of digits (`"12"`, `"12.0"`), `""` or null.
+/// `""` and null mean *missing*, never 0: a missing count leaves the row out of sums.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LooseCount(pub Option<i64>);
+
+/// Parses a count from text; `Ok(None)` for an empty string.
+pub fn parse_count(s: &str) -> Result<Option<i64>, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("null") {
+        return Ok(None);
+    }
+    if let Ok(v) = t.parse::<i64>() {
+        return Ok(Some(v));
+    }
+    match t.parse::<f64>() {
+        Ok(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        _ => Err(format!("expected a whole number, found {s:?}")),
+    }
+}
+
+impl<'de> de::Deserialize<'de> for LooseCount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LooseCount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a count (number or string of digits)")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LooseCount, E> {
+                Ok(LooseCount(Some(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseCount, E> {
+                i64::try_from(v)
+                    .map(|v| LooseCount(Some(v)))
+                    .map_err(|_| E::custom(format!("count {v} is out of range")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LooseCount, E> {
+                parse_count(&v.to_string())
+                    .map(LooseCount)
+                    .map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseCount, E> {
+                parse_count(v).map(LooseCount).map_err(E::custom)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LooseCount, E> {
+                Ok(LooseCount(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A number (float) carried as a JSON number or a numeric string; `""`/null is missing.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LooseF64(pub Option<f64>);
+
+impl<'de> de::Deserialize<'de> for LooseF64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LooseF64;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LooseF64, E> {
+                Ok(LooseF64(Some(v as f64)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseF64, E> {
+                Ok(LooseF64(Some(v as f64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LooseF64, E> {
+                Ok(LooseF64(Some(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseF64, E> {
+                let t = v.trim();
+                if t.is_empty() {
+                    return Ok(LooseF64(None));
+                }
+                t.parse::<f64>()
+                    .map(|f| LooseF64(Some(f)))
+                    .map_err(|_| E::custom(format!("expected a number, found {v:?}")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LooseF64, E> {
+                Ok(LooseF64(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A boolean carried as `true`, `"true"`, `"True"`, `"FALSE"`, `1`/`0`, `""` or null.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LooseBool(pub Option<bool>);
+
+/// Parses a boolean from text; `Ok(None)` for an empty string.
+pub fn parse_bool(s: &str) -> Result<Option<bool>, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("null") {
+        Ok(None)
+    } else if t.eq_ignore_ascii_case("true") || t == "1" {
+        Ok(Some(true))
+    } else if t.eq_ignore_ascii_case("false") || t == "0" {
+        Ok(Some(false))
+    } else {
+        Err(format!("expected true or false, found {s:?}"))
+    }
+}
+
+impl<'de> de::Deserialize<'de> for LooseBool {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LooseBool;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LooseBool, E> {
+                Ok(LooseBool(Some(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LooseBool, E> {
+                match v {
+                    0 => Ok(LooseBool(Some(false))),
+                    1 => Ok(LooseBool(Some(true))),
+                    _ => Err(E::custom(format!("expected a boolean, found {v}"))),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseBool, E> {
+                self.visit_i64(v.min(2) as i64)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseBool, E> {
+                parse_bool(v).map(LooseBool).map_err(E::custom)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LooseBool, E> {
+                Ok(LooseBool(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An instant as UTC microseconds since the epoch, from any notation in the exports:
+/// `YYYY-MM-DD HH:MM:SS[.ffffff] UTC`, RFC 3339 (`T`/space, `Z` or `±HH[:MM]`), a zone-less
+/// `YYYY-MM-DD HH:MM:SS` (read as UTC), or epoch seconds / ms / µs (by magnitude).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LooseTime(pub Option<i64>);
+
+impl<'de> de::Deserialize<'de> for LooseTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = LooseTime;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a timestamp")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LooseTime, E> {
+                Ok(LooseTime(Some(epoch_to_micros(v as f64))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseTime, E> {
+                Ok(LooseTime(Some(epoch_to_micros(v as f64))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LooseTime, E> {
+                Ok(LooseTime(Some(epoch_to_micros(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseTime, E> {
+                parse_timestamp(v).map(LooseTime).map_err(E::custom)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LooseTime, E> {
+                Ok(LooseTime(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Epoch seconds, milliseconds or microseconds, told apart by magnitude (seconds up to the
+/// year 5138, milliseconds up to 5138 too, and so on), as UTC microseconds.
+pub fn epoch_to_micros(v: f64) -> i64 {
+    let a = v.abs();
+    let micros = if a < 1e11 {
+        v * 1e6
+    } else if a < 1e14 {
+        v * 1e3
+    } else if a < 1e17 {
+        v
+    } else {
+        v / 1e3
+    };
+    micros.round() as i64
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn digits(b: &[u8], range: Range<usize>) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b.get(range)? {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// Parses a timestamp (see [`LooseTime`]); `Ok(None)` for an empty string.
+pub fn parse_timestamp(s: &str) -> Result<Option<i64>, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("null") {
+        return Ok(None);
+    }
+    let bad = || {
+        format!("expected a timestamp like 2024-05-07 09:12:03 UTC, RFC 3339 or epoch, found {s:?}")
+    };
+    let b = t.as_bytes();
+    if b[0].is_ascii_digit() && b.len() <= 20 && b.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+    {
+        return t
+            .parse::<f64>()
+            .map(|v| Some(epoch_to_micros(v)))
+            .map_err(|_| bad());
+    }
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(bad());
+    }
+    let (y, mo, d) = (
+        digits(b, 0..4).ok_or_else(bad)?,
+        digits(b, 5..7).ok_or_else(bad)?,
+        digits(b, 8..10).ok_or_else(bad)?,
+    );
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y as i64, mo) {
+        return Err(bad());
+    }
+    let mut micros_of_day: i64 = 0;
+    let mut pos = 10;
+    if b.len() > 10 {
+        if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 16 || b[13] != b':' {
+            return Err(bad());
+        }
+        let h = digits(b, 11..13).ok_or_else(bad)?;
+        let mi = digits(b, 14..16).ok_or_else(bad)?;
+        let mut sec = 0;
+        pos = 16;
+        if b.get(16) == Some(&b':') {
+            sec = digits(b, 17..19).ok_or_else(bad)?;
+            pos = 19;
+        }
+        if h > 23 || mi > 59 || sec > 60 {
+            return Err(bad());
+        }
+        micros_of_day = (h as i64 * 3600 + mi as i64 * 60 + sec as i64) * 1_000_000;
+        if b.get(pos) == Some(&b'.') || b.get(pos) == Some(&b',') {
+            pos += 1;
+            let start = pos;
+            let mut frac: i64 = 0;
+            while pos < b.len() && b[pos].is_ascii_digit() {
+                if pos - start < 6 {
+                    frac = frac * 10 + (b[pos] - b'0') as i64;
+                }
+                pos += 1;
+            }
+            if pos == start {
+                return Err(bad());
+            }
+            for _ in (pos - start)..6 {
+                frac *= 10;
+            }
+            micros_of_day += frac;
+        }
+    }
+    let rest = t[pos..].trim_start();
+    let offset_secs: i64 = match rest {
+        "" | "Z" | "z" | "UTC" | "utc" | "GMT" => 0,
+        _ => parse_offset(rest).ok_or_else(bad)?,
+    };
+    let days = days_from_civil(y as i64, mo, d);
+    Ok(Some(
+        days * 86_400_000_000 + micros_of_day - offset_secs * 1_000_000,
+    ))
+}
+
+fn parse_offset(s: &str) -> Option<i64> {
+    let s = s.strip_prefix("UTC").unwrap_or(s);
+    let b = s.as_bytes();
+    let sign = match b.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = match b.len() {
+        3 => (digits(b, 1..3)?, 0),
+        5 => (digits(b, 1..3)?, digits(b, 3..5)?),
+        6 if b[3] == b':' => (digits(b, 1..3)?, digits(b, 4..6)?),
+        _ => return None,
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    Some(sign * (h as i64 * 3600 + m as i64 * 60))
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Lower-cases an object key into `buf` so readers can match keys case-insensitively
+/// (`StartTimestamp` / `startTimestamp`, UPPER_CASE v3 exports) without allocating.
+pub fn lower_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> &'b str {
+    let bytes = key.as_bytes();
+    if bytes.len() > buf.len() || !bytes.is_ascii() {
+        return "";
+    }
+    let out = &mut buf[..bytes.len()];
+    out.copy_from_slice(bytes);
+    out.make_ascii_lowercase();
+    // The bytes are ASCII, checked above, so they are valid UTF-8.
+    std::str::from_utf8(out).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_715_073_123_512_000; // 2024-05-07 09:12:03.512 UTC
+
+    #[test]
+    fn timestamps_in_every_notation() {
+        for s in [
+            "2024-05-07 09:12:03.512000 UTC",
+            "2024-05-07 09:12:03.512 UTC",
+            "2024-05-07T09:12:03.512Z",
+            "2024-05-07T09:12:03.512+00:00",
+            "2024-05-07T11:12:03.512+02:00",
+            "2024-05-07T04:12:03.512-0500",
+            "2024-05-07 09:12:03.512",
+            "1715073123.512",
+            "1715073123512",
+        ] {
+            assert_eq!(parse_timestamp(s), Ok(Some(T0)), "{s}");
+        }
+        assert_eq!(
+            parse_timestamp("2024-05-07 09:12:03 UTC"),
+            Ok(Some(1_715_073_123_000_000))
+        );
+        assert_eq!(
+            parse_timestamp("2024-05-07"),
+            Ok(Some(1_715_040_000_000_000))
+        );
+        assert_eq!(parse_timestamp(""), Ok(None));
+        assert!(parse_timestamp("2024-02-30 00:00:00").is_err());
+        assert!(parse_timestamp("yesterday").is_err());
+        assert!(parse_timestamp("2024-05-07 25:00:00").is_err());
+        assert_eq!(epoch_to_micros(1_715_073_123.0), 1_715_073_123_000_000);
+        assert_eq!(epoch_to_micros(1_715_073_123_000.0), 1_715_073_123_000_000);
+        assert_eq!(
+            epoch_to_micros(1_715_073_123_000_000.0),
+            1_715_073_123_000_000
+        );
+    }
+
+    #[test]
+    fn civil_days_match_chrono() {
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (2000, 2, 29),
+            (2024, 3, 31),
+            (1969, 12, 31),
+            (2100, 3, 1),
+        ] {
+            let c = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let e = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+            assert_eq!(days_from_civil(y as i64, m, d), (c - e).num_days());
+        }
+    }
+
+    #[test]
+    fn counts_and_bools() {
+        assert_eq!(parse_count("12"), Ok(Some(12)));
+        assert_eq!(parse_count("12.0"), Ok(Some(12)));
+        assert_eq!(parse_count(" 7 "), Ok(Some(7)));
+        assert_eq!(parse_count(""), Ok(None));
+        assert!(parse_count("12.5").is_err());
+        assert!(parse_count("twelve").is_err());
+        let c: LooseCount = serde_json::from_str("\"3\"").unwrap();
+        assert_eq!(c, LooseCount(Some(3)));
+        let c: LooseCount = serde_json::from_str("3").unwrap();
+        assert_eq!(c, LooseCount(Some(3)));
+        let c: LooseCount = serde_json::from_str("null").unwrap();
+        assert_eq!(c, LooseCount(None));
+        assert!(serde_json::from_str::<LooseCount>("\"x\"").is_err());
+        for (s, v) in [
+            ("true", Some(true)),
+            ("\"false\"", Some(false)),
+            ("\"True\"", Some(true)),
+            ("\"FALSE\"", Some(false)),
+            ("null", None),
+            ("\"\"", None),
+            ("1", Some(true)),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<LooseBool>(s).unwrap(),
+                LooseBool(v),
+                "{s}"
+            );
+        }
+        assert!(serde_json::from_str::<LooseBool>("\"maybe\"").is_err());
+        let s: LooseStr = serde_json::from_str("14523").unwrap();
+        assert_eq!(s.0.as_deref(), Some("14523"));
+    }
+
+    #[test]
+    fn framing_of_arrays_and_ndjson() {
+        let a = br#" [ {"a":"x]}"} , {"b":[1,{"c":2}]} ] "#;
+        let (f, s) = record_spans(a).unwrap();
+        assert_eq!(f, Framing::Array);
+        assert_eq!(s.len(), 2);
+        assert_eq!(&a[s[0].clone()], br#"{"a":"x]}"}"#);
+        let n = b"{\"a\":\"\\\"{\"}\n\n{\"b\":1}\n";
+        let (f, s) = record_spans(n).unwrap();
+        assert_eq!(f, Framing::Concatenated);
+        assert_eq!(s.len(), 2);
+        assert_eq!(record_spans(b"[]").unwrap().1.len(), 0);
+    }
+
+    #[test]
+    fn framing_errors_have_offsets() {
+        let e = record_spans(b"[{\"a\":1},\n{\"a\":").unwrap_err();
+        assert!(e.message.contains("truncated"), "{e:?}");
+        let e = record_spans(b"[{\"a\":1} {\"a\":2}]").unwrap_err();
+        assert_eq!(e.offset, 9);
+        let e = record_spans(b"{\"a\":1}\nhello").unwrap_err();
+        assert_eq!(line_col(b"{\"a\":1}\nhello", e.offset), (2, 1));
+        assert!(record_spans(b"  \n").is_err());
+        assert!(record_spans(b"[{\"a\":1}] x").is_err());
+        assert!(record_spans(b"{\"a\":\"abc").is_err());
+    }
+}

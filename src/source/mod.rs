@@ -1,0 +1,325 @@
+//! Reading export files: discovery, decompression, vendor detection by content, and the
+//! parallel record driver every vendor reader uses.
+
+pub mod json;
+pub mod ultimate;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Location, Result};
+
+/// Records parsed per parallel task: small enough to spread a file over both cores, large
+/// enough that scheduling costs nothing.
+const RECORDS_PER_TASK: usize = 2048;
+
+/// An input file found on the command line or below a directory given there.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub path: PathBuf,
+    /// Found by walking a directory rather than named explicitly: such a file is skipped,
+    /// with a note, when its content is not JSON at all (a README beside the exports).
+    pub from_dir: bool,
+}
+
+/// Expands the paths into files: directories recursively, in sorted order so that "the
+/// later delivery wins" is well defined (export names carry their date). A path that does
+/// not exist is an error.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
+        if meta.is_dir() {
+            let mut found = BTreeSet::new();
+            walk(p, &mut found)?;
+            out.extend(found.into_iter().map(|path| Candidate {
+                path,
+                from_dir: true,
+            }));
+        } else {
+            out.push(Candidate {
+                path: p.clone(),
+                from_dir: false,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Hidden files, and the documentation that sits beside exports in an inbox.
+        if name.starts_with('.') || name.starts_with("README") || name.ends_with(".md") {
+            continue;
+        }
+        let ft = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if ft.is_dir() {
+            walk(&path, found)?;
+        } else {
+            found.insert(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file whole, gunzipping it when it starts with the gzip magic bytes (whatever
+/// its name), and dropping a UTF-8 byte-order mark.
+pub fn load(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 8);
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::Data {
+                location: Location {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                    offset: out.len(),
+                },
+                message: format!(
+                    "gzip stream is corrupt or truncated after {} decompressed bytes: {e}",
+                    out.len()
+                ),
+            })?;
+        out
+    } else {
+        raw
+    };
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    Ok(bytes)
+}
+
+/// True when the content could be a JSON export at all (first non-blank byte `[` or `{`).
+pub fn looks_like_json(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'[' || *b == b'{')
+}
+
+/// The export formats cxkpi reads, told apart by the keys of the first record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    Ultimate,
+}
+
+impl Vendor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Ultimate => "Ultimate / Zendesk AI agents export",
+        }
+    }
+}
+
+/// Detects the vendor from the keys of one record (case-insensitively).
+pub fn detect(keys: &[String]) -> Option<Vendor> {
+    let has = |k: &str| keys.iter().any(|x| x.eq_ignore_ascii_case(k));
+    if has("conversation_id")
+        && (has("conversation_status")
+            || has("bot_id")
+            || has("triggered_intent_replies")
+            || has("conversation_start_time"))
+    {
+        return Some(Vendor::Ultimate);
+    }
+    None
+}
+
+/// The top-level keys of a JSON object record, for detection and error messages.
+pub fn record_keys(record: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(record)
+        .map(|m| m.into_iter().map(|(k, _)| k).collect())
+        .unwrap_or_default()
+}
+
+/// A file's bytes and the spans of its records, checked to be of the expected vendor.
+pub struct Framed {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+    pub spans: Vec<Range<usize>>,
+}
+
+impl Framed {
+    /// The location of a byte offset, for error messages.
+    pub fn location(&self, offset: usize) -> Location {
+        let (line, column) = json::line_col(&self.bytes, offset);
+        Location {
+            path: self.path.clone(),
+            line,
+            column,
+            offset,
+        }
+    }
+
+    /// Converts a serde_json error raised while parsing the record at `span` into a
+    /// located data error.
+    pub fn record_error(&self, span: &Range<usize>, e: &serde_json::Error) -> Error {
+        let offset = if e.line() == 0 {
+            span.start
+        } else {
+            json::offset_of(&self.bytes, span.start, e.line(), e.column())
+        };
+        Error::Data {
+            location: self.location(offset),
+            message: strip_position(&e.to_string()),
+        }
+    }
+}
+
+/// serde_json appends " at line L column C" relative to the record; cxkpi reports the
+/// position in the file instead.
+pub fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// What happened to the files of a run that tolerated bad files.
+#[derive(Debug, Default)]
+pub struct Rejects {
+    pub files: Vec<(PathBuf, String)>,
+    pub skipped_not_json: Vec<PathBuf>,
+}
+
+/// Loads and frames every candidate in parallel, keeping only files of `vendor`.
+///
+/// With `skip_bad`, a file whose content is bad is set aside in `Rejects` instead of
+/// failing the run; files below a directory that are not JSON at all are always skipped
+/// with a note.
+pub fn frame_all(
+    candidates: &[Candidate],
+    vendor: Vendor,
+    skip_bad: bool,
+    rejects: &mut Rejects,
+) -> Result<Vec<Framed>> {
+    let results: Vec<Result<Option<Framed>>> = candidates
+        .par_iter()
+        .map(|c| frame_one(c, vendor))
+        .collect();
+    let mut out = Vec::new();
+    for (c, r) in candidates.iter().zip(results) {
+        match r {
+            Ok(Some(f)) => out.push(f),
+            Ok(None) => rejects.skipped_not_json.push(c.path.clone()),
+            Err(e) if skip_bad && e.is_bad_file() => {
+                rejects.files.push((c.path.clone(), e.to_string()))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
+    let bytes = load(&c.path)?;
+    if c.from_dir && !looks_like_json(&bytes) {
+        return Ok(None);
+    }
+    let (_, spans) = json::record_spans(&bytes).map_err(|e| {
+        let (line, column) = json::line_col(&bytes, e.offset);
+        Error::Data {
+            location: Location {
+                path: c.path.clone(),
+                line,
+                column,
+                offset: e.offset,
+            },
+            message: e.message,
+        }
+    })?;
+    if let Some(first) = spans.first() {
+        let keys = record_keys(&bytes[first.clone()]);
+        if detect(&keys) != Some(vendor) {
+            let mut shown: Vec<&str> = keys.iter().map(String::as_str).take(8).collect();
+            if keys.len() > 8 {
+                shown.push("…");
+            }
+            return Err(Error::Format {
+                path: c.path.clone(),
+                message: format!(
+                    "not an {}: the first record has keys [{}]",
+                    vendor.name(),
+                    shown.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(Some(Framed {
+        path: c.path.clone(),
+        bytes,
+        spans,
+    }))
+}
+
+/// Parses the records of many files in parallel, in chunks, with `parse` filling one
+/// chunk-local builder; returns the finished chunks in file and record order, each with
+/// the index of its file.
+pub fn parse_chunks<B, F>(files: &[Framed], parse: F) -> Result<Vec<(usize, B)>>
+where
+    B: Send,
+    F: Fn(&Framed, &[Range<usize>]) -> Result<B> + Sync,
+{
+    let tasks: Vec<(usize, Range<usize>)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(fi, f)| {
+            (0..f.spans.len())
+                .step_by(RECORDS_PER_TASK)
+                .map(move |s| (fi, s..(s + RECORDS_PER_TASK).min(f.spans.len())))
+        })
+        .collect();
+    tasks
+        .into_par_iter()
+        .map(|(fi, r)| {
+            let f = &files[fi];
+            parse(f, &f.spans[r]).map(|b| (fi, b))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_ultimate_by_keys() {
+        let keys = record_keys(br#"{"CONVERSATION_ID":"a","CONVERSATION_STATUS":"agent"}"#);
+        assert_eq!(detect(&keys), Some(Vendor::Ultimate));
+        let keys = record_keys(br#"{"sessionid":"1.1","ts":1}"#);
+        assert_eq!(detect(&keys), None);
+    }
+
+    #[test]
+    fn gzip_is_detected_by_content() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("export.json"); // a gzip file with a .json name
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"\xEF\xBB\xBF[{\"a\":1}]").unwrap();
+        std::fs::write(&p, enc.finish().unwrap()).unwrap();
+        assert_eq!(load(&p).unwrap(), b"[{\"a\":1}]");
+        let bad = dir.path().join("cut.json.gz");
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[b'x'; 10000]).unwrap();
+        let full = enc.finish().unwrap();
+        std::fs::write(&bad, &full[..full.len() / 2]).unwrap();
+        assert!(matches!(load(&bad), Err(Error::Data { .. })));
+    }
+
+    #[test]
+    fn a_missing_path_is_an_io_error() {
+        let e = discover(&[PathBuf::from("/no/such/file.json")]).unwrap_err();
+        assert!(matches!(e, Error::Io { .. }));
+    }
+}

@@ -1,0 +1,699 @@
+//! Ultimate / Zendesk "AI agents – Advanced" Data Export: daily files of bot conversations.
+//!
+//! Every documented variant is read: JSON array or NDJSON, gzip or not, lower- or UPPER_CASE
+//! keys, v2 and v3 fields (unknown ones ignored), counts as strings or numbers, the
+//! `conversations_data` / `conversation_data` spellings, `test_mode` as bool or text, intent
+//! items as objects or as JSON strings. Values outside the documented vocabularies are kept
+//! as delivered; the metrics decide what they mean.
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
+    ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::TimestampMicrosecondType;
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime};
+use super::{parse_chunks, strip_position, Framed};
+use crate::error::{Error, Result};
+use crate::table::{BOT_CONVERSATIONS, BOT_INTENTS};
+
+/// Intent names the vendor SQL leaves out of "first meaningful intent".
+pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Intent names never taken as the first meaningful intent.
+    pub excluded_intents: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            excluded_intents: DEFAULT_EXCLUDED_INTENTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// The canonical tables of a set of Ultimate files.
+#[derive(Debug)]
+pub struct Tables {
+    pub conversations: RecordBatch,
+    pub intents: RecordBatch,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Stats {
+    pub files: usize,
+    pub records: usize,
+    /// Records dropped because a later or longer copy of the same conversation was kept.
+    pub duplicates: usize,
+}
+
+/// Reads framed Ultimate files into the canonical tables.
+pub fn read(files: &[Framed], opts: &Options) -> Result<Tables> {
+    let chunks = parse_chunks(files, |f, spans| parse_chunk(f, spans, opts))?;
+    let records = chunks.iter().map(|(_, c)| c.conversations.num_rows()).sum();
+    let (chunks, duplicates) = dedupe(chunks)?;
+    let conversations = arrow::compute::concat_batches(
+        &BOT_CONVERSATIONS.schema(),
+        chunks.iter().map(|c| &c.conversations),
+    )?;
+    let intents =
+        arrow::compute::concat_batches(&BOT_INTENTS.schema(), chunks.iter().map(|c| &c.intents))?;
+    Ok(Tables {
+        conversations,
+        intents,
+        stats: Stats {
+            files: files.len(),
+            records,
+            duplicates,
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// One record, borrowed from the input buffer
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+struct Record<'a> {
+    conversation_id: LooseStr<'a>,
+    platform_conversation_id: LooseStr<'a>,
+    bot_id: LooseStr<'a>,
+    bot_name: LooseStr<'a>,
+    start: LooseTime,
+    end: LooseTime,
+    language: LooseStr<'a>,
+    channel: LooseStr<'a>,
+    labels: Option<Vec<LooseStr<'a>>>,
+    conversations_data: RawText<'a>,
+    test_mode: LooseBool,
+    status: LooseStr<'a>,
+    last_resolution: LooseStr<'a>,
+    triggered_replies: RawText<'a>,
+    is_llm: LooseBool,
+    automated_resolution: LooseBool,
+    conversation_type: LooseStr<'a>,
+    counts: [LooseCount; COUNT_FIELDS.len()],
+    intents: Vec<Intent<'a>>,
+}
+
+/// The count fields, in the order of `Record::counts` and of the table's count columns
+/// (lower-cased source key, canonical column).
+const COUNT_FIELDS: [(&str, &str); 8] = [
+    ("llm_notunderstood_count", "llm_not_understood_count"),
+    (
+        "llm_responsegenerated_count",
+        "llm_response_generated_count",
+    ),
+    ("llm_erroroccurred_count", "llm_error_occurred_count"),
+    (
+        "llm_escalationrequired_count",
+        "llm_escalation_required_count",
+    ),
+    ("llm_fallback_count", "llm_fallback_count"),
+    ("bot_messages_count", "bot_messages_count"),
+    ("visitor_messages_count", "visitor_messages_count"),
+    (
+        "not_understood_messages_count",
+        "not_understood_messages_count",
+    ),
+];
+
+/// Reads a field's value, prefixing any error with the field's name.
+fn field<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut A,
+    key: &str,
+) -> Result<T, A::Error> {
+    map.next_value::<T>().map_err(|e| {
+        de::Error::custom(format_args!(
+            "field `{key}`: {}",
+            strip_position(&e.to_string())
+        ))
+    })
+}
+
+impl<'de> Deserialize<'de> for Record<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Record<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an Ultimate conversation object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
+                let mut r = Record::default();
+                let mut buf = [0u8; 64];
+                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
+                    let key = key.0.unwrap_or_default();
+                    let k = lower_key(&key, &mut buf);
+                    match k {
+                        "conversation_id" => r.conversation_id = field(&mut map, &key)?,
+                        "platform_conversation_id" => {
+                            r.platform_conversation_id = field(&mut map, &key)?
+                        }
+                        "bot_id" => r.bot_id = field(&mut map, &key)?,
+                        "bot_name" => r.bot_name = field(&mut map, &key)?,
+                        "conversation_start_time" => r.start = field(&mut map, &key)?,
+                        "conversation_end_time" => r.end = field(&mut map, &key)?,
+                        "language" => r.language = field(&mut map, &key)?,
+                        "channel" => r.channel = field(&mut map, &key)?,
+                        "labels" => r.labels = field::<_, Labels>(&mut map, &key)?.0,
+                        "conversations_data" | "conversation_data" => {
+                            r.conversations_data = field(&mut map, &key)?
+                        }
+                        "test_mode" => r.test_mode = field(&mut map, &key)?,
+                        "conversation_status" => r.status = field(&mut map, &key)?,
+                        "last_resolution" => r.last_resolution = field(&mut map, &key)?,
+                        "triggered_replies" => r.triggered_replies = field(&mut map, &key)?,
+                        "triggered_intent_replies" => {
+                            r.intents = field::<_, Intents>(&mut map, &key)?.0
+                        }
+                        "is_llm_conversation" => r.is_llm = field(&mut map, &key)?,
+                        "automated_resolution" => r.automated_resolution = field(&mut map, &key)?,
+                        "conversation_type" => r.conversation_type = field(&mut map, &key)?,
+                        _ => match COUNT_FIELDS.iter().position(|(src, _)| *src == k) {
+                            Some(i) => r.counts[i] = field(&mut map, &key)?,
+                            None => {
+                                map.next_value::<IgnoredAny>()?;
+                            }
+                        },
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// JSON kept as text: a JSON string's content, or the raw text of any other value; null is
+/// missing. Used for fields that carry JSON inside a string (`conversations_data`).
+#[derive(Debug, Default)]
+struct RawText<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for RawText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let text = raw.get();
+        if text == "null" {
+            Ok(RawText(None))
+        } else if text.starts_with('"') {
+            let s: LooseStr<'de> = serde_json::from_str(text).map_err(de::Error::custom)?;
+            // A string borrowed from `text` lives as long as the input; escapes make it owned.
+            Ok(RawText(s.0.map(|c| Cow::Owned(c.into_owned()))))
+        } else {
+            Ok(RawText(Some(Cow::Borrowed(text))))
+        }
+    }
+}
+
+/// `labels`: an array of strings, null, or (tolerated) one string.
+struct Labels<'a>(Option<Vec<LooseStr<'a>>>);
+
+impl<'de> Deserialize<'de> for Labels<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Labels<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of labels")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Labels<'de>, A::Error> {
+                let mut v = Vec::new();
+                while let Some(s) = seq.next_element::<LooseStr<'de>>()? {
+                    v.push(s);
+                }
+                Ok(Labels(Some(v)))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Labels<'de>, E> {
+                Ok(Labels(Some(vec![LooseStr(Some(Cow::Borrowed(s)))])))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Labels<'de>, E> {
+                Ok(Labels(Some(vec![LooseStr(Some(Cow::Owned(s.to_owned())))])))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Labels<'de>, E> {
+                Ok(Labels(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Intent<'a> {
+    id: LooseStr<'a>,
+    name: LooseStr<'a>,
+    timestamp: LooseTime,
+    not_meaningful: LooseBool,
+}
+
+impl Intent<'_> {
+    fn into_owned(self) -> Intent<'static> {
+        let own = |s: LooseStr<'_>| LooseStr(s.0.map(|c| Cow::Owned(c.into_owned())));
+        Intent {
+            id: own(self.id),
+            name: own(self.name),
+            timestamp: self.timestamp,
+            not_meaningful: self.not_meaningful,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Intent<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Intent<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an intent object, or a JSON string holding one")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Intent<'de>, A::Error> {
+                let mut it = Intent::default();
+                let mut buf = [0u8; 64];
+                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
+                    let key = key.0.unwrap_or_default();
+                    match lower_key(&key, &mut buf) {
+                        "intent_id" => it.id = field(&mut map, &key)?,
+                        "intent_name" => it.name = field(&mut map, &key)?,
+                        "intent_timestamp" => it.timestamp = field(&mut map, &key)?,
+                        "not_meaningful" => it.not_meaningful = field(&mut map, &key)?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(it)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Intent<'de>, E> {
+                serde_json::from_str::<Intent>(s)
+                    .map(Intent::into_owned)
+                    .map_err(|e| E::custom(format_args!("intent JSON text: {e}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `triggered_intent_replies`: an array of intents, null, or the array as JSON text.
+struct Intents<'a>(Vec<Intent<'a>>);
+
+impl<'de> Deserialize<'de> for Intents<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Intents<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of intents")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Intents<'de>, A::Error> {
+                let mut v = Vec::new();
+                while let Some(it) = seq.next_element::<Intent<'de>>()? {
+                    v.push(it);
+                }
+                Ok(Intents(v))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Intents<'de>, E> {
+                if s.trim().is_empty() {
+                    return Ok(Intents(Vec::new()));
+                }
+                serde_json::from_str::<Intents>(s)
+                    .map(|i| Intents(i.0.into_iter().map(Intent::into_owned).collect()))
+                    .map_err(|e| E::custom(format_args!("intents JSON text: {e}")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Intents<'de>, E> {
+                Ok(Intents(Vec::new()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Index of the first meaningful intent: the earliest by `intent_timestamp` (a null
+/// timestamp sorts first, as in BigQuery's ascending order), ties broken by array order,
+/// among items with `not_meaningful` false (null fails the SQL's `is false`), a non-null
+/// name, and a name not in `excluded` (SQL `NOT IN` drops null names too).
+fn first_meaningful(intents: &[Intent<'_>], excluded: &[String]) -> Option<usize> {
+    intents
+        .iter()
+        .enumerate()
+        .filter(|(_, it)| {
+            it.not_meaningful.0 == Some(false)
+                && it
+                    .name
+                    .0
+                    .as_deref()
+                    .is_some_and(|n| !excluded.iter().any(|x| x == n))
+        })
+        .min_by_key(|(i, it)| (it.timestamp.0, *i))
+        .map(|(i, _)| i)
+}
+
+// ---------------------------------------------------------------------------------------
+// Chunk builders
+// ---------------------------------------------------------------------------------------
+
+/// A parsed chunk: its rows of both tables, and for each intent row the chunk-local row
+/// of its conversation (to drop the intents of deduplicated conversations).
+struct Chunk {
+    conversations: RecordBatch,
+    intents: RecordBatch,
+    intent_parent: Vec<u32>,
+}
+
+struct Builders {
+    conversation_id: StringBuilder,
+    platform_conversation_id: StringBuilder,
+    bot_id: StringBuilder,
+    bot_name: StringBuilder,
+    start: TimestampMicrosecondBuilder,
+    end: TimestampMicrosecondBuilder,
+    language: StringBuilder,
+    channel: StringBuilder,
+    labels: ListBuilder<StringBuilder>,
+    conversations_data: StringBuilder,
+    test_mode: BooleanBuilder,
+    status: StringBuilder,
+    last_resolution: StringBuilder,
+    triggered_replies: StringBuilder,
+    is_llm: BooleanBuilder,
+    automated_resolution: BooleanBuilder,
+    conversation_type: StringBuilder,
+    counts: Vec<Int64Builder>,
+    intent_count: Int64Builder,
+    first_intent: StringBuilder,
+    last_intent: StringBuilder,
+    first_meaningful_intent: StringBuilder,
+    duration_sec: Float64Builder,
+    source_file: StringBuilder,
+    // bot_intents
+    i_conversation_id: StringBuilder,
+    i_position: Int64Builder,
+    i_id: StringBuilder,
+    i_name: StringBuilder,
+    i_timestamp: TimestampMicrosecondBuilder,
+    i_not_meaningful: BooleanBuilder,
+    intent_parent: Vec<u32>,
+    rows: u32,
+}
+
+fn utc_ts() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+}
+
+impl Builders {
+    fn new() -> Self {
+        Builders {
+            conversation_id: StringBuilder::new(),
+            platform_conversation_id: StringBuilder::new(),
+            bot_id: StringBuilder::new(),
+            bot_name: StringBuilder::new(),
+            start: utc_ts(),
+            end: utc_ts(),
+            language: StringBuilder::new(),
+            channel: StringBuilder::new(),
+            labels: ListBuilder::new(StringBuilder::new()),
+            conversations_data: StringBuilder::new(),
+            test_mode: BooleanBuilder::new(),
+            status: StringBuilder::new(),
+            last_resolution: StringBuilder::new(),
+            triggered_replies: StringBuilder::new(),
+            is_llm: BooleanBuilder::new(),
+            automated_resolution: BooleanBuilder::new(),
+            conversation_type: StringBuilder::new(),
+            counts: (0..COUNT_FIELDS.len())
+                .map(|_| Int64Builder::new())
+                .collect(),
+            intent_count: Int64Builder::new(),
+            first_intent: StringBuilder::new(),
+            last_intent: StringBuilder::new(),
+            first_meaningful_intent: StringBuilder::new(),
+            duration_sec: Float64Builder::new(),
+            source_file: StringBuilder::new(),
+            i_conversation_id: StringBuilder::new(),
+            i_position: Int64Builder::new(),
+            i_id: StringBuilder::new(),
+            i_name: StringBuilder::new(),
+            i_timestamp: utc_ts(),
+            i_not_meaningful: BooleanBuilder::new(),
+            intent_parent: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn push(&mut self, r: &Record<'_>, source_file: &str, opts: &Options) -> Result<(), String> {
+        let Some(id) = r.conversation_id.0.as_deref() else {
+            return Err("missing required field `conversation_id`".into());
+        };
+        self.conversation_id.append_value(id);
+        self.platform_conversation_id
+            .append_option(r.platform_conversation_id.0.as_deref());
+        self.bot_id.append_option(r.bot_id.0.as_deref());
+        self.bot_name.append_option(r.bot_name.0.as_deref());
+        self.start.append_option(r.start.0);
+        self.end.append_option(r.end.0);
+        self.language.append_option(r.language.0.as_deref());
+        self.channel.append_option(r.channel.0.as_deref());
+        match &r.labels {
+            Some(labels) => {
+                for l in labels {
+                    self.labels.values().append_option(l.0.as_deref());
+                }
+                self.labels.append(true);
+            }
+            None => self.labels.append(false),
+        }
+        self.conversations_data
+            .append_option(r.conversations_data.0.as_deref());
+        self.test_mode.append_option(r.test_mode.0);
+        self.status.append_option(r.status.0.as_deref());
+        self.last_resolution
+            .append_option(r.last_resolution.0.as_deref());
+        self.triggered_replies
+            .append_option(r.triggered_replies.0.as_deref());
+        self.is_llm.append_option(r.is_llm.0);
+        self.automated_resolution
+            .append_option(r.automated_resolution.0);
+        self.conversation_type
+            .append_option(r.conversation_type.0.as_deref());
+        for (b, c) in self.counts.iter_mut().zip(&r.counts) {
+            b.append_option(c.0);
+        }
+        self.intent_count.append_value(r.intents.len() as i64);
+        let name = |i: Option<&Intent<'_>>| i.and_then(|i| i.name.0.as_deref().map(str::to_owned));
+        self.first_intent.append_option(name(r.intents.first()));
+        self.last_intent.append_option(name(r.intents.last()));
+        let fm = first_meaningful(&r.intents, &opts.excluded_intents);
+        self.first_meaningful_intent
+            .append_option(fm.and_then(|i| r.intents[i].name.0.as_deref()));
+        self.duration_sec.append_option(match (r.start.0, r.end.0) {
+            (Some(s), Some(e)) => Some((e - s) as f64 / 1e6),
+            _ => None,
+        });
+        self.source_file.append_value(source_file);
+        for (pos, it) in r.intents.iter().enumerate() {
+            self.i_conversation_id.append_value(id);
+            self.i_position.append_value(pos as i64);
+            self.i_id.append_option(it.id.0.as_deref());
+            self.i_name.append_option(it.name.0.as_deref());
+            self.i_timestamp.append_option(it.timestamp.0);
+            self.i_not_meaningful.append_option(it.not_meaningful.0);
+            self.intent_parent.push(self.rows);
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Chunk> {
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.conversation_id.finish()),
+            Arc::new(self.platform_conversation_id.finish()),
+            Arc::new(self.bot_id.finish()),
+            Arc::new(self.bot_name.finish()),
+            Arc::new(self.start.finish()),
+            Arc::new(self.end.finish()),
+            Arc::new(self.language.finish()),
+            Arc::new(self.channel.finish()),
+            Arc::new(self.labels.finish()),
+            Arc::new(self.conversations_data.finish()),
+            Arc::new(self.test_mode.finish()),
+            Arc::new(self.status.finish()),
+            Arc::new(self.last_resolution.finish()),
+            Arc::new(self.triggered_replies.finish()),
+            Arc::new(self.is_llm.finish()),
+            Arc::new(self.automated_resolution.finish()),
+            Arc::new(self.conversation_type.finish()),
+        ];
+        for b in &mut self.counts {
+            cols.push(Arc::new(b.finish()));
+        }
+        cols.extend([
+            Arc::new(self.intent_count.finish()) as ArrayRef,
+            Arc::new(self.first_intent.finish()),
+            Arc::new(self.last_intent.finish()),
+            Arc::new(self.first_meaningful_intent.finish()),
+            Arc::new(self.duration_sec.finish()),
+            Arc::new(self.source_file.finish()),
+        ]);
+        let conversations = RecordBatch::try_new(BOT_CONVERSATIONS.schema(), cols)?;
+        let intents = RecordBatch::try_new(
+            BOT_INTENTS.schema(),
+            vec![
+                Arc::new(self.i_conversation_id.finish()),
+                Arc::new(self.i_position.finish()),
+                Arc::new(self.i_id.finish()),
+                Arc::new(self.i_name.finish()),
+                Arc::new(self.i_timestamp.finish()),
+                Arc::new(self.i_not_meaningful.finish()),
+            ],
+        )?;
+        Ok(Chunk {
+            conversations,
+            intents,
+            intent_parent: self.intent_parent,
+        })
+    }
+}
+
+fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<Chunk> {
+    let mut b = Builders::new();
+    let source = f.path.to_string_lossy();
+    for span in spans {
+        let rec: Record =
+            serde_json::from_slice(&f.bytes[span.clone()]).map_err(|e| f.record_error(span, &e))?;
+        b.push(&rec, &source, opts).map_err(|message| Error::Data {
+            location: f.location(span.start),
+            message,
+        })?;
+    }
+    b.finish()
+}
+
+/// Keeps one copy per conversation_id: the one with the latest end time (a missing end
+/// time loses), and among equals the one delivered last (later file, later record).
+fn dedupe(chunks: Vec<(usize, Chunk)>) -> Result<(Vec<Chunk>, usize)> {
+    let mut best: HashMap<&str, (Option<i64>, usize, usize)> = HashMap::new();
+    let mut rows = 0;
+    for (ci, (_, c)) in chunks.iter().enumerate() {
+        let ids = c.conversations.column(0).as_string::<i32>();
+        let ends = c
+            .conversations
+            .column(5)
+            .as_primitive::<TimestampMicrosecondType>();
+        for row in 0..ids.len() {
+            rows += 1;
+            let end = ends.is_valid(row).then(|| ends.value(row));
+            match best.entry(ids.value(row)) {
+                Entry::Vacant(v) => {
+                    v.insert((end, ci, row));
+                }
+                Entry::Occupied(mut o) => {
+                    if end >= o.get().0 {
+                        o.insert((end, ci, row));
+                    }
+                }
+            }
+        }
+    }
+    let duplicates = rows - best.len();
+    if duplicates == 0 {
+        return Ok((chunks.into_iter().map(|(_, c)| c).collect(), 0));
+    }
+    let mut keep: Vec<Vec<bool>> = chunks
+        .iter()
+        .map(|(_, c)| vec![false; c.conversations.num_rows()])
+        .collect();
+    for (_, ci, row) in best.into_values() {
+        keep[ci][row] = true;
+    }
+    let mut out = Vec::with_capacity(chunks.len());
+    for ((_, c), keep) in chunks.into_iter().zip(keep) {
+        let intent_keep: BooleanArray = c
+            .intent_parent
+            .iter()
+            .map(|p| Some(keep[*p as usize]))
+            .collect();
+        let conv_keep = BooleanArray::from(keep);
+        out.push(Chunk {
+            conversations: arrow::compute::filter_record_batch(&c.conversations, &conv_keep)?,
+            intents: arrow::compute::filter_record_batch(&c.intents, &intent_keep)?,
+            intent_parent: Vec::new(),
+        });
+    }
+    Ok((out, duplicates))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(name: &str, ts: Option<i64>, nm: Option<bool>) -> Intent<'static> {
+        Intent {
+            id: LooseStr(None),
+            name: LooseStr(Some(Cow::Owned(name.into()))),
+            timestamp: LooseTime(ts),
+            not_meaningful: LooseBool(nm),
+        }
+    }
+
+    #[test]
+    fn first_meaningful_follows_the_vendor_sql() {
+        let ex = Options::default().excluded_intents;
+        let v = vec![
+            intent("Greeting", Some(1), Some(false)),
+            intent("B", Some(5), Some(false)),
+            intent("A", Some(3), None), // null not_meaningful fails `is false`
+            intent("C", Some(5), Some(false)),
+            intent("D", Some(2), Some(true)),
+        ];
+        assert_eq!(first_meaningful(&v, &ex), Some(1)); // B and C tie at 5: array order
+        let v = vec![
+            intent("B", Some(5), Some(false)),
+            intent("C", None, Some(false)),
+        ];
+        assert_eq!(first_meaningful(&v, &ex), Some(1)); // null timestamp sorts first
+        assert_eq!(first_meaningful(&[], &ex), None);
+    }
+
+    #[test]
+    fn records_in_every_key_case_and_notation() {
+        let a: Record = serde_json::from_str(
+            r#"{"CONVERSATION_ID":"c1","Conversation_Status":"botHandled","TEST_MODE":"false",
+                "VISITOR_MESSAGES_COUNT":"4","llm_notUnderstood_count":2,"bot_messages_count":"",
+                "conversation_data":"{\"k\":\"v\"}","labels":["x",null],
+                "triggered_intent_replies":["{\"intent_name\":\"A\",\"not_meaningful\":false}",
+                   {"INTENT_NAME":"B","intent_timestamp":"2024-05-07 09:12:03 UTC"}],
+                "conversation_start_time":1715073123,"extra_v3_field":{"x":[1,2]}}"#,
+        )
+        .unwrap();
+        assert_eq!(a.conversation_id.0.as_deref(), Some("c1"));
+        assert_eq!(a.status.0.as_deref(), Some("botHandled"));
+        assert_eq!(a.test_mode.0, Some(false));
+        assert_eq!(a.counts[6].0, Some(4));
+        assert_eq!(a.counts[0].0, Some(2));
+        assert_eq!(a.counts[5].0, None);
+        assert_eq!(a.conversations_data.0.as_deref(), Some(r#"{"k":"v"}"#));
+        assert_eq!(a.intents.len(), 2);
+        assert_eq!(a.intents[0].name.0.as_deref(), Some("A"));
+        assert_eq!(a.intents[1].timestamp.0, Some(1_715_073_123_000_000));
+        assert_eq!(a.start.0, Some(1_715_073_123_000_000));
+        let e = serde_json::from_str::<Record>(
+            r#"{"conversation_id":"c","visitor_messages_count":"many"}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("visitor_messages_count"), "{e}");
+    }
+}

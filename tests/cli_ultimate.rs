@@ -1,0 +1,526 @@
+//! The `cxkpi` binary on Ultimate exports: hand-checked numbers on data-samples/ultimate,
+//! DuckDB goldens on generated data, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn samples() -> PathBuf {
+    root().join("data-samples/ultimate")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxkpi"))
+        .args(args)
+        .output()
+        .expect("the cxkpi binary runs")
+}
+
+/// Runs cxkpi, asserts success, returns the JSON rows it printed.
+fn json_rows(args: &[&str]) -> Vec<Value> {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "cxkpi {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("a JSON array of rows")
+}
+
+fn close(v: &Value, expected: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-12)
+}
+
+#[track_caller]
+fn assert_rate(row: &Value, col: &str, num: f64, den: f64) {
+    assert!(
+        close(&row[col], num / den),
+        "{col}: {} != {num}/{den}",
+        row[col]
+    );
+}
+
+const S: &str = "data-samples/ultimate";
+
+#[test]
+fn totals_on_the_samples_match_a_hand_computation() {
+    let rows = json_rows(&["metrics", "bot", samples().to_str().unwrap()]);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    // Seven conversations: c1 was delivered twice, the later copy (status email) wins.
+    assert_eq!(r["total_conversations"], 7);
+    assert_eq!(r["bot_handled_conversations"], 1); // c4; c7's "bot_handled" is not the vendor's value
+    assert_rate(r, "bot_handled_rate", 1.0, 7.0);
+    assert_eq!(r["escalated_conversations"], 3); // c1 email, c2 agent, c6 customEscalation
+    assert_rate(r, "escalation_rate", 3.0, 7.0);
+    assert_eq!(r["deflected_conversations"], 3); // c3, c4, c7; c5's null status is neither
+    assert_rate(r, "deflection_rate", 3.0, 7.0);
+    assert_eq!(r["failed_escalation_conversations"], 1);
+    assert_rate(r, "failed_escalation_rate", 1.0, 7.0);
+    assert_eq!(r["informed_conversations"], 2);
+    assert_rate(r, "informed_rate", 2.0, 7.0);
+    assert_eq!(r["automated_conversations"], 4);
+    assert_rate(r, "automation_rate", 4.0, 7.0);
+    // Σvisitor skips c5's "" (21); Σnot_understood skips c7's null (4).
+    assert_eq!(r["visitor_messages"], 21);
+    assert_eq!(r["not_understood_messages"], 4);
+    assert_eq!(r["understood_messages"], 17);
+    assert_rate(r, "messages_understood_rate", 17.0, 21.0);
+    assert_eq!(r["llm_conversations"], 3);
+    assert_eq!(r["llm_fallback_conversations"], 2);
+    assert_rate(r, "llm_fallback_rate", 2.0, 3.0);
+}
+
+#[test]
+fn options_drop_test_and_suggestion_conversations_and_normalize_statuses() {
+    let r = &json_rows(&["metrics", "bot", S, "--exclude-test"])[0];
+    assert_eq!(r["total_conversations"], 6); // c3 is a test conversation
+    assert_eq!(r["failed_escalation_conversations"], 0);
+    let r = &json_rows(&["metrics", "bot", S, "--bot-summary"])[0];
+    assert_eq!(r["total_conversations"], 6); // c7 has bot_messages_count 0
+    let r = &json_rows(&["metrics", "bot", S, "--status-match", "normalized"])[0];
+    assert_eq!(r["bot_handled_conversations"], 2); // c4 and c7 ("bot_handled")
+}
+
+#[test]
+fn per_intent_breakdown_follows_the_vendor_sql() {
+    let rows = json_rows(&["metrics", "bot", S, "--by", "first_meaningful_intent"]);
+    let got: Vec<(String, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["first_meaningful_intent"].as_str().unwrap().to_string(),
+                r["total_conversations"].as_i64().unwrap(),
+                r["bot_handled_conversations"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Cancel order".into(), 1, 0),
+            ("Delivery time".into(), 1, 1),
+            ("Order status".into(), 2, 0), // c1 (earliest meaningful) and c3 (by timestamp)
+        ]
+    );
+    let rows = json_rows(&[
+        "metrics",
+        "bot",
+        S,
+        "--by",
+        "first_meaningful_intent",
+        "--include-no-intent",
+    ]);
+    let none = rows
+        .iter()
+        .find(|r| r["first_meaningful_intent"].is_null())
+        .unwrap();
+    assert_eq!(none["total_conversations"], 3); // c2 (excluded intent), c5 (none), c7 (null not_meaningful)
+}
+
+#[test]
+fn daily_buckets_in_a_zone_with_a_dst_change() {
+    let rows = json_rows(&[
+        "metrics",
+        "bot",
+        S,
+        "--interval",
+        "1d",
+        "--tz",
+        "Europe/Amsterdam",
+    ]);
+    let got: Vec<(&str, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["bucket_start"].as_str().unwrap(),
+                r["total_conversations"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2024-03-30T00:00:00+01:00", 3),
+            ("2024-03-31T00:00:00+01:00", 2), // a 23-hour day
+            ("2024-04-01T00:00:00+02:00", 2),
+        ]
+    );
+    assert_rate(&rows[0], "escalation_rate", 2.0, 3.0);
+    let rows = json_rows(&["metrics", "bot", S, "--interval", "1d", "--time", "end"]);
+    let totals: Vec<i64> = rows
+        .iter()
+        .map(|r| r["total_conversations"].as_i64().unwrap())
+        .collect();
+    assert_eq!(totals, vec![2, 3, 2]); // by end day in UTC: c2,c3 | c1,c4,c5 | c6,c7
+}
+
+#[test]
+fn range_and_the_missing_next_day_warning() {
+    let rows = json_rows(&[
+        "metrics",
+        "bot",
+        S,
+        "--from",
+        "2024-03-30",
+        "--to",
+        "2024-03-31",
+    ]);
+    assert_eq!(rows[0]["total_conversations"], 4); // c1..c4 started on 30 March (UTC)
+    let day1 = samples().join("conversation_64f1c2a9e3b1d20012ab34cd_2024-03-30_000000000000.json");
+    let out = run(&[
+        "metrics",
+        "bot",
+        day1.to_str().unwrap(),
+        "--from",
+        "2024-03-30",
+        "--to",
+        "2024-03-31",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning:") && err.contains("2024-03-31"),
+        "{err}"
+    );
+}
+
+#[test]
+fn canonical_rows_carry_the_derived_intent_columns() {
+    let rows = json_rows(&["table", "bot_conversations", S]);
+    assert_eq!(rows.len(), 7);
+    let by_id = |id: &str| {
+        rows.iter()
+            .find(|r| r["conversation_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let c1 = by_id("c1");
+    assert_eq!(c1["conversation_status"], "email");
+    assert_eq!(c1["first_intent"], "Greeting");
+    assert_eq!(c1["last_intent"], "Talk to a human/agent");
+    assert_eq!(c1["first_meaningful_intent"], "Order status");
+    assert_eq!(c1["intent_count"], 3);
+    let c3 = by_id("c3");
+    assert_eq!(c3["first_intent"], "Refund");
+    assert_eq!(c3["first_meaningful_intent"], "Order status");
+    assert!(close(&c3["duration_sec"], 1200.0));
+    let c6 = by_id("c6");
+    assert_eq!(c6["conversations_data"], r#"{"country":"FR"}"#);
+    assert_eq!(c6["test_mode"], false);
+    assert_eq!(c6["is_llm_conversation"], true);
+    assert_eq!(c6["automated_resolution"], false);
+    assert!(by_id("c5")["visitor_messages_count"].is_null());
+    assert!(by_id("c7")["first_meaningful_intent"].is_null());
+    let intents = json_rows(&["table", "bot_intents", S]);
+    assert_eq!(intents.len(), 10); // 3 + 1 + 2 + 2 + 0 + 1 + 1
+}
+
+#[test]
+fn formats_and_atomic_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = run(&["metrics", "bot", S, "--by", "language", "--format", "csv"]);
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("language,total_conversations,"), "{text}");
+    assert_eq!(text.lines().count(), 5); // header + de en fr nl
+    let nd = run(&["metrics", "bot", S, "--by", "channel", "--format", "ndjson"]);
+    assert_eq!(String::from_utf8(nd.stdout).unwrap().lines().count(), 1);
+    let p = dir.path().join("kpis.parquet");
+    let out = run(&[
+        "metrics",
+        "bot",
+        S,
+        "--interval",
+        "1d",
+        "--output",
+        p.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&p).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "only the output file, no temporary files"
+    );
+}
+
+fn bad(name: &str) -> String {
+    root()
+        .join("tests/fixtures/bad")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[track_caller]
+fn assert_data_error(path: &str, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.csv");
+    let out = run(&[
+        "metrics",
+        "bot",
+        path,
+        "--output",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "exit code for {path}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(path), "error names the file: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error mentions {n:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out_file.exists(), "no output on bad input");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no partial files"
+    );
+}
+
+#[test]
+fn bad_input_is_reported_with_file_position_and_field() {
+    assert_data_error(&bad("truncated_array.json"), &["truncated"]);
+    assert_data_error(
+        &bad("bad_count.ndjson"),
+        &[":2:", "visitor_messages_count", "many"],
+    );
+    assert_data_error(
+        &bad("bad_timestamp.ndjson"),
+        &[":1:", "conversation_start_time", "yesterday"],
+    );
+    assert_data_error(&bad("missing_id.ndjson"), &[":2:", "conversation_id"]);
+    assert_data_error(&bad("broken_syntax.ndjson"), &[":2:"]);
+    assert_data_error(&bad("dialpad_messages.json"), &["not an Ultimate"]);
+    assert_data_error(&bad("notes.txt"), &[":1:1"]);
+}
+
+#[test]
+fn missing_paths_and_bad_arguments_have_their_exit_codes() {
+    let out = run(&["metrics", "bot", "/no/such/export.json"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/export.json"));
+    for args in [
+        &["metrics", "bot", S, "--by", "shoe_size"][..],
+        &["metrics", "bot", S, "--interval", "7m"],
+        &["metrics", "bot", S, "--tz", "Mars/Olympus"],
+        &[
+            "metrics",
+            "bot",
+            S,
+            "--from",
+            "2024-04-01",
+            "--to",
+            "2024-03-01",
+        ],
+        &["table", "no_such_table", S],
+    ] {
+        assert_eq!(run(args).status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn skip_bad_files_goes_on_and_lists_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(samples()).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(bad("bad_count.ndjson"), dir.path().join("zz_bad.json")).unwrap();
+    std::fs::copy(bad("truncated_array.json"), dir.path().join("zz_cut.json")).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let strict = run(&["metrics", "bot", d, "--format", "csv"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(strict.stdout.is_empty());
+    let out = run(&["metrics", "bot", d, "--skip-bad-files", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(4));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["total_conversations"], 7);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("zz_bad.json") && err.contains("zz_cut.json"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Parity with DuckDB running queries/ultimate on generated data (goldens written by
+// scripts/parity.py from an independent staging of the same records).
+// ---------------------------------------------------------------------------------------
+
+fn generate(dir: &Path) {
+    let out = run(&[
+        "-q",
+        "generate",
+        "ultimate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--days",
+        "10",
+        "--per-day",
+        "300",
+        "--seed",
+        "42",
+        "--start",
+        "2024-03-25",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn golden(name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(
+        root()
+            .join("tests/golden/ultimate")
+            .join(format!("{name}.csv")),
+    )
+    .expect("golden file (scripts/parity.py --update writes it)");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| header.iter().cloned().zip(split_csv(l)).collect())
+        .collect()
+}
+
+/// Splits a CSV line (quoted fields may hold commas).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            _ => out.last_mut().unwrap().push(c),
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_same(expected: &str, actual: &Value, what: &str) {
+    match (expected, actual) {
+        ("", Value::Null) => {}
+        (e, Value::String(s)) => assert_eq!(e, s, "{what}"),
+        (e, v) => {
+            let e: f64 = e
+                .parse()
+                .unwrap_or_else(|_| panic!("{what}: golden {e:?} vs {v}"));
+            let a = v
+                .as_f64()
+                .unwrap_or_else(|| panic!("{what}: {v} is not a number"));
+            assert!(
+                (e - a).abs() <= 1e-9 * e.abs().max(1.0),
+                "{what}: DuckDB {e} vs cxkpi {a}"
+            );
+        }
+    }
+}
+
+#[test]
+fn generated_exports_give_the_duckdb_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    generate(dir.path());
+    let d = dir.path().to_str().unwrap();
+
+    let g = &golden("popular_metrics")[0];
+    let r = &json_rows(&["metrics", "bot", d])[0];
+    for (k, v) in g {
+        assert_same(v, &r[k], k);
+    }
+
+    let rows = json_rows(&["metrics", "bot", d, "--by", "first_meaningful_intent"]);
+    let g = golden("metrics_by_first_meaningful_intent");
+    assert_eq!(rows.len(), g.len());
+    for gr in &g {
+        let r = rows
+            .iter()
+            .find(|r| r["first_meaningful_intent"] == gr["first_meaningful_intent"].as_str())
+            .expect("same intents");
+        for (k, v) in gr {
+            assert_same(v, &r[k], k);
+        }
+    }
+
+    let rows = json_rows(&[
+        "metrics",
+        "bot",
+        d,
+        "--interval",
+        "1d",
+        "--tz",
+        "Europe/Amsterdam",
+    ]);
+    let g = golden("popular_metrics_daily");
+    assert_eq!(rows.len(), g.len());
+    for (gr, r) in g.iter().zip(&rows) {
+        assert_eq!(&gr["local_day"], &r["bucket_start"].as_str().unwrap()[..10]);
+        for (k, v) in gr.iter().filter(|(k, _)| *k != "local_day") {
+            assert_same(v, &r[k], k);
+        }
+    }
+
+    let rows = json_rows(&["table", "bot_conversations", d]);
+    let g = golden("first_last_intent");
+    assert_eq!(rows.len(), g.len());
+    for gr in &g {
+        let r = rows
+            .iter()
+            .find(|r| r["conversation_id"] == gr["conversation_id"].as_str())
+            .unwrap();
+        assert_same(&gr["first_intent"], &r["first_intent"], "first_intent");
+        assert_same(&gr["last_intent"], &r["last_intent"], "last_intent");
+    }
+}
+
+#[test]
+fn large_files_are_split_into_parallel_chunks_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "-q",
+        "generate",
+        "ultimate",
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--days",
+        "1",
+        "--per-day",
+        "9000",
+        "--seed",
+        "3",
+        "--plain",
+    ]);
+    assert!(out.status.success());
+    let lines: usize = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(lines, 9000);
+    let r = &json_rows(&["metrics", "bot", dir.path().to_str().unwrap()])[0];
+    assert_eq!(r["total_conversations"], 9000);
+}

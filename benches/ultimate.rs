@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cxkpi::generate::ultimate::{write, Config};
 use cxkpi::metrics::{bot, Query};
-use cxkpi::source::{self, ultimate, Rejects, Vendor};
+use cxkpi::source::{self, ultimate, OnBadFile, Rejects};
 
 fn dataset(plain: bool) -> (tempfile::TempDir, Vec<source::Candidate>, u64) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -34,36 +34,19 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("ultimate_{name}"));
         g.throughput(Throughput::Bytes(bytes));
         g.sample_size(10);
-        let framed = source::frame_all(
-            &candidates,
-            Vendor::Ultimate,
-            false,
-            &mut Rejects::default(),
-        )
-        .expect("frame");
-        g.bench_function("frame", |b| {
-            b.iter(|| {
-                source::frame_all(
-                    &candidates,
-                    Vendor::Ultimate,
-                    false,
-                    &mut Rejects::default(),
-                )
-            })
-        });
-        g.bench_function("parse_to_arrow", |b| {
-            b.iter(|| ultimate::read(&framed, &ultimate::Options::default()).expect("read"))
-        });
+        let read = |lean: bool| {
+            let opts = ultimate::Options {
+                lean,
+                ..ultimate::Options::default()
+            };
+            ultimate::read(&candidates, &opts, OnBadFile::Fail, &mut Rejects::default())
+                .expect("read")
+        };
+        g.bench_function("read_full_tables", |b| b.iter(|| read(false)));
+        g.bench_function("read_lean", |b| b.iter(|| read(true)));
         g.bench_function("bot_kpis_end_to_end", |b| {
             b.iter(|| {
-                let framed = source::frame_all(
-                    &candidates,
-                    Vendor::Ultimate,
-                    false,
-                    &mut Rejects::default(),
-                )
-                .expect("frame");
-                let t = ultimate::read(&framed, &ultimate::Options::default()).expect("read");
+                let t = read(true);
                 bot::compute(
                     &t.conversations,
                     &Query::default(),

@@ -8,7 +8,7 @@ use crate::cli::{
 use crate::error::{Error, Result};
 use crate::metrics::{bot, Query};
 use crate::output;
-use crate::source::{self, ultimate, Rejects, Vendor};
+use crate::source::{self, ultimate, OnBadFile, Rejects};
 use crate::time::{parse_bound, parse_tz};
 
 /// Where notes and warnings go.
@@ -70,53 +70,48 @@ fn query(a: &QueryArgs, dimensions: &[&str]) -> Result<Query> {
     })
 }
 
-/// Reads Ultimate files; with `--skip-bad-files` a file whose content fails is set aside
-/// and the rest read again.
+/// Reads Ultimate files; `lean` for metrics-only runs (see [`ultimate::Options::lean`]).
 fn load_ultimate(
     input: &InputArgs,
     excluded: &[String],
+    lean: bool,
     notes: &Notes,
 ) -> Result<(ultimate::Tables, Rejects)> {
-    let mut candidates = source::discover(&input.paths)?;
+    let candidates = source::discover(&input.paths)?;
     let mut rejects = Rejects::default();
     let opts = ultimate::Options {
         excluded_intents: excluded.iter().filter(|s| !s.is_empty()).cloned().collect(),
+        lean,
     };
-    loop {
-        let framed = source::frame_all(
-            &candidates,
-            Vendor::Ultimate,
-            input.skip_bad_files,
-            &mut rejects,
-        )?;
-        for p in rejects.skipped_not_json.drain(..) {
-            notes.note(&format!("skipped {}: not a JSON file", p.display()));
-        }
-        if framed.is_empty() {
-            return Err(Error::Usage(match rejects.files.is_empty() {
-                true => "no export files found in the given paths".into(),
-                false => "every input file was rejected".into(),
-            }));
-        }
-        match ultimate::read(&framed, &opts) {
-            Ok(t) => {
-                if t.stats.duplicates > 0 {
-                    notes.note(&format!(
-                        "{} of {} records were copies of a conversation delivered again; kept the latest copy of each",
-                        t.stats.duplicates, t.stats.records
-                    ));
-                }
-                return Ok((t, rejects));
+    let on_bad = match input.skip_bad_files {
+        true => OnBadFile::Skip,
+        false => OnBadFile::Fail,
+    };
+    let tables = ultimate::read(&candidates, &opts, on_bad, &mut rejects)?;
+    for p in &rejects.skipped_not_json {
+        notes.note(&format!("skipped {}: not a JSON file", p.display()));
+    }
+    if tables.stats.files == 0 {
+        return Err(Error::Usage(match rejects.files.is_empty() {
+            true => "no export files found in the given paths".into(),
+            false => {
+                report_rejects(&rejects);
+                "every input file was rejected".into()
             }
-            Err(Error::Data { location, message }) if input.skip_bad_files => {
-                let bad = location.path.clone();
-                rejects
-                    .files
-                    .push((bad.clone(), format!("{location}: {message}")));
-                candidates.retain(|c| c.path != bad);
-            }
-            Err(e) => return Err(e),
-        }
+        }));
+    }
+    if tables.stats.duplicates > 0 {
+        notes.note(&format!(
+            "{} of {} records were copies of a conversation delivered again; kept the latest copy of each",
+            tables.stats.duplicates, tables.stats.records
+        ));
+    }
+    Ok((tables, rejects))
+}
+
+fn report_rejects(rejects: &Rejects) {
+    for (path, why) in &rejects.files {
+        eprintln!("rejected: {} ({why})", path.display());
     }
 }
 
@@ -125,9 +120,7 @@ fn finish(rejects: Rejects) -> Result<()> {
     if rejects.files.is_empty() {
         return Ok(());
     }
-    for (path, why) in &rejects.files {
-        eprintln!("rejected: {} ({why})", path.display());
-    }
+    report_rejects(&rejects);
     Err(Error::Rejected {
         count: rejects.files.len(),
     })
@@ -149,7 +142,7 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
         status_match: a.status_match,
         include_no_intent: a.include_no_intent,
     };
-    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, notes)?;
+    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, true, notes)?;
     let report = bot::compute(&tables.conversations, &q, &opts)?;
     for w in &report.warnings {
         notes.warn(w);
@@ -167,7 +160,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             names.join(", ")
         ))
     })?;
-    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, notes)?;
+    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, false, notes)?;
     let batch = match def.name {
         "bot_conversations" => &tables.conversations,
         _ => &tables.intents,

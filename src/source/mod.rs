@@ -192,27 +192,53 @@ pub struct Rejects {
     pub skipped_not_json: Vec<PathBuf>,
 }
 
-/// Loads and frames every candidate in parallel, keeping only files of `vendor`.
+/// What a reader does with a file whose content is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBadFile {
+    /// Fail the run (the default): nothing is written.
+    Fail,
+    /// Set the file aside in `Rejects` and go on.
+    Skip,
+}
+
+/// Reads every candidate of `vendor`: files in parallel, and each file's records in
+/// parallel chunks of [`RECORDS_PER_TASK`], with `parse` filling one chunk-local builder.
+/// A file's bytes are dropped as soon as its chunks are parsed, so memory holds the parsed
+/// columns plus the files being read, not the whole input.
 ///
-/// With `skip_bad`, a file whose content is bad is set aside in `Rejects` instead of
-/// failing the run; files below a directory that are not JSON at all are always skipped
-/// with a note.
-pub fn frame_all(
+/// Returns the chunks in file and record order. Files below a directory that are not JSON
+/// at all are skipped with a note (in `rejects.skipped_not_json`).
+pub fn read_all<B, F>(
     candidates: &[Candidate],
     vendor: Vendor,
-    skip_bad: bool,
+    on_bad: OnBadFile,
     rejects: &mut Rejects,
-) -> Result<Vec<Framed>> {
-    let results: Vec<Result<Option<Framed>>> = candidates
+    parse: F,
+) -> Result<Vec<B>>
+where
+    B: Send,
+    F: Fn(&Framed, &[Range<usize>]) -> Result<B> + Sync,
+{
+    let per_file: Vec<Result<Option<Vec<B>>>> = candidates
         .par_iter()
-        .map(|c| frame_one(c, vendor))
+        .map(|c| {
+            let Some(file) = frame_one(c, vendor)? else {
+                return Ok(None);
+            };
+            let chunks = file
+                .spans
+                .par_chunks(RECORDS_PER_TASK)
+                .map(|spans| parse(&file, spans))
+                .collect::<Result<Vec<B>>>()?;
+            Ok(Some(chunks))
+        })
         .collect();
     let mut out = Vec::new();
-    for (c, r) in candidates.iter().zip(results) {
+    for (c, r) in candidates.iter().zip(per_file) {
         match r {
-            Ok(Some(f)) => out.push(f),
+            Ok(Some(chunks)) => out.extend(chunks),
             Ok(None) => rejects.skipped_not_json.push(c.path.clone()),
-            Err(e) if skip_bad && e.is_bad_file() => {
+            Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
                 rejects.files.push((c.path.clone(), e.to_string()))
             }
             Err(e) => return Err(e),
@@ -260,32 +286,6 @@ fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
         bytes,
         spans,
     }))
-}
-
-/// Parses the records of many files in parallel, in chunks, with `parse` filling one
-/// chunk-local builder; returns the finished chunks in file and record order, each with
-/// the index of its file.
-pub fn parse_chunks<B, F>(files: &[Framed], parse: F) -> Result<Vec<(usize, B)>>
-where
-    B: Send,
-    F: Fn(&Framed, &[Range<usize>]) -> Result<B> + Sync,
-{
-    let tasks: Vec<(usize, Range<usize>)> = files
-        .iter()
-        .enumerate()
-        .flat_map(|(fi, f)| {
-            (0..f.spans.len())
-                .step_by(RECORDS_PER_TASK)
-                .map(move |s| (fi, s..(s + RECORDS_PER_TASK).min(f.spans.len())))
-        })
-        .collect();
-    tasks
-        .into_par_iter()
-        .map(|(fi, r)| {
-            let f = &files[fi];
-            parse(f, &f.spans[r]).map(|b| (fi, b))
-        })
-        .collect()
 }
 
 #[cfg(test)]

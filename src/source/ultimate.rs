@@ -18,11 +18,13 @@ use arrow::array::{
     ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::value::RawValue;
 
 use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime};
-use super::{parse_chunks, strip_position, Framed};
+use super::{read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Vendor};
 use crate::error::{Error, Result};
 use crate::table::{BOT_CONVERSATIONS, BOT_INTENTS};
 
@@ -33,6 +35,10 @@ pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/age
 pub struct Options {
     /// Intent names never taken as the first meaningful intent.
     pub excluded_intents: Vec<String>,
+    /// Metrics-only read: the heavy text fields no KPI reads (`labels`, `conversations_data`,
+    /// `triggered_replies`, `platform_conversation_id`) are skipped without being decoded
+    /// and left null, and `bot_intents` stays empty.
+    pub lean: bool,
 }
 
 impl Default for Options {
@@ -42,6 +48,7 @@ impl Default for Options {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            lean: false,
         }
     }
 }
@@ -62,10 +69,18 @@ pub struct Stats {
     pub duplicates: usize,
 }
 
-/// Reads framed Ultimate files into the canonical tables.
-pub fn read(files: &[Framed], opts: &Options) -> Result<Tables> {
-    let chunks = parse_chunks(files, |f, spans| parse_chunk(f, spans, opts))?;
-    let records = chunks.iter().map(|(_, c)| c.conversations.num_rows()).sum();
+/// Reads Ultimate export files into the canonical tables.
+pub fn read(
+    candidates: &[Candidate],
+    opts: &Options,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+) -> Result<Tables> {
+    let chunks = read_all(candidates, Vendor::Ultimate, on_bad, rejects, |f, spans| {
+        parse_chunk(f, spans, opts)
+    })?;
+    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let records = chunks.iter().map(|c| c.conversations.num_rows()).sum();
     let (chunks, duplicates) = dedupe(chunks)?;
     let conversations = arrow::compute::concat_batches(
         &BOT_CONVERSATIONS.schema(),
@@ -77,7 +92,7 @@ pub fn read(files: &[Framed], opts: &Options) -> Result<Tables> {
         conversations,
         intents,
         stats: Stats {
-            files: files.len(),
+            files,
             records,
             duplicates,
         },
@@ -133,6 +148,15 @@ const COUNT_FIELDS: [(&str, &str); 8] = [
     ),
 ];
 
+/// Fields a metrics-only read skips unparsed (lower-cased keys).
+const LEAN_SKIPPED: [&str; 5] = [
+    "labels",
+    "conversations_data",
+    "conversation_data",
+    "triggered_replies",
+    "platform_conversation_id",
+];
+
 /// Reads a field's value, prefixing any error with the field's name.
 fn field<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     map: &mut A,
@@ -146,9 +170,18 @@ fn field<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     })
 }
 
-impl<'de> Deserialize<'de> for Record<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
+/// Deserializes one record; `lean` skips the fields no metric reads (see [`Options::lean`]).
+struct RecordSeed {
+    lean: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordSeed {
+    type Value = Record<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record<'de>, D::Error> {
+        struct V {
+            lean: bool,
+        }
         impl<'de> Visitor<'de> for V {
             type Value = Record<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -160,6 +193,10 @@ impl<'de> Deserialize<'de> for Record<'de> {
                 while let Some(key) = map.next_key::<LooseStr<'de>>()? {
                     let key = key.0.unwrap_or_default();
                     let k = lower_key(&key, &mut buf);
+                    if self.lean && LEAN_SKIPPED.contains(&k) {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
                     match k {
                         "conversation_id" => r.conversation_id = field(&mut map, &key)?,
                         "platform_conversation_id" => {
@@ -196,7 +233,7 @@ impl<'de> Deserialize<'de> for Record<'de> {
                 Ok(r)
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_map(V { lean: self.lean })
     }
 }
 
@@ -504,7 +541,8 @@ impl Builders {
             _ => None,
         });
         self.source_file.append_value(source_file);
-        for (pos, it) in r.intents.iter().enumerate() {
+        let intent_rows = if opts.lean { &[][..] } else { &r.intents[..] };
+        for (pos, it) in intent_rows.iter().enumerate() {
             self.i_conversation_id.append_value(id);
             self.i_position.append_value(pos as i64);
             self.i_id.append_option(it.id.0.as_deref());
@@ -572,8 +610,11 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<Chu
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
     for span in spans {
-        let rec: Record =
-            serde_json::from_slice(&f.bytes[span.clone()]).map_err(|e| f.record_error(span, &e))?;
+        let mut de = serde_json::Deserializer::from_slice(&f.bytes[span.clone()]);
+        let rec = RecordSeed { lean: opts.lean }
+            .deserialize(&mut de)
+            .and_then(|r| de.end().map(|_| r))
+            .map_err(|e| f.record_error(span, &e))?;
         b.push(&rec, &source, opts).map_err(|message| Error::Data {
             location: f.location(span.start),
             message,
@@ -584,10 +625,10 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<Chu
 
 /// Keeps one copy per conversation_id: the one with the latest end time (a missing end
 /// time loses), and among equals the one delivered last (later file, later record).
-fn dedupe(chunks: Vec<(usize, Chunk)>) -> Result<(Vec<Chunk>, usize)> {
+fn dedupe(chunks: Vec<Chunk>) -> Result<(Vec<Chunk>, usize)> {
     let mut best: HashMap<&str, (Option<i64>, usize, usize)> = HashMap::new();
     let mut rows = 0;
-    for (ci, (_, c)) in chunks.iter().enumerate() {
+    for (ci, c) in chunks.iter().enumerate() {
         let ids = c.conversations.column(0).as_string::<i32>();
         let ends = c
             .conversations
@@ -610,17 +651,17 @@ fn dedupe(chunks: Vec<(usize, Chunk)>) -> Result<(Vec<Chunk>, usize)> {
     }
     let duplicates = rows - best.len();
     if duplicates == 0 {
-        return Ok((chunks.into_iter().map(|(_, c)| c).collect(), 0));
+        return Ok((chunks, 0));
     }
     let mut keep: Vec<Vec<bool>> = chunks
         .iter()
-        .map(|(_, c)| vec![false; c.conversations.num_rows()])
+        .map(|c| vec![false; c.conversations.num_rows()])
         .collect();
     for (_, ci, row) in best.into_values() {
         keep[ci][row] = true;
     }
     let mut out = Vec::with_capacity(chunks.len());
-    for ((_, c), keep) in chunks.into_iter().zip(keep) {
+    for (c, keep) in chunks.into_iter().zip(keep) {
         let intent_keep: BooleanArray = c
             .intent_parent
             .iter()
@@ -668,9 +709,23 @@ mod tests {
         assert_eq!(first_meaningful(&[], &ex), None);
     }
 
+    fn parse(text: &str) -> Result<Record<'_>, serde_json::Error> {
+        RecordSeed { lean: false }.deserialize(&mut serde_json::Deserializer::from_str(text))
+    }
+
+    #[test]
+    fn lean_reads_skip_heavy_fields() {
+        let text = r#"{"conversation_id":"c","labels":["x"],"conversations_data":"{}","visitor_messages_count":"2"}"#;
+        let r = RecordSeed { lean: true }
+            .deserialize(&mut serde_json::Deserializer::from_str(text))
+            .unwrap();
+        assert!(r.labels.is_none() && r.conversations_data.0.is_none());
+        assert_eq!(r.counts[6].0, Some(2));
+    }
+
     #[test]
     fn records_in_every_key_case_and_notation() {
-        let a: Record = serde_json::from_str(
+        let a = parse(
             r#"{"CONVERSATION_ID":"c1","Conversation_Status":"botHandled","TEST_MODE":"false",
                 "VISITOR_MESSAGES_COUNT":"4","llm_notUnderstood_count":2,"bot_messages_count":"",
                 "conversation_data":"{\"k\":\"v\"}","labels":["x",null],
@@ -690,10 +745,7 @@ mod tests {
         assert_eq!(a.intents[0].name.0.as_deref(), Some("A"));
         assert_eq!(a.intents[1].timestamp.0, Some(1_715_073_123_000_000));
         assert_eq!(a.start.0, Some(1_715_073_123_000_000));
-        let e = serde_json::from_str::<Record>(
-            r#"{"conversation_id":"c","visitor_messages_count":"many"}"#,
-        )
-        .unwrap_err();
+        let e = parse(r#"{"conversation_id":"c","visitor_messages_count":"many"}"#).unwrap_err();
         assert!(e.to_string().contains("visitor_messages_count"), "{e}");
     }
 }

@@ -4,8 +4,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cxkpi/target}"
+# Cargo's own target directory unless CARGO_TARGET_DIR says otherwise (CI points it at a
+# cache), so `cargo run --release` and this script share one build.
+target="${CARGO_TARGET_DIR:-$root/target}"
 cargo test --release --all-targets
 cargo build --release --bin cxkpi
 python="$(scripts/python-env.sh)"
-"$python" scripts/parity.py --cxkpi "$CARGO_TARGET_DIR/release/cxkpi"
+"$python" scripts/parity.py --cxkpi "$target/release/cxkpi"

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use cxkpi::generate::ultimate::{write, Config};
+use cxkpi::generate::ultimate::write;
+use cxkpi::generate::Config;
 use cxkpi::metrics::{bot, Query};
 use cxkpi::source::{self, ultimate, OnBadFile, Rejects};
 

@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import math
+import re
 import subprocess
 import sys
 import tempfile
@@ -69,9 +70,13 @@ def same(a, b):
     return math.isclose(x, y, rel_tol=TOL, abs_tol=TOL)
 
 
-def compare(name, expected, actual, key, columns, failures, key_fn=lambda v: v):
-    exp = {key_fn(r[key]) if key else "": r for r in expected}
-    act = {key_fn(r[key]) if key else "": r for r in actual}
+def compare(name, expected, actual, key, columns, failures):
+    """Rows matched by the key column(s) (None: one row); every listed column compared."""
+    keys = [] if key is None else [key] if isinstance(key, str) else list(key)
+    exp = {tuple(r[k] for k in keys): r for r in expected}
+    act = {tuple(r[k] for k in keys): r for r in actual}
+    if len(exp) != len(expected) or len(act) != len(actual):
+        failures.append(f"{name}: duplicate keys {keys}")
     if set(exp) != set(act):
         failures.append(f"{name}: groups differ: only DuckDB {sorted(set(exp) - set(act))[:5]}, "
                         f"only cxkpi {sorted(set(act) - set(exp))[:5]}")
@@ -79,7 +84,7 @@ def compare(name, expected, actual, key, columns, failures, key_fn=lambda v: v):
     for k, row in exp.items():
         for c in columns:
             if not same(row[c], act[k][c]):
-                failures.append(f"{name}: [{k}] {c}: DuckDB {row[c]!r} vs cxkpi {act[k][c]!r}")
+                failures.append(f"{name}: {k} {c}: DuckDB {row[c]!r} vs cxkpi {act[k][c]!r}")
 
 
 def cxkpi(binary, *args):
@@ -89,12 +94,21 @@ def cxkpi(binary, *args):
     return r.stdout
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cxkpi", required=True)
-    ap.add_argument("--update", action="store_true", help="rewrite the checked-in goldens")
-    args = ap.parse_args()
-    failures = []
+def check_golden(golden_dir, name, text, key, update, failures):
+    """Compares a DuckDB result with its checked-in golden, or rewrites the golden."""
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    path = golden_dir / f"{name}.csv"
+    if update:
+        path.write_text(text)
+    elif not path.exists():
+        failures.append(f"golden {path} is missing (run with --update)")
+    else:
+        expected = parse_csv(path.read_text())
+        columns = list(expected[0].keys()) if expected else []
+        compare(f"golden {name}", expected, parse_csv(text), key, columns, failures)
+
+
+def ultimate(args, failures):
     golden_dir = ROOT / "tests" / "golden" / "ultimate"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -109,17 +123,8 @@ def main():
             "metrics_by_first_meaningful_intent": to_csv(con, sql_file(q / "metrics_by_first_meaningful_intent.sql")),
             "popular_metrics_daily": to_csv(con, sql_file(q / "popular_metrics_daily_duckdb.sql", tz=TZ)),
         }
-        golden_dir.mkdir(parents=True, exist_ok=True)
         for name, text in results.items():
-            path = golden_dir / f"{name}.csv"
-            if args.update:
-                path.write_text(text)
-            elif not path.exists():
-                failures.append(f"golden {path} is missing (run with --update)")
-            else:
-                expected = parse_csv(path.read_text())
-                columns = list(expected[0].keys()) if expected else []
-                compare(f"golden {name}", expected, parse_csv(text), KEYS[name], columns, failures)
+            check_golden(golden_dir, name, text, KEYS[name], args.update, failures)
 
         # cxkpi against DuckDB, on the exports in every variant.
         exp = parse_csv(results["popular_metrics"])
@@ -140,11 +145,71 @@ def main():
             r["local_day"] = r["bucket_start"][:10]
         compare("daily in " + TZ, exp, act, "local_day", list(exp[0].keys()), failures)
 
+
+DIALPAD_GEN = ["--days", "10", "--per-day", "150", "--seed", "11", "--start", "2024-03-25"]
+# view -> (SQL file, the view's own dimension or None)
+DIALPAD_VIEWS = {
+    "interactions": ("view_interactions.sql", None),
+    "interaction-type": ("view_interaction_type.sql", "chattype"),
+    "customer-endpoint": ("view_customer_endpoint.sql", "sessionchannel"),
+    "intents": ("view_intents.sql", "topic"),
+    "sentiment": ("view_sentiment.sql", None),
+    "handoff": ("view_handoff.sql", None),
+    "response-times": ("view_response_times.sql", None),
+}
+
+
+def bucketed(sql, bucket, intent_type="NULL"):
+    sql = re.sub(r"\$\{bucket\((\w+)\)\}", lambda m: bucket.replace("COL", m.group(1)), sql)
+    return sql.replace("${intent_type}", intent_type)
+
+
+def dialpad(args, failures):
+    golden_dir = ROOT / "tests" / "golden" / "dialpad"
+    q = ROOT / "queries" / "dialpad"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        exports, ref = tmp / "pulls", tmp / "reference.ndjson"
+        cxkpi(args.cxkpi, "-q", "generate", "dialpad", "--out", str(exports), "--reference", str(ref), *DIALPAD_GEN)
+        con = duckdb.connect()
+        con.execute(sql_file(ROOT / "tests/parity/stage_dialpad_reference.sql", ref=str(ref)))
+        con.execute("CREATE TABLE interactions AS " + (q / "interactions.sql").read_text())
+        buckets = {
+            "total": ("'total'", []),
+            "daily": (f"CAST(timezone('{TZ}', COL) AS DATE)", ["--interval", "1d", "--tz", TZ]),
+        }
+        cases = [(v, None) for v in DIALPAD_VIEWS] + [("intents", "bot"), ("intents", "agent")]
+        for view, intent_type in cases:
+            sql_name, dim = DIALPAD_VIEWS[view]
+            for bname, (expr, cli) in buckets.items():
+                name = f"{view}{'_' + intent_type if intent_type else ''}_{bname}"
+                sql = bucketed((q / sql_name).read_text(), expr, f"'{intent_type}'" if intent_type else "NULL")
+                text = to_csv(con, sql)
+                key = ["bucket"] + ([dim] if dim else [])
+                check_golden(golden_dir, name, text, key, args.update, failures)
+                extra = ["--intent-type", intent_type] if intent_type else []
+                act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "messaging", str(exports), "--view", view,
+                                      *cli, *extra, "--format", "csv"))
+                for r in act:
+                    r["bucket"] = r["bucket_start"][:10] if "bucket_start" in r else "total"
+                exp = parse_csv(text)
+                compare(f"dialpad {name}", exp, act, key, [c for c in exp[0].keys()], failures)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cxkpi", required=True)
+    ap.add_argument("--update", action="store_true", help="rewrite the checked-in goldens")
+    args = ap.parse_args()
+    failures = []
+    ultimate(args, failures)
+    dialpad(args, failures)
     if failures:
         print("\n".join(failures[:50]), file=sys.stderr)
         print(f"parity: 0 passed, {len(failures)} failed")
         return 1
-    print("parity: DuckDB and cxkpi agree on all Ultimate queries" + (" (goldens rewritten)" if args.update else ""))
+    print("parity: DuckDB and cxkpi agree on every Ultimate query and Dialpad view"
+          + (" (goldens rewritten)" if args.update else ""))
     return 0
 
 

@@ -2,13 +2,13 @@
 //! writes. Notes and warnings go to stderr; data goes to stdout or `--output`.
 
 use crate::cli::{
-    BotArgs, Cli, Command, GenerateCommand, InputArgs, MetricsCommand, OutputArgs, QueryArgs,
-    TableArgs,
+    BotArgs, Cli, Command, GenerateCommand, InputArgs, MessagingArgs, MetricsCommand, OutputArgs,
+    QueryArgs, TableArgs,
 };
 use crate::error::{Error, Result};
-use crate::metrics::{bot, Query};
+use crate::metrics::{bot, messaging, Query};
 use crate::output;
-use crate::source::{self, ultimate, OnBadFile, Rejects};
+use crate::source::{self, dialpad, ultimate, OnBadFile, Rejects};
 use crate::time::{parse_bound, parse_tz};
 
 /// Where notes and warnings go.
@@ -33,10 +33,14 @@ pub fn run(cli: Cli) -> Result<()> {
     let notes = Notes { quiet: cli.quiet };
     match cli.command {
         Command::Metrics(MetricsCommand::Bot(a)) => metrics_bot(a, &notes),
+        Command::Metrics(MetricsCommand::Messaging(a)) => metrics_messaging(a, &notes),
         Command::Table(a) => table(a, &notes),
         Command::Generate(GenerateCommand::Ultimate(a)) => {
-            let summary = crate::generate::ultimate::write(&a.into_config()?)?;
-            notes.note(&summary);
+            notes.note(&crate::generate::ultimate::write(&a.into_config()?)?);
+            Ok(())
+        }
+        Command::Generate(GenerateCommand::Dialpad(a)) => {
+            notes.note(&crate::generate::dialpad::write(&a.into_config()?)?);
             Ok(())
         }
     }
@@ -70,6 +74,42 @@ fn query(a: &QueryArgs, dimensions: &[&str]) -> Result<Query> {
     })
 }
 
+fn on_bad(input: &InputArgs) -> OnBadFile {
+    match input.skip_bad_files {
+        true => OnBadFile::Skip,
+        false => OnBadFile::Fail,
+    }
+}
+
+/// What every reader reports, for the notes and the empty-input check.
+fn check_read(
+    files: usize,
+    records: usize,
+    duplicates: usize,
+    what: &str,
+    rejects: &Rejects,
+    notes: &Notes,
+) -> Result<()> {
+    for p in &rejects.skipped_not_json {
+        notes.note(&format!("skipped {}: not a JSON file", p.display()));
+    }
+    if files == 0 {
+        return Err(Error::Usage(match rejects.files.is_empty() {
+            true => "no export files found in the given paths".into(),
+            false => {
+                report_rejects(rejects);
+                "every input file was rejected".into()
+            }
+        }));
+    }
+    if duplicates > 0 {
+        notes.note(&format!(
+            "{duplicates} of {records} records were copies of {what} delivered again; kept one copy of each"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads Ultimate files; `lean` for metrics-only runs (see [`ultimate::Options::lean`]).
 fn load_ultimate(
     input: &InputArgs,
@@ -83,30 +123,43 @@ fn load_ultimate(
         excluded_intents: excluded.iter().filter(|s| !s.is_empty()).cloned().collect(),
         lean,
     };
-    let on_bad = match input.skip_bad_files {
-        true => OnBadFile::Skip,
-        false => OnBadFile::Fail,
-    };
-    let tables = ultimate::read(&candidates, &opts, on_bad, &mut rejects)?;
-    for p in &rejects.skipped_not_json {
-        notes.note(&format!("skipped {}: not a JSON file", p.display()));
-    }
-    if tables.stats.files == 0 {
-        return Err(Error::Usage(match rejects.files.is_empty() {
-            true => "no export files found in the given paths".into(),
-            false => {
-                report_rejects(&rejects);
-                "every input file was rejected".into()
-            }
-        }));
-    }
-    if tables.stats.duplicates > 0 {
-        notes.note(&format!(
-            "{} of {} records were copies of a conversation delivered again; kept the latest copy of each",
-            tables.stats.duplicates, tables.stats.records
-        ));
-    }
-    Ok((tables, rejects))
+    let t = ultimate::read(&candidates, &opts, on_bad(input), &mut rejects)?;
+    let s = &t.stats;
+    check_read(
+        s.files,
+        s.records,
+        s.duplicates,
+        "a conversation (the latest copy is kept)",
+        &rejects,
+        notes,
+    )?;
+    Ok((t, rejects))
+}
+
+/// Reads Dialpad message dumps; `lean` for metrics-only runs.
+fn load_dialpad(
+    input: &InputArgs,
+    lean: bool,
+    notes: &Notes,
+) -> Result<(dialpad::Tables, Rejects)> {
+    let candidates = source::discover(&input.paths)?;
+    let mut rejects = Rejects::default();
+    let t = dialpad::read(
+        &candidates,
+        &dialpad::Options { lean },
+        on_bad(input),
+        &mut rejects,
+    )?;
+    let s = &t.stats;
+    check_read(
+        s.files,
+        s.records,
+        s.duplicates,
+        "a message (overlapping pulls)",
+        &rejects,
+        notes,
+    )?;
+    Ok((t, rejects))
 }
 
 fn report_rejects(rejects: &Rejects) {
@@ -151,6 +204,23 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
     finish(rejects)
 }
 
+fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
+    let q = query(&a.query, messaging::dimensions(a.view))?;
+    if a.intent_type.is_some() && a.view != messaging::View::Intents {
+        return Err(Error::Usage(
+            "--intent-type applies to --view intents only".into(),
+        ));
+    }
+    let (tables, rejects) = load_dialpad(&a.input, true, notes)?;
+    let opts = messaging::Options {
+        view: a.view,
+        intent_type: a.intent_type,
+    };
+    let frame = messaging::compute(&tables, &q, &opts)?;
+    write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
+    finish(rejects)
+}
+
 fn table(a: TableArgs, notes: &Notes) -> Result<()> {
     let def = crate::table::by_name(&a.table).ok_or_else(|| {
         let names: Vec<&str> = crate::table::TABLES.iter().map(|t| t.name).collect();
@@ -160,11 +230,24 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             names.join(", ")
         ))
     })?;
-    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, false, notes)?;
-    let batch = match def.name {
-        "bot_conversations" => &tables.conversations,
-        _ => &tables.intents,
+    let (batch, rejects) = match def.name {
+        "bot_conversations" | "bot_intents" => {
+            let (t, r) = load_ultimate(&a.input, &a.exclude_intents, false, notes)?;
+            let batch = match def.name {
+                "bot_conversations" => t.conversations,
+                _ => t.intents,
+            };
+            (batch, r)
+        }
+        _ => {
+            let (t, r) = load_dialpad(&a.input, false, notes)?;
+            let batch = match def.name {
+                "messages" => t.messages,
+                _ => t.interactions,
+            };
+            (batch, r)
+        }
     };
-    write(batch, &a.output)?;
+    write(&batch, &a.output)?;
     finish(rejects)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::metrics::bot::{StatusMatch, TimeBasis};
+use crate::metrics::messaging::{IntentType, View};
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
@@ -44,6 +45,27 @@ pub enum Command {
 pub enum MetricsCommand {
     /// Bot KPIs from Ultimate / Zendesk AI-agent exports (the vendor's "Popular Metrics").
     Bot(BotArgs),
+
+    /// Dialpad Digital Engagement views from redacted message dumps.
+    Messaging(MessagingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MessagingArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The view to compute.
+    #[arg(long, value_enum, default_value_t = View::Interactions)]
+    pub view: View,
+
+    /// For --view intents: only messages of bot or of agent interactions (Dialpad's intenttype).
+    #[arg(long, value_enum)]
+    pub intent_type: Option<IntentType>,
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +155,7 @@ pub struct BotArgs {
 
 #[derive(Debug, Args)]
 pub struct TableArgs {
-    /// The table: bot_conversations or bot_intents.
+    /// The table: bot_conversations, bot_intents (Ultimate), messages, interactions (Dialpad).
     #[arg(value_name = "TABLE")]
     pub table: String,
     #[command(flatten)]
@@ -155,6 +177,10 @@ pub struct TableArgs {
 pub enum GenerateCommand {
     /// Ultimate / Zendesk AI-agent daily exports with every documented quirk.
     Ultimate(GenerateArgs),
+
+    /// Dialpad message dumps: 7-day pulls every 3 days (overlapping), bot → agent hand-offs,
+    /// survey bots, every framing.
+    Dialpad(GenerateArgs),
 }
 
 #[derive(Debug, Args)]

@@ -153,8 +153,114 @@ pub const BOT_INTENTS: TableDef = TableDef {
     ],
 };
 
+pub const MESSAGES: TableDef = TableDef {
+    name: "messages",
+    grain: "one row per Dialpad message; the same message delivered by overlapping pulls \
+            (same sessionid, ts, sendertype and text) counts once",
+    columns: &[
+        key(
+            "sessionid",
+            Utf8,
+            "sessionid \"x.y\", kept as text (12.10 is not 12.1)",
+        ),
+        col("conversation_id", Utf8, "sessionid before the last dot"),
+        col(
+            "segment",
+            Int64,
+            "sessionid after the last dot, as an integer (\"12.10\" is segment 10)",
+        ),
+        col(
+            "customersessionid",
+            Utf8,
+            "customersessionid, kept as text (may start with \"-\")",
+        ),
+        col(
+            "ts",
+            Timestamp,
+            "ts (epoch ms, authoritative); the timestamp text only when ts is missing",
+        ),
+        col("timestamp_text", Utf8, "timestamp, as delivered"),
+        col(
+            "sendertype",
+            Utf8,
+            "sendertype (customer | bot | agent; optional)",
+        ),
+        col("sendername", Utf8, "sendername (optional)"),
+        col("senderemail", Utf8, "senderemail (optional)"),
+        col("chattype", Utf8, "chattype (bot | agent)"),
+        col("text", Utf8, "text, redaction tokens (****NAME**** …) kept"),
+        col(
+            "sentiment",
+            Float64,
+            "sentiment (> 0 positive, < 0 negative, 0 neutral)",
+        ),
+        col("topic", Utf8, "topic (inferred intent)"),
+        col("score", Float64, "score (confidence of topic)"),
+        col("topmatches", Utf8, "topmatches, JSON text kept verbatim"),
+        col("lang", Utf8, "lang"),
+        col("workflow", Utf8, "workflow (optional)"),
+        col("workflownodeid", Utf8, "workflownodeid (optional)"),
+        col("sessionchannel", Utf8, "sessionchannel"),
+        col(
+            "sessionchannelinfo",
+            Utf8,
+            "sessionchannelinfo: an object as JSON text, a string as is",
+        ),
+        key("source_file", Utf8, "the export file the message came from"),
+    ],
+};
+
+pub const INTERACTIONS: TableDef = TableDef {
+    name: "interactions",
+    grain: "one row per sessionid (a segment of a conversation: the bot part, an agent part, \
+            a survey bot…), derived from the deduplicated messages",
+    columns: &[
+        key("sessionid", Utf8, "sessionid"),
+        col("conversation_id", Utf8, "sessionid before the last dot"),
+        col("segment", Int64, "sessionid after the last dot"),
+        col(
+            "customersessionid",
+            Utf8,
+            "first non-null customersessionid (by ts)",
+        ),
+        col("chattype", Utf8, "first non-null chattype (by ts)"),
+        col(
+            "sessionchannel",
+            Utf8,
+            "first non-null sessionchannel (by ts)",
+        ),
+        col("lang", Utf8, "first non-null lang (by ts)"),
+        col("workflow", Utf8, "first non-null workflow (by ts)"),
+        col("first_ts", Timestamp, "earliest message ts"),
+        col("last_ts", Timestamp, "latest message ts"),
+        key("messages", Int64, "messages in the segment"),
+        key(
+            "customer_messages",
+            Int64,
+            "messages with sendertype customer",
+        ),
+        key("bot_messages", Int64, "messages with sendertype bot"),
+        key("agent_messages", Int64, "messages with sendertype agent"),
+        col(
+            "first_response_sec",
+            Float64,
+            "first customer message → next agent message, seconds",
+        ),
+        col(
+            "avg_response_sec",
+            Float64,
+            "mean over customer turns of (turn's first customer message → next agent message)",
+        ),
+        key(
+            "responses",
+            Int64,
+            "customer turns answered by an agent message",
+        ),
+    ],
+};
+
 /// Every canonical table, for `cxkpi table` and the docs.
-pub const TABLES: &[&TableDef] = &[&BOT_CONVERSATIONS, &BOT_INTENTS];
+pub const TABLES: &[&TableDef] = &[&BOT_CONVERSATIONS, &BOT_INTENTS, &MESSAGES, &INTERACTIONS];
 
 pub fn by_name(name: &str) -> Option<&'static TableDef> {
     TABLES.iter().copied().find(|t| t.name == name)

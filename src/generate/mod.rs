@@ -1,7 +1,62 @@
 //! Deterministic synthetic exports for tests and benchmarks: the same seed gives
 //! byte-identical files, with realistic distributions and the documented quirks.
 
+pub mod dialpad;
 pub mod ultimate;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+
+use crate::cli::GenerateArgs;
+use crate::error::{Error, Result};
+
+/// What to generate, shared by every vendor's generator.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub out: PathBuf,
+    pub days: u32,
+    pub per_day: u32,
+    pub seed: u64,
+    pub start: NaiveDate,
+    /// Plain framing and notation only, no re-deliveries (for benchmarks and peers).
+    pub plain: bool,
+    /// Also write the plain twin of every delivered record here.
+    pub reference: Option<PathBuf>,
+}
+
+impl GenerateArgs {
+    pub fn into_config(self) -> Result<Config> {
+        let start = NaiveDate::parse_from_str(&self.start, "%Y-%m-%d").map_err(|_| {
+            Error::Usage(format!(
+                "invalid --start {:?}: expected YYYY-MM-DD",
+                self.start
+            ))
+        })?;
+        Ok(Config {
+            out: self.out,
+            days: self.days,
+            per_day: self.per_day,
+            seed: self.seed,
+            start,
+            plain: self.plain,
+            reference: self.reference,
+        })
+    }
+}
+
+/// Writes `body` to `path`, gzip-compressed when asked.
+pub(crate) fn write_file(path: &std::path::Path, body: Vec<u8>, gzip: bool) -> Result<()> {
+    use std::io::Write;
+    let body = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&body).map_err(|e| Error::io(path, e))?;
+        enc.finish().map_err(|e| Error::io(path, e))?
+    } else {
+        body
+    };
+    std::fs::write(path, body).map_err(|e| Error::io(path, e))
+}
 
 /// SplitMix64: tiny, fast, and stable across platforms and versions, which a test fixture
 /// generator needs more than statistical strength.

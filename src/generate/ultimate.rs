@@ -11,45 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate};
+
 use serde_json::{json, Map, Value};
 
-use super::Rng;
-use crate::cli::GenerateArgs;
+use super::{Config, Rng};
 use crate::error::{Error, Result};
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub out: PathBuf,
-    pub days: u32,
-    pub per_day: u32,
-    pub seed: u64,
-    pub start: NaiveDate,
-    pub plain: bool,
-    pub reference: Option<PathBuf>,
-}
-
-impl GenerateArgs {
-    pub fn into_config(self) -> Result<Config> {
-        let start = NaiveDate::parse_from_str(&self.start, "%Y-%m-%d").map_err(|_| {
-            Error::Usage(format!(
-                "invalid --start {:?}: expected YYYY-MM-DD",
-                self.start
-            ))
-        })?;
-        Ok(Config {
-            out: self.out,
-            days: self.days,
-            per_day: self.per_day,
-            seed: self.seed,
-            start,
-            plain: self.plain,
-            reference: self.reference,
-        })
-    }
-}
 
 const BOTS: [(&str, &str, &str); 2] = [
     ("64f1c2a9e3b1d20012ab34cd", "Acme Chat", "chat"),
@@ -516,12 +484,7 @@ pub fn write(cfg: &Config) -> Result<String> {
                 body.push(b'\n');
             }
         }
-        if v.gzip {
-            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            enc.write_all(&body).map_err(|e| Error::io(&path, e))?;
-            body = enc.finish().map_err(|e| Error::io(&path, e))?;
-        }
-        std::fs::write(&path, &body).map_err(|e| Error::io(&path, e))?;
+        super::write_file(&path, body, v.gzip)?;
         if let Some(w) = twin.as_mut() {
             for (i, c) in convs.iter().enumerate() {
                 serde_json::to_writer(&mut *w, &reference(c, &name, i))

@@ -6,6 +6,7 @@
 //! a zone, the group-by dimensions, ordering, and rendering `bucket_start`.
 
 pub mod bot;
+pub mod messaging;
 
 use chrono_tz::Tz;
 use polars::prelude::*;
@@ -49,11 +50,25 @@ pub struct Spec {
 
 const BUCKET: &str = "bucket_start";
 
-/// Range filter, buckets, grouping and aggregation shared by every family.
+/// Range filter, buckets, grouping and aggregation shared by every family: [`group`] then
+/// [`finish`].
+pub fn aggregate(df: DataFrame, q: &Query, spec: Spec) -> Result<DataFrame> {
+    let grouped = group(df, q, spec)?;
+    finish(grouped, q)
+}
+
+/// A grouped result before ordering and rendering: `bucket_start` is still UTC µs, so
+/// results booked by different timestamps can be joined with [`merge`].
+pub struct Grouped {
+    pub frame: DataFrame,
+    pub keys: Vec<String>,
+}
+
+/// Filters to the range, buckets, groups and aggregates.
 ///
 /// Rows whose booking timestamp is null are kept when no range is given (the vendor SQL
 /// counts them) and fall in a null bucket; with a range they cannot be in it.
-pub fn aggregate(df: DataFrame, q: &Query, spec: Spec) -> Result<DataFrame> {
+pub fn group(df: DataFrame, q: &Query, spec: Spec) -> Result<Grouped> {
     for d in &q.by {
         if !spec.dimensions.contains(&d.as_str()) {
             return Err(Error::Usage(format!(
@@ -89,20 +104,63 @@ pub fn aggregate(df: DataFrame, q: &Query, spec: Spec) -> Result<DataFrame> {
         lf.select(spec.aggs)
     } else {
         let key_exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-        lf.group_by(key_exprs).agg(spec.aggs).sort(
-            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-            SortMultipleOptions::default()
-                .with_nulls_last(true)
-                .with_maintain_order(true),
-        )
+        lf.group_by(key_exprs).agg(spec.aggs)
     };
     let outputs: Vec<Expr> = keys
         .iter()
         .map(|k| col(k.as_str()))
         .chain(spec.columns.iter().map(|c| col(*c)))
         .collect();
-    let mut out = lf.with_columns(spec.finals).select(outputs).collect()?;
+    let frame = lf.with_columns(spec.finals).select(outputs).collect()?;
+    Ok(Grouped { frame, keys })
+}
 
+/// Joins two grouped results on their keys (a full join: a group present on one side only
+/// gets nulls on the other, and `fill_zero` columns become 0 there).
+pub fn merge(left: Grouped, right: Grouped, fill_zero: &[&str]) -> Result<Grouped> {
+    if left.keys.is_empty() {
+        // Totals: one row on each side.
+        let frame = left.frame.hstack(right.frame.columns())?;
+        return Ok(Grouped {
+            frame,
+            keys: left.keys,
+        });
+    }
+    let on: Vec<Expr> = left.keys.iter().map(|k| col(k.as_str())).collect();
+    let args = JoinArgs {
+        nulls_equal: true,
+        coalesce: JoinCoalesce::CoalesceColumns,
+        ..JoinArgs::new(JoinType::Full)
+    };
+    let frame = left
+        .frame
+        .lazy()
+        .join(right.frame.lazy(), &on, &on, args)
+        .with_columns(
+            fill_zero
+                .iter()
+                .map(|c| col(*c).fill_null(lit(0i64)))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    Ok(Grouped {
+        frame,
+        keys: left.keys,
+    })
+}
+
+/// Sorts by the keys (nulls last) and renders `bucket_start` in the zone.
+pub fn finish(g: Grouped, q: &Query) -> Result<DataFrame> {
+    let mut out = if g.keys.is_empty() {
+        g.frame
+    } else {
+        g.frame.sort(
+            g.keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        )?
+    };
     if q.interval != Interval::Total {
         let b = times(&out, BUCKET)?;
         let text: StringChunked = b

@@ -189,9 +189,109 @@ fn string_end(buf: &[u8], mut pos: usize) -> Option<usize> {
     }
 }
 
+/// Keys whose array value wraps the records of an export: Dialpad's `[{"messages":[…]}]`,
+/// OData's `{"value":[…]}`, Samespace's `{"total":…,"data":[…]}`.
+pub const ENVELOPE_KEYS: [&str; 3] = ["messages", "value", "data"];
+
+/// When the first record is an envelope (an object with one of [`ENVELOPE_KEYS`] holding an
+/// array), replaces every envelope by the spans of its array's elements, so wrapped records
+/// are framed, detected and parsed in parallel like bare ones. Files whose first record is
+/// not an envelope are returned as they are, without a second look at any record.
+pub fn unwrap_envelopes(
+    buf: &[u8],
+    spans: Vec<Range<usize>>,
+) -> Result<Vec<Range<usize>>, FrameError> {
+    match spans.first() {
+        Some(first) if envelope_array(buf, first)?.is_some() => {}
+        _ => return Ok(spans),
+    }
+    let mut out = Vec::with_capacity(spans.len());
+    for span in spans {
+        match envelope_array(buf, &span)? {
+            Some(inner) => {
+                let (framing, elements) =
+                    record_spans(&buf[inner.clone()]).map_err(|e| FrameError {
+                        offset: inner.start + e.offset,
+                        message: e.message,
+                    })?;
+                debug_assert_eq!(framing, Framing::Array);
+                out.extend(
+                    elements
+                        .into_iter()
+                        .map(|r| r.start + inner.start..r.end + inner.start),
+                );
+            }
+            None => out.push(span),
+        }
+    }
+    Ok(out)
+}
+
+/// The byte range of the envelope array inside the object at `span`, if it is one.
+fn envelope_array(buf: &[u8], span: &Range<usize>) -> Result<Option<Range<usize>>, FrameError> {
+    use serde::de::{IgnoredAny, MapAccess};
+    struct Finder<'b>(&'b [u8]);
+    impl<'de> Visitor<'de> for Finder<'de> {
+        type Value = Option<Range<usize>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<LooseStr<'de>>()? {
+                let key = key.0.unwrap_or_default();
+                if found.is_none() && ENVELOPE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                    let raw = map.next_value::<&'de serde_json::value::RawValue>()?;
+                    let text = raw.get();
+                    if text.starts_with('[') {
+                        let start = text.as_ptr() as usize - self.0.as_ptr() as usize;
+                        found = Some(start..start + text.len());
+                    }
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(&buf[span.clone()]);
+    de.deserialize_any(Finder(buf))
+        .map(|r| r.map(|inner| inner.start..inner.end))
+        .map_err(|e| FrameError {
+            offset: offset_of(buf, span.start, e.line(), e.column()),
+            message: e.to_string(),
+        })
+}
+
 // ---------------------------------------------------------------------------------------
 // Tolerant scalars
 // ---------------------------------------------------------------------------------------
+
+/// JSON kept as text: a JSON string's content, or the raw text of any other value (a number
+/// keeps its exact digits: `12.10` stays `"12.10"`); null is missing. For ids that must not
+/// pass through a float and for fields that carry JSON (`conversations_data`, `topmatches`).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RawText<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de> de::Deserialize<'de> for RawText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get();
+        if text == "null" {
+            Ok(RawText(None))
+        } else if text.starts_with('"') {
+            let s: LooseStr<'de> = serde_json::from_str(text).map_err(de::Error::custom)?;
+            // A string borrowed from `text` lives as long as the input; escapes make it owned.
+            Ok(RawText(s.0.map(|c| Cow::Owned(c.into_owned()))))
+        } else {
+            Ok(RawText(Some(Cow::Borrowed(text))))
+        }
+    }
+}
 
 /// A string that may arrive as a JSON string, number or boolean (ids are sometimes
 /// numbers). Borrowed from the input unless it contained escapes.
@@ -673,6 +773,41 @@ mod tests {
         assert_eq!(f, Framing::Concatenated);
         assert_eq!(s.len(), 2);
         assert_eq!(record_spans(b"[]").unwrap().1.len(), 0);
+    }
+
+    #[test]
+    fn envelopes_are_unwrapped_into_their_records() {
+        let b = br#"[{"messages":[{"a":1},{"a":2}]},{"MESSAGES":[{"a":3}]}] "#;
+        let (_, spans) = record_spans(b).unwrap();
+        let inner = unwrap_envelopes(b, spans).unwrap();
+        let texts: Vec<&[u8]> = inner.iter().map(|r| &b[r.clone()]).collect();
+        assert_eq!(texts, vec![&b"{\"a\":1}"[..], b"{\"a\":2}", b"{\"a\":3}"]);
+        let b = br#"{"total":2,"data":[{"x":1},{"x":2}]}"#;
+        let (_, spans) = record_spans(b).unwrap();
+        assert_eq!(unwrap_envelopes(b, spans).unwrap().len(), 2);
+        let b = br#"{"sessionid":"1.1","data":"not an array"}"#;
+        let (_, spans) = record_spans(b).unwrap();
+        assert_eq!(unwrap_envelopes(b, spans).unwrap(), vec![0..b.len()]);
+    }
+
+    #[test]
+    fn raw_text_keeps_number_digits_and_json() {
+        let t: RawText = serde_json::from_str("12.10").unwrap();
+        assert_eq!(t.0.as_deref(), Some("12.10"));
+        let t: RawText = serde_json::from_str(r#"{"a": [1]}"#).unwrap();
+        assert_eq!(t.0.as_deref(), Some(r#"{"a": [1]}"#));
+        let t: RawText = serde_json::from_str(r#""-17.48""#).unwrap();
+        assert_eq!(t.0.as_deref(), Some("-17.48"));
+        let t: RawText = serde_json::from_str("null").unwrap();
+        assert_eq!(t.0, None);
+        let f: LooseF64 = serde_json::from_str(r#""-0.25""#).unwrap();
+        assert_eq!(f.0, Some(-0.25));
+        assert_eq!(
+            serde_json::from_str::<LooseF64>("0.87").unwrap().0,
+            Some(0.87)
+        );
+        assert_eq!(serde_json::from_str::<LooseF64>(r#""""#).unwrap().0, None);
+        assert!(serde_json::from_str::<LooseF64>(r#""high""#).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading export files: discovery, decompression, vendor detection by content, and the
 //! parallel record driver every vendor reader uses.
 
+pub mod dialpad;
 pub mod json;
 pub mod ultimate;
 
@@ -111,12 +112,15 @@ pub fn looks_like_json(bytes: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vendor {
     Ultimate,
+    Dialpad,
 }
 
 impl Vendor {
+    /// The format's name with its article, for messages.
     pub fn name(self) -> &'static str {
         match self {
-            Vendor::Ultimate => "Ultimate / Zendesk AI agents export",
+            Vendor::Ultimate => "an Ultimate / Zendesk AI agents export",
+            Vendor::Dialpad => "a Dialpad Digital Engagement message dump",
         }
     }
 }
@@ -131,6 +135,9 @@ pub fn detect(keys: &[String]) -> Option<Vendor> {
             || has("conversation_start_time"))
     {
         return Some(Vendor::Ultimate);
+    }
+    if has("sessionid") && (has("ts") || has("customersessionid") || has("chattype")) {
+        return Some(Vendor::Dialpad);
     }
     None
 }
@@ -252,18 +259,20 @@ fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);
     }
-    let (_, spans) = json::record_spans(&bytes).map_err(|e| {
-        let (line, column) = json::line_col(&bytes, e.offset);
-        Error::Data {
-            location: Location {
-                path: c.path.clone(),
-                line,
-                column,
-                offset: e.offset,
-            },
-            message: e.message,
-        }
-    })?;
+    let spans = json::record_spans(&bytes)
+        .and_then(|(_, spans)| json::unwrap_envelopes(&bytes, spans))
+        .map_err(|e| {
+            let (line, column) = json::line_col(&bytes, e.offset);
+            Error::Data {
+                location: Location {
+                    path: c.path.clone(),
+                    line,
+                    column,
+                    offset: e.offset,
+                },
+                message: e.message,
+            }
+        })?;
     if let Some(first) = spans.first() {
         let keys = record_keys(&bytes[first.clone()]);
         if detect(&keys) != Some(vendor) {
@@ -274,7 +283,7 @@ fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
             return Err(Error::Format {
                 path: c.path.clone(),
                 message: format!(
-                    "not an {}: the first record has keys [{}]",
+                    "not {}: the first record has keys [{}]",
                     vendor.name(),
                     shown.join(", ")
                 ),
@@ -297,6 +306,8 @@ mod tests {
         let keys = record_keys(br#"{"CONVERSATION_ID":"a","CONVERSATION_STATUS":"agent"}"#);
         assert_eq!(detect(&keys), Some(Vendor::Ultimate));
         let keys = record_keys(br#"{"sessionid":"1.1","ts":1}"#);
+        assert_eq!(detect(&keys), Some(Vendor::Dialpad));
+        let keys = record_keys(br#"{"id":"1","startTimestamp":1}"#);
         assert_eq!(detect(&keys), None);
     }
 

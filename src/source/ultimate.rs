@@ -21,9 +21,8 @@ use arrow::datatypes::TimestampMicrosecondType;
 use serde::de::{
     self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
-use serde_json::value::RawValue;
 
-use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime};
+use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime, RawText};
 use super::{read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Vendor};
 use crate::error::{Error, Result};
 use crate::table::{BOT_CONVERSATIONS, BOT_INTENTS};
@@ -234,27 +233,6 @@ impl<'de> DeserializeSeed<'de> for RecordSeed {
             }
         }
         d.deserialize_map(V { lean: self.lean })
-    }
-}
-
-/// JSON kept as text: a JSON string's content, or the raw text of any other value; null is
-/// missing. Used for fields that carry JSON inside a string (`conversations_data`).
-#[derive(Debug, Default)]
-struct RawText<'a>(Option<Cow<'a, str>>);
-
-impl<'de> Deserialize<'de> for RawText<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
-        let text = raw.get();
-        if text == "null" {
-            Ok(RawText(None))
-        } else if text.starts_with('"') {
-            let s: LooseStr<'de> = serde_json::from_str(text).map_err(de::Error::custom)?;
-            // A string borrowed from `text` lives as long as the input; escapes make it owned.
-            Ok(RawText(s.0.map(|c| Cow::Owned(c.into_owned()))))
-        } else {
-            Ok(RawText(Some(Cow::Borrowed(text))))
-        }
     }
 }
 

@@ -1,0 +1,413 @@
+//! Dialpad Digital Engagement views over `messages` and `interactions`: the dashboard APIs'
+//! numbers (Intents, Interactions, InteractionType, CustomerEndpoint) over any range and
+//! interval, plus what those APIs lack (sentiment, hand-off, agent response times).
+//!
+//! Sender and chat types are compared case-insensitively (`customer`, `bot`, `agent`).
+//! Booking: interactions by their first message, messages by their own `ts`, customer
+//! sessions by their first interaction.
+
+use arrow::array::RecordBatch;
+use polars::prelude::*;
+
+use super::{count_if, finish, group, merge, rate, rows, Grouped, Query, Spec};
+use crate::bridge::to_polars;
+use crate::error::Result;
+use crate::source::dialpad::Tables;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum View {
+    /// interactions, customer_sessions, messages by sender type (Dialpad "Interactions").
+    Interactions,
+    /// interactions and messages per chattype, bot vs agent (Dialpad "InteractionType").
+    InteractionType,
+    /// interactions and customer sessions per sessionchannel (Dialpad "CustomerEndpoint").
+    CustomerEndpoint,
+    /// messages carrying each topic and their mean score (Dialpad "Intents").
+    Intents,
+    /// sentiment of customer messages.
+    Sentiment,
+    /// customer sessions that went from a bot to an agent.
+    Handoff,
+    /// agent first and average response times.
+    ResponseTimes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IntentType {
+    Bot,
+    Agent,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub view: View,
+    /// For `intents`: keep messages of bot or of agent interactions (the message's chattype),
+    /// as Dialpad's `intenttype`.
+    pub intent_type: Option<IntentType>,
+}
+
+/// The dimensions `--by` accepts for a view.
+pub fn dimensions(view: View) -> &'static [&'static str] {
+    match view {
+        View::Interactions | View::InteractionType | View::CustomerEndpoint => {
+            &["chattype", "sessionchannel", "lang", "workflow"]
+        }
+        View::Intents => &[
+            "topic",
+            "chattype",
+            "sessionchannel",
+            "lang",
+            "workflow",
+            "sendertype",
+        ],
+        View::Sentiment => &["chattype", "sessionchannel", "lang", "workflow", "topic"],
+        View::Handoff => &["sessionchannel"],
+        View::ResponseTimes => &["sessionchannel", "lang", "workflow"],
+    }
+}
+
+/// Computes a view.
+pub fn compute(t: &Tables, q: &Query, o: &Options) -> Result<DataFrame> {
+    let dims = dimensions(o.view);
+    match o.view {
+        View::Interactions => {
+            let a = interaction_counts(t, q, dims)?;
+            let b = message_counts(t, q, dims)?;
+            finish(merge(a, b, &COUNTS)?, q)
+        }
+        View::InteractionType => {
+            let q = &lead(q, "chattype");
+            let a = group(
+                frame(&t.interactions, &["first_ts"], &q.by)?,
+                q,
+                Spec {
+                    time_column: "first_ts",
+                    dimensions: dims,
+                    aggs: vec![rows("interactions")],
+                    finals: vec![],
+                    columns: vec!["interactions"],
+                },
+            )?;
+            let b = group(
+                frame(&t.messages, &["ts"], &q.by)?,
+                q,
+                Spec {
+                    time_column: "ts",
+                    dimensions: dims,
+                    aggs: vec![rows("messages")],
+                    finals: vec![],
+                    columns: vec!["messages"],
+                },
+            )?;
+            finish(merge(a, b, &["interactions", "messages"])?, q)
+        }
+        View::CustomerEndpoint => {
+            let q = &lead(q, "sessionchannel");
+            finish(interaction_counts(t, q, dims)?, q)
+        }
+        View::Intents => intents(t, q, o, dims),
+        View::Sentiment => sentiment(t, q, dims),
+        View::Handoff => handoff(t, q, dims),
+        View::ResponseTimes => response_times(t, q, dims),
+    }
+}
+
+const COUNTS: [&str; 6] = [
+    "interactions",
+    "customer_sessions",
+    "messages",
+    "customer_messages",
+    "bot_messages",
+    "agent_messages",
+];
+
+/// The query with `dim` as the first dimension (a view's own breakdown).
+fn lead(q: &Query, dim: &str) -> Query {
+    let mut q = q.clone();
+    q.by.retain(|d| d != dim);
+    q.by.insert(0, dim.to_string());
+    q
+}
+
+/// The named columns (plus the dimensions asked for) of a canonical batch, as polars.
+fn frame(batch: &RecordBatch, columns: &[&str], by: &[String]) -> Result<DataFrame> {
+    let schema = batch.schema();
+    let mut names: Vec<&str> = columns.to_vec();
+    for d in by {
+        if !names.contains(&d.as_str()) {
+            names.push(d);
+        }
+    }
+    let mut indices = Vec::with_capacity(names.len());
+    for n in &names {
+        indices.push(schema.index_of(n)?);
+    }
+    to_polars(&batch.project(&indices)?)
+}
+
+fn lower_eq(column: &str, value: &str) -> Expr {
+    col(column).str().to_lowercase().eq(lit(value))
+}
+
+fn interaction_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Grouped> {
+    group(
+        frame(&t.interactions, &["first_ts", "customersessionid"], &q.by)?,
+        q,
+        Spec {
+            time_column: "first_ts",
+            dimensions: dims,
+            aggs: vec![
+                rows("interactions"),
+                col("customersessionid")
+                    .drop_nulls()
+                    .n_unique()
+                    .cast(DataType::Int64)
+                    .alias("customer_sessions"),
+            ],
+            finals: vec![],
+            columns: vec!["interactions", "customer_sessions"],
+        },
+    )
+}
+
+fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Grouped> {
+    group(
+        frame(&t.messages, &["ts", "sendertype"], &q.by)?,
+        q,
+        Spec {
+            time_column: "ts",
+            dimensions: dims,
+            aggs: vec![
+                rows("messages"),
+                count_if(lower_eq("sendertype", "customer"), "customer_messages"),
+                count_if(lower_eq("sendertype", "bot"), "bot_messages"),
+                count_if(lower_eq("sendertype", "agent"), "agent_messages"),
+            ],
+            finals: vec![],
+            columns: vec![
+                "messages",
+                "customer_messages",
+                "bot_messages",
+                "agent_messages",
+            ],
+        },
+    )
+}
+
+/// Messages carrying a topic (non-empty), per topic: the count and the mean score.
+fn intents(t: &Tables, q: &Query, o: &Options, dims: &'static [&'static str]) -> Result<DataFrame> {
+    let q = &lead(q, "topic");
+    let mut keep = col("topic").is_not_null().and(col("topic").neq(lit("")));
+    if let Some(kind) = o.intent_type {
+        let name = match kind {
+            IntentType::Bot => "bot",
+            IntentType::Agent => "agent",
+        };
+        keep = keep.and(lower_eq("chattype", name).fill_null(lit(false)));
+    }
+    let df = frame(&t.messages, &["ts", "score", "chattype"], &q.by)?
+        .lazy()
+        .filter(keep)
+        .collect()?;
+    finish(
+        group(
+            df,
+            q,
+            Spec {
+                time_column: "ts",
+                dimensions: dims,
+                aggs: vec![rows("intents"), col("score").mean().alias("avg_score")],
+                finals: vec![],
+                columns: vec!["intents", "avg_score"],
+            },
+        )?,
+        q,
+    )
+}
+
+/// Customer messages: mean sentiment and the negative / neutral / positive shares of those
+/// with a sentiment.
+fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
+    let df = frame(&t.messages, &["ts", "sendertype", "sentiment"], &q.by)?
+        .lazy()
+        .filter(lower_eq("sendertype", "customer").fill_null(lit(false)))
+        .collect()?;
+    let s = || col("sentiment");
+    finish(
+        group(
+            df,
+            q,
+            Spec {
+                time_column: "ts",
+                dimensions: dims,
+                aggs: vec![
+                    rows("customer_messages"),
+                    s().count().cast(DataType::Int64).alias("scored_messages"),
+                    s().mean().alias("avg_sentiment"),
+                    count_if(s().lt(lit(0.0)), "negative_messages"),
+                    count_if(s().eq(lit(0.0)), "neutral_messages"),
+                    count_if(s().gt(lit(0.0)), "positive_messages"),
+                ],
+                finals: vec![
+                    rate("negative_messages", "scored_messages", "negative_share"),
+                    rate("neutral_messages", "scored_messages", "neutral_share"),
+                    rate("positive_messages", "scored_messages", "positive_share"),
+                ],
+                columns: vec![
+                    "customer_messages",
+                    "scored_messages",
+                    "avg_sentiment",
+                    "negative_messages",
+                    "negative_share",
+                    "neutral_messages",
+                    "neutral_share",
+                    "positive_messages",
+                    "positive_share",
+                ],
+            },
+        )?,
+        q,
+    )
+}
+
+/// Customer sessions with a bot interaction, and those that then reached an agent (an
+/// agent interaction starting at or after the first bot interaction). Booked by the
+/// session's first interaction; its channel is that of its first interaction.
+fn handoff(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
+    let first = || col("first_ts");
+    let sessions = frame(
+        &t.interactions,
+        &[
+            "first_ts",
+            "customersessionid",
+            "chattype",
+            "sessionchannel",
+        ],
+        &[],
+    )?
+    .lazy()
+    .filter(col("customersessionid").is_not_null())
+    .sort(
+        ["first_ts"],
+        SortMultipleOptions::default().with_maintain_order(true),
+    )
+    .group_by([col("customersessionid")])
+    .agg([
+        first().min().alias("session_start"),
+        first()
+            .filter(lower_eq("chattype", "bot").fill_null(lit(false)))
+            .min()
+            .alias("bot_start"),
+        first()
+            .filter(lower_eq("chattype", "agent").fill_null(lit(false)))
+            .max()
+            .alias("last_agent_start"),
+        col("sessionchannel")
+            .drop_nulls()
+            .first()
+            .alias("sessionchannel"),
+    ])
+    .collect()?;
+    let has_bot = || col("bot_start").is_not_null();
+    let escalated = || has_bot().and(col("last_agent_start").gt_eq(col("bot_start")));
+    finish(
+        group(
+            sessions,
+            q,
+            Spec {
+                time_column: "session_start",
+                dimensions: dims,
+                aggs: vec![
+                    rows("customer_sessions"),
+                    count_if(has_bot(), "bot_customer_sessions"),
+                    count_if(escalated(), "escalated_customer_sessions"),
+                ],
+                finals: vec![
+                    rate(
+                        "escalated_customer_sessions",
+                        "bot_customer_sessions",
+                        "escalation_rate",
+                    ),
+                    (col("bot_customer_sessions") - col("escalated_customer_sessions"))
+                        .alias("contained_customer_sessions"),
+                    when(col("bot_customer_sessions").gt(lit(0)))
+                        .then(
+                            (col("bot_customer_sessions") - col("escalated_customer_sessions"))
+                                .cast(DataType::Float64)
+                                / col("bot_customer_sessions").cast(DataType::Float64),
+                        )
+                        .otherwise(lit(NULL).cast(DataType::Float64))
+                        .alias("containment_rate"),
+                ],
+                columns: vec![
+                    "customer_sessions",
+                    "bot_customer_sessions",
+                    "escalated_customer_sessions",
+                    "escalation_rate",
+                    "contained_customer_sessions",
+                    "containment_rate",
+                ],
+            },
+        )?,
+        q,
+    )
+}
+
+/// Agent interactions: first and average response times (see `interactions`), mean and
+/// exact percentiles (linear interpolation, as SQL `quantile_cont`).
+fn response_times(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
+    let df = frame(
+        &t.interactions,
+        &[
+            "first_ts",
+            "chattype",
+            "first_response_sec",
+            "avg_response_sec",
+        ],
+        &q.by,
+    )?
+    .lazy()
+    .filter(lower_eq("chattype", "agent").fill_null(lit(false)))
+    .collect()?;
+    let p =
+        |c: &str, q: f64, name: &str| col(c).quantile(lit(q), QuantileMethod::Linear).alias(name);
+    finish(
+        group(
+            df,
+            q,
+            Spec {
+                time_column: "first_ts",
+                dimensions: dims,
+                aggs: vec![
+                    rows("agent_interactions"),
+                    col("first_response_sec")
+                        .count()
+                        .cast(DataType::Int64)
+                        .alias("answered_interactions"),
+                    col("first_response_sec")
+                        .mean()
+                        .alias("first_response_mean_sec"),
+                    p("first_response_sec", 0.5, "first_response_p50_sec"),
+                    p("first_response_sec", 0.9, "first_response_p90_sec"),
+                    col("avg_response_sec")
+                        .mean()
+                        .alias("avg_response_mean_sec"),
+                    p("avg_response_sec", 0.5, "avg_response_p50_sec"),
+                    p("avg_response_sec", 0.9, "avg_response_p90_sec"),
+                ],
+                finals: vec![],
+                columns: vec![
+                    "agent_interactions",
+                    "answered_interactions",
+                    "first_response_mean_sec",
+                    "first_response_p50_sec",
+                    "first_response_p90_sec",
+                    "avg_response_mean_sec",
+                    "avg_response_p50_sec",
+                    "avg_response_p90_sec",
+                ],
+            },
+        )?,
+        q,
+    )
+}

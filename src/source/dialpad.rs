@@ -1,0 +1,569 @@
+//! Dialpad Digital Engagement (formerly Koopid) redacted message dumps.
+//!
+//! Every shape seen is read: a top-level array of messages, `[{"messages":[…]}]`,
+//! `{"messages":[…]}`, NDJSON; gzip or not (the envelopes are unwrapped by the shared framing
+//! layer). `ts` (epoch ms) is the authoritative time. Ids stay text: `sessionid` "12.10" is
+//! segment 10 of conversation 12, and `customersessionid` may start with "-". Optional fields
+//! may be missing. There is no message id, so a message delivered again by an overlapping
+//! pull is recognised by (sessionid, ts, sendertype, text) and counted once.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Builder, Int64Builder, RecordBatch, StringArray,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::TimestampMicrosecondType;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::json::{lower_key, parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
+use super::{read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Vendor};
+use crate::error::{Error, Result};
+use crate::table::{INTERACTIONS, MESSAGES};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Metrics-only read: fields no view reads (`topmatches`, `sessionchannelinfo`, sender
+    /// name and e-mail, `timestamp` text, `workflownodeid`) are skipped undecoded.
+    pub lean: bool,
+}
+
+#[derive(Debug)]
+pub struct Tables {
+    pub messages: RecordBatch,
+    pub interactions: RecordBatch,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Stats {
+    pub files: usize,
+    pub records: usize,
+    /// Messages dropped because an overlapping pull delivered them again.
+    pub duplicates: usize,
+}
+
+/// Reads Dialpad message dumps into `messages` and the derived `interactions`.
+pub fn read(
+    candidates: &[Candidate],
+    opts: &Options,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+) -> Result<Tables> {
+    let chunks = read_all(candidates, Vendor::Dialpad, on_bad, rejects, |f, spans| {
+        parse_chunk(f, spans, opts)
+    })?;
+    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let records = chunks.iter().map(RecordBatch::num_rows).sum();
+    let all = arrow::compute::concat_batches(&MESSAGES.schema(), &chunks)?;
+    let messages = dedupe(&all)?;
+    let interactions = derive_interactions(&messages)?;
+    Ok(Tables {
+        stats: Stats {
+            files,
+            records,
+            duplicates: records - messages.num_rows(),
+        },
+        messages,
+        interactions,
+    })
+}
+
+#[derive(Debug, Default)]
+struct Message<'a> {
+    sessionid: RawText<'a>,
+    customersessionid: RawText<'a>,
+    ts: LooseTime,
+    timestamp: LooseStr<'a>,
+    sendertype: LooseStr<'a>,
+    sendername: LooseStr<'a>,
+    senderemail: LooseStr<'a>,
+    chattype: LooseStr<'a>,
+    text: LooseStr<'a>,
+    sentiment: LooseF64,
+    topic: LooseStr<'a>,
+    score: LooseF64,
+    topmatches: RawText<'a>,
+    lang: LooseStr<'a>,
+    workflow: LooseStr<'a>,
+    workflownodeid: RawText<'a>,
+    sessionchannel: LooseStr<'a>,
+    sessionchannelinfo: RawText<'a>,
+}
+
+/// Fields a metrics-only read skips unparsed.
+const LEAN_SKIPPED: [&str; 6] = [
+    "topmatches",
+    "sessionchannelinfo",
+    "sendername",
+    "senderemail",
+    "timestamp",
+    "workflownodeid",
+];
+
+fn field<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
+    map: &mut A,
+    key: &str,
+) -> Result<T, A::Error> {
+    map.next_value::<T>().map_err(|e| {
+        de::Error::custom(format_args!(
+            "field `{key}`: {}",
+            strip_position(&e.to_string())
+        ))
+    })
+}
+
+struct MessageSeed {
+    lean: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for MessageSeed {
+    type Value = Message<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Message<'de>, D::Error> {
+        struct V {
+            lean: bool,
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = Message<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Dialpad message object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message<'de>, A::Error> {
+                let mut m = Message::default();
+                let mut buf = [0u8; 64];
+                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
+                    let key = key.0.unwrap_or_default();
+                    let k = lower_key(&key, &mut buf);
+                    if self.lean && LEAN_SKIPPED.contains(&k) {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                    match k {
+                        "sessionid" => m.sessionid = field(&mut map, &key)?,
+                        "customersessionid" => m.customersessionid = field(&mut map, &key)?,
+                        "ts" => m.ts = field(&mut map, &key)?,
+                        "timestamp" => m.timestamp = field(&mut map, &key)?,
+                        "sendertype" => m.sendertype = field(&mut map, &key)?,
+                        "sendername" => m.sendername = field(&mut map, &key)?,
+                        "senderemail" => m.senderemail = field(&mut map, &key)?,
+                        "chattype" => m.chattype = field(&mut map, &key)?,
+                        "text" => m.text = field(&mut map, &key)?,
+                        "sentiment" => m.sentiment = field(&mut map, &key)?,
+                        "topic" => m.topic = field(&mut map, &key)?,
+                        "score" => m.score = field(&mut map, &key)?,
+                        "topmatches" => m.topmatches = field(&mut map, &key)?,
+                        "lang" => m.lang = field(&mut map, &key)?,
+                        "workflow" => m.workflow = field(&mut map, &key)?,
+                        "workflownodeid" => m.workflownodeid = field(&mut map, &key)?,
+                        "sessionchannel" => m.sessionchannel = field(&mut map, &key)?,
+                        "sessionchannelinfo" => m.sessionchannelinfo = field(&mut map, &key)?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(V { lean: self.lean })
+    }
+}
+
+/// Splits `sessionid` "x.y" into the conversation id and the integer segment.
+pub fn split_sessionid(sessionid: &str) -> Result<(&str, Option<i64>), String> {
+    match sessionid.rsplit_once('.') {
+        Some((conv, seg)) => seg.parse::<i64>().map(|s| (conv, Some(s))).map_err(|_| {
+            format!("field `sessionid`: expected \"conversation.segment\", found {sessionid:?}")
+        }),
+        None => Ok((sessionid, None)),
+    }
+}
+
+struct Builders {
+    sessionid: StringBuilder,
+    conversation_id: StringBuilder,
+    segment: Int64Builder,
+    customersessionid: StringBuilder,
+    ts: TimestampMicrosecondBuilder,
+    timestamp_text: StringBuilder,
+    sendertype: StringBuilder,
+    sendername: StringBuilder,
+    senderemail: StringBuilder,
+    chattype: StringBuilder,
+    text: StringBuilder,
+    sentiment: Float64Builder,
+    topic: StringBuilder,
+    score: Float64Builder,
+    topmatches: StringBuilder,
+    lang: StringBuilder,
+    workflow: StringBuilder,
+    workflownodeid: StringBuilder,
+    sessionchannel: StringBuilder,
+    sessionchannelinfo: StringBuilder,
+    source_file: StringBuilder,
+}
+
+impl Builders {
+    fn new() -> Self {
+        Builders {
+            sessionid: StringBuilder::new(),
+            conversation_id: StringBuilder::new(),
+            segment: Int64Builder::new(),
+            customersessionid: StringBuilder::new(),
+            ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            timestamp_text: StringBuilder::new(),
+            sendertype: StringBuilder::new(),
+            sendername: StringBuilder::new(),
+            senderemail: StringBuilder::new(),
+            chattype: StringBuilder::new(),
+            text: StringBuilder::new(),
+            sentiment: Float64Builder::new(),
+            topic: StringBuilder::new(),
+            score: Float64Builder::new(),
+            topmatches: StringBuilder::new(),
+            lang: StringBuilder::new(),
+            workflow: StringBuilder::new(),
+            workflownodeid: StringBuilder::new(),
+            sessionchannel: StringBuilder::new(),
+            sessionchannelinfo: StringBuilder::new(),
+            source_file: StringBuilder::new(),
+        }
+    }
+
+    fn push(&mut self, m: &Message<'_>, source_file: &str) -> Result<(), String> {
+        let Some(sessionid) = m.sessionid.0.as_deref() else {
+            return Err("missing required field `sessionid`".into());
+        };
+        let (conversation, segment) = split_sessionid(sessionid)?;
+        // `ts` is authoritative; the human-readable `timestamp` only fills a missing ts.
+        let ts = match (m.ts.0, m.timestamp.0.as_deref()) {
+            (Some(t), _) => Some(t),
+            (None, Some(text)) => {
+                parse_timestamp(text).map_err(|e| format!("field `timestamp`: {e}"))?
+            }
+            (None, None) => None,
+        };
+        self.sessionid.append_value(sessionid);
+        self.conversation_id.append_value(conversation);
+        self.segment.append_option(segment);
+        self.customersessionid
+            .append_option(m.customersessionid.0.as_deref());
+        self.ts.append_option(ts);
+        self.timestamp_text.append_option(m.timestamp.0.as_deref());
+        self.sendertype.append_option(m.sendertype.0.as_deref());
+        self.sendername.append_option(m.sendername.0.as_deref());
+        self.senderemail.append_option(m.senderemail.0.as_deref());
+        self.chattype.append_option(m.chattype.0.as_deref());
+        self.text.append_option(m.text.0.as_deref());
+        self.sentiment.append_option(m.sentiment.0);
+        self.topic.append_option(m.topic.0.as_deref());
+        self.score.append_option(m.score.0);
+        self.topmatches.append_option(m.topmatches.0.as_deref());
+        self.lang.append_option(m.lang.0.as_deref());
+        self.workflow.append_option(m.workflow.0.as_deref());
+        self.workflownodeid
+            .append_option(m.workflownodeid.0.as_deref());
+        self.sessionchannel
+            .append_option(m.sessionchannel.0.as_deref());
+        self.sessionchannelinfo
+            .append_option(m.sessionchannelinfo.0.as_deref());
+        self.source_file.append_value(source_file);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.sessionid.finish()),
+            Arc::new(self.conversation_id.finish()),
+            Arc::new(self.segment.finish()),
+            Arc::new(self.customersessionid.finish()),
+            Arc::new(self.ts.finish()),
+            Arc::new(self.timestamp_text.finish()),
+            Arc::new(self.sendertype.finish()),
+            Arc::new(self.sendername.finish()),
+            Arc::new(self.senderemail.finish()),
+            Arc::new(self.chattype.finish()),
+            Arc::new(self.text.finish()),
+            Arc::new(self.sentiment.finish()),
+            Arc::new(self.topic.finish()),
+            Arc::new(self.score.finish()),
+            Arc::new(self.topmatches.finish()),
+            Arc::new(self.lang.finish()),
+            Arc::new(self.workflow.finish()),
+            Arc::new(self.workflownodeid.finish()),
+            Arc::new(self.sessionchannel.finish()),
+            Arc::new(self.sessionchannelinfo.finish()),
+            Arc::new(self.source_file.finish()),
+        ];
+        Ok(RecordBatch::try_new(MESSAGES.schema(), cols)?)
+    }
+}
+
+fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<RecordBatch> {
+    let mut b = Builders::new();
+    let source = f.path.to_string_lossy();
+    for span in spans {
+        let mut de = serde_json::Deserializer::from_slice(&f.bytes[span.clone()]);
+        let m = MessageSeed { lean: opts.lean }
+            .deserialize(&mut de)
+            .and_then(|m| de.end().map(|_| m))
+            .map_err(|e| f.record_error(span, &e))?;
+        b.push(&m, &source).map_err(|message| Error::Data {
+            location: f.location(span.start),
+            message,
+        })?;
+    }
+    b.finish()
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    let i = batch.schema().index_of(name)?;
+    Ok(batch.column(i).as_string::<i32>())
+}
+
+fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
+    let i = batch.schema().index_of(name)?;
+    Ok(batch
+        .column(i)
+        .as_primitive::<TimestampMicrosecondType>()
+        .iter()
+        .collect())
+}
+
+/// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text.
+type MessageKey<'a> = (&'a str, Option<i64>, Option<&'a str>, Option<&'a str>);
+
+/// One copy per [`MessageKey`]: the one delivered last.
+fn dedupe(all: &RecordBatch) -> Result<RecordBatch> {
+    let sid = strings(all, "sessionid")?;
+    let ts = times(all, "ts")?;
+    let st = strings(all, "sendertype")?;
+    let text = strings(all, "text")?;
+    let mut last: HashMap<MessageKey, usize> = HashMap::with_capacity(all.num_rows());
+    for (row, t) in ts.iter().enumerate() {
+        let key = (
+            sid.value(row),
+            *t,
+            st.is_valid(row).then(|| st.value(row)),
+            text.is_valid(row).then(|| text.value(row)),
+        );
+        last.insert(key, row);
+    }
+    if last.len() == all.num_rows() {
+        return Ok(all.clone());
+    }
+    let mut keep = vec![false; all.num_rows()];
+    for row in last.into_values() {
+        keep[row] = true;
+    }
+    Ok(arrow::compute::filter_record_batch(
+        all,
+        &BooleanArray::from(keep),
+    )?)
+}
+
+/// The first non-null value of `a` among the rows of `group` (in group order).
+fn first_some<'a>(group: &[usize], a: &'a StringArray) -> Option<&'a str> {
+    group.iter().find_map(|&i| opt(a, i))
+}
+
+fn opt(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+fn is(v: Option<&str>, what: &str) -> bool {
+    v.is_some_and(|v| v.eq_ignore_ascii_case(what))
+}
+
+/// Derives `interactions` (one row per sessionid) in one pass over the messages sorted by
+/// sessionid, then ts (untimed messages last, ties in delivery order).
+///
+/// Response times follow customer *turns*: a turn starts at the first customer message
+/// after an agent message (or at the start) and is answered by the next agent message;
+/// its response time is the gap between the two. Messages without ts take no part.
+pub fn derive_interactions(messages: &RecordBatch) -> Result<RecordBatch> {
+    let sid = strings(messages, "sessionid")?;
+    let conv = strings(messages, "conversation_id")?;
+    let seg = messages
+        .column(messages.schema().index_of("segment")?)
+        .as_primitive::<arrow::datatypes::Int64Type>()
+        .clone();
+    let csid = strings(messages, "customersessionid")?;
+    let chattype = strings(messages, "chattype")?;
+    let channel = strings(messages, "sessionchannel")?;
+    let lang = strings(messages, "lang")?;
+    let workflow = strings(messages, "workflow")?;
+    let sender = strings(messages, "sendertype")?;
+    let ts = times(messages, "ts")?;
+
+    let mut order: Vec<usize> = (0..messages.num_rows()).collect();
+    // By sessionid, then ts with untimed messages last, then delivery order.
+    order.sort_by(|&a, &b| {
+        sid.value(a)
+            .cmp(sid.value(b))
+            .then(ts[a].is_none().cmp(&ts[b].is_none()))
+            .then(ts[a].cmp(&ts[b]))
+            .then(a.cmp(&b))
+    });
+
+    let mut out = InteractionBuilders::default();
+    let mut start = 0;
+    while start < order.len() {
+        let s = sid.value(order[start]);
+        let mut end = start;
+        while end < order.len() && sid.value(order[end]) == s {
+            end += 1;
+        }
+        let group = &order[start..end];
+        let count = |what: &str| group.iter().filter(|&&i| is(opt(sender, i), what)).count() as i64;
+        let mut pending: Option<i64> = None;
+        let mut responses: Vec<f64> = Vec::new();
+        for &i in group {
+            let Some(t) = ts[i] else { continue };
+            if is(opt(sender, i), "customer") {
+                pending.get_or_insert(t);
+            } else if is(opt(sender, i), "agent") {
+                if let Some(t0) = pending.take() {
+                    responses.push((t - t0) as f64 / 1e6);
+                }
+            }
+        }
+        let first = group[0];
+        out.sessionid.append_value(s);
+        out.conversation_id.append_value(conv.value(first));
+        out.segment
+            .append_option(seg.is_valid(first).then(|| seg.value(first)));
+        out.customersessionid.append_option(first_some(group, csid));
+        out.chattype.append_option(first_some(group, chattype));
+        out.sessionchannel.append_option(first_some(group, channel));
+        out.lang.append_option(first_some(group, lang));
+        out.workflow.append_option(first_some(group, workflow));
+        out.first_ts
+            .append_option(group.iter().filter_map(|&i| ts[i]).min());
+        out.last_ts
+            .append_option(group.iter().filter_map(|&i| ts[i]).max());
+        out.messages.append_value(group.len() as i64);
+        out.customer_messages.append_value(count("customer"));
+        out.bot_messages.append_value(count("bot"));
+        out.agent_messages.append_value(count("agent"));
+        out.first_response.append_option(responses.first().copied());
+        out.avg_response.append_option(
+            (!responses.is_empty()).then(|| responses.iter().sum::<f64>() / responses.len() as f64),
+        );
+        out.responses.append_value(responses.len() as i64);
+        start = end;
+    }
+    out.finish()
+}
+
+struct InteractionBuilders {
+    sessionid: StringBuilder,
+    conversation_id: StringBuilder,
+    segment: Int64Builder,
+    customersessionid: StringBuilder,
+    chattype: StringBuilder,
+    sessionchannel: StringBuilder,
+    lang: StringBuilder,
+    workflow: StringBuilder,
+    first_ts: TimestampMicrosecondBuilder,
+    last_ts: TimestampMicrosecondBuilder,
+    messages: Int64Builder,
+    customer_messages: Int64Builder,
+    bot_messages: Int64Builder,
+    agent_messages: Int64Builder,
+    first_response: Float64Builder,
+    avg_response: Float64Builder,
+    responses: Int64Builder,
+}
+
+impl Default for InteractionBuilders {
+    fn default() -> Self {
+        InteractionBuilders {
+            sessionid: StringBuilder::new(),
+            conversation_id: StringBuilder::new(),
+            segment: Int64Builder::new(),
+            customersessionid: StringBuilder::new(),
+            chattype: StringBuilder::new(),
+            sessionchannel: StringBuilder::new(),
+            lang: StringBuilder::new(),
+            workflow: StringBuilder::new(),
+            first_ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            last_ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            messages: Int64Builder::new(),
+            customer_messages: Int64Builder::new(),
+            bot_messages: Int64Builder::new(),
+            agent_messages: Int64Builder::new(),
+            first_response: Float64Builder::new(),
+            avg_response: Float64Builder::new(),
+            responses: Int64Builder::new(),
+        }
+    }
+}
+
+impl InteractionBuilders {
+    fn finish(mut self) -> Result<RecordBatch> {
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(self.sessionid.finish()),
+            Arc::new(self.conversation_id.finish()),
+            Arc::new(self.segment.finish()),
+            Arc::new(self.customersessionid.finish()),
+            Arc::new(self.chattype.finish()),
+            Arc::new(self.sessionchannel.finish()),
+            Arc::new(self.lang.finish()),
+            Arc::new(self.workflow.finish()),
+            Arc::new(self.first_ts.finish()),
+            Arc::new(self.last_ts.finish()),
+            Arc::new(self.messages.finish()),
+            Arc::new(self.customer_messages.finish()),
+            Arc::new(self.bot_messages.finish()),
+            Arc::new(self.agent_messages.finish()),
+            Arc::new(self.first_response.finish()),
+            Arc::new(self.avg_response.finish()),
+            Arc::new(self.responses.finish()),
+        ];
+        Ok(RecordBatch::try_new(INTERACTIONS.schema(), cols)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessionids_split_into_conversation_and_integer_segment() {
+        assert_eq!(split_sessionid("12.10"), Ok(("12", Some(10))));
+        assert_eq!(split_sessionid("12.1"), Ok(("12", Some(1))));
+        assert_eq!(
+            split_sessionid("-1710432.4821"),
+            Ok(("-1710432", Some(4821)))
+        );
+        assert_eq!(split_sessionid("77"), Ok(("77", None)));
+        assert!(split_sessionid("12.x").is_err());
+    }
+
+    #[test]
+    fn messages_parse_with_optional_fields_and_raw_ids() {
+        let text = r#"{"text":"I moved to ****GPE****","ts":1710432131000,"sessionid":12.10,
+            "customersessionid":"-1710432.4821","sentiment":"-0.2","topic":"change_address",
+            "score":0.87,"topmatches":[{"topic":"a","score":0.8}],"sessionchannelinfo":{"n":"+1"},
+            "chattype":"bot","unknown":{"x":1}}"#;
+        let m = MessageSeed { lean: false }
+            .deserialize(&mut serde_json::Deserializer::from_str(text))
+            .unwrap();
+        assert_eq!(m.sessionid.0.as_deref(), Some("12.10"));
+        assert_eq!(m.customersessionid.0.as_deref(), Some("-1710432.4821"));
+        assert_eq!(m.ts.0, Some(1_710_432_131_000_000));
+        assert_eq!(m.sentiment.0, Some(-0.2));
+        assert_eq!(m.sendertype.0, None);
+        assert_eq!(
+            m.topmatches.0.as_deref(),
+            Some(r#"[{"topic":"a","score":0.8}]"#)
+        );
+        assert_eq!(m.sessionchannelinfo.0.as_deref(), Some(r#"{"n":"+1"}"#));
+        assert_eq!(m.text.0.as_deref(), Some("I moved to ****GPE****"));
+    }
+}

@@ -6,9 +6,9 @@ use crate::cli::{
     QueryArgs, TableArgs,
 };
 use crate::error::{Error, Result};
-use crate::metrics::{bot, messaging, Query};
+use crate::metrics::{self, bot, messaging, Query};
 use crate::output;
-use crate::source::{self, dialpad, ultimate, OnBadFile, Rejects};
+use crate::source::{self, anywhere365, dialpad, samespace, ultimate, OnBadFile, Rejects};
 use crate::time::{parse_bound, parse_tz};
 
 /// Where notes and warnings go.
@@ -34,6 +34,28 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Metrics(MetricsCommand::Bot(a)) => metrics_bot(a, &notes),
         Command::Metrics(MetricsCommand::Messaging(a)) => metrics_messaging(a, &notes),
+        Command::Metrics(MetricsCommand::Queue(a)) => metrics_queue(a, &notes),
+        Command::Metrics(MetricsCommand::Calls(a)) => {
+            let q = query(&a.query, metrics::calls::DIMENSIONS)?;
+            let (t, rejects) = load_samespace(&a.input, &notes)?;
+            let frame = metrics::calls::compute(&t.calls, &t.csat_calls, &q)?;
+            write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
+            finish(rejects)
+        }
+        Command::Metrics(MetricsCommand::Csat(a)) => {
+            let q = query(&a.query, metrics::csat::DIMENSIONS)?;
+            let (t, rejects) = load_samespace(&a.input, &notes)?;
+            let frame = metrics::csat::compute(&t.csat_answers, &q)?;
+            write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
+            finish(rejects)
+        }
+        Command::Metrics(MetricsCommand::Agents(a)) => {
+            let q = query(&a.query, metrics::agents::dimensions(a.source))?;
+            let (t, rejects) = load_samespace(&a.input, &notes)?;
+            let frame = metrics::agents::compute(&t.agent_sessions, &t.productivity, a.source, &q)?;
+            write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
+            finish(rejects)
+        }
         Command::Table(a) => table(a, &notes),
         Command::Generate(GenerateCommand::Ultimate(a)) => {
             notes.note(&crate::generate::ultimate::write(&a.into_config()?)?);
@@ -41,6 +63,14 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Generate(GenerateCommand::Dialpad(a)) => {
             notes.note(&crate::generate::dialpad::write(&a.into_config()?)?);
+            Ok(())
+        }
+        Command::Generate(GenerateCommand::Anywhere365(a)) => {
+            notes.note(&crate::generate::anywhere365::write(&a.into_config()?)?);
+            Ok(())
+        }
+        Command::Generate(GenerateCommand::Samespace(a)) => {
+            notes.note(&crate::generate::samespace::write(&a.into_config()?)?);
             Ok(())
         }
     }
@@ -136,6 +166,40 @@ fn load_ultimate(
     Ok((t, rejects))
 }
 
+/// Reads Anywhere365 Dialogues exports.
+fn load_anywhere365(input: &InputArgs, notes: &Notes) -> Result<(anywhere365::Tables, Rejects)> {
+    let candidates = source::discover(&input.paths)?;
+    let mut rejects = Rejects::default();
+    let t = anywhere365::read(&candidates, on_bad(input), &mut rejects)?;
+    let s = &t.stats;
+    check_read(
+        s.files,
+        s.records,
+        s.duplicates,
+        "a dialogue (the later delivery is kept)",
+        &rejects,
+        notes,
+    )?;
+    Ok((t, rejects))
+}
+
+/// Reads Samespace reports (any mix of calls, logs, productivity and CSAT).
+fn load_samespace(input: &InputArgs, notes: &Notes) -> Result<(samespace::Tables, Rejects)> {
+    let candidates = source::discover(&input.paths)?;
+    let mut rejects = Rejects::default();
+    let t = samespace::read(&candidates, on_bad(input), &mut rejects)?;
+    let s = &t.stats;
+    check_read(
+        s.files,
+        s.records,
+        s.duplicates,
+        "a record (the later delivery is kept)",
+        &rejects,
+        notes,
+    )?;
+    Ok((t, rejects))
+}
+
 /// Reads Dialpad message dumps; `lean` for metrics-only runs.
 fn load_dialpad(
     input: &InputArgs,
@@ -221,6 +285,20 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
     finish(rejects)
 }
 
+fn metrics_queue(a: crate::cli::QueueArgs, notes: &Notes) -> Result<()> {
+    let q = query(&a.query, metrics::queue::DIMENSIONS)?;
+    let (t, rejects) = load_anywhere365(&a.input, notes)?;
+    let opts = metrics::queue::Options {
+        direction: a.direction,
+        sla_threshold: a.sla_threshold,
+        quick_drop_threshold: a.quick_drop_threshold,
+        service_levels: a.service_level,
+    };
+    let frame = metrics::queue::compute(&t.dialogues, &q, &opts)?;
+    write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
+    finish(rejects)
+}
+
 fn table(a: TableArgs, notes: &Notes) -> Result<()> {
     let def = crate::table::by_name(&a.table).ok_or_else(|| {
         let names: Vec<&str> = crate::table::TABLES.iter().map(|t| t.name).collect();
@@ -239,11 +317,26 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             };
             (batch, r)
         }
-        _ => {
+        "messages" | "interactions" => {
             let (t, r) = load_dialpad(&a.input, false, notes)?;
             let batch = match def.name {
                 "messages" => t.messages,
                 _ => t.interactions,
+            };
+            (batch, r)
+        }
+        "dialogues" => {
+            let (t, r) = load_anywhere365(&a.input, notes)?;
+            (t.dialogues, r)
+        }
+        _ => {
+            let (t, r) = load_samespace(&a.input, notes)?;
+            let batch = match def.name {
+                "calls" => t.calls,
+                "csat_calls" => t.csat_calls,
+                "csat_answers" => t.csat_answers,
+                "agent_sessions" => t.agent_sessions,
+                _ => t.productivity,
             };
             (batch, r)
         }

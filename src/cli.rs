@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::metrics::agents::Source;
 use crate::metrics::bot::{StatusMatch, TimeBasis};
 use crate::metrics::messaging::{IntentType, View};
+use crate::metrics::queue::{DirectionFilter, ServiceLevel};
 use crate::output::Format;
 
 #[derive(Debug, Parser)]
@@ -48,6 +50,69 @@ pub enum MetricsCommand {
 
     /// Dialpad Digital Engagement views from redacted message dumps.
     Messaging(MessagingArgs),
+
+    /// Queue KPIs (service level, abandonment, speed of answer) from Anywhere365 Dialogues.
+    Queue(QueueArgs),
+
+    /// Call KPIs (answer rate, talk, hold, ACW, AHT, time to answer, MOS) from Samespace calls.
+    Calls(PlainMetricsArgs),
+
+    /// CSAT per survey question from Samespace CSAT reports.
+    Csat(PlainMetricsArgs),
+
+    /// Agent logged-in time, logouts and productivity from Samespace logs and productivity.
+    Agents(AgentsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlainMetricsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Which dialogues: inbound (the queue KPIs' definition), outbound or all.
+    #[arg(long, value_enum, default_value_t = DirectionFilter::Inbound)]
+    pub direction: DirectionFilter,
+
+    /// Recompute in_sla as accepted with queue time ≤ SECONDS instead of the export's InSLA
+    /// (columns get a `_SECONDSs` suffix); also the T of --service-level (default 20).
+    #[arg(long, value_name = "SECONDS")]
+    pub sla_threshold: Option<f64>,
+
+    /// Recompute quick drops as abandoned with a wait ≤ SECONDS instead of QuickDrop.
+    #[arg(long, value_name = "SECONDS")]
+    pub quick_drop_threshold: Option<f64>,
+
+    /// Service-level variants to add, comma-separated (v1..v6, see the README).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "VARIANT,...")]
+    pub service_level: Vec<ServiceLevel>,
+}
+
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub query: QueryArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// The report to summarize: session logs or the productivity report.
+    #[arg(long, value_enum, default_value_t = Source::Logs)]
+    pub source: Source,
 }
 
 #[derive(Debug, Args)]
@@ -155,7 +220,9 @@ pub struct BotArgs {
 
 #[derive(Debug, Args)]
 pub struct TableArgs {
-    /// The table: bot_conversations, bot_intents (Ultimate), messages, interactions (Dialpad).
+    /// The table: bot_conversations, bot_intents (Ultimate), messages, interactions (Dialpad),
+    /// dialogues (Anywhere365), calls, csat_calls, csat_answers, agent_sessions, productivity
+    /// (Samespace).
     #[arg(value_name = "TABLE")]
     pub table: String,
     #[command(flatten)]
@@ -181,6 +248,13 @@ pub enum GenerateCommand {
     /// Dialpad message dumps: 7-day pulls every 3 days (overlapping), bot → agent hand-offs,
     /// survey bots, every framing.
     Dialpad(GenerateArgs),
+
+    /// Anywhere365 Dialogues as OData pages, arrays and NDJSON, in mixed notations.
+    Anywhere365(GenerateArgs),
+
+    /// Samespace calls, CSAT, agent logs and productivity in plain, mongo-shell and
+    /// Extended JSON notation.
+    Samespace(GenerateArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,9 +4,15 @@
 //! Conventions: snake_case names; instants are `Timestamp(Microsecond, "UTC")`; durations are
 //! Float64 seconds named `*_sec`; counts Int64; JSON-in-string fields kept verbatim as Utf8.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
+    ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
 
 /// The logical type of a canonical column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,11 +265,411 @@ pub const INTERACTIONS: TableDef = TableDef {
     ],
 };
 
+pub const DIALOGUES: TableDef = TableDef {
+    name: "dialogues",
+    grain: "one row per Anywhere365 Dialogue id (a page delivered twice counts once: the later \
+            delivery wins)",
+    columns: &[
+        key("id", Utf8, "id"),
+        col("order_number", Int64, "orderNumber"),
+        col("start_date", Utf8, "startDate, as delivered (its zone is undocumented)"),
+        col("start_time", Timestamp, "startTimestamp"),
+        col("queue_enter_time", Timestamp, "queueEnterTimestamp"),
+        col("accept_time", Timestamp, "acceptTimestamp"),
+        col("end_time", Timestamp, "endTimestamp"),
+        col("ivr_sec", Float64, "ivrDurationInSec"),
+        col("queue_sec", Float64, "queueDurationInSec"),
+        col("initial_talk_sec", Float64, "initialTalkDurationInSec"),
+        col("session_sec", Float64, "sessionDurationInSec"),
+        col("abandon_wait_sec", Float64, "for Outcome Abandoned: endTimestamp − queueEnterTimestamp (queueDurationInSec when a timestamp is missing)"),
+        col("ivr_id", Utf8, "ivrId"),
+        col("queue_id", Utf8, "queueId"),
+        col("customer_id", Utf8, "customerId"),
+        col("agent_id", Utf8, "agentId"),
+        col("direction", Utf8, "direction: 1 or \"Inbound\" → inbound, 2 or \"Outbound\" → outbound"),
+        col("outcome", Utf8, "Outcome (Accepted | Abandoned | IvrDrop), as delivered"),
+        col("in_sla", Bool, "InSLA (\"True\"/\"False\"/null or a boolean; null stays null)"),
+        col("quick_drop", Bool, "QuickDrop (same notation)"),
+        key("source_file", Utf8, "the export file the kept copy came from"),
+    ],
+};
+
+pub const CALLS: TableDef = TableDef {
+    name: "calls",
+    grain: "one row per Samespace call uuid (the later delivery wins)",
+    columns: &[
+        key("uuid", Utf8, "uuid (_id when uuid is missing)"),
+        col("id", Utf8, "_id (ObjectId, $oid or text)"),
+        col("channel", Utf8, "channel"),
+        col("direction", Utf8, "direction (in | out), as delivered"),
+        col("type", Utf8, "type"),
+        col("user_display_name", Utf8, "user_display_name (the agent)"),
+        col("user_login_id", Utf8, "user_login_id"),
+        col("caller", Utf8, "caller"),
+        col("callee", Utf8, "callee"),
+        col("team_name", Utf8, "team_name"),
+        col(
+            "start_time",
+            Timestamp,
+            "start_time (ISODate, $date or ISO text)",
+        ),
+        col(
+            "answer_time",
+            Timestamp,
+            "answer_time (null when unanswered)",
+        ),
+        col("end_time", Timestamp, "end_time"),
+        col("progress_duration_sec", Float64, "progress_duration"),
+        col(
+            "duration_sec",
+            Float64,
+            "duration: connected time, answer → end, hold included",
+        ),
+        col(
+            "hold_duration_sec",
+            Float64,
+            "hold_duration (part of duration)",
+        ),
+        col("conference_duration_sec", Float64, "conference_duration"),
+        col(
+            "status",
+            Utf8,
+            "status (answered | failed | …), as delivered",
+        ),
+        col("terminated_by", Utf8, "terminated_by"),
+        col("termination_cause", Utf8, "termination_cause"),
+        col("mos", Float64, "mos"),
+        col("domain_id", Int64, "domain_id"),
+        col("custom_data", Utf8, "custom_data, JSON text kept verbatim"),
+        key(
+            "source_file",
+            Utf8,
+            "the export file the kept copy came from",
+        ),
+    ],
+};
+
+pub const CSAT_CALLS: TableDef = TableDef {
+    name: "csat_calls",
+    grain: "one row per Samespace CSAT record (a call with its survey), keyed by the call uuid",
+    columns: &[
+        key("call_uuid", Utf8, "_id of the CSAT record (the call uuid)"),
+        col("direction", Utf8, "direction"),
+        col("caller", Utf8, "caller"),
+        col("callee", Utf8, "callee"),
+        col("user_display_name", Utf8, "user_display_name"),
+        col("team_name", Utf8, "team_name"),
+        col("start_time", Timestamp, "start_time"),
+        col("end_time", Timestamp, "end_time"),
+        col("duration_sec", Float64, "duration"),
+        col(
+            "acw_duration_sec",
+            Float64,
+            "acw_duration: after-call work of the call",
+        ),
+        col("conversation_tags", Utf8List, "conversation_tags"),
+        col("notes", Utf8, "notes"),
+        key("answers", Int64, "items in csat"),
+        key(
+            "source_file",
+            Utf8,
+            "the export file the kept copy came from",
+        ),
+    ],
+};
+
+pub const CSAT_ANSWERS: TableDef = TableDef {
+    name: "csat_answers",
+    grain: "one row per survey answer (csat[] item), deduplicated on its _id",
+    columns: &[
+        key("call_uuid", Utf8, "_id of the CSAT record (the call uuid)"),
+        col("answer_id", Utf8, "csat[]._id"),
+        col(
+            "question_id",
+            Int64,
+            "n of the SURVEY_ANSWER_n: prefix of question",
+        ),
+        col("question", Utf8, "question text after the prefix"),
+        col("answer_text", Utf8, "answer, as delivered"),
+        col("answer", Int64, "answer as an integer where it is one"),
+        col(
+            "answered_at",
+            Timestamp,
+            "csat[].timestamp (the call's start_time when missing)",
+        ),
+        col("user_display_name", Utf8, "user_display_name of the record"),
+        col("team_name", Utf8, "team_name of the record"),
+        col("direction", Utf8, "direction of the record"),
+    ],
+};
+
+pub const AGENT_SESSIONS: TableDef = TableDef {
+    name: "agent_sessions",
+    grain: "one row per Samespace agent session log entry (_id; the later delivery wins)",
+    columns: &[
+        key("id", Utf8, "_id"),
+        col("session_id", Utf8, "session_id"),
+        col("user_display_name", Utf8, "user_display_name"),
+        col("user_login_id", Utf8, "user_login_id"),
+        col("user_system_id", Utf8, "user_system_id"),
+        col("start_time", Timestamp, "start_time"),
+        col("end_time", Timestamp, "end_time"),
+        col("activity", Utf8, "activity (login, …)"),
+        col("logout_reason", Utf8, "logout_reason"),
+        col("session_duration_sec", Float64, "session_duration"),
+        col("ip_address", Utf8, "ip_address"),
+        col("domain_id", Int64, "domain_id"),
+        key(
+            "source_file",
+            Utf8,
+            "the export file the kept copy came from",
+        ),
+    ],
+};
+
+pub const PRODUCTIVITY: TableDef = TableDef {
+    name: "productivity",
+    grain: "one row per Samespace productivity record (per user, for the report's range)",
+    columns: &[
+        key("id", Utf8, "_id"),
+        col("user", Utf8, "user (a first name, not an id)"),
+        col(
+            "session_duration_sec",
+            Float64,
+            "session_duration (logged-in time)",
+        ),
+        col("away_time_sec", Float64, "away_time"),
+        col(
+            "acd_sec",
+            Float64,
+            "acd: average conversation duration (per conversation)",
+        ),
+        col(
+            "acw_sec",
+            Float64,
+            "acw: average after-call work (per conversation)",
+        ),
+        col(
+            "asa_sec",
+            Float64,
+            "asa: average speed of answer (per inbound conversation)",
+        ),
+        col(
+            "avg_hold_time_sec",
+            Float64,
+            "avg_hold_time (per conversation)",
+        ),
+        col(
+            "avg_ring_duration_sec",
+            Float64,
+            "avg_ring_duration (per inbound conversation)",
+        ),
+        col("inbound_conversations", Int64, "inbound_conversations"),
+        col("outbound_conversations", Int64, "outbound_conversations"),
+        key(
+            "source_file",
+            Utf8,
+            "the export file the kept copy came from",
+        ),
+    ],
+};
+
 /// Every canonical table, for `cxkpi table` and the docs.
-pub const TABLES: &[&TableDef] = &[&BOT_CONVERSATIONS, &BOT_INTENTS, &MESSAGES, &INTERACTIONS];
+pub const TABLES: &[&TableDef] = &[
+    &BOT_CONVERSATIONS,
+    &BOT_INTENTS,
+    &MESSAGES,
+    &INTERACTIONS,
+    &DIALOGUES,
+    &CALLS,
+    &CSAT_CALLS,
+    &CSAT_ANSWERS,
+    &AGENT_SESSIONS,
+    &PRODUCTIVITY,
+];
 
 pub fn by_name(name: &str) -> Option<&'static TableDef> {
     TABLES.iter().copied().find(|t| t.name == name)
+}
+
+enum ColumnBuilder {
+    Utf8(StringBuilder),
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Bool(BooleanBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Utf8List(ListBuilder<StringBuilder>),
+}
+
+/// Builds a canonical table row by row, the values appended in the declaration's column
+/// order. A value of the wrong kind is a bug in the reader; it is reported by `finish` as an
+/// error, never a panic.
+pub struct TableBuilder {
+    def: &'static TableDef,
+    columns: Vec<ColumnBuilder>,
+    cursor: usize,
+    mismatch: Option<String>,
+}
+
+impl TableBuilder {
+    pub fn new(def: &'static TableDef) -> Self {
+        let columns = def
+            .columns
+            .iter()
+            .map(|c| match c.kind {
+                Kind::Utf8 => ColumnBuilder::Utf8(StringBuilder::new()),
+                Kind::Int64 => ColumnBuilder::Int64(Int64Builder::new()),
+                Kind::Float64 => ColumnBuilder::Float64(Float64Builder::new()),
+                Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+                Kind::Timestamp => ColumnBuilder::Timestamp(
+                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                ),
+                Kind::Utf8List => ColumnBuilder::Utf8List(ListBuilder::new(StringBuilder::new())),
+            })
+            .collect();
+        TableBuilder {
+            def,
+            columns,
+            cursor: 0,
+            mismatch: None,
+        }
+    }
+
+    fn next(&mut self, kind: Kind) -> Option<&mut ColumnBuilder> {
+        let i = self.cursor;
+        self.cursor += 1;
+        match self.def.columns.get(i) {
+            Some(c) if c.kind == kind => self.columns.get_mut(i),
+            other => {
+                self.mismatch.get_or_insert_with(|| {
+                    format!(
+                        "{}: column {i} ({:?}) given a {kind:?} value",
+                        self.def.name,
+                        other.map(|c| c.name)
+                    )
+                });
+                None
+            }
+        }
+    }
+
+    pub fn str(&mut self, v: Option<&str>) -> &mut Self {
+        if let Some(ColumnBuilder::Utf8(b)) = self.next(Kind::Utf8) {
+            b.append_option(v);
+        }
+        self
+    }
+
+    pub fn i64(&mut self, v: Option<i64>) -> &mut Self {
+        if let Some(ColumnBuilder::Int64(b)) = self.next(Kind::Int64) {
+            b.append_option(v);
+        }
+        self
+    }
+
+    pub fn f64(&mut self, v: Option<f64>) -> &mut Self {
+        if let Some(ColumnBuilder::Float64(b)) = self.next(Kind::Float64) {
+            b.append_option(v);
+        }
+        self
+    }
+
+    pub fn bool(&mut self, v: Option<bool>) -> &mut Self {
+        if let Some(ColumnBuilder::Bool(b)) = self.next(Kind::Bool) {
+            b.append_option(v);
+        }
+        self
+    }
+
+    /// A UTC instant in microseconds.
+    pub fn ts(&mut self, v: Option<i64>) -> &mut Self {
+        if let Some(ColumnBuilder::Timestamp(b)) = self.next(Kind::Timestamp) {
+            b.append_option(v);
+        }
+        self
+    }
+
+    pub fn list<'a>(&mut self, v: Option<impl IntoIterator<Item = Option<&'a str>>>) -> &mut Self {
+        if let Some(ColumnBuilder::Utf8List(b)) = self.next(Kind::Utf8List) {
+            match v {
+                Some(items) => {
+                    for item in items {
+                        b.values().append_option(item);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        self
+    }
+
+    /// Closes the row; every column must have been given a value.
+    pub fn end_row(&mut self) {
+        if self.cursor != self.columns.len() {
+            self.mismatch.get_or_insert_with(|| {
+                format!(
+                    "{}: a row with {} of {} values",
+                    self.def.name,
+                    self.cursor,
+                    self.columns.len()
+                )
+            });
+        }
+        self.cursor = 0;
+    }
+
+    pub fn finish(self) -> Result<RecordBatch, ArrowError> {
+        if let Some(m) = self.mismatch {
+            return Err(ArrowError::InvalidArgumentError(m));
+        }
+        let arrays: Vec<ArrayRef> = self
+            .columns
+            .into_iter()
+            .map(|c| -> ArrayRef {
+                match c {
+                    ColumnBuilder::Utf8(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Int64(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Float64(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
+                    ColumnBuilder::Utf8List(mut b) => Arc::new(b.finish()),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(self.def.schema(), arrays)
+    }
+}
+
+/// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose
+/// key is null are all kept. Returns the rows kept, in delivery order, and how many were
+/// dropped.
+pub fn keep_last_by(batch: &RecordBatch, key: &str) -> Result<(RecordBatch, usize), ArrowError> {
+    let keys = batch
+        .column(batch.schema().index_of(key)?)
+        .as_string::<i32>();
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    for (row, k) in keys.iter().enumerate() {
+        if let Some(k) = k {
+            last.insert(k, row);
+        }
+    }
+    let distinct = last.len() + keys.null_count();
+    if distinct == keys.len() {
+        return Ok((batch.clone(), 0));
+    }
+    let mut keep = vec![false; keys.len()];
+    for row in last.into_values() {
+        keep[row] = true;
+    }
+    for (row, k) in keep.iter_mut().enumerate() {
+        if keys.is_null(row) {
+            *k = true;
+        }
+    }
+    let kept = arrow::compute::filter_record_batch(batch, &BooleanArray::from(keep))?;
+    let dropped = batch.num_rows() - kept.num_rows();
+    Ok((kept, dropped))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Deterministic synthetic exports for tests and benchmarks: the same seed gives
 //! byte-identical files, with realistic distributions and the documented quirks.
 
+pub mod anywhere365;
 pub mod dialpad;
+pub mod samespace;
 pub mod ultimate;
 
 use std::path::PathBuf;

@@ -20,7 +20,7 @@ use arrow::array::{AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Schema, TimestampMicrosecondType};
 use polars::prelude::*;
 
-use super::{aggregate, count_if, rate, rows, sql_sum, Query, Spec};
+use super::{aggregate, count_if, names, rate, ratio, rows, sql_sum, Query, Spec};
 use crate::bridge::to_polars;
 use crate::error::Result;
 use crate::time::utc_date;
@@ -227,13 +227,11 @@ pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Re
             "automation_rate",
         ),
         understood().alias("understood_messages"),
-        when(col("visitor_messages").gt(lit(0)))
-            .then(
-                understood().cast(DataType::Float64)
-                    / col("visitor_messages").cast(DataType::Float64),
-            )
-            .otherwise(lit(NULL).cast(DataType::Float64))
-            .alias("messages_understood_rate"),
+        ratio(
+            understood(),
+            col("visitor_messages"),
+            "messages_understood_rate",
+        ),
         rate(
             "llm_fallback_conversations",
             "llm_conversations",
@@ -248,7 +246,7 @@ pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Re
             dimensions: DIMENSIONS,
             aggs,
             finals,
-            columns: COLUMNS.to_vec(),
+            columns: names(COLUMNS),
         },
     )?;
     Ok(Report {

@@ -6,11 +6,11 @@
 //! Booking: interactions by their first message, messages by their own `ts`, customer
 //! sessions by their first interaction.
 
-use arrow::array::RecordBatch;
 use polars::prelude::*;
 
-use super::{count_if, finish, group, merge, rate, rows, Grouped, Query, Spec};
-use crate::bridge::to_polars;
+use super::{
+    count_if, finish, frame, group, lead, merge, names, rate, ratio, rows, Grouped, Query, Spec,
+};
 use crate::error::Result;
 use crate::source::dialpad::Tables;
 
@@ -85,7 +85,7 @@ pub fn compute(t: &Tables, q: &Query, o: &Options) -> Result<DataFrame> {
                     dimensions: dims,
                     aggs: vec![rows("interactions")],
                     finals: vec![],
-                    columns: vec!["interactions"],
+                    columns: names(&["interactions"]),
                 },
             )?;
             let b = group(
@@ -96,7 +96,7 @@ pub fn compute(t: &Tables, q: &Query, o: &Options) -> Result<DataFrame> {
                     dimensions: dims,
                     aggs: vec![rows("messages")],
                     finals: vec![],
-                    columns: vec!["messages"],
+                    columns: names(&["messages"]),
                 },
             )?;
             finish(merge(a, b, &["interactions", "messages"])?, q)
@@ -121,30 +121,6 @@ const COUNTS: [&str; 6] = [
     "agent_messages",
 ];
 
-/// The query with `dim` as the first dimension (a view's own breakdown).
-fn lead(q: &Query, dim: &str) -> Query {
-    let mut q = q.clone();
-    q.by.retain(|d| d != dim);
-    q.by.insert(0, dim.to_string());
-    q
-}
-
-/// The named columns (plus the dimensions asked for) of a canonical batch, as polars.
-fn frame(batch: &RecordBatch, columns: &[&str], by: &[String]) -> Result<DataFrame> {
-    let schema = batch.schema();
-    let mut names: Vec<&str> = columns.to_vec();
-    for d in by {
-        if !names.contains(&d.as_str()) {
-            names.push(d);
-        }
-    }
-    let mut indices = Vec::with_capacity(names.len());
-    for n in &names {
-        indices.push(schema.index_of(n)?);
-    }
-    to_polars(&batch.project(&indices)?)
-}
-
 fn lower_eq(column: &str, value: &str) -> Expr {
     col(column).str().to_lowercase().eq(lit(value))
 }
@@ -165,7 +141,7 @@ fn interaction_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> R
                     .alias("customer_sessions"),
             ],
             finals: vec![],
-            columns: vec!["interactions", "customer_sessions"],
+            columns: names(&["interactions", "customer_sessions"]),
         },
     )
 }
@@ -184,12 +160,12 @@ fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Resul
                 count_if(lower_eq("sendertype", "agent"), "agent_messages"),
             ],
             finals: vec![],
-            columns: vec![
+            columns: names(&[
                 "messages",
                 "customer_messages",
                 "bot_messages",
                 "agent_messages",
-            ],
+            ]),
         },
     )
 }
@@ -218,7 +194,7 @@ fn intents(t: &Tables, q: &Query, o: &Options, dims: &'static [&'static str]) ->
                 dimensions: dims,
                 aggs: vec![rows("intents"), col("score").mean().alias("avg_score")],
                 finals: vec![],
-                columns: vec!["intents", "avg_score"],
+                columns: names(&["intents", "avg_score"]),
             },
         )?,
         q,
@@ -253,7 +229,7 @@ fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Dat
                     rate("neutral_messages", "scored_messages", "neutral_share"),
                     rate("positive_messages", "scored_messages", "positive_share"),
                 ],
-                columns: vec![
+                columns: names(&[
                     "customer_messages",
                     "scored_messages",
                     "avg_sentiment",
@@ -263,7 +239,7 @@ fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Dat
                     "neutral_share",
                     "positive_messages",
                     "positive_share",
-                ],
+                ]),
             },
         )?,
         q,
@@ -330,23 +306,20 @@ fn handoff(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataF
                     ),
                     (col("bot_customer_sessions") - col("escalated_customer_sessions"))
                         .alias("contained_customer_sessions"),
-                    when(col("bot_customer_sessions").gt(lit(0)))
-                        .then(
-                            (col("bot_customer_sessions") - col("escalated_customer_sessions"))
-                                .cast(DataType::Float64)
-                                / col("bot_customer_sessions").cast(DataType::Float64),
-                        )
-                        .otherwise(lit(NULL).cast(DataType::Float64))
-                        .alias("containment_rate"),
+                    ratio(
+                        col("bot_customer_sessions") - col("escalated_customer_sessions"),
+                        col("bot_customer_sessions"),
+                        "containment_rate",
+                    ),
                 ],
-                columns: vec![
+                columns: names(&[
                     "customer_sessions",
                     "bot_customer_sessions",
                     "escalated_customer_sessions",
                     "escalation_rate",
                     "contained_customer_sessions",
                     "containment_rate",
-                ],
+                ]),
             },
         )?,
         q,
@@ -396,7 +369,7 @@ fn response_times(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Resul
                     p("avg_response_sec", 0.9, "avg_response_p90_sec"),
                 ],
                 finals: vec![],
-                columns: vec![
+                columns: names(&[
                     "agent_interactions",
                     "answered_interactions",
                     "first_response_mean_sec",
@@ -405,7 +378,7 @@ fn response_times(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Resul
                     "avg_response_mean_sec",
                     "avg_response_p50_sec",
                     "avg_response_p90_sec",
-                ],
+                ]),
             },
         )?,
         q,

@@ -5,8 +5,12 @@
 //! rate expressions. The query layer owns what is common: the half-open range, buckets in
 //! a zone, the group-by dimensions, ordering, and rendering `bucket_start`.
 
+pub mod agents;
 pub mod bot;
+pub mod calls;
+pub mod csat;
 pub mod messaging;
+pub mod queue;
 
 use chrono_tz::Tz;
 use polars::prelude::*;
@@ -45,7 +49,12 @@ pub struct Spec {
     pub dimensions: &'static [&'static str],
     pub aggs: Vec<Expr>,
     pub finals: Vec<Expr>,
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<String>,
+}
+
+/// Owned column names for a [`Spec`].
+pub fn names(columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| c.to_string()).collect()
 }
 
 const BUCKET: &str = "bucket_start";
@@ -109,7 +118,7 @@ pub fn group(df: DataFrame, q: &Query, spec: Spec) -> Result<Grouped> {
     let outputs: Vec<Expr> = keys
         .iter()
         .map(|k| col(k.as_str()))
-        .chain(spec.columns.iter().map(|c| col(*c)))
+        .chain(spec.columns.iter().map(|c| col(c.as_str())))
         .collect();
     let frame = lf.with_columns(spec.finals).select(outputs).collect()?;
     Ok(Grouped { frame, keys })
@@ -183,10 +192,7 @@ fn times(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
 
 /// `num / den` as Float64, null when the denominator is zero or null (never 0 or 1).
 pub fn rate(num: &str, den: &str, name: &str) -> Expr {
-    when(col(den).gt(lit(0)))
-        .then(col(num).cast(DataType::Float64) / col(den).cast(DataType::Float64))
-        .otherwise(lit(NULL).cast(DataType::Float64))
-        .alias(name)
+    ratio(col(num), col(den), name)
 }
 
 /// Count of rows where `cond` is true (null counts as not true, as in SQL).
@@ -197,11 +203,89 @@ pub fn count_if(cond: Expr, name: &str) -> Expr {
         .alias(name)
 }
 
-/// SQL `SUM`: null when every value is null (polars would give 0).
+/// SQL `SUM` of `expr`: null when every value is null (polars would give 0).
+pub fn sum_or_null(expr: Expr, name: &str) -> Expr {
+    when(expr.clone().count().gt(lit(0)))
+        .then(expr.sum())
+        .otherwise(lit(NULL))
+        .alias(name)
+}
+
+/// SQL `SUM` of a column.
 pub fn sql_sum(column: &str, name: &str) -> Expr {
-    when(col(column).count().gt(lit(0)))
-        .then(col(column).sum().cast(DataType::Int64))
-        .otherwise(lit(NULL).cast(DataType::Int64))
+    sum_or_null(col(column), name)
+}
+
+/// Mean of `expr` over the rows where `cond` holds (null when none).
+pub fn mean_if(expr: Expr, cond: Expr, name: &str) -> Expr {
+    expr.filter(cond.fill_null(lit(false))).mean().alias(name)
+}
+
+/// Exact percentile (linear interpolation, as SQL `quantile_cont`) of `expr` where `cond`.
+pub fn quantile_if(expr: Expr, cond: Expr, q: f64, name: &str) -> Expr {
+    expr.filter(cond.fill_null(lit(false)))
+        .quantile(lit(q), QuantileMethod::Linear)
+        .alias(name)
+}
+
+/// Weighted mean Σ(x·w) / Σw over rows where both are present: recombines per-group
+/// averages (an agent's ASA over their inbound calls) without averaging averages.
+pub fn weighted_mean(x: &str, w: &str, name: &str) -> Expr {
+    let both = || col(x).is_not_null().and(col(w).is_not_null());
+    let num = (col(x) * col(w).cast(DataType::Float64))
+        .filter(both())
+        .sum();
+    let den = col(w).cast(DataType::Float64).filter(both()).sum();
+    when(den.clone().gt(lit(0.0)))
+        .then(num / den)
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias(name)
+}
+
+/// Lower-cased text equals one of `values` (null is not).
+pub fn lower_in(column: &str, values: &[&str]) -> Expr {
+    let lower = || col(column).str().to_lowercase();
+    values
+        .iter()
+        .map(|v| lower().eq(lit(*v)))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false))
+        .fill_null(lit(false))
+}
+
+/// The named columns of a canonical batch (plus the dimensions asked for), as polars.
+pub fn frame(
+    batch: &arrow::array::RecordBatch,
+    columns: &[&str],
+    by: &[String],
+) -> Result<DataFrame> {
+    let schema = batch.schema();
+    let mut names: Vec<&str> = columns.to_vec();
+    for d in by {
+        if !names.contains(&d.as_str()) {
+            names.push(d);
+        }
+    }
+    let mut indices = Vec::with_capacity(names.len());
+    for n in &names {
+        indices.push(schema.index_of(n)?);
+    }
+    crate::bridge::to_polars(&batch.project(&indices)?)
+}
+
+/// The query with `dim` as the first dimension (a view's own breakdown).
+pub fn lead(q: &Query, dim: &str) -> Query {
+    let mut q = q.clone();
+    q.by.retain(|d| d != dim);
+    q.by.insert(0, dim.to_string());
+    q
+}
+
+/// `num / den` from two expressions, null when the denominator is zero or null.
+pub fn ratio(num: Expr, den: Expr, name: &str) -> Expr {
+    when(den.clone().gt(lit(0)))
+        .then(num.cast(DataType::Float64) / den.cast(DataType::Float64))
+        .otherwise(lit(NULL).cast(DataType::Float64))
         .alias(name)
 }
 

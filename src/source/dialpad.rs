@@ -17,10 +17,10 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::json::{lower_key, parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
-use super::{read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Vendor};
+use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor};
 use crate::error::{Error, Result};
 use crate::table::{INTERACTIONS, MESSAGES};
 
@@ -38,14 +38,6 @@ pub struct Tables {
     pub stats: Stats,
 }
 
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Stats {
-    pub files: usize,
-    pub records: usize,
-    /// Messages dropped because an overlapping pull delivered them again.
-    pub duplicates: usize,
-}
-
 /// Reads Dialpad message dumps into `messages` and the derived `interactions`.
 pub fn read(
     candidates: &[Candidate],
@@ -53,9 +45,13 @@ pub fn read(
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<Tables> {
-    let chunks = read_all(candidates, Vendor::Dialpad, on_bad, rejects, |f, spans| {
-        parse_chunk(f, spans, opts)
-    })?;
+    let chunks = read_all(
+        candidates,
+        &[Vendor::Dialpad],
+        on_bad,
+        rejects,
+        |f, spans| parse_chunk(f, spans, opts),
+    )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(RecordBatch::num_rows).sum();
     let all = arrow::compute::concat_batches(&MESSAGES.schema(), &chunks)?;
@@ -103,18 +99,6 @@ const LEAN_SKIPPED: [&str; 6] = [
     "timestamp",
     "workflownodeid",
 ];
-
-fn field<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
-    map: &mut A,
-    key: &str,
-) -> Result<T, A::Error> {
-    map.next_value::<T>().map_err(|e| {
-        de::Error::custom(format_args!(
-            "field `{key}`: {}",
-            strip_position(&e.to_string())
-        ))
-    })
-}
 
 struct MessageSeed {
     lean: bool,

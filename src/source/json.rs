@@ -334,10 +334,55 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for LooseStr<'a> {
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(LooseStr(None))
             }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                extended(map, EXT_STRING, "a string")
+            }
         }
         d.deserialize_any(V)
     }
 }
+
+/// Reads the one entry of a MongoDB Extended JSON wrapper (`{"$oid": …}`, `{"$date": …}`,
+/// `{"$numberLong": …}` …) whose key is in `keys`, as `T`.
+fn extended<'de, A: de::MapAccess<'de>, T: de::Deserialize<'de>>(
+    mut map: A,
+    keys: &[&str],
+    what: &str,
+) -> Result<T, A::Error> {
+    let key: LooseStr<'de> = map
+        .next_key()?
+        .ok_or_else(|| de::Error::custom(format_args!("expected {what}, found an empty object")))?;
+    let key = key.0.unwrap_or_default();
+    if !keys.contains(&key.as_ref()) {
+        return Err(de::Error::custom(format_args!(
+            "expected {what}, found an object with key {key:?}"
+        )));
+    }
+    let value = map.next_value::<T>()?;
+    if map.next_key::<de::IgnoredAny>()?.is_some() {
+        return Err(de::Error::custom(format_args!(
+            "expected {what}: an Extended JSON {key} object has one key"
+        )));
+    }
+    Ok(value)
+}
+
+const EXT_STRING: &[&str] = &[
+    "$oid",
+    "$numberLong",
+    "$numberInt",
+    "$numberDouble",
+    "$numberDecimal",
+    "$uuid",
+    "$date",
+    "$symbol",
+];
+const EXT_NUMBER: &[&str] = &[
+    "$numberLong",
+    "$numberInt",
+    "$numberDouble",
+    "$numberDecimal",
+];
 
 /// A count carried as a number, a string of digits (`"12"`, `"12.0"`), `""` or null.
 /// `""` and null mean *missing*, never 0: a missing count leaves the row out of sums.
@@ -362,7 +407,7 @@ pub fn parse_count(s: &str) -> Result<Option<i64>, String> {
 impl<'de> de::Deserialize<'de> for LooseCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = LooseCount;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a count (number or string of digits)")
@@ -386,6 +431,9 @@ impl<'de> de::Deserialize<'de> for LooseCount {
             fn visit_unit<E: de::Error>(self) -> Result<LooseCount, E> {
                 Ok(LooseCount(None))
             }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<LooseCount, A::Error> {
+                extended(map, EXT_NUMBER, "a count")
+            }
         }
         d.deserialize_any(V)
     }
@@ -398,7 +446,7 @@ pub struct LooseF64(pub Option<f64>);
 impl<'de> de::Deserialize<'de> for LooseF64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = LooseF64;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a number")
@@ -423,6 +471,9 @@ impl<'de> de::Deserialize<'de> for LooseF64 {
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseF64, E> {
                 Ok(LooseF64(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<LooseF64, A::Error> {
+                extended(map, EXT_NUMBER, "a number")
             }
         }
         d.deserialize_any(V)
@@ -488,7 +539,7 @@ pub struct LooseTime(pub Option<i64>);
 impl<'de> de::Deserialize<'de> for LooseTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
+        impl<'de> Visitor<'de> for V {
             type Value = LooseTime;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a timestamp")
@@ -507,6 +558,19 @@ impl<'de> de::Deserialize<'de> for LooseTime {
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseTime, E> {
                 Ok(LooseTime(None))
+            }
+            /// Extended JSON `{"$date": "ISO"}`, `{"$date": ms}` or
+            /// `{"$date": {"$numberLong": "ms"}}`.
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<LooseTime, A::Error> {
+                let v: LooseStr = extended(map, &["$date"], "a timestamp")?;
+                match v.0.as_deref() {
+                    Some(t) if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') => t
+                        .parse::<i64>()
+                        .map(|ms| LooseTime(Some(ms * 1000)))
+                        .map_err(de::Error::custom),
+                    Some(t) => parse_timestamp(t).map(LooseTime).map_err(de::Error::custom),
+                    None => Ok(LooseTime(None)),
+                }
             }
         }
         d.deserialize_any(V)
@@ -654,6 +718,69 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
         _ => 28,
     }
+}
+
+/// Calls of the MongoDB shell notation that wrap a plain value.
+const SHELL_CALLS: [&str; 7] = [
+    "ObjectId(",
+    "ISODate(",
+    "new Date(",
+    "NumberLong(",
+    "NumberInt(",
+    "NumberDecimal(",
+    "UUID(",
+];
+
+/// Rewrites MongoDB shell notation into JSON: `ObjectId("h")` → `"h"`, `ISODate("t")` and
+/// `new Date("t")` → `"t"`, `NumberLong(5)` → `5`, and drops trailing commas before `}` or
+/// `]`. Returns `None` (nothing to do) for text without shell calls, so plain JSON is never
+/// copied. Lines are kept, so error positions keep their line numbers.
+pub fn normalize_mongo_shell(buf: &[u8]) -> Option<Vec<u8>> {
+    let finder = SHELL_CALLS.map(|c| memchr::memmem::Finder::new(c.as_bytes()));
+    if !finder.iter().any(|f| f.find(buf).is_some()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(buf.len());
+    let mut i = 0;
+    while i < buf.len() {
+        let b = buf[i];
+        if b == b'"' {
+            let end = string_end(buf, i + 1).unwrap_or(buf.len());
+            out.extend_from_slice(&buf[i..end]);
+            i = end;
+            continue;
+        }
+        if let Some(call) = SHELL_CALLS
+            .iter()
+            .find(|c| buf[i..].starts_with(c.as_bytes()))
+        {
+            // Copy the argument (a string or a number) and skip the closing parenthesis.
+            let mut j = skip_ws(buf, i + call.len());
+            let arg_start = j;
+            if buf.get(j) == Some(&b'"') {
+                j = string_end(buf, j + 1).unwrap_or(buf.len());
+            } else {
+                while j < buf.len() && !matches!(buf[j], b')' | b'\n') {
+                    j += 1;
+                }
+            }
+            out.extend_from_slice(buf[arg_start..j].trim_ascii_end());
+            j = skip_ws(buf, j);
+            i = if buf.get(j) == Some(&b')') { j + 1 } else { j };
+            continue;
+        }
+        if b == b',' {
+            let next = skip_ws(buf, i + 1);
+            if matches!(buf.get(next), Some(b'}') | Some(b']')) {
+                out.push(b' ');
+                i += 1;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    Some(out)
 }
 
 /// Lower-cases an object key into `buf` so readers can match keys case-insensitively
@@ -808,6 +935,31 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<LooseF64>(r#""""#).unwrap().0, None);
         assert!(serde_json::from_str::<LooseF64>(r#""high""#).is_err());
+    }
+
+    #[test]
+    fn mongo_shell_and_extended_json_become_plain_values() {
+        let shell = b"{ \"_id\" : ObjectId(\"5ff4\"),\n \"start_time\" : ISODate(\"2021-01-05T06:37:36.936Z\"),\n \"n\" : NumberLong(7), \"s\": \"ISODate(x)\", }";
+        let plain = normalize_mongo_shell(shell).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(v["_id"], "5ff4");
+        assert_eq!(v["start_time"], "2021-01-05T06:37:36.936Z");
+        assert_eq!(v["n"], 7);
+        assert_eq!(v["s"], "ISODate(x)"); // inside a string: untouched
+        assert_eq!(memchr::memchr_iter(b'\n', &plain).count(), 2);
+        assert!(normalize_mongo_shell(b"{\"a\":1}").is_none());
+        let t: LooseTime = serde_json::from_str(r#"{"$date":"2021-01-05T06:37:36.936Z"}"#).unwrap();
+        assert_eq!(t.0, Some(1_609_828_656_936_000));
+        let t: LooseTime =
+            serde_json::from_str(r#"{"$date":{"$numberLong":"1609828656936"}}"#).unwrap();
+        assert_eq!(t.0, Some(1_609_828_656_936_000));
+        let s: LooseStr = serde_json::from_str(r#"{"$oid":"5ff4"}"#).unwrap();
+        assert_eq!(s.0.as_deref(), Some("5ff4"));
+        let c: LooseCount = serde_json::from_str(r#"{"$numberLong":"12"}"#).unwrap();
+        assert_eq!(c.0, Some(12));
+        let f: LooseF64 = serde_json::from_str(r#"{"$numberDouble":"4.5"}"#).unwrap();
+        assert_eq!(f.0, Some(4.5));
+        assert!(serde_json::from_str::<LooseCount>(r#"{"$oid":"x"}"#).is_err());
     }
 
     #[test]

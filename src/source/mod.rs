@@ -1,8 +1,10 @@
 //! Reading export files: discovery, decompression, vendor detection by content, and the
 //! parallel record driver every vendor reader uses.
 
+pub mod anywhere365;
 pub mod dialpad;
 pub mod json;
+pub mod samespace;
 pub mod ultimate;
 
 use std::collections::BTreeSet;
@@ -113,7 +115,20 @@ pub fn looks_like_json(bytes: &[u8]) -> bool {
 pub enum Vendor {
     Ultimate,
     Dialpad,
+    Anywhere365,
+    SamespaceCalls,
+    SamespaceLogs,
+    SamespaceProductivity,
+    SamespaceCsat,
 }
+
+/// The Samespace reports: one directory may hold all of them.
+pub const SAMESPACE: &[Vendor] = &[
+    Vendor::SamespaceCalls,
+    Vendor::SamespaceLogs,
+    Vendor::SamespaceProductivity,
+    Vendor::SamespaceCsat,
+];
 
 impl Vendor {
     /// The format's name with its article, for messages.
@@ -121,6 +136,11 @@ impl Vendor {
         match self {
             Vendor::Ultimate => "an Ultimate / Zendesk AI agents export",
             Vendor::Dialpad => "a Dialpad Digital Engagement message dump",
+            Vendor::Anywhere365 => "an Anywhere365 Insights Dialogues export",
+            Vendor::SamespaceCalls
+            | Vendor::SamespaceLogs
+            | Vendor::SamespaceProductivity
+            | Vendor::SamespaceCsat => "a Samespace report (calls, logs, productivity or CSAT)",
         }
     }
 }
@@ -139,6 +159,21 @@ pub fn detect(keys: &[String]) -> Option<Vendor> {
     if has("sessionid") && (has("ts") || has("customersessionid") || has("chattype")) {
         return Some(Vendor::Dialpad);
     }
+    if has("id") && (has("outcome") || has("queueentertimestamp") || has("starttimestamp")) {
+        return Some(Vendor::Anywhere365);
+    }
+    if has("csat") {
+        return Some(Vendor::SamespaceCsat);
+    }
+    if has("uuid") && (has("answer_time") || has("hold_duration") || has("termination_cause")) {
+        return Some(Vendor::SamespaceCalls);
+    }
+    if has("session_id") && (has("activity") || has("logout_reason") || has("session_duration")) {
+        return Some(Vendor::SamespaceLogs);
+    }
+    if has("user") && (has("away_time") || has("acw") || has("asa") || has("acd")) {
+        return Some(Vendor::SamespaceProductivity);
+    }
     None
 }
 
@@ -154,6 +189,8 @@ pub struct Framed {
     pub path: PathBuf,
     pub bytes: Vec<u8>,
     pub spans: Vec<Range<usize>>,
+    /// The format detected from the first record (the first accepted one if empty).
+    pub vendor: Vendor,
 }
 
 impl Framed {
@@ -192,6 +229,29 @@ pub fn strip_position(msg: &str) -> String {
     }
 }
 
+/// What a reader read: files, records, and records dropped as re-deliveries.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Stats {
+    pub files: usize,
+    pub records: usize,
+    /// Records dropped because the same record (by the table's key) was delivered again.
+    pub duplicates: usize,
+}
+
+/// Reads a record field's value, prefixing any error with the field's name (as it appears
+/// in the file).
+pub fn field<'de, A: serde::de::MapAccess<'de>, T: serde::de::Deserialize<'de>>(
+    map: &mut A,
+    key: &str,
+) -> std::result::Result<T, A::Error> {
+    map.next_value::<T>().map_err(|e| {
+        serde::de::Error::custom(format_args!(
+            "field `{key}`: {}",
+            strip_position(&e.to_string())
+        ))
+    })
+}
+
 /// What happened to the files of a run that tolerated bad files.
 #[derive(Debug, Default)]
 pub struct Rejects {
@@ -217,7 +277,7 @@ pub enum OnBadFile {
 /// at all are skipped with a note (in `rejects.skipped_not_json`).
 pub fn read_all<B, F>(
     candidates: &[Candidate],
-    vendor: Vendor,
+    vendors: &[Vendor],
     on_bad: OnBadFile,
     rejects: &mut Rejects,
     parse: F,
@@ -229,7 +289,7 @@ where
     let per_file: Vec<Result<Option<Vec<B>>>> = candidates
         .par_iter()
         .map(|c| {
-            let Some(file) = frame_one(c, vendor)? else {
+            let Some(file) = frame_one(c, vendors)? else {
                 return Ok(None);
             };
             let chunks = file
@@ -254,10 +314,13 @@ where
     Ok(out)
 }
 
-fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
-    let bytes = load(&c.path)?;
+fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
+    let mut bytes = load(&c.path)?;
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);
+    }
+    if let Some(plain) = json::normalize_mongo_shell(&bytes) {
+        bytes = plain;
     }
     let spans = json::record_spans(&bytes)
         .and_then(|(_, spans)| json::unwrap_envelopes(&bytes, spans))
@@ -273,20 +336,28 @@ fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
                 message: e.message,
             }
         })?;
+    let mut vendor = vendors[0];
     if let Some(first) = spans.first() {
         let keys = record_keys(&bytes[first.clone()]);
-        if detect(&keys) != Some(vendor) {
+        let detected = detect(&keys);
+        if let Some(v) = detected.filter(|v| vendors.contains(v)) {
+            vendor = v;
+        } else {
             let mut shown: Vec<&str> = keys.iter().map(String::as_str).take(8).collect();
             if keys.len() > 8 {
                 shown.push("…");
             }
-            return Err(Error::Format {
-                path: c.path.clone(),
-                message: format!(
+            let message = match detected {
+                Some(other) => format!("not {}: it looks like {}", vendor.name(), other.name()),
+                None => format!(
                     "not {}: the first record has keys [{}]",
                     vendor.name(),
                     shown.join(", ")
                 ),
+            };
+            return Err(Error::Format {
+                path: c.path.clone(),
+                message,
             });
         }
     }
@@ -294,6 +365,7 @@ fn frame_one(c: &Candidate, vendor: Vendor) -> Result<Option<Framed>> {
         path: c.path.clone(),
         bytes,
         spans,
+        vendor,
     }))
 }
 
@@ -307,7 +379,11 @@ mod tests {
         assert_eq!(detect(&keys), Some(Vendor::Ultimate));
         let keys = record_keys(br#"{"sessionid":"1.1","ts":1}"#);
         assert_eq!(detect(&keys), Some(Vendor::Dialpad));
-        let keys = record_keys(br#"{"id":"1","startTimestamp":1}"#);
+        let keys = record_keys(br#"{"Id":"1","StartTimestamp":"x","Outcome":"Accepted"}"#);
+        assert_eq!(detect(&keys), Some(Vendor::Anywhere365));
+        let keys = record_keys(br#"{"_id":"1","csat":[]}"#);
+        assert_eq!(detect(&keys), Some(Vendor::SamespaceCsat));
+        let keys = record_keys(br#"{"name":"x","value":1}"#);
         assert_eq!(detect(&keys), None);
     }
 

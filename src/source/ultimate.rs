@@ -23,7 +23,7 @@ use serde::de::{
 };
 
 use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime, RawText};
-use super::{read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Vendor};
+use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor};
 use crate::error::{Error, Result};
 use crate::table::{BOT_CONVERSATIONS, BOT_INTENTS};
 
@@ -60,14 +60,6 @@ pub struct Tables {
     pub stats: Stats,
 }
 
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Stats {
-    pub files: usize,
-    pub records: usize,
-    /// Records dropped because a later or longer copy of the same conversation was kept.
-    pub duplicates: usize,
-}
-
 /// Reads Ultimate export files into the canonical tables.
 pub fn read(
     candidates: &[Candidate],
@@ -75,9 +67,13 @@ pub fn read(
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<Tables> {
-    let chunks = read_all(candidates, Vendor::Ultimate, on_bad, rejects, |f, spans| {
-        parse_chunk(f, spans, opts)
-    })?;
+    let chunks = read_all(
+        candidates,
+        &[Vendor::Ultimate],
+        on_bad,
+        rejects,
+        |f, spans| parse_chunk(f, spans, opts),
+    )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|c| c.conversations.num_rows()).sum();
     let (chunks, duplicates) = dedupe(chunks)?;
@@ -155,19 +151,6 @@ const LEAN_SKIPPED: [&str; 5] = [
     "triggered_replies",
     "platform_conversation_id",
 ];
-
-/// Reads a field's value, prefixing any error with the field's name.
-fn field<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
-    map: &mut A,
-    key: &str,
-) -> Result<T, A::Error> {
-    map.next_value::<T>().map_err(|e| {
-        de::Error::custom(format_args!(
-            "field `{key}`: {}",
-            strip_position(&e.to_string())
-        ))
-    })
-}
 
 /// Deserializes one record; `lean` skips the fields no metric reads (see [`Options::lean`]).
 struct RecordSeed {

@@ -1,0 +1,197 @@
+//! Anywhere365 (AnywhereNow Dialogue Cloud) Insights API, entity Dialogues.
+//!
+//! Read in every shape seen: OData pages `{"@odata.context":…, "value":[…]}` saved as separate
+//! files, bare arrays, NDJSON. Property names come in mixed case (`startTimestamp`,
+//! `StartTimestamp`, `Outcome`, `InSLA`); `InSLA` / `QuickDrop` as "True"/"False"/null or
+//! booleans (null stays null: it means "not applicable"); `direction` as 1/2 or
+//! "Inbound"/"Outbound"; durations in seconds.
+
+use std::fmt;
+use std::ops::Range;
+
+use arrow::array::RecordBatch;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::json::{lower_key, LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
+use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Vendor};
+use crate::error::{Error, Result};
+use crate::table::{keep_last_by, TableBuilder, DIALOGUES};
+
+#[derive(Debug)]
+pub struct Tables {
+    pub dialogues: RecordBatch,
+    pub stats: super::Stats,
+}
+
+/// Reads Dialogues exports into the `dialogues` table.
+pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
+    let chunks = read_all(
+        candidates,
+        &[Vendor::Anywhere365],
+        on_bad,
+        rejects,
+        parse_chunk,
+    )?;
+    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let all = arrow::compute::concat_batches(&DIALOGUES.schema(), &chunks)?;
+    let (dialogues, duplicates) = keep_last_by(&all, "id")?;
+    Ok(Tables {
+        stats: super::Stats {
+            files,
+            records: all.num_rows(),
+            duplicates,
+        },
+        dialogues,
+    })
+}
+
+#[derive(Debug, Default)]
+struct Dialogue<'a> {
+    id: RawText<'a>,
+    order_number: LooseCount,
+    start_date: LooseStr<'a>,
+    start: LooseTime,
+    queue_enter: LooseTime,
+    accept: LooseTime,
+    end: LooseTime,
+    ivr: LooseF64,
+    queue: LooseF64,
+    talk: LooseF64,
+    session: LooseF64,
+    ivr_id: RawText<'a>,
+    queue_id: RawText<'a>,
+    customer_id: RawText<'a>,
+    agent_id: RawText<'a>,
+    direction: LooseStr<'a>,
+    outcome: LooseStr<'a>,
+    in_sla: LooseBool,
+    quick_drop: LooseBool,
+}
+
+impl<'de> Deserialize<'de> for Dialogue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Dialogue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an Anywhere365 Dialogue object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dialogue<'de>, A::Error> {
+                let mut r = Dialogue::default();
+                let mut buf = [0u8; 64];
+                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
+                    let key = key.0.unwrap_or_default();
+                    match lower_key(&key, &mut buf) {
+                        "id" => r.id = field(&mut map, &key)?,
+                        "ordernumber" => r.order_number = field(&mut map, &key)?,
+                        "startdate" => r.start_date = field(&mut map, &key)?,
+                        "starttimestamp" => r.start = field(&mut map, &key)?,
+                        "queueentertimestamp" => r.queue_enter = field(&mut map, &key)?,
+                        "accepttimestamp" => r.accept = field(&mut map, &key)?,
+                        "endtimestamp" => r.end = field(&mut map, &key)?,
+                        "ivrdurationinsec" => r.ivr = field(&mut map, &key)?,
+                        "queuedurationinsec" => r.queue = field(&mut map, &key)?,
+                        "initialtalkdurationinsec" => r.talk = field(&mut map, &key)?,
+                        "sessiondurationinsec" => r.session = field(&mut map, &key)?,
+                        "ivrid" => r.ivr_id = field(&mut map, &key)?,
+                        "queueid" => r.queue_id = field(&mut map, &key)?,
+                        "customerid" => r.customer_id = field(&mut map, &key)?,
+                        "agentid" => r.agent_id = field(&mut map, &key)?,
+                        "direction" => r.direction = field(&mut map, &key)?,
+                        "outcome" => r.outcome = field(&mut map, &key)?,
+                        "insla" => r.in_sla = field(&mut map, &key)?,
+                        "quickdrop" => r.quick_drop = field(&mut map, &key)?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// `direction` as the canonical `inbound` / `outbound`; other values are kept as delivered.
+pub fn direction(v: &str) -> &str {
+    match v.trim() {
+        "1" => "inbound",
+        "2" => "outbound",
+        t if t.eq_ignore_ascii_case("inbound") => "inbound",
+        t if t.eq_ignore_ascii_case("outbound") => "outbound",
+        _ => v,
+    }
+}
+
+fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<RecordBatch> {
+    let mut b = TableBuilder::new(&DIALOGUES);
+    let source = f.path.to_string_lossy();
+    for span in spans {
+        let mut de = serde_json::Deserializer::from_slice(&f.bytes[span.clone()]);
+        let r = Dialogue::deserialize(&mut de)
+            .and_then(|r| de.end().map(|_| r))
+            .map_err(|e| f.record_error(span, &e))?;
+        let Some(id) = r.id.0.as_deref() else {
+            return Err(Error::Data {
+                location: f.location(span.start),
+                message: "missing required field `id`".into(),
+            });
+        };
+        let abandoned = r
+            .outcome
+            .0
+            .as_deref()
+            .is_some_and(|o| o.eq_ignore_ascii_case("abandoned"));
+        let abandon_wait = match (abandoned, r.queue_enter.0, r.end.0) {
+            (false, _, _) => None,
+            (true, Some(q), Some(e)) => Some((e - q) as f64 / 1e6),
+            (true, _, _) => r.queue.0,
+        };
+        b.str(Some(id))
+            .i64(r.order_number.0)
+            .str(r.start_date.0.as_deref())
+            .ts(r.start.0)
+            .ts(r.queue_enter.0)
+            .ts(r.accept.0)
+            .ts(r.end.0)
+            .f64(r.ivr.0)
+            .f64(r.queue.0)
+            .f64(r.talk.0)
+            .f64(r.session.0)
+            .f64(abandon_wait)
+            .str(r.ivr_id.0.as_deref())
+            .str(r.queue_id.0.as_deref())
+            .str(r.customer_id.0.as_deref())
+            .str(r.agent_id.0.as_deref())
+            .str(r.direction.0.as_deref().map(direction))
+            .str(r.outcome.0.as_deref())
+            .bool(r.in_sla.0)
+            .bool(r.quick_drop.0)
+            .str(Some(&source));
+        b.end_row();
+    }
+    Ok(b.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dialogues_in_mixed_case_with_text_booleans() {
+        let d: Dialogue = serde_json::from_str(
+            r#"{"Id":"a1","StartTimestamp":"2024-05-07T09:00:01Z","queueDurationInSec":18.0,
+                "direction":1,"Outcome":"Accepted","InSLA":"True","QuickDrop":null,"orderNumber":104233}"#,
+        )
+        .unwrap();
+        assert_eq!(d.id.0.as_deref(), Some("a1"));
+        assert_eq!(d.in_sla.0, Some(true));
+        assert_eq!(d.quick_drop.0, None);
+        assert_eq!(d.queue.0, Some(18.0));
+        assert_eq!(d.order_number.0, Some(104_233));
+        assert_eq!(direction(d.direction.0.as_deref().unwrap()), "inbound");
+        assert_eq!(direction("Outbound"), "outbound");
+        assert_eq!(direction("sideways"), "sideways");
+    }
+}

@@ -1,0 +1,349 @@
+//! Samespace Analytics API: calls (`sessions`), agent session logs (`logs`), `productivity/v2`
+//! and `csat`, told apart by content so one directory may hold all four.
+//!
+//! Every notation seen is read: plain JSON `{"total":…,"data":[…]}`, bare arrays, single or
+//! concatenated documents, mongo-shell notation (`ObjectId("…")`, `ISODate("…")`,
+//! `NumberLong(…)`, normalized by the framing layer) and Extended JSON (`{"$oid"}`,
+//! `{"$date"}`, `{"$numberLong"}`, read by the tolerant scalars).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use arrow::array::RecordBatch;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::json::{parse_count, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
+use super::{
+    read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor, SAMESPACE,
+};
+use crate::error::{Error, Result};
+use crate::table::{
+    keep_last_by, TableBuilder, TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS, CSAT_CALLS,
+    PRODUCTIVITY,
+};
+
+#[derive(Debug)]
+pub struct Tables {
+    pub calls: RecordBatch,
+    pub csat_calls: RecordBatch,
+    pub csat_answers: RecordBatch,
+    pub agent_sessions: RecordBatch,
+    pub productivity: RecordBatch,
+    pub stats: Stats,
+}
+
+/// The key each table is deduplicated on (the later delivery wins).
+const KEYS: [(&TableDef, &str); 5] = [
+    (&CALLS, "uuid"),
+    (&CSAT_CALLS, "call_uuid"),
+    (&CSAT_ANSWERS, "answer_id"),
+    (&AGENT_SESSIONS, "id"),
+    (&PRODUCTIVITY, "id"),
+];
+
+/// Reads every Samespace report among the candidates.
+pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
+    let chunks = read_all(candidates, SAMESPACE, on_bad, rejects, parse_chunk)?;
+    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let mut stats = Stats {
+        files,
+        ..Stats::default()
+    };
+    let mut tables: HashMap<&str, RecordBatch> = HashMap::new();
+    for (def, key) in KEYS {
+        let parts: Vec<&RecordBatch> = chunks
+            .iter()
+            .flatten()
+            .filter(|(d, _)| d.name == def.name)
+            .map(|(_, b)| b)
+            .collect();
+        let all = arrow::compute::concat_batches(&def.schema(), parts)?;
+        let (kept, dropped) = keep_last_by(&all, key)?;
+        if def.name != CSAT_ANSWERS.name {
+            stats.records += all.num_rows();
+            stats.duplicates += dropped;
+        }
+        tables.insert(def.name, kept);
+    }
+    let mut take = |def: &TableDef| {
+        tables
+            .remove(def.name)
+            .unwrap_or_else(|| RecordBatch::new_empty(def.schema()))
+    };
+    Ok(Tables {
+        calls: take(&CALLS),
+        csat_calls: take(&CSAT_CALLS),
+        csat_answers: take(&CSAT_ANSWERS),
+        agent_sessions: take(&AGENT_SESSIONS),
+        productivity: take(&PRODUCTIVITY),
+        stats,
+    })
+}
+
+/// A record's fields by lower-cased key, as raw JSON borrowed from the file.
+struct Fields<'a> {
+    file: &'a Framed,
+    map: HashMap<String, &'a RawValue>,
+}
+
+impl<'a> Fields<'a> {
+    fn parse(file: &'a Framed, span: &Range<usize>) -> Result<Self> {
+        let raw: HashMap<&'a str, &'a RawValue> = serde_json::from_slice(&file.bytes[span.clone()])
+            .map_err(|e| file.record_error(span, &e))?;
+        let map = raw
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        Ok(Fields { file, map })
+    }
+
+    /// The value of `key` read as `T` (`T::default()` when absent), with the error located
+    /// at the value.
+    fn get<T: Deserialize<'a> + Default>(&self, key: &str) -> Result<T> {
+        let Some(raw) = self.map.get(key) else {
+            return Ok(T::default());
+        };
+        serde_json::from_str(raw.get()).map_err(|e| Error::Data {
+            location: self
+                .file
+                .location(raw.get().as_ptr() as usize - self.file.bytes.as_ptr() as usize),
+            message: format!("field `{key}`: {}", strip_position(&e.to_string())),
+        })
+    }
+
+    fn str(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.get::<LooseStr>(key)?.0.map(|c| c.into_owned()))
+    }
+
+    fn time(&self, key: &str) -> Result<Option<i64>> {
+        Ok(self.get::<LooseTime>(key)?.0)
+    }
+
+    fn num(&self, key: &str) -> Result<Option<f64>> {
+        Ok(self.get::<LooseF64>(key)?.0)
+    }
+
+    fn count(&self, key: &str) -> Result<Option<i64>> {
+        Ok(self.get::<LooseCount>(key)?.0)
+    }
+
+    fn raw(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.get::<RawText>(key)?.0.map(|c| c.into_owned()))
+    }
+}
+
+type Chunk = Vec<(&'static TableDef, RecordBatch)>;
+
+fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
+    let source = f.path.to_string_lossy();
+    let source = Some(source.as_ref());
+    match f.vendor {
+        Vendor::SamespaceCsat => {
+            let (mut calls, mut answers) = (
+                TableBuilder::new(&CSAT_CALLS),
+                TableBuilder::new(&CSAT_ANSWERS),
+            );
+            for span in spans {
+                csat_record(f, span, &mut calls, &mut answers, source)?;
+            }
+            Ok(vec![
+                (&CSAT_CALLS, calls.finish()?),
+                (&CSAT_ANSWERS, answers.finish()?),
+            ])
+        }
+        Vendor::SamespaceLogs => {
+            let mut b = TableBuilder::new(&AGENT_SESSIONS);
+            for span in spans {
+                let r = Fields::parse(f, span)?;
+                let id = required(f, span, r.str("_id")?.or(r.str("session_id")?), "_id")?;
+                b.str(Some(&id))
+                    .str(r.str("session_id")?.as_deref())
+                    .str(r.str("user_display_name")?.as_deref())
+                    .str(r.str("user_login_id")?.as_deref())
+                    .str(r.str("user_system_id")?.as_deref())
+                    .ts(r.time("start_time")?)
+                    .ts(r.time("end_time")?)
+                    .str(r.str("activity")?.as_deref())
+                    .str(r.str("logout_reason")?.as_deref())
+                    .f64(r.num("session_duration")?)
+                    .str(r.str("ip_address")?.as_deref())
+                    .i64(r.count("domain_id")?)
+                    .str(source);
+                b.end_row();
+            }
+            Ok(vec![(&AGENT_SESSIONS, b.finish()?)])
+        }
+        Vendor::SamespaceProductivity => {
+            let mut b = TableBuilder::new(&PRODUCTIVITY);
+            for span in spans {
+                let r = Fields::parse(f, span)?;
+                let id = required(f, span, r.str("_id")?.or(r.str("user")?), "_id")?;
+                b.str(Some(&id)).str(r.str("user")?.as_deref());
+                for k in [
+                    "session_duration",
+                    "away_time",
+                    "acd",
+                    "acw",
+                    "asa",
+                    "avg_hold_time",
+                    "avg_ring_duration",
+                ] {
+                    b.f64(r.num(k)?);
+                }
+                b.i64(r.count("inbound_conversations")?)
+                    .i64(r.count("outbound_conversations")?)
+                    .str(source);
+                b.end_row();
+            }
+            Ok(vec![(&PRODUCTIVITY, b.finish()?)])
+        }
+        _ => {
+            let mut b = TableBuilder::new(&CALLS);
+            for span in spans {
+                let r = Fields::parse(f, span)?;
+                let id = r.str("_id")?;
+                let uuid = required(f, span, r.str("uuid")?.or(id.clone()), "uuid")?;
+                b.str(Some(&uuid)).str(id.as_deref());
+                for k in [
+                    "channel",
+                    "direction",
+                    "type",
+                    "user_display_name",
+                    "user_login_id",
+                    "caller",
+                    "callee",
+                    "team_name",
+                ] {
+                    b.str(r.str(k)?.as_deref());
+                }
+                b.ts(r.time("start_time")?)
+                    .ts(r.time("answer_time")?)
+                    .ts(r.time("end_time")?);
+                for k in [
+                    "progress_duration",
+                    "duration",
+                    "hold_duration",
+                    "conference_duration",
+                ] {
+                    b.f64(r.num(k)?);
+                }
+                for k in ["status", "terminated_by", "termination_cause"] {
+                    b.str(r.str(k)?.as_deref());
+                }
+                b.f64(r.num("mos")?)
+                    .i64(r.count("domain_id")?)
+                    .str(r.raw("custom_data")?.as_deref())
+                    .str(source);
+                b.end_row();
+            }
+            Ok(vec![(&CALLS, b.finish()?)])
+        }
+    }
+}
+
+fn required(f: &Framed, span: &Range<usize>, v: Option<String>, name: &str) -> Result<String> {
+    v.ok_or_else(|| Error::Data {
+        location: f.location(span.start),
+        message: format!("missing required field `{name}`"),
+    })
+}
+
+/// `SURVEY_ANSWER_3:How courteous was the agent?` → (Some(3), "How courteous was the agent?").
+pub fn split_question(q: &str) -> (Option<i64>, &str) {
+    let t = q.trim();
+    let prefix = "SURVEY_ANSWER_";
+    if t.len() > prefix.len() && t[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        if let Some((n, text)) = t[prefix.len()..].split_once(':') {
+            if let Ok(n) = n.trim().parse::<i64>() {
+                return (Some(n), text.trim());
+            }
+        }
+    }
+    (None, t)
+}
+
+fn csat_record(
+    f: &Framed,
+    span: &Range<usize>,
+    calls: &mut TableBuilder,
+    answers: &mut TableBuilder,
+    source: Option<&str>,
+) -> Result<()> {
+    let r = Fields::parse(f, span)?;
+    let call = required(f, span, r.str("_id")?.or(r.str("uuid")?), "_id")?;
+    let items: Option<Vec<&RawValue>> = r.get("csat")?;
+    let items = items.unwrap_or_default();
+    let (team, agent, direction) = (
+        r.str("team_name")?,
+        r.str("user_display_name")?,
+        r.str("direction")?,
+    );
+    let start = r.time("start_time")?;
+    let tags: Option<Vec<LooseStr>> = r.get("conversation_tags")?;
+    calls
+        .str(Some(&call))
+        .str(direction.as_deref())
+        .str(r.str("caller")?.as_deref())
+        .str(r.str("callee")?.as_deref())
+        .str(agent.as_deref())
+        .str(team.as_deref())
+        .ts(start)
+        .ts(r.time("end_time")?)
+        .f64(r.num("duration")?)
+        .f64(r.num("acw_duration")?)
+        .list(tags.as_ref().map(|t| t.iter().map(|s| s.0.as_deref())))
+        .str(r.str("notes")?.as_deref())
+        .i64(Some(items.len() as i64))
+        .str(source);
+    calls.end_row();
+    for item in items {
+        let start_of_item = item.get().as_ptr() as usize - f.bytes.as_ptr() as usize;
+        let item_span = start_of_item..start_of_item + item.get().len();
+        let a = Fields::parse(f, &item_span)?;
+        let question = a.str("question")?;
+        let (question_id, text) = match question.as_deref() {
+            Some(q) => split_question(q),
+            None => (None, ""),
+        };
+        let answer = a.str("answer")?;
+        let numeric = answer
+            .as_deref()
+            .and_then(|t| parse_count(t).ok().flatten());
+        answers
+            .str(Some(&call))
+            .str(a.str("_id")?.as_deref())
+            .i64(question_id)
+            .str(question.is_some().then_some(text))
+            .str(answer.as_deref())
+            .i64(numeric)
+            .ts(a.time("timestamp")?.or(start))
+            .str(agent.as_deref())
+            .str(team.as_deref())
+            .str(direction.as_deref());
+        answers.end_row();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survey_questions_split_into_id_and_text() {
+        assert_eq!(
+            split_question("SURVEY_ANSWER_3:How courteous was the agent?"),
+            (Some(3), "How courteous was the agent?")
+        );
+        assert_eq!(
+            split_question("survey_answer_12: Again?"),
+            (Some(12), "Again?")
+        );
+        assert_eq!(split_question("Free text"), (None, "Free text"));
+        assert_eq!(
+            split_question("SURVEY_ANSWER_x:oops"),
+            (None, "SURVEY_ANSWER_x:oops")
+        );
+    }
+}

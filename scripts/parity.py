@@ -196,6 +196,75 @@ def dialpad(args, failures):
                 compare(f"dialpad {name}", exp, act, key, [c for c in exp[0].keys()], failures)
 
 
+def case(con, golden_dir, name, sql, cli, key, args, failures, rename=None, skip=()):
+    """One query against cxkpi: DuckDB's result checked against its golden, then against
+    cxkpi's output for the same data (columns renamed by `rename`, `skip` not compared)."""
+    text = to_csv(con, sql)
+    check_golden(golden_dir, name, text, key, args.update, failures)
+    act = parse_csv(cxkpi(args.cxkpi, "-q", *cli, "--format", "csv"))
+    for r in act:
+        r["bucket"] = r["bucket_start"][:10] if "bucket_start" in r else "total"
+        for ours, theirs in (rename or {}).items():
+            r[theirs] = r.get(ours, "")
+    exp = parse_csv(text)
+    if not exp:
+        failures.append(f"{name}: DuckDB returned no rows")
+        return
+    compare(name, exp, act, key, [c for c in exp[0].keys() if c not in skip], failures)
+
+
+BUCKETS = {
+    "total": ("'total'", []),
+    "daily": (f"CAST(timezone('{TZ}', COL) AS DATE)", ["--interval", "1d", "--tz", TZ]),
+}
+VOICE_GEN = ["--days", "8", "--per-day", "300", "--seed", "3", "--start", "2024-03-27"]
+
+
+def anywhere365(args, failures):
+    golden_dir = ROOT / "tests" / "golden" / "anywhere365"
+    q = ROOT / "queries" / "anywhere365"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        exports, ref = tmp / "dialogues", tmp / "reference.ndjson"
+        cxkpi(args.cxkpi, "-q", "generate", "anywhere365", "--out", str(exports), "--reference", str(ref), *VOICE_GEN)
+        con = duckdb.connect()
+        con.execute(sql_file(ROOT / "tests/parity/stage_anywhere365_reference.sql", ref=str(ref)))
+        levels = ["v1", "v2", "v3", "v4", "v5", "v6"]
+        rename = {f"service_level_{v}_30s": v for v in levels}
+        rename.update({"in_sla_30s": "in_sla_t", "sla_accepted_known_30s": "sla_accepted_known_t",
+                       "sla_share_30s": "sla_share_t", "quick_drops_20s": "quick_drops_q",
+                       "quick_drop_share_20s": "quick_drop_share_q",
+                       "abandon_rate_excl_quick_20s": "abandon_rate_excl_quick_q"})
+        for bname, (expr, cli) in BUCKETS.items():
+            case(con, golden_dir, f"queue_{bname}", bucketed((q / "queue.sql").read_text(), expr),
+                 ["metrics", "queue", str(exports), *cli], ["bucket"], args, failures)
+            sql = (q / "service_levels.sql").read_text().replace("${t}", "30").replace("${q}", "20")
+            case(con, golden_dir, f"service_levels_{bname}", bucketed(sql, expr),
+                 ["metrics", "queue", str(exports), "--sla-threshold", "30", "--quick-drop-threshold", "20",
+                  "--service-level", ",".join(levels), *cli], ["bucket"], args, failures, rename=rename)
+
+
+def samespace(args, failures):
+    golden_dir = ROOT / "tests" / "golden" / "samespace"
+    q = ROOT / "queries" / "samespace"
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        exports, ref = tmp / "reports", tmp / "reference.ndjson"
+        cxkpi(args.cxkpi, "-q", "generate", "samespace", "--out", str(exports), "--reference", str(ref), *VOICE_GEN)
+        con = duckdb.connect()
+        con.execute(sql_file(ROOT / "tests/parity/stage_samespace_reference.sql", ref=str(ref)))
+        for bname, (expr, cli) in BUCKETS.items():
+            case(con, golden_dir, f"calls_{bname}", bucketed((q / "calls.sql").read_text(), expr),
+                 ["metrics", "calls", str(exports), *cli], ["bucket"], args, failures)
+            case(con, golden_dir, f"csat_{bname}", bucketed((q / "csat.sql").read_text(), expr),
+                 ["metrics", "csat", str(exports), *cli], ["bucket", "question_id"], args, failures,
+                 skip=("question",))
+            case(con, golden_dir, f"agent_sessions_{bname}", bucketed((q / "agent_sessions.sql").read_text(), expr),
+                 ["metrics", "agents", str(exports), *cli], ["bucket"], args, failures)
+        case(con, golden_dir, "productivity", (q / "productivity.sql").read_text(),
+             ["metrics", "agents", str(exports), "--source", "productivity"], None, args, failures, skip=("bucket",))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cxkpi", required=True)
@@ -204,11 +273,13 @@ def main():
     failures = []
     ultimate(args, failures)
     dialpad(args, failures)
+    anywhere365(args, failures)
+    samespace(args, failures)
     if failures:
         print("\n".join(failures[:50]), file=sys.stderr)
         print(f"parity: 0 passed, {len(failures)} failed")
         return 1
-    print("parity: DuckDB and cxkpi agree on every Ultimate query and Dialpad view"
+    print("parity: DuckDB and cxkpi agree on every query of queries/ (Ultimate, Dialpad, Anywhere365, Samespace)"
           + (" (goldens rewritten)" if args.update else ""))
     return 0
 

@@ -134,7 +134,7 @@ fn check_read(
     }
     if duplicates > 0 {
         notes.note(&format!(
-            "{duplicates} of {records} records were copies of {what} delivered again; kept one copy of each"
+            "{duplicates} of {records} records were delivered more than once; kept {what}"
         ));
     }
     Ok(())
@@ -159,7 +159,7 @@ fn load_ultimate(
         s.files,
         s.records,
         s.duplicates,
-        "a conversation (the latest copy is kept)",
+        "the copy of each conversation with the latest end time",
         &rejects,
         notes,
     )?;
@@ -176,7 +176,7 @@ fn load_anywhere365(input: &InputArgs, notes: &Notes) -> Result<(anywhere365::Ta
         s.files,
         s.records,
         s.duplicates,
-        "a dialogue (the later delivery is kept)",
+        "the later delivery of each dialogue",
         &rejects,
         notes,
     )?;
@@ -193,7 +193,7 @@ fn load_samespace(input: &InputArgs, notes: &Notes) -> Result<(samespace::Tables
         s.files,
         s.records,
         s.duplicates,
-        "a record (the later delivery is kept)",
+        "the later delivery of each record",
         &rejects,
         notes,
     )?;
@@ -219,7 +219,7 @@ fn load_dialpad(
         s.files,
         s.records,
         s.duplicates,
-        "a message (overlapping pulls)",
+        "one copy of each message (overlapping pulls)",
         &rejects,
         notes,
     )?;

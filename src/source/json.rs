@@ -41,6 +41,15 @@ impl FrameError {
     }
 }
 
+/// serde_json appends " at line L column C" relative to the slice it parsed; cxkpi reports
+/// the position in the file instead.
+pub fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
 /// 1-based line and column of a byte offset, counted only when an error is reported.
 pub fn line_col(buf: &[u8], offset: usize) -> (usize, usize) {
     let offset = offset.min(buf.len());
@@ -263,7 +272,7 @@ fn envelope_array(buf: &[u8], span: &Range<usize>) -> Result<Option<Range<usize>
         .map(|r| r.map(|inner| inner.start..inner.end))
         .map_err(|e| FrameError {
             offset: offset_of(buf, span.start, e.line(), e.column()),
-            message: e.to_string(),
+            message: strip_position(&e.to_string()),
         })
 }
 

@@ -1,6 +1,8 @@
 //! Reading export files: discovery, decompression, vendor detection by content, and the
 //! parallel record driver every vendor reader uses.
 
+pub use json::strip_position;
+
 pub mod anywhere365;
 pub mod dialpad;
 pub mod json;
@@ -217,15 +219,6 @@ impl Framed {
             location: self.location(offset),
             message: strip_position(&e.to_string()),
         }
-    }
-}
-
-/// serde_json appends " at line L column C" relative to the record; cxkpi reports the
-/// position in the file instead.
-pub fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
     }
 }
 

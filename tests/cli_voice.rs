@@ -1,0 +1,256 @@
+//! The `cxkpi` binary on Anywhere365 Dialogues and Samespace reports: hand-checked numbers
+//! on data-samples/ (see their READMEs) and bad input. DuckDB parity on generated exports
+//! runs in scripts/parity.py.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const A: &str = "data-samples/anywhere365";
+const S: &str = "data-samples/samespace";
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxkpi"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("the cxkpi binary runs")
+}
+
+fn rows(args: &[&str]) -> Vec<Value> {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = run(&all);
+    assert!(
+        out.status.success(),
+        "cxkpi {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON rows")
+}
+
+#[track_caller]
+fn num(v: &Value, expected: f64) {
+    let x = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
+    assert!((x - expected).abs() < 1e-9, "{x} != {expected}");
+}
+
+#[test]
+fn queue_totals_follow_the_vendor_flags() {
+    let r = &rows(&["metrics", "queue", A])[0];
+    assert_eq!(r["inbound_dialogues"], 8);
+    assert_eq!(r["offered"], 7);
+    assert_eq!(r["accepted"], 4);
+    assert_eq!(r["abandoned"], 3);
+    assert_eq!(r["ivr_drops"], 1);
+    assert_eq!(r["in_sla"], 2);
+    num(&r["sla_share"], 0.5);
+    num(&r["quick_drop_share"], 1.0 / 3.0);
+    num(&r["abandon_rate"], 3.0 / 7.0);
+    num(&r["abandon_rate_excl_quick"], 1.0 / 3.0);
+    num(&r["asa_sec"], 23.75);
+    num(&r["queue_p50_sec"], 20.0);
+    num(&r["queue_p90_sec"], 39.0);
+    num(&r["avg_talk_sec"], 250.0);
+    num(&r["avg_ivr_sec"], 19.625);
+    num(&r["max_queue_sec"], 60.0);
+}
+
+#[test]
+fn thresholds_recompute_and_variants_are_named() {
+    let r = &rows(&[
+        "metrics",
+        "queue",
+        A,
+        "--sla-threshold",
+        "30",
+        "--quick-drop-threshold",
+        "20",
+        "--service-level",
+        "v1,v2,v3,v4,v5,v6",
+    ])[0];
+    assert!(
+        r.get("sla_share").is_none(),
+        "recomputed columns carry the threshold"
+    );
+    assert_eq!(r["in_sla_30s"], 3);
+    num(&r["sla_share_30s"], 0.75);
+    assert_eq!(r["quick_drops_20s"], 2);
+    num(&r["abandon_rate_excl_quick_20s"], 0.2);
+    for (v, n, d) in [
+        ("v1", 3, 4),
+        ("v2", 3, 7),
+        ("v3", 3, 5),
+        ("v4", 3, 5),
+        ("v5", 5, 7),
+        ("v6", 3, 7),
+    ] {
+        let name = format!("service_level_{v}_30s");
+        assert_eq!(r[format!("{name}_num")], n, "{name}");
+        assert_eq!(r[format!("{name}_den")], d, "{name}");
+        num(&r[&name], n as f64 / d as f64);
+    }
+    // At the tenant's own threshold the recomputation agrees with the exported flag.
+    let r = &rows(&["metrics", "queue", A, "--sla-threshold", "20"])[0];
+    assert_eq!(r["in_sla_20s"], 2);
+    let bad = run(&["metrics", "queue", A, "--sla-threshold", "-3"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn queue_daily_across_dst_and_by_queue() {
+    let d = rows(&[
+        "metrics",
+        "queue",
+        A,
+        "--interval",
+        "1d",
+        "--tz",
+        "Europe/Amsterdam",
+    ]);
+    let got: Vec<(&str, i64)> = d
+        .iter()
+        .map(|r| {
+            (
+                r["bucket_start"].as_str().unwrap(),
+                r["inbound_dialogues"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("2024-03-30T00:00:00+01:00", 5),
+            ("2024-03-31T00:00:00+01:00", 2),
+            ("2024-04-01T00:00:00+02:00", 1),
+        ]
+    );
+    assert!(
+        d[1]["quick_drop_share"].is_null(),
+        "no abandons that day: null, not 0"
+    );
+    let q = rows(&["metrics", "queue", A, "--by", "queue_id"]);
+    let sales = q.iter().find(|r| r["queue_id"] == "ep-q-sales").unwrap();
+    assert_eq!(sales["offered"], 4); // dlg-01, dlg-02, dlg-08 accepted and dlg-09 abandoned
+    assert_eq!(sales["abandoned"], 1);
+    let all = &rows(&["metrics", "queue", A, "--direction", "all"])[0];
+    assert_eq!(all["inbound_dialogues"], 9);
+}
+
+#[test]
+fn calls_join_csat_for_after_call_work() {
+    let r = &rows(&["metrics", "calls", S])[0];
+    assert_eq!(r["calls"], 6); // c1 delivered twice counts once
+    assert_eq!(r["inbound_calls"], 4);
+    assert_eq!(r["outbound_calls"], 2);
+    assert_eq!(r["answered_calls"], 4);
+    assert_eq!(r["unanswered_inbound"], 1);
+    num(&r["answer_rate"], 0.75);
+    num(&r["avg_talk_sec"], 158.5);
+    num(&r["avg_hold_sec"], 12.5);
+    num(&r["hold_rate"], 0.5);
+    assert_eq!(r["acw_calls"], 2);
+    num(&r["avg_acw_sec"], 53.5);
+    num(&r["aht_sec"], 160.5);
+    num(&r["avg_time_to_answer_sec"], (10.0 + 3.26 + 5.0) / 3.0);
+    num(&r["time_to_answer_p50_sec"], 5.0);
+    num(&r["time_to_answer_p90_sec"], 9.0);
+    num(&r["avg_mos"], 4.225);
+}
+
+#[test]
+fn csat_per_question_on_its_own_scale() {
+    let q = rows(&["metrics", "csat", S]);
+    let got: Vec<(i64, i64, i64, i64)> = q
+        .iter()
+        .map(|r| {
+            (
+                r["question_id"].as_i64().unwrap(),
+                r["scale_max"].as_i64().unwrap(),
+                r["responses"].as_i64().unwrap(),
+                r["satisfied"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1, 5, 2, 2), (2, 5, 2, 1), (3, 5, 1, 1), (4, 10, 1, 1)]
+    );
+    num(&q[1]["avg_score"], 2.5);
+    assert_eq!(q[2]["non_numeric_answers"], 1);
+    let answers = rows(&["table", "csat_answers", S]);
+    assert_eq!(answers.len(), 7);
+}
+
+#[test]
+fn agents_from_logs_and_weighted_productivity() {
+    let l = rows(&["metrics", "agents", S, "--by", "logout_reason"]);
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[0]["logout_reason"], "Logout");
+    num(&l[0]["logged_in_sec"], 18_000.0);
+    assert_eq!(l[1]["sessions"], 1);
+    let p = &rows(&["metrics", "agents", S, "--source", "productivity"])[0];
+    num(&p["asa_sec"], 10.0);
+    num(&p["acd_sec"], 9500.0 / 36.0);
+    num(&p["session_sec"], 43_289.0);
+    num(&p["away_share"], 5400.0 / 43_289.0);
+    let bad = run(&[
+        "metrics",
+        "agents",
+        S,
+        "--source",
+        "productivity",
+        "--interval",
+        "1d",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn mongo_shell_and_extended_json_read_the_same_values() {
+    let calls = rows(&["table", "calls", S]);
+    let vendor = calls
+        .iter()
+        .find(|r| r["uuid"] == "7f1d5a71-4f20-11eb-91c1-d5cff0c418c7")
+        .expect("the vendor's example call");
+    assert_eq!(vendor["id"], "5ff4093743e9410210f60350");
+    assert_eq!(vendor["start_time"], "2021-01-05T06:37:36.936Z");
+    assert!(vendor["answer_time"].is_null());
+    let c6 = calls
+        .iter()
+        .find(|r| r["uuid"] == "c6-7f1d5a71-0006")
+        .unwrap();
+    assert_eq!(c6["answer_time"], "2024-03-31T09:00:05Z");
+    num(&c6["duration_sec"], 200.0);
+    num(&c6["mos"], 4.4);
+    let logs = rows(&["table", "agent_sessions", S]);
+    assert_eq!(logs.len(), 3);
+}
+
+#[test]
+fn bad_voice_exports_are_located() {
+    for (cmd, file, needles) in [
+        (
+            "csat",
+            "samespace_csat_vendor_example.json",
+            &[":17:", "key must be a string"][..],
+        ),
+        (
+            "queue",
+            "anywhere365_bad_flag.json",
+            &[":1:", "`InSLA`", "Maybe"],
+        ),
+    ] {
+        let p = format!("tests/fixtures/bad/{file}");
+        let out = run(&["metrics", cmd, &p]);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        for n in needles {
+            assert!(err.contains(n), "{file}: {n:?} in {err}");
+        }
+    }
+    let wrong = run(&["metrics", "calls", A]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("looks like an Anywhere365"));
+}

@@ -104,40 +104,42 @@ fn query(a: &QueryArgs, dimensions: &[&str]) -> Result<Query> {
     })
 }
 
-fn on_bad(input: &InputArgs) -> OnBadFile {
-    match input.skip_bad_files {
+/// Discovers the inputs, reads them with `read`, and reports what was read: skipped files,
+/// re-deliveries dropped (`kept` says which copy stays), and an error when nothing was read.
+fn load<T>(
+    input: &InputArgs,
+    notes: &Notes,
+    kept: &str,
+    read: impl FnOnce(&[source::Candidate], OnBadFile, &mut Rejects) -> Result<T>,
+    stats: impl Fn(&T) -> &source::Stats,
+) -> Result<(T, Rejects)> {
+    let candidates = source::discover(&input.paths)?;
+    let mut rejects = Rejects::default();
+    let on_bad = match input.skip_bad_files {
         true => OnBadFile::Skip,
         false => OnBadFile::Fail,
-    }
-}
-
-/// What every reader reports, for the notes and the empty-input check.
-fn check_read(
-    files: usize,
-    records: usize,
-    duplicates: usize,
-    what: &str,
-    rejects: &Rejects,
-    notes: &Notes,
-) -> Result<()> {
+    };
+    let tables = read(&candidates, on_bad, &mut rejects)?;
+    let s = stats(&tables);
     for p in &rejects.skipped_not_json {
         notes.note(&format!("skipped {}: not a JSON file", p.display()));
     }
-    if files == 0 {
+    if s.files == 0 {
         return Err(Error::Usage(match rejects.files.is_empty() {
             true => "no export files found in the given paths".into(),
             false => {
-                report_rejects(rejects);
+                report_rejects(&rejects);
                 "every input file was rejected".into()
             }
         }));
     }
-    if duplicates > 0 {
+    if s.duplicates > 0 {
         notes.note(&format!(
-            "{duplicates} of {records} records were delivered more than once; kept {what}"
+            "{} of {} records were delivered more than once; kept {kept}",
+            s.duplicates, s.records
         ));
     }
-    Ok(())
+    Ok((tables, rejects))
 }
 
 /// Reads Ultimate files; `lean` for metrics-only runs (see [`ultimate::Options::lean`]).
@@ -147,57 +149,38 @@ fn load_ultimate(
     lean: bool,
     notes: &Notes,
 ) -> Result<(ultimate::Tables, Rejects)> {
-    let candidates = source::discover(&input.paths)?;
-    let mut rejects = Rejects::default();
     let opts = ultimate::Options {
         excluded_intents: excluded.iter().filter(|s| !s.is_empty()).cloned().collect(),
         lean,
     };
-    let t = ultimate::read(&candidates, &opts, on_bad(input), &mut rejects)?;
-    let s = &t.stats;
-    check_read(
-        s.files,
-        s.records,
-        s.duplicates,
+    load(
+        input,
+        notes,
         "the copy of each conversation with the latest end time",
-        &rejects,
-        notes,
-    )?;
-    Ok((t, rejects))
+        |c, b, r| ultimate::read(c, &opts, b, r),
+        |t| &t.stats,
+    )
 }
 
-/// Reads Anywhere365 Dialogues exports.
 fn load_anywhere365(input: &InputArgs, notes: &Notes) -> Result<(anywhere365::Tables, Rejects)> {
-    let candidates = source::discover(&input.paths)?;
-    let mut rejects = Rejects::default();
-    let t = anywhere365::read(&candidates, on_bad(input), &mut rejects)?;
-    let s = &t.stats;
-    check_read(
-        s.files,
-        s.records,
-        s.duplicates,
-        "the later delivery of each dialogue",
-        &rejects,
+    load(
+        input,
         notes,
-    )?;
-    Ok((t, rejects))
+        "the later delivery of each dialogue",
+        anywhere365::read,
+        |t| &t.stats,
+    )
 }
 
-/// Reads Samespace reports (any mix of calls, logs, productivity and CSAT).
+/// Any mix of Samespace calls, logs, productivity and CSAT reports.
 fn load_samespace(input: &InputArgs, notes: &Notes) -> Result<(samespace::Tables, Rejects)> {
-    let candidates = source::discover(&input.paths)?;
-    let mut rejects = Rejects::default();
-    let t = samespace::read(&candidates, on_bad(input), &mut rejects)?;
-    let s = &t.stats;
-    check_read(
-        s.files,
-        s.records,
-        s.duplicates,
-        "the later delivery of each record",
-        &rejects,
+    load(
+        input,
         notes,
-    )?;
-    Ok((t, rejects))
+        "the later delivery of each record",
+        samespace::read,
+        |t| &t.stats,
+    )
 }
 
 /// Reads Dialpad message dumps; `lean` for metrics-only runs.
@@ -206,24 +189,13 @@ fn load_dialpad(
     lean: bool,
     notes: &Notes,
 ) -> Result<(dialpad::Tables, Rejects)> {
-    let candidates = source::discover(&input.paths)?;
-    let mut rejects = Rejects::default();
-    let t = dialpad::read(
-        &candidates,
-        &dialpad::Options { lean },
-        on_bad(input),
-        &mut rejects,
-    )?;
-    let s = &t.stats;
-    check_read(
-        s.files,
-        s.records,
-        s.duplicates,
-        "one copy of each message (overlapping pulls)",
-        &rejects,
+    load(
+        input,
         notes,
-    )?;
-    Ok((t, rejects))
+        "one copy of each message (overlapping pulls)",
+        |c, b, r| dialpad::read(c, &dialpad::Options { lean }, b, r),
+        |t| &t.stats,
+    )
 }
 
 fn report_rejects(rejects: &Rejects) {

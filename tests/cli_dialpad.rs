@@ -3,42 +3,17 @@
 //! pulls runs in scripts/parity.py.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
+use common::{num, rows, run};
 use serde_json::Value;
 
 const S: &str = "data-samples/dialpad";
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cxkpi"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("the cxkpi binary runs")
-}
-
-fn rows(args: &[&str]) -> Vec<Value> {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    let out = run(&all);
-    assert!(
-        out.status.success(),
-        "cxkpi {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON rows")
-}
 
 fn view(v: &str, extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["metrics", "messaging", S, "--view", v];
     args.extend_from_slice(extra);
     rows(&args)
-}
-
-#[track_caller]
-fn assert_num(v: &Value, expected: f64) {
-    let x = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
-    assert!((x - expected).abs() < 1e-9, "{x} != {expected}");
 }
 
 #[test]
@@ -91,10 +66,10 @@ fn intents_with_and_without_intent_type() {
         got,
         vec![("change_address", 1), ("delivery_status", 2), ("refund", 1)]
     );
-    assert_num(&i[1]["avg_score"], 0.75);
+    num(&i[1]["avg_score"], 0.75);
     let a = view("intents", &["--intent-type", "agent"]);
     assert_eq!(a.len(), 1);
-    assert_num(&a[0]["avg_score"], 0.6);
+    num(&a[0]["avg_score"], 0.6);
     assert_eq!(view("intents", &["--intent-type", "bot"]).len(), 3);
 }
 
@@ -103,20 +78,20 @@ fn sentiment_handoff_and_response_times() {
     let s = &view("sentiment", &[])[0];
     assert_eq!(s["customer_messages"], 9);
     assert_eq!(s["scored_messages"], 8);
-    assert_num(&s["avg_sentiment"], -0.15);
+    num(&s["avg_sentiment"], -0.15);
     assert_eq!(s["negative_messages"], 4);
-    assert_num(&s["neutral_share"], 1.0 / 8.0);
+    num(&s["neutral_share"], 1.0 / 8.0);
     let h = &view("handoff", &[])[0];
     assert_eq!(h["bot_customer_sessions"], 3);
     assert_eq!(h["escalated_customer_sessions"], 2);
-    assert_num(&h["escalation_rate"], 2.0 / 3.0);
+    num(&h["escalation_rate"], 2.0 / 3.0);
     assert_eq!(h["contained_customer_sessions"], 1);
     let r = &view("response-times", &[])[0];
     assert_eq!(r["agent_interactions"], 2);
-    assert_num(&r["first_response_mean_sec"], 90.0);
-    assert_num(&r["first_response_p90_sec"], 114.0);
-    assert_num(&r["avg_response_mean_sec"], 80.0);
-    assert_num(&r["avg_response_p90_sec"], 112.0);
+    num(&r["first_response_mean_sec"], 90.0);
+    num(&r["first_response_p90_sec"], 114.0);
+    num(&r["avg_response_mean_sec"], 80.0);
+    num(&r["avg_response_p90_sec"], 112.0);
 }
 
 #[test]
@@ -155,10 +130,10 @@ fn canonical_tables_keep_ids_as_text() {
         .expect("103.10 stays 103.10");
     assert_eq!(seg10["segment"], 10);
     assert_eq!(seg10["conversation_id"], "103");
-    assert_num(&seg10["first_response_sec"], 120.0);
+    num(&seg10["first_response_sec"], 120.0);
     let a2 = i.iter().find(|r| r["sessionid"] == "101.2").unwrap();
     assert_eq!(a2["customersessionid"], "-1711800.0001");
-    assert_num(&a2["avg_response_sec"], 40.0);
+    num(&a2["avg_response_sec"], 40.0);
     assert_eq!(a2["responses"], 2);
     let m = rows(&["table", "messages", S]);
     assert_eq!(m.len(), 19);

@@ -2,38 +2,12 @@
 //! on data-samples/ (see their READMEs) and bad input. DuckDB parity on generated exports
 //! runs in scripts/parity.py.
 
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
+use common::{num, rows, run};
 
 const A: &str = "data-samples/anywhere365";
 const S: &str = "data-samples/samespace";
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cxkpi"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("the cxkpi binary runs")
-}
-
-fn rows(args: &[&str]) -> Vec<Value> {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    let out = run(&all);
-    assert!(
-        out.status.success(),
-        "cxkpi {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON rows")
-}
-
-#[track_caller]
-fn num(v: &Value, expected: f64) {
-    let x = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
-    assert!((x - expected).abs() < 1e-9, "{x} != {expected}");
-}
 
 #[test]
 fn queue_totals_follow_the_vendor_flags() {

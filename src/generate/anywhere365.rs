@@ -7,11 +7,9 @@
 //! a bare array with PascalCase names and JSON booleans; NDJSON with "Inbound"/"Outbound"; two
 //! OData pages where the second repeats the last records of the first.
 
-use std::io::Write;
-
 use serde_json::{json, Map, Value};
 
-use super::{write_file, Config, Rng};
+use super::{json_err, write_file, Config, Rng, Twin};
 use crate::error::{Error, Result};
 
 const QUEUES: [&str; 3] = ["ep-q-sales", "ep-q-support", "ep-q-billing"];
@@ -192,27 +190,14 @@ fn reference(d: &Dialogue, file: &str, pos: usize) -> Value {
     })
 }
 
-fn json_err(e: serde_json::Error) -> Error {
-    Error::Usage(format!("generator: {e}"))
-}
-
 pub fn write(cfg: &Config) -> Result<String> {
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
     let mut rng = Rng::new(cfg.seed ^ 0xA365);
-    let mut twin = match &cfg.reference {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Error::io(p, e))?,
-        )),
-        None => None,
-    };
+    let mut twin = Twin::create(cfg)?;
     let (mut files, mut records, mut n) = (0, 0, 0u64);
     for d in 0..cfg.days as i64 {
         let day = cfg.start + chrono::Duration::days(d);
-        let day_ms = day
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp_millis();
+        let day_ms = super::day_start_ms(cfg, d);
         let mut dialogues: Vec<Dialogue> = (0..cfg.per_day)
             .map(|_| {
                 n += 1;
@@ -256,19 +241,14 @@ pub fn write(cfg: &Config) -> Result<String> {
                 .map_err(json_err)?,
             }
             write_file(&cfg.out.join(&name), body, false)?;
-            if let Some(w) = twin.as_mut() {
-                for (i, x) in page.iter().enumerate() {
-                    serde_json::to_writer(&mut *w, &reference(x, &name, i)).map_err(json_err)?;
-                    w.write_all(b"\n").map_err(|e| Error::io(&cfg.out, e))?;
-                }
+            for (i, x) in page.iter().enumerate() {
+                twin.write(&reference(x, &name, i))?;
             }
             files += 1;
             records += page.len();
         }
     }
-    if let (Some(w), Some(p)) = (twin, &cfg.reference) {
-        w.into_inner().map_err(|e| Error::io(p, e.into_error()))?;
-    }
+    twin.finish()?;
     Ok(format!(
         "wrote {files} files with {records} dialogues ({n} distinct) to {}",
         cfg.out.display()

@@ -10,11 +10,9 @@
 //! deliver the same messages again. The framing rotates per pull: a bare array,
 //! `[{"messages":[…]}]` in two pages, `{"messages":[…]}`, NDJSON, gzip.
 
-use std::io::Write;
-
 use serde_json::{json, Map, Value};
 
-use super::{write_file, Config, Rng};
+use super::{json_err, write_file, Config, Rng, Twin};
 use crate::error::{Error, Result};
 
 const CHANNELS: [(&str, u32); 4] = [("web", 50), ("whatsapp", 25), ("sms", 15), ("facebook", 10)];
@@ -212,10 +210,6 @@ fn reference(m: &Msg, file: &str, pos: usize) -> Value {
     })
 }
 
-fn to_json_err(e: serde_json::Error) -> Error {
-    Error::Usage(format!("generator: {e}"))
-}
-
 /// Writes the pulls (and the reference twin); returns a one-line summary.
 pub fn write(cfg: &Config) -> Result<String> {
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
@@ -241,12 +235,7 @@ pub fn write(cfg: &Config) -> Result<String> {
     } else {
         (7, 3)
     };
-    let mut twin = match &cfg.reference {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Error::io(p, e))?,
-        )),
-        None => None,
-    };
+    let mut twin = Twin::create(cfg)?;
     let (mut files, mut delivered) = (0, 0);
     let last_ts = messages.last().map_or(day0, |m| m.ts_ms);
     let mut k = 0i64;
@@ -270,28 +259,26 @@ pub fn write(cfg: &Config) -> Result<String> {
         let variant = if cfg.plain { 3 } else { k % 5 };
         let mut body = Vec::new();
         match variant {
-            0 => serde_json::to_writer(&mut body, &records).map_err(to_json_err)?,
+            0 => serde_json::to_writer(&mut body, &records).map_err(json_err)?,
             1 | 4 => {
                 // Two pages, as two wrapper objects.
                 let half = records.len() / 2;
                 let pages = json!([{"messages": records[..half]}, {"messages": records[half..]}]);
-                serde_json::to_writer_pretty(&mut body, &pages).map_err(to_json_err)?
+                serde_json::to_writer_pretty(&mut body, &pages).map_err(json_err)?
             }
-            2 => serde_json::to_writer(&mut body, &json!({"messages": records}))
-                .map_err(to_json_err)?,
+            2 => {
+                serde_json::to_writer(&mut body, &json!({"messages": records})).map_err(json_err)?
+            }
             _ => {
                 for r in &records {
-                    serde_json::to_writer(&mut body, r).map_err(to_json_err)?;
+                    serde_json::to_writer(&mut body, r).map_err(json_err)?;
                     body.push(b'\n');
                 }
             }
         }
         write_file(&cfg.out.join(&name), body, variant == 4)?;
-        if let Some(w) = twin.as_mut() {
-            for (i, m) in pull.iter().enumerate() {
-                serde_json::to_writer(&mut *w, &reference(m, &name, i)).map_err(to_json_err)?;
-                w.write_all(b"\n").map_err(|e| Error::io(&cfg.out, e))?;
-            }
+        for (i, m) in pull.iter().enumerate() {
+            twin.write(&reference(m, &name, i))?;
         }
         files += 1;
         delivered += pull.len();
@@ -300,9 +287,7 @@ pub fn write(cfg: &Config) -> Result<String> {
             break;
         }
     }
-    if let (Some(w), Some(p)) = (twin, &cfg.reference) {
-        w.into_inner().map_err(|e| Error::io(p, e.into_error()))?;
-    }
+    twin.finish()?;
     Ok(format!(
         "wrote {files} pulls with {delivered} messages ({} distinct) to {}",
         messages.len(),

@@ -47,6 +47,54 @@ impl GenerateArgs {
     }
 }
 
+/// The plain reference twin of a generated export: one JSON line per delivered record, for
+/// independent checks with DuckDB (`--reference FILE`). A no-op when not asked for.
+pub(crate) struct Twin {
+    out: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+}
+
+impl Twin {
+    pub fn create(cfg: &Config) -> Result<Self> {
+        let out = match &cfg.reference {
+            Some(p) => {
+                let f = std::fs::File::create(p).map_err(|e| Error::io(p, e))?;
+                Some((p.clone(), std::io::BufWriter::new(f)))
+            }
+            None => None,
+        };
+        Ok(Twin { out })
+    }
+
+    pub fn write(&mut self, record: &serde_json::Value) -> Result<()> {
+        use std::io::Write;
+        if let Some((p, w)) = self.out.as_mut() {
+            serde_json::to_writer(&mut *w, record).map_err(json_err)?;
+            w.write_all(b"\n").map_err(|e| Error::io(p, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<()> {
+        if let Some((p, w)) = self.out {
+            w.into_inner().map_err(|e| Error::io(&p, e.into_error()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Midnight UTC of day `d` of the generated range, in epoch ms.
+pub(crate) fn day_start_ms(cfg: &Config, d: i64) -> i64 {
+    (cfg.start + chrono::Duration::days(d))
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .timestamp_millis()
+}
+
+pub(crate) fn json_err(e: serde_json::Error) -> Error {
+    Error::Usage(format!("generator: {e}"))
+}
+
 /// Writes `body` to `path`, gzip-compressed when asked.
 pub(crate) fn write_file(path: &std::path::Path, body: Vec<u8>, gzip: bool) -> Result<()> {
     use std::io::Write;

@@ -10,11 +10,9 @@
 //! (`ObjectId`, `ISODate`, `NumberLong`), Extended JSON (`$oid`, `$date`, `$numberLong`) and
 //! a bare array; about 1% of calls are delivered again the next day.
 
-use std::io::Write;
-
 use serde_json::{json, Value};
 
-use super::{write_file, Config, Rng};
+use super::{json_err, write_file, Config, Rng, Twin};
 use crate::error::{Error, Result};
 
 const TEAMS: [&str; 3] = ["Support", "Sales", "Billing"];
@@ -182,26 +180,11 @@ fn regex_free_replace(text: &str, tag: &str, open: &str, close: &str) -> String 
     out
 }
 
-fn json_err(e: serde_json::Error) -> Error {
-    Error::Usage(format!("generator: {e}"))
-}
-
 pub fn write(cfg: &Config) -> Result<String> {
     std::fs::create_dir_all(&cfg.out).map_err(|e| Error::io(&cfg.out, e))?;
     let mut rng = Rng::new(cfg.seed ^ 0x5A3E);
-    let mut twin = match &cfg.reference {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Error::io(p, e))?,
-        )),
-        None => None,
-    };
-    let mut emit = |v: Value| -> Result<()> {
-        if let Some(w) = twin.as_mut() {
-            serde_json::to_writer(&mut *w, &v).map_err(json_err)?;
-            w.write_all(b"\n").map_err(|e| Error::io(&cfg.out, e))?;
-        }
-        Ok(())
-    };
+    let mut twin = Twin::create(cfg)?;
+    let mut emit = |v: Value| twin.write(&v);
     let (mut n, mut answer_n, mut files) = (0u64, 0u64, 0);
     let mut all_calls: Vec<Call> = Vec::new();
     let mut carry: Vec<Call> = Vec::new();
@@ -209,11 +192,7 @@ pub fn write(cfg: &Config) -> Result<String> {
     let mut logs: Vec<Value> = Vec::new();
     for d in 0..cfg.days as i64 {
         let day = cfg.start + chrono::Duration::days(d);
-        let day_ms = day
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc()
-            .timestamp_millis();
+        let day_ms = super::day_start_ms(cfg, d);
         let mut calls: Vec<Call> = (0..cfg.per_day)
             .map(|_| {
                 n += 1;
@@ -378,9 +357,7 @@ pub fn write(cfg: &Config) -> Result<String> {
         serde_json::to_vec_pretty(&productivity).map_err(json_err)?,
         false,
     )?;
-    if let (Some(w), Some(p)) = (twin, &cfg.reference) {
-        w.into_inner().map_err(|e| Error::io(p, e.into_error()))?;
-    }
+    twin.finish()?;
     Ok(format!(
         "wrote {} files: {} calls, {} CSAT records, {} agent sessions, {} productivity records to {}",
         files + 3,

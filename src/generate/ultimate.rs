@@ -10,13 +10,12 @@
 //! later end time (the copy that must win).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
 use chrono::{DateTime, NaiveDate};
 
 use serde_json::{json, Map, Value};
 
-use super::{Config, Rng};
+use super::{json_err, Config, Rng, Twin};
 use crate::error::{Error, Result};
 
 const BOTS: [(&str, &str, &str); 2] = [
@@ -452,12 +451,7 @@ pub fn write(cfg: &Config) -> Result<String> {
             total += 1;
         }
     }
-    let mut twin = match &cfg.reference {
-        Some(p) => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).map_err(|e| Error::io(p, e))?,
-        )),
-        None => None,
-    };
+    let mut twin = Twin::create(cfg)?;
     for (k, ((bot, day, shard), convs)) in files.iter().enumerate() {
         let v = if cfg.plain { PLAIN } else { variant(k) };
         let name = format!("conversation_{}_{}_{:012}.json", BOTS[*bot].0, day, shard);
@@ -475,27 +469,20 @@ pub fn write(cfg: &Config) -> Result<String> {
             } else {
                 serde_json::to_writer(&mut body, &arr)
             }
-            .map_err(|e| Error::Usage(e.to_string()))?;
+            .map_err(json_err)?;
             body.push(b'\n');
         } else {
             for (i, c) in convs.iter().enumerate() {
-                serde_json::to_writer(&mut body, &render(c, v, i as u64))
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                serde_json::to_writer(&mut body, &render(c, v, i as u64)).map_err(json_err)?;
                 body.push(b'\n');
             }
         }
         super::write_file(&path, body, v.gzip)?;
-        if let Some(w) = twin.as_mut() {
-            for (i, c) in convs.iter().enumerate() {
-                serde_json::to_writer(&mut *w, &reference(c, &name, i))
-                    .map_err(|e| Error::Usage(e.to_string()))?;
-                w.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
-            }
+        for (i, c) in convs.iter().enumerate() {
+            twin.write(&reference(c, &name, i))?;
         }
     }
-    if let (Some(w), Some(p)) = (twin, &cfg.reference) {
-        w.into_inner().map_err(|e| Error::io(p, e.into_error()))?;
-    }
+    twin.finish()?;
     Ok(format!(
         "wrote {} files with {} records to {}",
         files.len(),

@@ -265,6 +265,56 @@ def samespace(args, failures):
              ["metrics", "agents", str(exports), "--source", "productivity"], None, args, failures, skip=("bucket",))
 
 
+def lake(args, failures):
+    """The lake read by DuckDB through `cxkpi ddl`: row counts, types, and the queries/ SQL
+    over it equal to `cxkpi metrics --lake`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        inbox, lake_dir = tmp / "inbox", tmp / "lake"
+        cxkpi(args.cxkpi, "-q", "generate", "ultimate", "--out", str(inbox / "u"), *ULTIMATE_GEN)
+        cxkpi(args.cxkpi, "-q", "generate", "dialpad", "--out", str(inbox / "d"), *DIALPAD_GEN)
+        cxkpi(args.cxkpi, "-q", "generate", "anywhere365", "--out", str(inbox / "a"), *VOICE_GEN)
+        cxkpi(args.cxkpi, "-q", "generate", "samespace", "--out", str(inbox / "s"), *VOICE_GEN)
+        cxkpi(args.cxkpi, "-q", "ingest", str(inbox), "--lake", str(lake_dir))
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(cxkpi(args.cxkpi, "ddl", "--engine", "duckdb", "--lake", str(lake_dir)))
+        tables = ["bot_conversations", "bot_intents", "messages", "dialogues", "calls", "csat_calls",
+                  "csat_answers", "agent_sessions", "productivity"]
+        expected_types = {"conversation_start_time": "TIMESTAMP WITH TIME ZONE", "ts": "TIMESTAMP WITH TIME ZONE",
+                          "start_time": "TIMESTAMP WITH TIME ZONE", "visitor_messages_count": "BIGINT",
+                          "segment": "BIGINT", "conversation_id": "VARCHAR", "in_sla": "BOOLEAN",
+                          "queue_sec": "DOUBLE", "labels": "VARCHAR[]"}
+        for t in tables:
+            n = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            ours = len(parse_csv(cxkpi(args.cxkpi, "-q", "table", t, "--lake", str(lake_dir), "--format", "csv")))
+            if n != ours:
+                failures.append(f"lake {t}: DuckDB reads {n} rows, cxkpi {ours}")
+            for name, typ, *_ in con.execute(f"DESCRIBE {t}").fetchall():
+                if name in expected_types and typ != expected_types[name]:
+                    failures.append(f"lake {t}.{name}: DuckDB type {typ}, expected {expected_types[name]}")
+        # The queries/ SQL over the lake, against cxkpi over the lake.
+        q = ROOT / "queries"
+        checks = [
+            (sql_file(q / "ultimate" / "popular_metrics.sql"), ["metrics", "bot"], None),
+            (bucketed((q / "anywhere365" / "queue.sql").read_text(), "'total'"), ["metrics", "queue"], ["bucket"]),
+            (bucketed((q / "samespace" / "calls.sql").read_text(), "'total'"), ["metrics", "calls"], ["bucket"]),
+        ]
+        for sql, cli, key in checks:
+            exp = parse_csv(to_csv(con, sql))
+            act = parse_csv(cxkpi(args.cxkpi, "-q", *cli, "--lake", str(lake_dir), "--format", "csv"))
+            for r in act:
+                r["bucket"] = "total"
+            compare(f"lake {' '.join(cli)}", exp, act, key, list(exp[0].keys()), failures)
+        con.execute("CREATE TABLE interactions AS " + (q / "dialpad" / "interactions.sql").read_text())
+        exp = parse_csv(to_csv(con, bucketed((q / "dialpad" / "view_response_times.sql").read_text(), "'total'")))
+        act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "messaging", "--lake", str(lake_dir), "--view",
+                              "response-times", "--format", "csv"))
+        for r in act:
+            r["bucket"] = "total"
+        compare("lake messaging response-times", exp, act, ["bucket"], list(exp[0].keys()), failures)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cxkpi", required=True)
@@ -275,11 +325,12 @@ def main():
     dialpad(args, failures)
     anywhere365(args, failures)
     samespace(args, failures)
+    lake(args, failures)
     if failures:
         print("\n".join(failures[:50]), file=sys.stderr)
         print(f"parity: 0 passed, {len(failures)} failed")
         return 1
-    print("parity: DuckDB and cxkpi agree on every query of queries/ (Ultimate, Dialpad, Anywhere365, Samespace)"
+    print("parity: DuckDB and cxkpi agree on every query of queries/ (Ultimate, Dialpad, Anywhere365, Samespace), from files and from the lake"
           + (" (goldens rewritten)" if args.update else ""))
     return 0
 

@@ -57,6 +57,11 @@ pub fn run(cli: Cli) -> Result<()> {
             finish(rejects)
         }
         Command::Table(a) => table(a, &notes),
+        Command::Ingest(a) => ingest(a, &notes),
+        Command::Ddl(a) => {
+            print!("{}", crate::lake::ddl(&a.lake, &a.engine)?);
+            Ok(())
+        }
         Command::Generate(GenerateCommand::Ultimate(a)) => {
             notes.note(&crate::generate::ultimate::write(&a.into_config()?)?);
             Ok(())
@@ -111,8 +116,12 @@ fn load<T>(
     notes: &Notes,
     kept: &str,
     read: impl FnOnce(&[source::Candidate], OnBadFile, &mut Rejects) -> Result<T>,
+    from_lake: impl FnOnce(&std::path::Path) -> Result<T>,
     stats: impl Fn(&T) -> &source::Stats,
 ) -> Result<(T, Rejects)> {
+    if let Some(root) = &input.lake {
+        return Ok((from_lake(root)?, Rejects::default()));
+    }
     let candidates = source::discover(&input.paths)?;
     let mut rejects = Rejects::default();
     let on_bad = match input.skip_bad_files {
@@ -158,6 +167,7 @@ fn load_ultimate(
         notes,
         "the copy of each conversation with the latest end time",
         |c, b, r| ultimate::read(c, &opts, b, r),
+        crate::lake::ultimate_tables,
         |t| &t.stats,
     )
 }
@@ -168,6 +178,7 @@ fn load_anywhere365(input: &InputArgs, notes: &Notes) -> Result<(anywhere365::Ta
         notes,
         "the later delivery of each dialogue",
         anywhere365::read,
+        crate::lake::anywhere365_tables,
         |t| &t.stats,
     )
 }
@@ -179,6 +190,7 @@ fn load_samespace(input: &InputArgs, notes: &Notes) -> Result<(samespace::Tables
         notes,
         "the later delivery of each record",
         samespace::read,
+        crate::lake::samespace_tables,
         |t| &t.stats,
     )
 }
@@ -194,8 +206,44 @@ fn load_dialpad(
         notes,
         "one copy of each message (overlapping pulls)",
         |c, b, r| dialpad::read(c, &dialpad::Options { lean }, b, r),
+        crate::lake::dialpad_tables,
         |t| &t.stats,
     )
+}
+
+fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
+    let on_bad = match a.skip_bad_files {
+        true => OnBadFile::Skip,
+        false => OnBadFile::Fail,
+    };
+    let r = crate::lake::ingest(&a.lake, &a.paths, on_bad)?;
+    if r.recovered_previous_run {
+        notes.note("completed the commit of a previous run that was interrupted");
+    }
+    if r.files_ingested == 0 {
+        notes.note(&format!(
+            "nothing to ingest: {} file(s) already in the lake and unchanged",
+            r.files_unchanged
+        ));
+    } else {
+        notes.note(&format!(
+            "ingested {} file(s) ({} unchanged) into {} partition file(s) in {:.2} s",
+            r.files_ingested, r.files_unchanged, r.partitions_written, r.seconds
+        ));
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| Error::Usage(e.to_string()))?
+        );
+    }
+    for (path, why) in &r.files_rejected {
+        eprintln!("rejected: {path} ({why})");
+    }
+    match r.files_rejected.len() {
+        0 => Ok(()),
+        count => Err(Error::Rejected { count }),
+    }
 }
 
 fn report_rejects(rejects: &Rejects) {

@@ -41,6 +41,43 @@ pub enum Command {
     /// Write deterministic synthetic exports for tests and benchmarks.
     #[command(subcommand)]
     Generate(GenerateCommand),
+
+    /// Add export files (any mix of formats) to a Parquet lake: incremental, idempotent,
+    /// crash-safe.
+    Ingest(IngestArgs),
+
+    /// Print the lake's table definitions for another engine.
+    Ddl(DdlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Export files or directories (searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The lake directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+
+    /// Set aside files whose content is bad, list them, and go on (exit code 4).
+    #[arg(long)]
+    pub skip_bad_files: bool,
+
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DdlArgs {
+    /// duckdb (views over read_parquet), spark or trino (external partitioned tables).
+    #[arg(long, value_parser = ["duckdb", "spark", "trino"])]
+    pub engine: String,
+
+    /// The lake directory, as the engine will see it.
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,8 +173,12 @@ pub struct MessagingArgs {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Export files or directories (searched recursively); gzip and framing are detected by content.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(value_name = "PATH", required_unless_present = "lake")]
     pub paths: Vec<PathBuf>,
+
+    /// Read the canonical tables from a cxkpi lake (see `cxkpi ingest`) instead of files.
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    pub lake: Option<PathBuf>,
 
     /// Set aside files whose content is bad, list them on stderr, and go on (exit code 4).
     #[arg(long)]

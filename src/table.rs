@@ -64,6 +64,10 @@ pub struct Column {
 pub struct TableDef {
     pub name: &'static str,
     pub grain: &'static str,
+    /// The canonical row order (the table's key): every reader and the lake return rows in
+    /// this order, so an aggregation sees the same rows in the same order wherever they came
+    /// from, and its floating-point sums agree to the last bit.
+    pub order: &'static [&'static str],
     pub columns: &'static [Column],
 }
 
@@ -103,6 +107,7 @@ pub const BOT_CONVERSATIONS: TableDef = TableDef {
     grain: "one row per conversation_id; a conversation delivered again (another file, a \
             grown day file) counts once: the copy with the latest conversation_end_time wins, \
             then the later file",
+    order: &["conversation_id"],
     columns: &[
         key("conversation_id", Utf8, "conversation_id"),
         col("platform_conversation_id", Utf8, "platform_conversation_id (numbers kept as text)"),
@@ -141,6 +146,7 @@ pub const BOT_CONVERSATIONS: TableDef = TableDef {
 pub const BOT_INTENTS: TableDef = TableDef {
     name: "bot_intents",
     grain: "one row per item of triggered_intent_replies of a kept conversation",
+    order: &["conversation_id", "position"],
     columns: &[
         key(
             "conversation_id",
@@ -156,6 +162,11 @@ pub const BOT_INTENTS: TableDef = TableDef {
         col("intent_name", Utf8, "intent_name"),
         col("intent_timestamp", Timestamp, "intent_timestamp"),
         col("not_meaningful", Bool, "not_meaningful (null when absent)"),
+        key(
+            "source_file",
+            Utf8,
+            "the export file of the conversation's kept copy",
+        ),
     ],
 };
 
@@ -163,6 +174,7 @@ pub const MESSAGES: TableDef = TableDef {
     name: "messages",
     grain: "one row per Dialpad message; the same message delivered by overlapping pulls \
             (same sessionid, ts, sendertype and text) counts once",
+    order: &["sessionid", "ts", "sendertype", "text"],
     columns: &[
         key(
             "sessionid",
@@ -220,6 +232,7 @@ pub const INTERACTIONS: TableDef = TableDef {
     name: "interactions",
     grain: "one row per sessionid (a segment of a conversation: the bot part, an agent part, \
             a survey bot…), derived from the deduplicated messages",
+    order: &["sessionid"],
     columns: &[
         key("sessionid", Utf8, "sessionid"),
         col("conversation_id", Utf8, "sessionid before the last dot"),
@@ -269,6 +282,7 @@ pub const DIALOGUES: TableDef = TableDef {
     name: "dialogues",
     grain: "one row per Anywhere365 Dialogue id (a page delivered twice counts once: the later \
             delivery wins)",
+    order: &["id"],
     columns: &[
         key("id", Utf8, "id"),
         col("order_number", Int64, "orderNumber"),
@@ -297,6 +311,7 @@ pub const DIALOGUES: TableDef = TableDef {
 pub const CALLS: TableDef = TableDef {
     name: "calls",
     grain: "one row per Samespace call uuid (the later delivery wins)",
+    order: &["uuid"],
     columns: &[
         key("uuid", Utf8, "uuid (_id when uuid is missing)"),
         col("id", Utf8, "_id (ObjectId, $oid or text)"),
@@ -352,6 +367,7 @@ pub const CALLS: TableDef = TableDef {
 pub const CSAT_CALLS: TableDef = TableDef {
     name: "csat_calls",
     grain: "one row per Samespace CSAT record (a call with its survey), keyed by the call uuid",
+    order: &["call_uuid"],
     columns: &[
         key("call_uuid", Utf8, "_id of the CSAT record (the call uuid)"),
         col("direction", Utf8, "direction"),
@@ -381,6 +397,7 @@ pub const CSAT_CALLS: TableDef = TableDef {
 pub const CSAT_ANSWERS: TableDef = TableDef {
     name: "csat_answers",
     grain: "one row per survey answer (csat[] item), deduplicated on its _id",
+    order: &["call_uuid", "answer_id"],
     columns: &[
         key("call_uuid", Utf8, "_id of the CSAT record (the call uuid)"),
         col("answer_id", Utf8, "csat[]._id"),
@@ -400,12 +417,18 @@ pub const CSAT_ANSWERS: TableDef = TableDef {
         col("user_display_name", Utf8, "user_display_name of the record"),
         col("team_name", Utf8, "team_name of the record"),
         col("direction", Utf8, "direction of the record"),
+        key(
+            "source_file",
+            Utf8,
+            "the export file of the CSAT record's kept copy",
+        ),
     ],
 };
 
 pub const AGENT_SESSIONS: TableDef = TableDef {
     name: "agent_sessions",
     grain: "one row per Samespace agent session log entry (_id; the later delivery wins)",
+    order: &["id"],
     columns: &[
         key("id", Utf8, "_id"),
         col("session_id", Utf8, "session_id"),
@@ -430,6 +453,7 @@ pub const AGENT_SESSIONS: TableDef = TableDef {
 pub const PRODUCTIVITY: TableDef = TableDef {
     name: "productivity",
     grain: "one row per Samespace productivity record (per user, for the report's range)",
+    order: &["id"],
     columns: &[
         key("id", Utf8, "_id"),
         col("user", Utf8, "user (a first name, not an id)"),
@@ -639,6 +663,25 @@ impl TableBuilder {
             .collect();
         RecordBatch::try_new(self.def.schema(), arrays)
     }
+}
+
+/// The rows of `batch` in the table's canonical order (see [`TableDef::order`]), nulls first.
+pub fn in_canonical_order(batch: &RecordBatch, def: &TableDef) -> Result<RecordBatch, ArrowError> {
+    if batch.num_rows() < 2 {
+        return Ok(batch.clone());
+    }
+    let columns = def
+        .order
+        .iter()
+        .map(|c| {
+            Ok(arrow::compute::SortColumn {
+                values: batch.column(batch.schema().index_of(c)?).clone(),
+                options: None,
+            })
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let indices = arrow::compute::lexsort_to_indices(&columns, None)?;
+    arrow::compute::take_record_batch(batch, &indices)
 }
 
 /// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose

@@ -2,10 +2,10 @@
 -- duration includes hold, so AHT = duration + ACW over answered calls with an ACW value.
 WITH c AS (
   SELECT calls.*, cc.acw_duration_sec,
-    lower(direction) IN ('in', 'inbound') AS inbound,
-    lower(direction) IN ('out', 'outbound') AS outbound,
-    answer_time IS NOT NULL AS answered,
-    (epoch_us(answer_time) - epoch_us(start_time)) / 1e6 AS tta
+    lower(calls.direction) IN ('in', 'inbound') AS inbound,
+    lower(calls.direction) IN ('out', 'outbound') AS outbound,
+    calls.answer_time IS NOT NULL AS answered,
+    (epoch_us(calls.answer_time) - epoch_us(calls.start_time)) / 1e6 AS tta
   FROM calls LEFT JOIN csat_calls cc ON cc.call_uuid = calls.uuid
 )
 SELECT ${bucket(start_time)} AS bucket,

@@ -15,7 +15,7 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use super::json::{lower_key, LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
 use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Vendor};
 use crate::error::{Error, Result};
-use crate::table::{keep_last_by, TableBuilder, DIALOGUES};
+use crate::table::{in_canonical_order, keep_last_by, TableBuilder, DIALOGUES};
 
 #[derive(Debug)]
 pub struct Tables {
@@ -35,6 +35,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let all = arrow::compute::concat_batches(&DIALOGUES.schema(), &chunks)?;
     let (dialogues, duplicates) = keep_last_by(&all, "id")?;
+    let dialogues = in_canonical_order(&dialogues, &DIALOGUES)?;
     Ok(Tables {
         stats: super::Stats {
             files,

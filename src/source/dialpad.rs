@@ -22,7 +22,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use super::json::{lower_key, parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor};
 use crate::error::{Error, Result};
-use crate::table::{INTERACTIONS, MESSAGES};
+use crate::table::{in_canonical_order, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -55,7 +55,7 @@ pub fn read(
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(RecordBatch::num_rows).sum();
     let all = arrow::compute::concat_batches(&MESSAGES.schema(), &chunks)?;
-    let messages = dedupe(&all)?;
+    let messages = in_canonical_order(&dedupe(&all)?, &MESSAGES)?;
     let interactions = derive_interactions(&messages)?;
     Ok(Tables {
         stats: Stats {

@@ -113,7 +113,7 @@ pub fn looks_like_json(bytes: &[u8]) -> bool {
 }
 
 /// The export formats cxkpi reads, told apart by the keys of the first record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Vendor {
     Ultimate,
     Dialpad,
@@ -122,6 +122,22 @@ pub enum Vendor {
     SamespaceLogs,
     SamespaceProductivity,
     SamespaceCsat,
+}
+
+/// Every format cxkpi reads.
+pub const ALL: &[Vendor] = &[
+    Vendor::Ultimate,
+    Vendor::Dialpad,
+    Vendor::Anywhere365,
+    Vendor::SamespaceCalls,
+    Vendor::SamespaceLogs,
+    Vendor::SamespaceProductivity,
+    Vendor::SamespaceCsat,
+];
+
+/// The format of one file, from its first record (`None`: not JSON, below a directory).
+pub fn sniff(c: &Candidate) -> Result<Option<Vendor>> {
+    Ok(frame_one(c, ALL)?.map(|f| f.vendor))
 }
 
 /// The Samespace reports: one directory may hold all of them.
@@ -340,11 +356,15 @@ fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
             if keys.len() > 8 {
                 shown.push("…");
             }
+            let expected = if vendors.len() == ALL.len() {
+                "a recognized export (Ultimate, Dialpad, Anywhere365 or Samespace)"
+            } else {
+                vendor.name()
+            };
             let message = match detected {
-                Some(other) => format!("not {}: it looks like {}", vendor.name(), other.name()),
+                Some(other) => format!("not {expected}: it looks like {}", other.name()),
                 None => format!(
-                    "not {}: the first record has keys [{}]",
-                    vendor.name(),
+                    "not {expected}: the first record has keys [{}]",
                     shown.join(", ")
                 ),
             };

@@ -19,8 +19,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::table::{
-    keep_last_by, TableBuilder, TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS, CSAT_CALLS,
-    PRODUCTIVITY,
+    in_canonical_order, keep_last_by, TableBuilder, TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS,
+    CSAT_CALLS, PRODUCTIVITY,
 };
 
 #[derive(Debug)]
@@ -64,7 +64,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
             stats.records += all.num_rows();
             stats.duplicates += dropped;
         }
-        tables.insert(def.name, kept);
+        tables.insert(def.name, in_canonical_order(&kept, def)?);
     }
     let mut take = |def: &TableDef| {
         tables
@@ -320,7 +320,8 @@ fn csat_record(
             .ts(a.time("timestamp")?.or(start))
             .str(agent.as_deref())
             .str(team.as_deref())
-            .str(direction.as_deref());
+            .str(direction.as_deref())
+            .str(source);
         answers.end_row();
     }
     Ok(())

@@ -25,7 +25,7 @@ use serde::de::{
 use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime, RawText};
 use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor};
 use crate::error::{Error, Result};
-use crate::table::{BOT_CONVERSATIONS, BOT_INTENTS};
+use crate::table::{in_canonical_order, BOT_CONVERSATIONS, BOT_INTENTS};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -83,6 +83,8 @@ pub fn read(
     )?;
     let intents =
         arrow::compute::concat_batches(&BOT_INTENTS.schema(), chunks.iter().map(|c| &c.intents))?;
+    let conversations = in_canonical_order(&conversations, &BOT_CONVERSATIONS)?;
+    let intents = in_canonical_order(&intents, &BOT_INTENTS)?;
     Ok(Tables {
         conversations,
         intents,
@@ -404,6 +406,7 @@ struct Builders {
     i_name: StringBuilder,
     i_timestamp: TimestampMicrosecondBuilder,
     i_not_meaningful: BooleanBuilder,
+    i_source_file: StringBuilder,
     intent_parent: Vec<u32>,
     rows: u32,
 }
@@ -447,6 +450,7 @@ impl Builders {
             i_name: StringBuilder::new(),
             i_timestamp: utc_ts(),
             i_not_meaningful: BooleanBuilder::new(),
+            i_source_file: StringBuilder::new(),
             intent_parent: Vec::new(),
             rows: 0,
         }
@@ -510,6 +514,7 @@ impl Builders {
             self.i_name.append_option(it.name.0.as_deref());
             self.i_timestamp.append_option(it.timestamp.0);
             self.i_not_meaningful.append_option(it.not_meaningful.0);
+            self.i_source_file.append_value(source_file);
             self.intent_parent.push(self.rows);
         }
         self.rows += 1;
@@ -557,6 +562,7 @@ impl Builders {
                 Arc::new(self.i_name.finish()),
                 Arc::new(self.i_timestamp.finish()),
                 Arc::new(self.i_not_meaningful.finish()),
+                Arc::new(self.i_source_file.finish()),
             ],
         )?;
         Ok(Chunk {

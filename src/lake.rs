@@ -1,0 +1,833 @@
+//! The Parquet lake: incremental, idempotent, crash-safe ingest of export files into
+//! Hive-partitioned Parquet that DuckDB, Spark and Trino read, and reading it back.
+//!
+//! Layout: `DIR/<table>/dt=YYYY-MM-DD/part-00000.parquet`, one file per partition (the UTC day
+//! of the table's business timestamp; `dt=__HIVE_DEFAULT_PARTITION__` when it is null), plus
+//! `DIR/_cxkpi/` for the manifest, the journal and staging. A partition is always rewritten
+//! whole, never appended to, so a record delivered again replaces its earlier copy.
+//!
+//! Commit protocol (the commit point is one atomic rename):
+//! 1. every new partition file and the new manifest are written under `_cxkpi/staging/RUN/`;
+//! 2. the journal `_cxkpi/journal.json`, listing the renames, is written and renamed into
+//!    place: from here on the run has happened;
+//! 3. the staged files are renamed over their targets, the manifest last; the journal is
+//!    removed.
+//!
+//! A run killed before step 2 leaves only staging, which the next run deletes: the lake is as
+//! before. Killed after it, the next run first finishes the renames (they are idempotent):
+//! the lake is as after. Either way the next run then does its own work.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use arrow::datatypes::TimestampMicrosecondType;
+use arrow::row::{RowConverter, SortField};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::source::{
+    self, anywhere365, dialpad, samespace, ultimate, Candidate, OnBadFile, Rejects, Vendor,
+};
+use crate::table::{self, TableDef};
+use crate::time::utc_date;
+
+/// The partition value of a null business timestamp (Hive's convention, read as NULL).
+pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
+
+/// How a table sits in the lake.
+pub struct LakeTable {
+    pub def: &'static TableDef,
+    /// The timestamp whose UTC day partitions the table; `None`: the parent's partition
+    /// (child tables) or the null partition (tables without a timestamp).
+    pub partition_by: Option<&'static str>,
+    /// The columns identifying a record; a later delivery replaces an earlier one.
+    pub key: &'static [&'static str],
+    /// Before keeping the last copy per key, rows are stably ordered by this timestamp
+    /// (conversations: the latest end time wins, then the later delivery).
+    pub order_by: Option<&'static str>,
+    /// For child tables: the parent table and the column holding the parent's key. A child
+    /// row is kept only with the parent copy it came with (same key, same source_file).
+    pub parent: Option<(&'static str, &'static str)>,
+}
+
+pub const TABLES: &[LakeTable] = &[
+    LakeTable {
+        def: &table::BOT_CONVERSATIONS,
+        partition_by: Some("conversation_start_time"),
+        key: &["conversation_id"],
+        order_by: Some("conversation_end_time"),
+        parent: None,
+    },
+    LakeTable {
+        def: &table::BOT_INTENTS,
+        partition_by: None,
+        key: &[],
+        order_by: None,
+        parent: Some(("bot_conversations", "conversation_id")),
+    },
+    LakeTable {
+        def: &table::MESSAGES,
+        partition_by: Some("ts"),
+        key: &["sessionid", "ts", "sendertype", "text"],
+        order_by: None,
+        parent: None,
+    },
+    LakeTable {
+        def: &table::DIALOGUES,
+        partition_by: Some("start_time"),
+        key: &["id"],
+        order_by: None,
+        parent: None,
+    },
+    LakeTable {
+        def: &table::CALLS,
+        partition_by: Some("start_time"),
+        key: &["uuid"],
+        order_by: None,
+        parent: None,
+    },
+    LakeTable {
+        def: &table::CSAT_CALLS,
+        partition_by: Some("start_time"),
+        key: &["call_uuid"],
+        order_by: None,
+        parent: None,
+    },
+    LakeTable {
+        def: &table::CSAT_ANSWERS,
+        partition_by: None,
+        key: &[],
+        order_by: None,
+        parent: Some(("csat_calls", "call_uuid")),
+    },
+    LakeTable {
+        def: &table::AGENT_SESSIONS,
+        partition_by: Some("start_time"),
+        key: &["id"],
+        order_by: None,
+        parent: None,
+    },
+    LakeTable {
+        def: &table::PRODUCTIVITY,
+        partition_by: None,
+        key: &["id"],
+        order_by: None,
+        parent: None,
+    },
+];
+
+pub fn lake_table(name: &str) -> Option<&'static LakeTable> {
+    TABLES.iter().find(|t| t.def.name == name)
+}
+
+// ---------------------------------------------------------------------------------------
+// Manifest and journal
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub size: u64,
+    /// XXH3-64 of the file's bytes, hex.
+    pub hash: String,
+    pub format: String,
+    pub rows: u64,
+    /// `table/dt=…` partitions holding rows of this file.
+    pub partitions: BTreeSet<String>,
+    pub run_id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    /// Ingested files by absolute path.
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    run_id: String,
+    /// (staged file, final file), relative to the lake root; the manifest last.
+    renames: Vec<(String, String)>,
+    /// Partition files to remove (emptied partitions), relative to the lake root.
+    removals: Vec<String>,
+}
+
+fn meta_dir(root: &Path) -> PathBuf {
+    root.join("_cxkpi")
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::io(path, e)
+}
+
+/// Test hook: `CXKPI_CRASH_AT=staged|journaled|renamed:N` aborts the process at that step,
+/// as `kill -9` would, so the tests can prove the commit protocol.
+fn crash_point(step: &str) {
+    if std::env::var("CXKPI_CRASH_AT").is_ok_and(|v| v == step) {
+        std::process::abort();
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+pub fn load_manifest(root: &Path) -> Result<Manifest> {
+    let p = meta_dir(root).join("manifest.json");
+    match std::fs::read(&p) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+            path: p.clone(),
+            message: format!("the lake manifest is not valid: {e}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+            version: 1,
+            ..Manifest::default()
+        }),
+        Err(e) => Err(Error::io(&p, e)),
+    }
+}
+
+/// Finishes a committed run a crash interrupted, and drops the staging of uncommitted ones.
+/// Returns whether a committed run was completed.
+pub fn recover(root: &Path) -> Result<bool> {
+    let meta = meta_dir(root);
+    let journal_path = meta.join("journal.json");
+    let mut completed = false;
+    if let Ok(bytes) = std::fs::read(&journal_path) {
+        let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+            path: journal_path.clone(),
+            message: format!("the lake journal is not valid: {e}"),
+        })?;
+        apply(root, &journal)?;
+        std::fs::remove_file(&journal_path).map_err(io(&journal_path))?;
+        completed = true;
+    }
+    let staging = meta.join("staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+    }
+    Ok(completed)
+}
+
+/// Performs the journal's renames and removals; each step may already have happened.
+fn apply(root: &Path, j: &Journal) -> Result<()> {
+    for (i, (from, to)) in j.renames.iter().enumerate() {
+        let (from, to) = (root.join(from), root.join(to));
+        if from.exists() {
+            if let Some(dir) = to.parent() {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::rename(&from, &to).map_err(io(&to))?;
+        }
+        crash_point(&format!("renamed:{}", i + 1));
+    }
+    for r in &j.removals {
+        let p = root.join(r);
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(io(&p))?;
+            if let Some(dir) = p.parent() {
+                let _ = std::fs::remove_dir(dir); // only when empty
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Parquet files
+// ---------------------------------------------------------------------------------------
+
+fn writer_props(run_id: &str, table: &str) -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_created_by(format!("cxkpi {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(
+                "cxkpi_version".into(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            KeyValue::new("cxkpi_run_id".into(), run_id.to_string()),
+            KeyValue::new("cxkpi_table".into(), table.to_string()),
+        ]))
+        .build())
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let file = File::create(path).map_err(io(path))?;
+    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_props(run_id, table)?))?;
+    w.write(batch)?;
+    let file = w.into_inner()?;
+    file.sync_all().map_err(io(path))?;
+    Ok(())
+}
+
+fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
+    let file = File::open(path).map_err(io(path))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(arrow::compute::concat_batches(&def.schema(), &batches)?)
+}
+
+fn partition_file(table: &str, dt: &str) -> String {
+    format!("{table}/dt={dt}/part-00000.parquet")
+}
+
+/// Every partition file of a table, in partition order.
+fn partition_files(root: &Path, table: &str) -> Result<Vec<(String, PathBuf)>> {
+    let dir = root.join(table);
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+        let entry = entry.map_err(io(&dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(dt) = name.strip_prefix("dt=") {
+            let f = entry.path().join("part-00000.parquet");
+            if f.exists() {
+                out.push((dt.to_string(), f));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A whole table read back from the lake (every partition), in the canonical schema.
+pub fn read_table(root: &Path, def: &TableDef) -> Result<RecordBatch> {
+    let mut parts = Vec::new();
+    for (_, f) in partition_files(root, def.name)? {
+        parts.push(read_parquet(&f, def)?);
+    }
+    let all = arrow::compute::concat_batches(&def.schema(), &parts)?;
+    Ok(table::in_canonical_order(&all, def)?)
+}
+
+// ---------------------------------------------------------------------------------------
+// Merging
+// ---------------------------------------------------------------------------------------
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef> {
+    Ok(batch.column(batch.schema().index_of(name)?))
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
+    Ok(column(batch, name)?.as_string::<i32>())
+}
+
+/// The partition (`dt`) of every row: the UTC day of `column`.
+fn days(batch: &RecordBatch, column_name: &str) -> Result<Vec<String>> {
+    let t = column(batch, column_name)?.as_primitive::<TimestampMicrosecondType>();
+    Ok(t.iter()
+        .map(|v| v.map_or(NULL_PARTITION.to_string(), |v| utc_date(v).to_string()))
+        .collect())
+}
+
+fn filter(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
+    Ok(arrow::compute::filter_record_batch(
+        batch,
+        &BooleanArray::from(keep),
+    )?)
+}
+
+/// Rows of `batch` in the given order.
+fn take(batch: &RecordBatch, order: &[usize]) -> Result<RecordBatch> {
+    let idx = arrow::array::UInt32Array::from(order.iter().map(|&i| i as u32).collect::<Vec<_>>());
+    Ok(arrow::compute::take_record_batch(batch, &idx)?)
+}
+
+/// Keeps the last row per key (after a stable sort on `order_by`, nulls first).
+fn keep_last(batch: &RecordBatch, t: &LakeTable) -> Result<RecordBatch> {
+    let batch = match t.order_by {
+        Some(c) => {
+            let v = column(batch, c)?.as_primitive::<TimestampMicrosecondType>();
+            let mut order: Vec<usize> = (0..batch.num_rows()).collect();
+            order.sort_by_key(|&i| (v.is_valid(i).then(|| v.value(i)), i));
+            take(batch, &order)?
+        }
+        None => batch.clone(),
+    };
+    let cols: Vec<ArrayRef> = t
+        .key
+        .iter()
+        .map(|k| column(&batch, k).cloned())
+        .collect::<Result<_>>()?;
+    let converter = RowConverter::new(
+        cols.iter()
+            .map(|c| SortField::new(c.data_type().clone()))
+            .collect(),
+    )?;
+    let rows = converter.convert_columns(&cols)?;
+    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(batch.num_rows());
+    for i in 0..rows.num_rows() {
+        last.insert(rows.row(i).data(), i);
+    }
+    let mut keep = vec![false; batch.num_rows()];
+    for i in last.into_values() {
+        keep[i] = true;
+    }
+    filter(&batch, keep)
+}
+
+/// What one ingest run did.
+#[derive(Debug, Default, Serialize)]
+pub struct IngestReport {
+    pub run_id: String,
+    pub files_seen: usize,
+    pub files_ingested: usize,
+    pub files_unchanged: usize,
+    pub files_rejected: Vec<(String, String)>,
+    pub recovered_previous_run: bool,
+    /// Rows read from the ingested files, per table.
+    pub rows_read: BTreeMap<String, usize>,
+    /// Rows in the rewritten partitions after the merge, per table.
+    pub rows_written: BTreeMap<String, usize>,
+    pub partitions_written: usize,
+    pub seconds: f64,
+}
+
+fn hash_file(path: &Path) -> Result<(u64, String)> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    Ok((
+        bytes.len() as u64,
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)),
+    ))
+}
+
+fn format_name(v: Vendor) -> &'static str {
+    match v {
+        Vendor::Ultimate => "ultimate",
+        Vendor::Dialpad => "dialpad",
+        Vendor::Anywhere365 => "anywhere365",
+        _ => "samespace",
+    }
+}
+
+/// Ingests the files under `paths` into the lake at `root`.
+pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<IngestReport> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(meta_dir(root)).map_err(io(root))?;
+    let mut report = IngestReport {
+        run_id: chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string()
+            + &format!("-{}", std::process::id()),
+        recovered_previous_run: recover(root)?,
+        ..IngestReport::default()
+    };
+    let mut manifest = load_manifest(root)?;
+    // Identity of a file is its absolute path, whatever the command line said.
+    let mut absolute = Vec::with_capacity(paths.len());
+    for p in paths {
+        absolute.push(std::fs::canonicalize(p).map_err(io(p))?);
+    }
+    let candidates = source::discover(&absolute)?;
+    report.files_seen = candidates.len();
+
+    // Which files are new or changed, and of which format.
+    let mut fresh: BTreeMap<Vendor, Vec<Candidate>> = BTreeMap::new();
+    let mut identity: HashMap<String, (u64, String, Vendor)> = HashMap::new();
+    let mut rejects = Rejects::default();
+    for c in &candidates {
+        let key = c.path.to_string_lossy().into_owned();
+        let (size, hash) = hash_file(&c.path)?;
+        if manifest
+            .files
+            .get(&key)
+            .is_some_and(|e| e.size == size && e.hash == hash)
+        {
+            report.files_unchanged += 1;
+            continue;
+        }
+        let vendor = match source::sniff(c) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue, // not JSON, below a directory
+            Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
+                rejects.files.push((c.path.clone(), e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let family = match vendor {
+            Vendor::SamespaceLogs | Vendor::SamespaceProductivity | Vendor::SamespaceCsat => {
+                Vendor::SamespaceCalls
+            }
+            v => v,
+        };
+        identity.insert(key, (size, hash, vendor));
+        fresh.entry(family).or_default().push(c.clone());
+    }
+
+    // Read the new files, format by format.
+    let mut incoming: BTreeMap<&'static str, RecordBatch> = BTreeMap::new();
+    for (vendor, files) in &fresh {
+        match vendor {
+            Vendor::Ultimate => {
+                let t = ultimate::read(files, &ultimate::Options::default(), on_bad, &mut rejects)?;
+                incoming.insert("bot_conversations", t.conversations);
+                incoming.insert("bot_intents", t.intents);
+            }
+            Vendor::Dialpad => {
+                let t = dialpad::read(files, &dialpad::Options::default(), on_bad, &mut rejects)?;
+                incoming.insert("messages", t.messages);
+            }
+            Vendor::Anywhere365 => {
+                incoming.insert(
+                    "dialogues",
+                    anywhere365::read(files, on_bad, &mut rejects)?.dialogues,
+                );
+            }
+            _ => {
+                let t = samespace::read(files, on_bad, &mut rejects)?;
+                incoming.insert("calls", t.calls);
+                incoming.insert("csat_calls", t.csat_calls);
+                incoming.insert("csat_answers", t.csat_answers);
+                incoming.insert("agent_sessions", t.agent_sessions);
+                incoming.insert("productivity", t.productivity);
+            }
+        }
+    }
+    let rejected: HashSet<String> = rejects
+        .files
+        .iter()
+        .map(|(p, _)| p.to_string_lossy().into_owned())
+        .collect();
+    report.files_rejected = rejects
+        .files
+        .iter()
+        .map(|(p, why)| (p.to_string_lossy().into_owned(), why.clone()))
+        .collect();
+    identity.retain(|k, _| !rejected.contains(k));
+    if identity.is_empty() {
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    // Files re-ingested because they changed: their old rows leave the lake.
+    let replaced: HashSet<String> = identity
+        .keys()
+        .filter(|k| manifest.files.contains_key(*k))
+        .cloned()
+        .collect();
+    let mut stale_partitions: BTreeSet<String> = BTreeSet::new();
+    for f in &replaced {
+        stale_partitions.extend(manifest.files[f].partitions.iter().cloned());
+    }
+
+    let staging_rel = format!("_cxkpi/staging/{}", report.run_id);
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut removals: Vec<String> = Vec::new();
+    let mut file_partitions: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut file_rows: HashMap<String, u64> = HashMap::new();
+    // Parent key → partition, for child tables.
+    let mut parent_dt: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
+    // Per partition of a parent table: the kept (key, source_file) pairs.
+    let mut kept_parents: HashMap<(&'static str, String), HashSet<(String, String)>> =
+        HashMap::new();
+
+    for t in TABLES {
+        let name = t.def.name;
+        let new = incoming
+            .remove(name)
+            .unwrap_or_else(|| RecordBatch::new_empty(t.def.schema()));
+        report.rows_read.insert(name.to_string(), new.num_rows());
+        let sources = strings(&new, "source_file")?;
+        for s in sources.iter().flatten() {
+            *file_rows.entry(s.to_string()).or_default() += 1;
+        }
+        // Partition of every new row.
+        let dts: Vec<String> = match (t.partition_by, t.parent) {
+            (Some(c), _) => days(&new, c)?,
+            (None, Some((parent, key))) => {
+                let map = parent_dt.get(parent);
+                strings(&new, key)?
+                    .iter()
+                    .map(|k| {
+                        k.and_then(|k| map.and_then(|m| m.get(k)).cloned())
+                            .unwrap_or_else(|| NULL_PARTITION.to_string())
+                    })
+                    .collect()
+            }
+            (None, None) => vec![NULL_PARTITION.to_string(); new.num_rows()],
+        };
+        if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
+            let keys = strings(&new, t.key[0])?;
+            let m: HashMap<String, String> = keys
+                .iter()
+                .zip(&dts)
+                .filter_map(|(k, d)| k.map(|k| (k.to_string(), d.clone())))
+                .collect();
+            parent_dt.insert(name, m);
+        }
+        let mut by_dt: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+        for (i, d) in dts.iter().enumerate() {
+            by_dt
+                .entry(d.clone())
+                .or_insert_with(|| vec![false; new.num_rows()])[i] = true;
+        }
+        // Partitions to rewrite: those with new rows, and those holding rows of replaced files.
+        let mut touched: BTreeSet<String> = by_dt.keys().cloned().collect();
+        for p in &stale_partitions {
+            if let Some(dt) = p.strip_prefix(&format!("{name}/dt=")) {
+                touched.insert(dt.to_string());
+            }
+        }
+        for dt in touched {
+            let rel = partition_file(name, &dt);
+            let existing_path = root.join(&rel);
+            let mut parts = Vec::new();
+            if existing_path.exists() {
+                let old = read_parquet(&existing_path, t.def)?;
+                let src = strings(&old, "source_file")?;
+                let keep: Vec<bool> = (0..old.num_rows())
+                    .map(|i| src.is_null(i) || !replaced.contains(src.value(i)))
+                    .collect();
+                parts.push(filter(&old, keep)?);
+            }
+            if let Some(mask) = by_dt.get(&dt) {
+                parts.push(filter(&new, mask.clone())?);
+            }
+            let combined = arrow::compute::concat_batches(&t.def.schema(), &parts)?;
+            let merged = match t.parent {
+                None if t.key.is_empty() => combined,
+                None => keep_last(&combined, t)?,
+                Some((parent, key)) => {
+                    let kept = kept_parents.get(&(parent, dt.clone()));
+                    let keys = strings(&combined, key)?;
+                    let src = strings(&combined, "source_file")?;
+                    let keep: Vec<bool> = (0..combined.num_rows())
+                        .map(|i| {
+                            kept.is_some_and(|k| {
+                                keys.is_valid(i)
+                                    && k.contains(&(
+                                        keys.value(i).to_string(),
+                                        src.value(i).to_string(),
+                                    ))
+                            })
+                        })
+                        .collect();
+                    filter(&combined, keep)?
+                }
+            };
+            if t.parent.is_none() && !t.key.is_empty() {
+                let keys = strings(&merged, t.key[0])?;
+                let src = strings(&merged, "source_file")?;
+                let set: HashSet<(String, String)> = (0..merged.num_rows())
+                    .filter(|&i| keys.is_valid(i))
+                    .map(|i| (keys.value(i).to_string(), src.value(i).to_string()))
+                    .collect();
+                kept_parents.insert((name, dt.clone()), set);
+            }
+            let partition = format!("{name}/dt={dt}");
+            let src = strings(&merged, "source_file")?;
+            for s in src.iter().flatten() {
+                file_partitions
+                    .entry(s.to_string())
+                    .or_default()
+                    .insert(partition.clone());
+            }
+            *report.rows_written.entry(name.to_string()).or_default() += merged.num_rows();
+            if merged.num_rows() == 0 {
+                if existing_path.exists() {
+                    removals.push(rel);
+                }
+                continue;
+            }
+            let staged = format!("{staging_rel}/{rel}");
+            write_parquet(&root.join(&staged), &merged, &report.run_id, name)?;
+            renames.push((staged, rel));
+            report.partitions_written += 1;
+        }
+    }
+
+    // The new manifest: the ingested files, and updated partitions for the files kept.
+    for (path, (size, hash, vendor)) in &identity {
+        manifest.files.insert(
+            path.clone(),
+            FileEntry {
+                size: *size,
+                hash: hash.clone(),
+                format: format_name(*vendor).to_string(),
+                rows: file_rows.get(path).copied().unwrap_or(0),
+                partitions: BTreeSet::new(),
+                run_id: report.run_id.clone(),
+            },
+        );
+    }
+    for (path, entry) in manifest.files.iter_mut() {
+        if let Some(parts) = file_partitions.get(path) {
+            entry.partitions.extend(parts.iter().cloned());
+        }
+    }
+    let staged_manifest = format!("{staging_rel}/manifest.json");
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Usage(e.to_string()))?;
+    write_atomic(&root.join(&staged_manifest), &bytes)?;
+    renames.push((staged_manifest, "_cxkpi/manifest.json".into()));
+    crash_point("staged");
+
+    let journal = Journal {
+        run_id: report.run_id.clone(),
+        renames,
+        removals,
+    };
+    let journal_bytes =
+        serde_json::to_vec_pretty(&journal).map_err(|e| Error::Usage(e.to_string()))?;
+    write_atomic(&meta_dir(root).join("journal.json"), &journal_bytes)?;
+    crash_point("journaled");
+    recover(root)?;
+    report.files_ingested = identity.len();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The lake's tables in the readers' shapes, so every metric runs unchanged on them.
+pub fn ultimate_tables(root: &Path) -> Result<ultimate::Tables> {
+    let conversations = read_table(root, &table::BOT_CONVERSATIONS)?;
+    let intents = read_table(root, &table::BOT_INTENTS)?;
+    Ok(ultimate::Tables {
+        stats: stats(root, "bot_conversations", &conversations)?,
+        conversations,
+        intents,
+    })
+}
+
+pub fn dialpad_tables(root: &Path) -> Result<dialpad::Tables> {
+    let messages = read_table(root, &table::MESSAGES)?;
+    let interactions = dialpad::derive_interactions(&messages)?;
+    Ok(dialpad::Tables {
+        stats: stats(root, "messages", &messages)?,
+        messages,
+        interactions,
+    })
+}
+
+pub fn anywhere365_tables(root: &Path) -> Result<anywhere365::Tables> {
+    let dialogues = read_table(root, &table::DIALOGUES)?;
+    Ok(anywhere365::Tables {
+        stats: stats(root, "dialogues", &dialogues)?,
+        dialogues,
+    })
+}
+
+pub fn samespace_tables(root: &Path) -> Result<samespace::Tables> {
+    let calls = read_table(root, &table::CALLS)?;
+    Ok(samespace::Tables {
+        stats: stats(root, "calls", &calls)?,
+        calls,
+        csat_calls: read_table(root, &table::CSAT_CALLS)?,
+        csat_answers: read_table(root, &table::CSAT_ANSWERS)?,
+        agent_sessions: read_table(root, &table::AGENT_SESSIONS)?,
+        productivity: read_table(root, &table::PRODUCTIVITY)?,
+    })
+}
+
+fn stats(root: &Path, table: &str, batch: &RecordBatch) -> Result<source::Stats> {
+    if !root.join("_cxkpi").exists() {
+        return Err(Error::Usage(format!(
+            "{} is not a cxkpi lake (no _cxkpi directory)",
+            root.display()
+        )));
+    }
+    Ok(source::Stats {
+        files: partition_files(root, table)?.len().max(1),
+        records: batch.num_rows(),
+        duplicates: 0,
+    })
+}
+
+/// `CREATE` statements for the lake's tables in another engine.
+pub fn ddl(root: &Path, engine: &str) -> Result<String> {
+    let root = root.to_string_lossy();
+    let mut out = String::new();
+    for t in TABLES {
+        let name = t.def.name;
+        let cols = |ty: &dyn Fn(table::Kind) -> &'static str| {
+            t.def
+                .columns
+                .iter()
+                .map(|c| format!("  {} {}", c.name, ty(c.kind)))
+                .collect::<Vec<_>>()
+                .join(",\n")
+        };
+        match engine {
+            "duckdb" => out += &format!(
+                "CREATE OR REPLACE VIEW {name} AS\n  SELECT * FROM read_parquet('{root}/{name}/*/*.parquet', hive_partitioning = true);\n\n"
+            ),
+            "spark" => {
+                let ty = |k: table::Kind| match k {
+                    table::Kind::Utf8 => "STRING",
+                    table::Kind::Int64 => "BIGINT",
+                    table::Kind::Float64 => "DOUBLE",
+                    table::Kind::Bool => "BOOLEAN",
+                    table::Kind::Timestamp => "TIMESTAMP",
+                    table::Kind::Utf8List => "ARRAY<STRING>",
+                };
+                out += &format!(
+                    "CREATE TABLE IF NOT EXISTS {name} (\n{},\n  dt STRING\n) USING PARQUET PARTITIONED BY (dt) LOCATION '{root}/{name}';\nMSCK REPAIR TABLE {name};\n\n",
+                    cols(&ty)
+                );
+            }
+            "trino" => {
+                let ty = |k: table::Kind| match k {
+                    table::Kind::Utf8 => "varchar",
+                    table::Kind::Int64 => "bigint",
+                    table::Kind::Float64 => "double",
+                    table::Kind::Bool => "boolean",
+                    table::Kind::Timestamp => "timestamp(6) with time zone",
+                    table::Kind::Utf8List => "array(varchar)",
+                };
+                out += &format!(
+                    "CREATE TABLE IF NOT EXISTS hive.cxkpi.{name} (\n{},\n  dt varchar\n) WITH (format = 'PARQUET', partitioned_by = ARRAY['dt'], external_location = '{root}/{name}');\nCALL system.sync_partition_metadata('cxkpi', '{name}', 'FULL');\n\n",
+                    cols(&ty)
+                );
+            }
+            other => {
+                return Err(Error::Usage(format!("unknown engine {other:?}: expected duckdb, spark or trino")))
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_canonical_table_but_derived_ones_has_a_place_in_the_lake() {
+        for t in crate::table::TABLES {
+            if t.name == "interactions" {
+                continue; // derived from messages when read
+            }
+            assert!(
+                lake_table(t.name).is_some(),
+                "{} has no lake layout",
+                t.name
+            );
+        }
+        for t in TABLES {
+            assert!(
+                t.def.columns.iter().any(|c| c.name == "source_file"),
+                "{}",
+                t.def.name
+            );
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The Parquet lake: idempotent re-runs, crash safety at every commit step, re-deliveries
+//! across runs, changed files, and metrics from the lake equal to metrics from the files.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{rows, run};
+
+const SAMPLES: [&str; 4] = [
+    "data-samples/ultimate",
+    "data-samples/dialpad",
+    "data-samples/anywhere365",
+    "data-samples/samespace",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of all samples in one inbox (so tests may change files).
+fn inbox(dir: &Path) -> PathBuf {
+    let inbox = dir.join("inbox");
+    for s in SAMPLES {
+        let to = inbox.join(Path::new(s).file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(root().join(s)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    inbox
+}
+
+fn ingest(inbox: &Path, lake: &Path, crash_at: Option<&str>) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cxkpi"));
+    c.args([
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+    ]);
+    if let Some(step) = crash_at {
+        c.env("CXKPI_CRASH_AT", step);
+    }
+    c.output().unwrap()
+}
+
+/// Every Parquet file of the lake with its bytes.
+fn parquet_files(lake: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![lake.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet")
+                && !p.to_string_lossy().contains("_cxkpi")
+            {
+                out.insert(
+                    p.strip_prefix(lake).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Every table of the lake as CSV text (the lake's own view of its content).
+fn content(lake: &Path) -> Vec<String> {
+    [
+        "bot_conversations",
+        "bot_intents",
+        "messages",
+        "dialogues",
+        "calls",
+        "csat_calls",
+        "csat_answers",
+        "agent_sessions",
+        "productivity",
+    ]
+    .iter()
+    .map(|t| {
+        let out = run(&[
+            "-q",
+            "table",
+            t,
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "csv",
+        ]);
+        assert!(
+            out.status.success(),
+            "{t}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    })
+    .collect()
+}
+
+#[test]
+fn a_second_run_over_the_same_inbox_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake) = (inbox(dir.path()), dir.path().join("lake"));
+    let first = ingest(&inbox, &lake, None);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before = parquet_files(&lake);
+    assert!(before.len() > 10);
+    assert!(before.keys().all(|p| p.to_string_lossy().contains("/dt=")));
+    let mtimes: Vec<_> = before
+        .keys()
+        .map(|p| std::fs::metadata(lake.join(p)).unwrap().modified().unwrap())
+        .collect();
+    let second = ingest(&inbox, &lake, None);
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("nothing to ingest"));
+    assert_eq!(parquet_files(&lake), before);
+    let after: Vec<_> = before
+        .keys()
+        .map(|p| std::fs::metadata(lake.join(p)).unwrap().modified().unwrap())
+        .collect();
+    assert_eq!(mtimes, after, "no Parquet file was rewritten");
+}
+
+#[test]
+fn a_run_killed_at_any_step_leaves_before_or_after_and_the_next_run_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = inbox(dir.path());
+    let whole = dir.path().join("whole");
+    assert!(ingest(&inbox, &whole, None).status.success());
+    let expected = content(&whole);
+    for step in ["staged", "journaled", "renamed:1", "renamed:7"] {
+        let lake = dir.path().join(format!("lake-{}", step.replace(':', "-")));
+        let killed = ingest(&inbox, &lake, Some(step));
+        assert!(!killed.status.success(), "{step}: the run was aborted");
+        if step == "staged" {
+            assert!(
+                parquet_files(&lake).is_empty(),
+                "before the commit point nothing is visible"
+            );
+        }
+        let again = ingest(&inbox, &lake, None);
+        assert!(
+            again.status.success(),
+            "{step}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+        assert_eq!(content(&lake), expected, "{step}");
+        assert_eq!(
+            parquet_files(&lake).len(),
+            parquet_files(&whole).len(),
+            "{step}"
+        );
+        assert!(!lake.join("_cxkpi/journal.json").exists());
+        assert!(
+            !lake.join("_cxkpi/staging").exists()
+                || std::fs::read_dir(lake.join("_cxkpi/staging"))
+                    .unwrap()
+                    .count()
+                    == 0
+        );
+    }
+}
+
+#[test]
+fn redeliveries_across_runs_and_changed_files_replace_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = inbox(dir.path());
+    let lake = dir.path().join("lake");
+    let l = lake.to_str().unwrap();
+    let u = inbox.join("ultimate");
+    // Night 1: only the first day's file: c1 still bot-handled.
+    let day1 = u.join("conversation_64f1c2a9e3b1d20012ab34cd_2024-03-30_000000000000.json");
+    assert!(ingest(&day1, &lake, None).status.success());
+    let c1 = |rows: &[serde_json::Value]| {
+        rows.iter().find(|r| r["conversation_id"] == "c1").unwrap()["conversation_status"].clone()
+    };
+    assert_eq!(
+        c1(&rows(&["table", "bot_conversations", "--lake", l])),
+        "botHandled"
+    );
+    // Night 2: the whole inbox; c1 delivered again with a later end time wins.
+    assert!(ingest(&inbox, &lake, None).status.success());
+    let conv = rows(&["table", "bot_conversations", "--lake", l]);
+    assert_eq!(conv.len(), 7);
+    assert_eq!(c1(&conv), "email");
+    let intents = rows(&["table", "bot_intents", "--lake", l]);
+    assert_eq!(intents.len(), 10, "c1's intents follow the kept copy");
+    // A changed file: day 1 shrinks to c2 only; c3 must leave the lake, c2 stays.
+    let text = std::fs::read_to_string(&day1).unwrap();
+    let c2: Vec<&str> = text.lines().filter(|l| l.contains("\"c2\"")).collect();
+    std::fs::write(&day1, c2.join("\n") + "\n").unwrap();
+    let out = ingest(&inbox, &lake, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conv = rows(&["table", "bot_conversations", "--lake", l]);
+    let ids: Vec<&str> = conv
+        .iter()
+        .map(|r| r["conversation_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["c1", "c2", "c4", "c5", "c6", "c7"]);
+    // The lake now says what the files say.
+    let from_files = rows(&["metrics", "bot", u.to_str().unwrap()]);
+    assert_eq!(rows(&["metrics", "bot", "--lake", l]), from_files);
+}
+
+#[test]
+fn metrics_from_the_lake_equal_metrics_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = inbox(dir.path());
+    let lake = dir.path().join("lake");
+    assert!(ingest(&inbox, &lake, None).status.success());
+    let l = lake.to_str().unwrap();
+    let cases: [(&str, &str, &[&str]); 8] = [
+        (
+            "bot",
+            "ultimate",
+            &[
+                "--interval",
+                "1d",
+                "--tz",
+                "Europe/Amsterdam",
+                "--by",
+                "first_meaningful_intent",
+            ],
+        ),
+        (
+            "messaging",
+            "dialpad",
+            &[
+                "--view",
+                "interactions",
+                "--interval",
+                "1d",
+                "--tz",
+                "Europe/Amsterdam",
+            ],
+        ),
+        ("messaging", "dialpad", &["--view", "response-times"]),
+        (
+            "queue",
+            "anywhere365",
+            &["--service-level", "v1,v3,v5", "--interval", "1d"],
+        ),
+        ("calls", "samespace", &["--by", "team_name"]),
+        ("csat", "samespace", &[]),
+        ("agents", "samespace", &["--by", "logout_reason"]),
+        ("agents", "samespace", &["--source", "productivity"]),
+    ];
+    for (family, vendor, extra) in cases {
+        let files = inbox.join(vendor);
+        let mut a = vec!["metrics", family, files.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        let mut b = vec!["metrics", family, "--lake", l];
+        b.extend_from_slice(extra);
+        assert_eq!(rows(&a), rows(&b), "{family} {extra:?}");
+    }
+}

@@ -6,6 +6,7 @@ use crate::cli::{
     QueryArgs, TableArgs,
 };
 use crate::error::{Error, Result};
+use crate::lake::Days;
 use crate::metrics::{self, bot, messaging, Query};
 use crate::output;
 use crate::source::{self, anywhere365, dialpad, samespace, ultimate, OnBadFile, Rejects};
@@ -37,27 +38,29 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Metrics(MetricsCommand::Queue(a)) => metrics_queue(a, &notes),
         Command::Metrics(MetricsCommand::Calls(a)) => {
             let q = query(&a.query, metrics::calls::DIMENSIONS)?;
-            let (t, rejects) = load_samespace(&a.input, &notes)?;
+            let (t, rejects) = load_samespace(&a.input, days(&q, true, false), &notes)?;
             let frame = metrics::calls::compute(&t.calls, &t.csat_calls, &q)?;
             write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
             finish(rejects)
         }
         Command::Metrics(MetricsCommand::Csat(a)) => {
             let q = query(&a.query, metrics::csat::DIMENSIONS)?;
-            let (t, rejects) = load_samespace(&a.input, &notes)?;
+            // Answers come after their call started: only the upper side prunes.
+            let (t, rejects) = load_samespace(&a.input, days(&q, false, false), &notes)?;
             let frame = metrics::csat::compute(&t.csat_answers, &q)?;
             write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
             finish(rejects)
         }
         Command::Metrics(MetricsCommand::Agents(a)) => {
             let q = query(&a.query, metrics::agents::dimensions(a.source))?;
-            let (t, rejects) = load_samespace(&a.input, &notes)?;
+            let (t, rejects) = load_samespace(&a.input, days(&q, true, false), &notes)?;
             let frame = metrics::agents::compute(&t.agent_sessions, &t.productivity, a.source, &q)?;
             write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
             finish(rejects)
         }
         Command::Table(a) => table(a, &notes),
         Command::Ingest(a) => ingest(a, &notes),
+        Command::Run(a) => run_job(a, &notes),
         Command::Ddl(a) => {
             print!("{}", crate::lake::ddl(&a.lake, &a.engine)?);
             Ok(())
@@ -156,6 +159,7 @@ fn load_ultimate(
     input: &InputArgs,
     excluded: &[String],
     lean: bool,
+    days: Days,
     notes: &Notes,
 ) -> Result<(ultimate::Tables, Rejects)> {
     let opts = ultimate::Options {
@@ -167,30 +171,38 @@ fn load_ultimate(
         notes,
         "the copy of each conversation with the latest end time",
         |c, b, r| ultimate::read(c, &opts, b, r),
-        crate::lake::ultimate_tables,
+        |root| crate::lake::ultimate_tables(root, days),
         |t| &t.stats,
     )
 }
 
-fn load_anywhere365(input: &InputArgs, notes: &Notes) -> Result<(anywhere365::Tables, Rejects)> {
+fn load_anywhere365(
+    input: &InputArgs,
+    days: Days,
+    notes: &Notes,
+) -> Result<(anywhere365::Tables, Rejects)> {
     load(
         input,
         notes,
         "the later delivery of each dialogue",
         anywhere365::read,
-        crate::lake::anywhere365_tables,
+        |root| crate::lake::anywhere365_tables(root, days),
         |t| &t.stats,
     )
 }
 
 /// Any mix of Samespace calls, logs, productivity and CSAT reports.
-fn load_samespace(input: &InputArgs, notes: &Notes) -> Result<(samespace::Tables, Rejects)> {
+fn load_samespace(
+    input: &InputArgs,
+    days: Days,
+    notes: &Notes,
+) -> Result<(samespace::Tables, Rejects)> {
     load(
         input,
         notes,
         "the later delivery of each record",
         samespace::read,
-        crate::lake::samespace_tables,
+        |root| crate::lake::samespace_tables(root, days),
         |t| &t.stats,
     )
 }
@@ -246,6 +258,137 @@ fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
     }
 }
 
+/// What `cxkpi run` did, for `--json`.
+#[derive(serde::Serialize)]
+struct RunSummary {
+    ingest: crate::lake::IngestReport,
+    kpis: Vec<KpiSummary>,
+    seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+struct KpiSummary {
+    name: String,
+    output: String,
+    seconds: f64,
+}
+
+fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
+    use clap::Parser;
+    use std::io::IsTerminal;
+    let started = std::time::Instant::now();
+    let cfg = crate::job::load(&a.config)?;
+    // Validate every KPI before touching the lake.
+    let mut jobs = Vec::with_capacity(cfg.kpis.len());
+    for k in &cfg.kpis {
+        let argv = k.argv(&cfg.lake, &cfg.outputs);
+        let cli = Cli::try_parse_from(&argv).map_err(|e| {
+            Error::Usage(format!("kpi {}: {}", k.name, e.render().to_string().trim()))
+        })?;
+        validate_query(&cli).map_err(|e| Error::Usage(format!("kpi {}: {e}", k.name)))?;
+        jobs.push((k, cli));
+    }
+    let on_bad = match cfg.skip_bad_files {
+        true => OnBadFile::Skip,
+        false => OnBadFile::Fail,
+    };
+    let report = crate::lake::ingest(&cfg.lake, &cfg.inbox, on_bad)?;
+    notes.note(&format!(
+        "ingest: {} file(s) ingested, {} unchanged, {} rejected",
+        report.files_ingested,
+        report.files_unchanged,
+        report.files_rejected.len()
+    ));
+    std::fs::create_dir_all(&cfg.outputs).map_err(|e| Error::io(&cfg.outputs, e))?;
+    let progress = std::io::stderr().is_terminal() && !notes.quiet;
+    let mut kpis = Vec::with_capacity(jobs.len());
+    for (i, (k, cli)) in jobs.into_iter().enumerate() {
+        if progress {
+            let done = (i * 30) / cfg.kpis.len().max(1);
+            eprint!(
+                "\r[{}{}] {}/{} {:<30}",
+                "#".repeat(done),
+                " ".repeat(30 - done),
+                i + 1,
+                cfg.kpis.len(),
+                k.name
+            );
+        }
+        let t = std::time::Instant::now();
+        run(cli).map_err(|e| match e {
+            Error::Usage(m) => Error::Usage(format!("kpi {}: {m}", k.name)),
+            other => other,
+        })?;
+        kpis.push(KpiSummary {
+            name: k.name.clone(),
+            output: k.output(&cfg.outputs).to_string_lossy().into_owned(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    if progress {
+        eprintln!(
+            "\r[{}] {}/{} KPI tables refreshed{:<20}",
+            "#".repeat(30),
+            kpis.len(),
+            kpis.len(),
+            ""
+        );
+    }
+    let rejected = report.files_rejected.clone();
+    let summary = RunSummary {
+        ingest: report,
+        kpis,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).map_err(|e| Error::Usage(e.to_string()))?
+        );
+    }
+    for (path, why) in &rejected {
+        eprintln!("rejected: {path} ({why})");
+    }
+    match rejected.len() {
+        0 => Ok(()),
+        count => Err(Error::Rejected { count }),
+    }
+}
+
+/// Checks a metrics command's range, interval, zone and dimensions without running it.
+fn validate_query(cli: &Cli) -> Result<()> {
+    let Command::Metrics(m) = &cli.command else {
+        return Err(Error::Usage(
+            "only metrics commands can be KPI tables".into(),
+        ));
+    };
+    match m {
+        MetricsCommand::Bot(a) => query(&a.query, bot::DIMENSIONS),
+        MetricsCommand::Messaging(a) => query(&a.query, messaging::dimensions(a.view)),
+        MetricsCommand::Queue(a) => query(&a.query, metrics::queue::DIMENSIONS),
+        MetricsCommand::Calls(a) => query(&a.query, metrics::calls::DIMENSIONS),
+        MetricsCommand::Csat(a) => query(&a.query, metrics::csat::DIMENSIONS),
+        MetricsCommand::Agents(a) => query(&a.query, metrics::agents::dimensions(a.source)),
+    }
+    .map(|_| ())
+}
+
+/// The lake partitions a query needs (`dt` is a UTC day): from the day of `--from` when the
+/// booking timestamp is the partition's (`lower`), to the day of the last instant before
+/// `--to` (a day more with `extra_day`).
+fn days(q: &Query, lower: bool, extra_day: bool) -> Days {
+    Days {
+        from: q.from.filter(|_| lower).map(crate::time::utc_date),
+        to: q.to.map(|t| {
+            let d = crate::time::utc_date(t - 1);
+            match extra_day {
+                true => d.succ_opt().unwrap_or(d),
+                false => d,
+            }
+        }),
+    }
+}
+
 fn report_rejects(rejects: &Rejects) {
     for (path, why) in &rejects.files {
         eprintln!("rejected: {} ({why})", path.display());
@@ -279,7 +422,9 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
         status_match: a.status_match,
         include_no_intent: a.include_no_intent,
     };
-    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, true, notes)?;
+    // Partitions are by start day; a day more above keeps the missing-next-day check whole.
+    let prune = days(&q, a.time == bot::TimeBasis::Start, true);
+    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, true, prune, notes)?;
     let report = bot::compute(&tables.conversations, &q, &opts)?;
     for w in &report.warnings {
         notes.warn(w);
@@ -307,7 +452,7 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
 
 fn metrics_queue(a: crate::cli::QueueArgs, notes: &Notes) -> Result<()> {
     let q = query(&a.query, metrics::queue::DIMENSIONS)?;
-    let (t, rejects) = load_anywhere365(&a.input, notes)?;
+    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), notes)?;
     let opts = metrics::queue::Options {
         direction: a.direction,
         sla_threshold: a.sla_threshold,
@@ -330,7 +475,8 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
     })?;
     let (batch, rejects) = match def.name {
         "bot_conversations" | "bot_intents" => {
-            let (t, r) = load_ultimate(&a.input, &a.exclude_intents, false, notes)?;
+            let (t, r) =
+                load_ultimate(&a.input, &a.exclude_intents, false, Days::default(), notes)?;
             let batch = match def.name {
                 "bot_conversations" => t.conversations,
                 _ => t.intents,
@@ -346,11 +492,11 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (batch, r)
         }
         "dialogues" => {
-            let (t, r) = load_anywhere365(&a.input, notes)?;
+            let (t, r) = load_anywhere365(&a.input, Days::default(), notes)?;
             (t.dialogues, r)
         }
         _ => {
-            let (t, r) = load_samespace(&a.input, notes)?;
+            let (t, r) = load_samespace(&a.input, Days::default(), notes)?;
             let batch = match def.name {
                 "calls" => t.calls,
                 "csat_calls" => t.csat_calls,

@@ -48,6 +48,21 @@ pub enum Command {
 
     /// Print the lake's table definitions for another engine.
     Ddl(DdlArgs),
+
+    /// The nightly job: ingest the inbox into the lake, then refresh every KPI table of the
+    /// config.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The job's TOML config (see cxkpi.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Print the run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -291,6 +291,26 @@ fn partition_file(table: &str, dt: &str) -> String {
     format!("{table}/dt={dt}/part-00000.parquet")
 }
 
+/// The partitions a query needs: `dt` days from `from` to `to`, both inclusive (`None`: no
+/// bound). With any bound, the null partition is left out (a range excludes null times).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Days {
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+}
+
+impl Days {
+    fn keeps(&self, dt: &str) -> bool {
+        if self.from.is_none() && self.to.is_none() {
+            return true;
+        }
+        let Ok(day) = chrono::NaiveDate::parse_from_str(dt, "%Y-%m-%d") else {
+            return false;
+        };
+        self.from.is_none_or(|f| day >= f) && self.to.is_none_or(|t| day <= t)
+    }
+}
+
 /// Every partition file of a table, in partition order.
 fn partition_files(root: &Path, table: &str) -> Result<Vec<(String, PathBuf)>> {
     let dir = root.join(table);
@@ -314,9 +334,16 @@ fn partition_files(root: &Path, table: &str) -> Result<Vec<(String, PathBuf)>> {
 
 /// A whole table read back from the lake (every partition), in the canonical schema.
 pub fn read_table(root: &Path, def: &TableDef) -> Result<RecordBatch> {
+    read_days(root, def, Days::default())
+}
+
+/// The table's rows in the partitions `days` keeps.
+pub fn read_days(root: &Path, def: &TableDef, days: Days) -> Result<RecordBatch> {
     let mut parts = Vec::new();
-    for (_, f) in partition_files(root, def.name)? {
-        parts.push(read_parquet(&f, def)?);
+    for (dt, f) in partition_files(root, def.name)? {
+        if days.keeps(&dt) {
+            parts.push(read_parquet(&f, def)?);
+        }
     }
     let all = arrow::compute::concat_batches(&def.schema(), &parts)?;
     Ok(table::in_canonical_order(&all, def)?)
@@ -698,9 +725,9 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
 }
 
 /// The lake's tables in the readers' shapes, so every metric runs unchanged on them.
-pub fn ultimate_tables(root: &Path) -> Result<ultimate::Tables> {
-    let conversations = read_table(root, &table::BOT_CONVERSATIONS)?;
-    let intents = read_table(root, &table::BOT_INTENTS)?;
+pub fn ultimate_tables(root: &Path, days: Days) -> Result<ultimate::Tables> {
+    let conversations = read_days(root, &table::BOT_CONVERSATIONS, days)?;
+    let intents = read_days(root, &table::BOT_INTENTS, days)?;
     Ok(ultimate::Tables {
         stats: stats(root, "bot_conversations", &conversations)?,
         conversations,
@@ -718,22 +745,23 @@ pub fn dialpad_tables(root: &Path) -> Result<dialpad::Tables> {
     })
 }
 
-pub fn anywhere365_tables(root: &Path) -> Result<anywhere365::Tables> {
-    let dialogues = read_table(root, &table::DIALOGUES)?;
+pub fn anywhere365_tables(root: &Path, days: Days) -> Result<anywhere365::Tables> {
+    let dialogues = read_days(root, &table::DIALOGUES, days)?;
     Ok(anywhere365::Tables {
         stats: stats(root, "dialogues", &dialogues)?,
         dialogues,
     })
 }
 
-pub fn samespace_tables(root: &Path) -> Result<samespace::Tables> {
-    let calls = read_table(root, &table::CALLS)?;
+/// Samespace tables; `days` prunes calls, CSAT and session logs (each by its own start).
+pub fn samespace_tables(root: &Path, days: Days) -> Result<samespace::Tables> {
+    let calls = read_days(root, &table::CALLS, days)?;
     Ok(samespace::Tables {
         stats: stats(root, "calls", &calls)?,
         calls,
-        csat_calls: read_table(root, &table::CSAT_CALLS)?,
-        csat_answers: read_table(root, &table::CSAT_ANSWERS)?,
-        agent_sessions: read_table(root, &table::AGENT_SESSIONS)?,
+        csat_calls: read_days(root, &table::CSAT_CALLS, days)?,
+        csat_answers: read_days(root, &table::CSAT_ANSWERS, days)?,
+        agent_sessions: read_days(root, &table::AGENT_SESSIONS, days)?,
         productivity: read_table(root, &table::PRODUCTIVITY)?,
     })
 }

@@ -10,6 +10,7 @@ pub mod bridge;
 pub mod cli;
 pub mod error;
 pub mod generate;
+pub mod job;
 pub mod lake;
 pub mod metrics;
 pub mod output;

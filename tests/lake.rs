@@ -224,7 +224,7 @@ fn metrics_from_the_lake_equal_metrics_from_the_files() {
     let lake = dir.path().join("lake");
     assert!(ingest(&inbox, &lake, None).status.success());
     let l = lake.to_str().unwrap();
-    let cases: [(&str, &str, &[&str]); 8] = [
+    let cases: [(&str, &str, &[&str]); 14] = [
         (
             "bot",
             "ultimate",
@@ -259,6 +259,65 @@ fn metrics_from_the_lake_equal_metrics_from_the_files() {
         ("csat", "samespace", &[]),
         ("agents", "samespace", &["--by", "logout_reason"]),
         ("agents", "samespace", &["--source", "productivity"]),
+        // Ranges read only some partitions of the lake; the numbers must not change.
+        (
+            "bot",
+            "ultimate",
+            &[
+                "--from",
+                "2024-03-31",
+                "--to",
+                "2024-04-01",
+                "--tz",
+                "Europe/Amsterdam",
+            ],
+        ),
+        (
+            "bot",
+            "ultimate",
+            &[
+                "--from",
+                "2024-03-30",
+                "--to",
+                "2024-03-31",
+                "--time",
+                "end",
+            ],
+        ),
+        (
+            "queue",
+            "anywhere365",
+            &[
+                "--from",
+                "2024-03-31",
+                "--to",
+                "2024-04-02",
+                "--tz",
+                "Europe/Amsterdam",
+            ],
+        ),
+        (
+            "calls",
+            "samespace",
+            &["--from", "2024-03-30", "--to", "2024-03-31"],
+        ),
+        (
+            "csat",
+            "samespace",
+            &["--from", "2024-03-31", "--to", "2024-04-01"],
+        ),
+        (
+            "messaging",
+            "dialpad",
+            &[
+                "--view",
+                "handoff",
+                "--from",
+                "2024-03-31",
+                "--to",
+                "2024-04-02",
+            ],
+        ),
     ];
     for (family, vendor, extra) in cases {
         let files = inbox.join(vendor);

@@ -6,7 +6,7 @@ use crate::cli::{
     QueryArgs, TableArgs,
 };
 use crate::error::{Error, Result};
-use crate::lake::Days;
+use crate::lake::Scope;
 use crate::metrics::{self, bot, messaging, Query};
 use crate::output;
 use crate::source::{self, anywhere365, dialpad, samespace, ultimate, OnBadFile, Rejects};
@@ -159,7 +159,7 @@ fn load_ultimate(
     input: &InputArgs,
     excluded: &[String],
     lean: bool,
-    days: Days,
+    scope: Scope,
     notes: &Notes,
 ) -> Result<(ultimate::Tables, Rejects)> {
     let opts = ultimate::Options {
@@ -171,14 +171,14 @@ fn load_ultimate(
         notes,
         "the copy of each conversation with the latest end time",
         |c, b, r| ultimate::read(c, &opts, b, r),
-        |root| crate::lake::ultimate_tables(root, days),
+        |root| crate::lake::ultimate_tables(root, scope),
         |t| &t.stats,
     )
 }
 
 fn load_anywhere365(
     input: &InputArgs,
-    days: Days,
+    scope: Scope,
     notes: &Notes,
 ) -> Result<(anywhere365::Tables, Rejects)> {
     load(
@@ -186,7 +186,7 @@ fn load_anywhere365(
         notes,
         "the later delivery of each dialogue",
         anywhere365::read,
-        |root| crate::lake::anywhere365_tables(root, days),
+        |root| crate::lake::anywhere365_tables(root, scope),
         |t| &t.stats,
     )
 }
@@ -194,7 +194,7 @@ fn load_anywhere365(
 /// Any mix of Samespace calls, logs, productivity and CSAT reports.
 fn load_samespace(
     input: &InputArgs,
-    days: Days,
+    scope: Scope,
     notes: &Notes,
 ) -> Result<(samespace::Tables, Rejects)> {
     load(
@@ -202,7 +202,7 @@ fn load_samespace(
         notes,
         "the later delivery of each record",
         samespace::read,
-        |root| crate::lake::samespace_tables(root, days),
+        |root| crate::lake::samespace_tables(root, scope),
         |t| &t.stats,
     )
 }
@@ -218,7 +218,13 @@ fn load_dialpad(
         notes,
         "one copy of each message (overlapping pulls)",
         |c, b, r| dialpad::read(c, &dialpad::Options { lean }, b, r),
-        crate::lake::dialpad_tables,
+        |root| {
+            let scope = Scope {
+                lean,
+                ..Scope::default()
+            };
+            crate::lake::dialpad_tables(root, scope)
+        },
         |t| &t.stats,
     )
 }
@@ -373,11 +379,13 @@ fn validate_query(cli: &Cli) -> Result<()> {
     .map(|_| ())
 }
 
-/// The lake partitions a query needs (`dt` is a UTC day): from the day of `--from` when the
+/// What a metrics query reads of the lake: no heavy columns, and the partitions (`dt` is a
+/// UTC day): from the day of `--from` when the
 /// booking timestamp is the partition's (`lower`), to the day of the last instant before
 /// `--to` (a day more with `extra_day`).
-fn days(q: &Query, lower: bool, extra_day: bool) -> Days {
-    Days {
+fn days(q: &Query, lower: bool, extra_day: bool) -> Scope {
+    Scope {
+        lean: true,
         from: q.from.filter(|_| lower).map(crate::time::utc_date),
         to: q.to.map(|t| {
             let d = crate::time::utc_date(t - 1);
@@ -476,7 +484,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
     let (batch, rejects) = match def.name {
         "bot_conversations" | "bot_intents" => {
             let (t, r) =
-                load_ultimate(&a.input, &a.exclude_intents, false, Days::default(), notes)?;
+                load_ultimate(&a.input, &a.exclude_intents, false, Scope::default(), notes)?;
             let batch = match def.name {
                 "bot_conversations" => t.conversations,
                 _ => t.intents,
@@ -492,11 +500,11 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (batch, r)
         }
         "dialogues" => {
-            let (t, r) = load_anywhere365(&a.input, Days::default(), notes)?;
+            let (t, r) = load_anywhere365(&a.input, Scope::default(), notes)?;
             (t.dialogues, r)
         }
         _ => {
-            let (t, r) = load_samespace(&a.input, Days::default(), notes)?;
+            let (t, r) = load_samespace(&a.input, Scope::default(), notes)?;
             let batch = match def.name {
                 "calls" => t.calls,
                 "csat_calls" => t.csat_calls,

@@ -29,6 +29,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -281,25 +282,75 @@ fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &str) ->
 }
 
 fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
+    read_parquet_columns(path, def, false)
+}
+
+/// Reads a partition file; with `lean`, the heavy columns are not read (Parquet projection)
+/// and come back as nulls, so the batch keeps the canonical schema.
+fn read_parquet_columns(path: &Path, def: &TableDef, lean: bool) -> Result<RecordBatch> {
     let file = File::open(path).map_err(io(path))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(arrow::compute::concat_batches(&def.schema(), &batches)?)
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    if !lean || !def.columns.iter().any(|c| c.heavy) {
+        let batches = builder
+            .build()?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        return Ok(arrow::compute::concat_batches(&def.schema(), &batches)?);
+    }
+    let wanted: Vec<usize> = (0..def.columns.len())
+        .filter(|&i| !def.columns[i].heavy)
+        .collect();
+    let mask =
+        parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    let batches = builder
+        .with_projection(mask)
+        .build()?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut read = wanted
+        .iter()
+        .map(|_| Vec::<ArrayRef>::with_capacity(batches.len()))
+        .collect::<Vec<_>>();
+    for b in &batches {
+        for (slot, col) in read.iter_mut().zip(b.columns()) {
+            slot.push(col.clone());
+        }
+    }
+    let schema = def.schema();
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
+    let mut next = read.into_iter();
+    for (i, c) in def.columns.iter().enumerate() {
+        if c.heavy {
+            arrays.push(arrow::array::new_null_array(
+                schema.field(i).data_type(),
+                rows,
+            ));
+        } else {
+            let parts = next.next().unwrap_or_default();
+            let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+            arrays.push(match refs.len() {
+                0 => arrow::array::new_empty_array(schema.field(i).data_type()),
+                _ => arrow::compute::concat(&refs)?,
+            });
+        }
+    }
+    Ok(RecordBatch::try_new(schema, arrays)?)
 }
 
 fn partition_file(table: &str, dt: &str) -> String {
     format!("{table}/dt={dt}/part-00000.parquet")
 }
 
-/// The partitions a query needs: `dt` days from `from` to `to`, both inclusive (`None`: no
-/// bound). With any bound, the null partition is left out (a range excludes null times).
+/// What a query reads of a table: the partitions from day `from` to day `to`, both inclusive
+/// (`None`: no bound; with any bound the null partition is left out, as a range excludes null
+/// times), and with `lean` not the heavy columns (they read back as nulls).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Days {
+pub struct Scope {
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
+    pub lean: bool,
 }
 
-impl Days {
+impl Scope {
     fn keeps(&self, dt: &str) -> bool {
         if self.from.is_none() && self.to.is_none() {
             return true;
@@ -334,15 +385,15 @@ fn partition_files(root: &Path, table: &str) -> Result<Vec<(String, PathBuf)>> {
 
 /// A whole table read back from the lake (every partition), in the canonical schema.
 pub fn read_table(root: &Path, def: &TableDef) -> Result<RecordBatch> {
-    read_days(root, def, Days::default())
+    read_scope(root, def, Scope::default())
 }
 
-/// The table's rows in the partitions `days` keeps.
-pub fn read_days(root: &Path, def: &TableDef, days: Days) -> Result<RecordBatch> {
+/// The table's rows in the partitions, and the columns, `scope` keeps.
+pub fn read_scope(root: &Path, def: &TableDef, scope: Scope) -> Result<RecordBatch> {
     let mut parts = Vec::new();
     for (dt, f) in partition_files(root, def.name)? {
-        if days.keeps(&dt) {
-            parts.push(read_parquet(&f, def)?);
+        if scope.keeps(&dt) {
+            parts.push(read_parquet_columns(&f, def, scope.lean)?);
         }
     }
     let all = arrow::compute::concat_batches(&def.schema(), &parts)?;
@@ -447,6 +498,100 @@ fn format_name(v: Vendor) -> &'static str {
         Vendor::Anywhere365 => "anywhere365",
         _ => "samespace",
     }
+}
+
+/// What every partition merge of one table shares.
+struct MergeContext<'a> {
+    root: &'a Path,
+    table: &'a LakeTable,
+    new: &'a RecordBatch,
+    by_dt: &'a BTreeMap<String, Vec<u32>>,
+    replaced: &'a HashSet<String>,
+    kept_parents: &'a HashMap<(&'static str, String), HashSet<(String, String)>>,
+    staging_rel: &'a str,
+    run_id: &'a str,
+}
+
+/// One rewritten partition.
+struct Merged {
+    dt: String,
+    rows: usize,
+    /// The source files of the rows kept.
+    sources: HashSet<String>,
+    /// For parent tables: the (key, source_file) pairs kept.
+    kept: Option<HashSet<(String, String)>>,
+    /// (staged file, final file) when the partition has rows.
+    staged: Option<(String, String)>,
+    /// The partition file to remove when the partition ended up empty.
+    removal: Option<String>,
+}
+
+/// Merges a partition: its existing rows (less those of replaced files) and the new ones,
+/// deduplicated by the table's rule, written to staging.
+fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
+    let t = c.table;
+    let name = t.def.name;
+    let rel = partition_file(name, &dt);
+    let existing_path = c.root.join(&rel);
+    let mut parts = Vec::new();
+    if existing_path.exists() {
+        let old = read_parquet(&existing_path, t.def)?;
+        let src = strings(&old, "source_file")?;
+        let keep: Vec<bool> = (0..old.num_rows())
+            .map(|i| src.is_null(i) || !c.replaced.contains(src.value(i)))
+            .collect();
+        parts.push(filter(&old, keep)?);
+    }
+    if let Some(rows) = c.by_dt.get(&dt) {
+        let idx = arrow::array::UInt32Array::from(rows.clone());
+        parts.push(arrow::compute::take_record_batch(c.new, &idx)?);
+    }
+    let combined = arrow::compute::concat_batches(&t.def.schema(), &parts)?;
+    let merged = match t.parent {
+        None if t.key.is_empty() => combined,
+        None => keep_last(&combined, t)?,
+        Some((parent, key)) => {
+            let kept = c.kept_parents.get(&(parent, dt.clone()));
+            let keys = strings(&combined, key)?;
+            let src = strings(&combined, "source_file")?;
+            let keep: Vec<bool> = (0..combined.num_rows())
+                .map(|i| {
+                    kept.is_some_and(|k| {
+                        keys.is_valid(i)
+                            && k.contains(&(keys.value(i).to_string(), src.value(i).to_string()))
+                    })
+                })
+                .collect();
+            filter(&combined, keep)?
+        }
+    };
+    let src = strings(&merged, "source_file")?;
+    let kept = (t.parent.is_none() && !t.key.is_empty())
+        .then(|| -> Result<HashSet<(String, String)>> {
+            let keys = strings(&merged, t.key[0])?;
+            Ok((0..merged.num_rows())
+                .filter(|&i| keys.is_valid(i))
+                .map(|i| (keys.value(i).to_string(), src.value(i).to_string()))
+                .collect())
+        })
+        .transpose()?;
+    let sources = src.iter().flatten().map(str::to_string).collect();
+    let mut out = Merged {
+        dt,
+        rows: merged.num_rows(),
+        sources,
+        kept,
+        staged: None,
+        removal: None,
+    };
+    if merged.num_rows() == 0 {
+        out.removal = existing_path.exists().then_some(rel);
+    } else {
+        let staged = format!("{}/{rel}", c.staging_rel);
+        write_parquet(&c.root.join(&staged), &merged, c.run_id, name)?;
+        out.staged = Some((staged, rel));
+    }
+    Ok(out)
 }
 
 /// Ingests the files under `paths` into the lake at `root`.
@@ -603,11 +748,9 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                 .collect();
             parent_dt.insert(name, m);
         }
-        let mut by_dt: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+        let mut by_dt: BTreeMap<String, Vec<u32>> = BTreeMap::new();
         for (i, d) in dts.iter().enumerate() {
-            by_dt
-                .entry(d.clone())
-                .or_insert_with(|| vec![false; new.num_rows()])[i] = true;
+            by_dt.entry(d.clone()).or_default().push(i as u32);
         }
         // Partitions to rewrite: those with new rows, and those holding rows of replaced files.
         let mut touched: BTreeSet<String> = by_dt.keys().cloned().collect();
@@ -616,71 +759,42 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                 touched.insert(dt.to_string());
             }
         }
-        for dt in touched {
-            let rel = partition_file(name, &dt);
-            let existing_path = root.join(&rel);
-            let mut parts = Vec::new();
-            if existing_path.exists() {
-                let old = read_parquet(&existing_path, t.def)?;
-                let src = strings(&old, "source_file")?;
-                let keep: Vec<bool> = (0..old.num_rows())
-                    .map(|i| src.is_null(i) || !replaced.contains(src.value(i)))
-                    .collect();
-                parts.push(filter(&old, keep)?);
-            }
-            if let Some(mask) = by_dt.get(&dt) {
-                parts.push(filter(&new, mask.clone())?);
-            }
-            let combined = arrow::compute::concat_batches(&t.def.schema(), &parts)?;
-            let merged = match t.parent {
-                None if t.key.is_empty() => combined,
-                None => keep_last(&combined, t)?,
-                Some((parent, key)) => {
-                    let kept = kept_parents.get(&(parent, dt.clone()));
-                    let keys = strings(&combined, key)?;
-                    let src = strings(&combined, "source_file")?;
-                    let keep: Vec<bool> = (0..combined.num_rows())
-                        .map(|i| {
-                            kept.is_some_and(|k| {
-                                keys.is_valid(i)
-                                    && k.contains(&(
-                                        keys.value(i).to_string(),
-                                        src.value(i).to_string(),
-                                    ))
-                            })
-                        })
-                        .collect();
-                    filter(&combined, keep)?
-                }
-            };
-            if t.parent.is_none() && !t.key.is_empty() {
-                let keys = strings(&merged, t.key[0])?;
-                let src = strings(&merged, "source_file")?;
-                let set: HashSet<(String, String)> = (0..merged.num_rows())
-                    .filter(|&i| keys.is_valid(i))
-                    .map(|i| (keys.value(i).to_string(), src.value(i).to_string()))
-                    .collect();
-                kept_parents.insert((name, dt.clone()), set);
-            }
-            let partition = format!("{name}/dt={dt}");
-            let src = strings(&merged, "source_file")?;
-            for s in src.iter().flatten() {
+        // Partitions are independent: merge and write them in parallel.
+        let ctx = MergeContext {
+            root,
+            table: t,
+            new: &new,
+            by_dt: &by_dt,
+            replaced: &replaced,
+            kept_parents: &kept_parents,
+            staging_rel: &staging_rel,
+            run_id: &report.run_id,
+        };
+        let merged: Vec<Merged> = touched
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|dt| merge_partition(&ctx, dt))
+            .collect::<Result<_>>()?;
+        for m in merged {
+            let partition = format!("{name}/dt={}", m.dt);
+            for s in m.sources {
                 file_partitions
-                    .entry(s.to_string())
+                    .entry(s)
                     .or_default()
                     .insert(partition.clone());
             }
-            *report.rows_written.entry(name.to_string()).or_default() += merged.num_rows();
-            if merged.num_rows() == 0 {
-                if existing_path.exists() {
-                    removals.push(rel);
-                }
-                continue;
+            *report.rows_written.entry(name.to_string()).or_default() += m.rows;
+            if let Some(kept) = m.kept {
+                kept_parents.insert((name, m.dt.clone()), kept);
             }
-            let staged = format!("{staging_rel}/{rel}");
-            write_parquet(&root.join(&staged), &merged, &report.run_id, name)?;
-            renames.push((staged, rel));
-            report.partitions_written += 1;
+            if let Some(r) = m.removal {
+                removals.push(r);
+            }
+            if let Some(rename) = m.staged {
+                renames.push(rename);
+                report.partitions_written += 1;
+            }
         }
     }
 
@@ -725,9 +839,9 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
 }
 
 /// The lake's tables in the readers' shapes, so every metric runs unchanged on them.
-pub fn ultimate_tables(root: &Path, days: Days) -> Result<ultimate::Tables> {
-    let conversations = read_days(root, &table::BOT_CONVERSATIONS, days)?;
-    let intents = read_days(root, &table::BOT_INTENTS, days)?;
+pub fn ultimate_tables(root: &Path, scope: Scope) -> Result<ultimate::Tables> {
+    let conversations = read_scope(root, &table::BOT_CONVERSATIONS, scope)?;
+    let intents = read_scope(root, &table::BOT_INTENTS, scope)?;
     Ok(ultimate::Tables {
         stats: stats(root, "bot_conversations", &conversations)?,
         conversations,
@@ -735,8 +849,14 @@ pub fn ultimate_tables(root: &Path, days: Days) -> Result<ultimate::Tables> {
     })
 }
 
-pub fn dialpad_tables(root: &Path) -> Result<dialpad::Tables> {
-    let messages = read_table(root, &table::MESSAGES)?;
+/// Dialpad messages are never pruned by day: an interaction's messages can cross midnight.
+pub fn dialpad_tables(root: &Path, scope: Scope) -> Result<dialpad::Tables> {
+    let whole_days = Scope {
+        from: None,
+        to: None,
+        ..scope
+    };
+    let messages = read_scope(root, &table::MESSAGES, whole_days)?;
     let interactions = dialpad::derive_interactions(&messages)?;
     Ok(dialpad::Tables {
         stats: stats(root, "messages", &messages)?,
@@ -745,8 +865,8 @@ pub fn dialpad_tables(root: &Path) -> Result<dialpad::Tables> {
     })
 }
 
-pub fn anywhere365_tables(root: &Path, days: Days) -> Result<anywhere365::Tables> {
-    let dialogues = read_days(root, &table::DIALOGUES, days)?;
+pub fn anywhere365_tables(root: &Path, scope: Scope) -> Result<anywhere365::Tables> {
+    let dialogues = read_scope(root, &table::DIALOGUES, scope)?;
     Ok(anywhere365::Tables {
         stats: stats(root, "dialogues", &dialogues)?,
         dialogues,
@@ -754,14 +874,14 @@ pub fn anywhere365_tables(root: &Path, days: Days) -> Result<anywhere365::Tables
 }
 
 /// Samespace tables; `days` prunes calls, CSAT and session logs (each by its own start).
-pub fn samespace_tables(root: &Path, days: Days) -> Result<samespace::Tables> {
-    let calls = read_days(root, &table::CALLS, days)?;
+pub fn samespace_tables(root: &Path, scope: Scope) -> Result<samespace::Tables> {
+    let calls = read_scope(root, &table::CALLS, scope)?;
     Ok(samespace::Tables {
         stats: stats(root, "calls", &calls)?,
         calls,
-        csat_calls: read_days(root, &table::CSAT_CALLS, days)?,
-        csat_answers: read_days(root, &table::CSAT_ANSWERS, days)?,
-        agent_sessions: read_days(root, &table::AGENT_SESSIONS, days)?,
+        csat_calls: read_scope(root, &table::CSAT_CALLS, scope)?,
+        csat_answers: read_scope(root, &table::CSAT_ANSWERS, scope)?,
+        agent_sessions: read_scope(root, &table::AGENT_SESSIONS, scope)?,
         productivity: read_table(root, &table::PRODUCTIVITY)?,
     })
 }

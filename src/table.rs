@@ -56,6 +56,9 @@ pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
     pub nullable: bool,
+    /// No metric reads it (free text, raw JSON): metrics from the lake skip it (it reads back
+    /// as null), as metrics from files skip it while parsing.
+    pub heavy: bool,
     /// Where the value comes from, for the README and `cxkpi ddl` comments.
     pub source: &'static str,
 }
@@ -87,6 +90,18 @@ const fn col(name: &'static str, kind: Kind, source: &'static str) -> Column {
         name,
         kind,
         nullable: true,
+        heavy: false,
+        source,
+    }
+}
+
+/// A nullable column no metric reads (see [`Column::heavy`]).
+const fn heavy(name: &'static str, kind: Kind, source: &'static str) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        heavy: true,
         source,
     }
 }
@@ -96,6 +111,7 @@ const fn key(name: &'static str, kind: Kind, source: &'static str) -> Column {
         name,
         kind,
         nullable: false,
+        heavy: false,
         source,
     }
 }
@@ -110,19 +126,19 @@ pub const BOT_CONVERSATIONS: TableDef = TableDef {
     order: &["conversation_id"],
     columns: &[
         key("conversation_id", Utf8, "conversation_id"),
-        col("platform_conversation_id", Utf8, "platform_conversation_id (numbers kept as text)"),
+        heavy("platform_conversation_id", Utf8, "platform_conversation_id (numbers kept as text)"),
         col("bot_id", Utf8, "bot_id"),
         col("bot_name", Utf8, "bot_name"),
         col("conversation_start_time", Timestamp, "conversation_start_time (BigQuery `… UTC`, RFC 3339 or epoch)"),
         col("conversation_end_time", Timestamp, "conversation_end_time"),
         col("language", Utf8, "language"),
         col("channel", Utf8, "channel (chat | ticket)"),
-        col("labels", Utf8List, "labels"),
-        col("conversations_data", Utf8, "conversations_data or conversation_data, JSON text kept verbatim"),
+        heavy("labels", Utf8List, "labels"),
+        heavy("conversations_data", Utf8, "conversations_data or conversation_data, JSON text kept verbatim"),
         col("test_mode", Bool, "test_mode (bool or \"true\"/\"false\")"),
         col("conversation_status", Utf8, "conversation_status, kept as delivered"),
         col("last_resolution", Utf8, "last_resolution, kept as delivered"),
-        col("triggered_replies", Utf8, "triggered_replies, JSON text kept verbatim"),
+        heavy("triggered_replies", Utf8, "triggered_replies, JSON text kept verbatim"),
         col("is_llm_conversation", Bool, "is_llm_conversation"),
         col("automated_resolution", Bool, "automated_resolution (v3 exports only)"),
         col("conversation_type", Utf8, "conversation_type (v3 exports only)"),
@@ -197,16 +213,16 @@ pub const MESSAGES: TableDef = TableDef {
             Timestamp,
             "ts (epoch ms, authoritative); the timestamp text only when ts is missing",
         ),
-        col("timestamp_text", Utf8, "timestamp, as delivered"),
+        heavy("timestamp_text", Utf8, "timestamp, as delivered"),
         col(
             "sendertype",
             Utf8,
             "sendertype (customer | bot | agent; optional)",
         ),
-        col("sendername", Utf8, "sendername (optional)"),
-        col("senderemail", Utf8, "senderemail (optional)"),
+        heavy("sendername", Utf8, "sendername (optional)"),
+        heavy("senderemail", Utf8, "senderemail (optional)"),
         col("chattype", Utf8, "chattype (bot | agent)"),
-        col("text", Utf8, "text, redaction tokens (****NAME**** …) kept"),
+        heavy("text", Utf8, "text, redaction tokens (****NAME**** …) kept"),
         col(
             "sentiment",
             Float64,
@@ -214,12 +230,12 @@ pub const MESSAGES: TableDef = TableDef {
         ),
         col("topic", Utf8, "topic (inferred intent)"),
         col("score", Float64, "score (confidence of topic)"),
-        col("topmatches", Utf8, "topmatches, JSON text kept verbatim"),
+        heavy("topmatches", Utf8, "topmatches, JSON text kept verbatim"),
         col("lang", Utf8, "lang"),
         col("workflow", Utf8, "workflow (optional)"),
-        col("workflownodeid", Utf8, "workflownodeid (optional)"),
+        heavy("workflownodeid", Utf8, "workflownodeid (optional)"),
         col("sessionchannel", Utf8, "sessionchannel"),
-        col(
+        heavy(
             "sessionchannelinfo",
             Utf8,
             "sessionchannelinfo: an object as JSON text, a string as is",
@@ -355,7 +371,7 @@ pub const CALLS: TableDef = TableDef {
         col("termination_cause", Utf8, "termination_cause"),
         col("mos", Float64, "mos"),
         col("domain_id", Int64, "domain_id"),
-        col("custom_data", Utf8, "custom_data, JSON text kept verbatim"),
+        heavy("custom_data", Utf8, "custom_data, JSON text kept verbatim"),
         key(
             "source_file",
             Utf8,
@@ -384,7 +400,7 @@ pub const CSAT_CALLS: TableDef = TableDef {
             "acw_duration: after-call work of the call",
         ),
         col("conversation_tags", Utf8List, "conversation_tags"),
-        col("notes", Utf8, "notes"),
+        heavy("notes", Utf8, "notes"),
         key("answers", Int64, "items in csat"),
         key(
             "source_file",
@@ -440,7 +456,7 @@ pub const AGENT_SESSIONS: TableDef = TableDef {
         col("activity", Utf8, "activity (login, …)"),
         col("logout_reason", Utf8, "logout_reason"),
         col("session_duration_sec", Float64, "session_duration"),
-        col("ip_address", Utf8, "ip_address"),
+        heavy("ip_address", Utf8, "ip_address"),
         col("domain_id", Int64, "domain_id"),
         key(
             "source_file",

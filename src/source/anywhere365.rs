@@ -10,10 +10,10 @@ use std::fmt;
 use std::ops::Range;
 
 use arrow::array::RecordBatch;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::json::{lower_key, LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
-use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Vendor};
+use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
+use super::{field, for_each_field, read_all, Candidate, Framed, OnBadFile, Rejects, Vendor};
 use crate::error::{Error, Result};
 use crate::table::{in_canonical_order, keep_last_by, TableBuilder, DIALOGUES};
 
@@ -79,34 +79,32 @@ impl<'de> Deserialize<'de> for Dialogue<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dialogue<'de>, A::Error> {
                 let mut r = Dialogue::default();
-                let mut buf = [0u8; 64];
-                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
-                    let key = key.0.unwrap_or_default();
-                    match lower_key(&key, &mut buf) {
-                        "id" => r.id = field(&mut map, &key)?,
-                        "ordernumber" => r.order_number = field(&mut map, &key)?,
-                        "startdate" => r.start_date = field(&mut map, &key)?,
-                        "starttimestamp" => r.start = field(&mut map, &key)?,
-                        "queueentertimestamp" => r.queue_enter = field(&mut map, &key)?,
-                        "accepttimestamp" => r.accept = field(&mut map, &key)?,
-                        "endtimestamp" => r.end = field(&mut map, &key)?,
-                        "ivrdurationinsec" => r.ivr = field(&mut map, &key)?,
-                        "queuedurationinsec" => r.queue = field(&mut map, &key)?,
-                        "initialtalkdurationinsec" => r.talk = field(&mut map, &key)?,
-                        "sessiondurationinsec" => r.session = field(&mut map, &key)?,
-                        "ivrid" => r.ivr_id = field(&mut map, &key)?,
-                        "queueid" => r.queue_id = field(&mut map, &key)?,
-                        "customerid" => r.customer_id = field(&mut map, &key)?,
-                        "agentid" => r.agent_id = field(&mut map, &key)?,
-                        "direction" => r.direction = field(&mut map, &key)?,
-                        "outcome" => r.outcome = field(&mut map, &key)?,
-                        "insla" => r.in_sla = field(&mut map, &key)?,
-                        "quickdrop" => r.quick_drop = field(&mut map, &key)?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                let skip: &[&str] = &[];
+                for_each_field(&mut map, skip, |k, key, map| {
+                    match k {
+                        "id" => r.id = field(map, key)?,
+                        "ordernumber" => r.order_number = field(map, key)?,
+                        "startdate" => r.start_date = field(map, key)?,
+                        "starttimestamp" => r.start = field(map, key)?,
+                        "queueentertimestamp" => r.queue_enter = field(map, key)?,
+                        "accepttimestamp" => r.accept = field(map, key)?,
+                        "endtimestamp" => r.end = field(map, key)?,
+                        "ivrdurationinsec" => r.ivr = field(map, key)?,
+                        "queuedurationinsec" => r.queue = field(map, key)?,
+                        "initialtalkdurationinsec" => r.talk = field(map, key)?,
+                        "sessiondurationinsec" => r.session = field(map, key)?,
+                        "ivrid" => r.ivr_id = field(map, key)?,
+                        "queueid" => r.queue_id = field(map, key)?,
+                        "customerid" => r.customer_id = field(map, key)?,
+                        "agentid" => r.agent_id = field(map, key)?,
+                        "direction" => r.direction = field(map, key)?,
+                        "outcome" => r.outcome = field(map, key)?,
+                        "insla" => r.in_sla = field(map, key)?,
+                        "quickdrop" => r.quick_drop = field(map, key)?,
+                        _ => return Ok(false),
                     }
-                }
+                    Ok(true)
+                })?;
                 Ok(r)
             }
         }

@@ -17,10 +17,12 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use super::json::{lower_key, parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
-use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor};
+use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
+use super::{
+    field, for_each_field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor,
+};
 use crate::error::{Error, Result};
 use crate::table::{in_canonical_order, INTERACTIONS, MESSAGES};
 
@@ -118,38 +120,31 @@ impl<'de> DeserializeSeed<'de> for MessageSeed {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message<'de>, A::Error> {
                 let mut m = Message::default();
-                let mut buf = [0u8; 64];
-                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
-                    let key = key.0.unwrap_or_default();
-                    let k = lower_key(&key, &mut buf);
-                    if self.lean && LEAN_SKIPPED.contains(&k) {
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    }
+                let skip: &[&str] = if self.lean { &LEAN_SKIPPED } else { &[] };
+                for_each_field(&mut map, skip, |k, key, map| {
                     match k {
-                        "sessionid" => m.sessionid = field(&mut map, &key)?,
-                        "customersessionid" => m.customersessionid = field(&mut map, &key)?,
-                        "ts" => m.ts = field(&mut map, &key)?,
-                        "timestamp" => m.timestamp = field(&mut map, &key)?,
-                        "sendertype" => m.sendertype = field(&mut map, &key)?,
-                        "sendername" => m.sendername = field(&mut map, &key)?,
-                        "senderemail" => m.senderemail = field(&mut map, &key)?,
-                        "chattype" => m.chattype = field(&mut map, &key)?,
-                        "text" => m.text = field(&mut map, &key)?,
-                        "sentiment" => m.sentiment = field(&mut map, &key)?,
-                        "topic" => m.topic = field(&mut map, &key)?,
-                        "score" => m.score = field(&mut map, &key)?,
-                        "topmatches" => m.topmatches = field(&mut map, &key)?,
-                        "lang" => m.lang = field(&mut map, &key)?,
-                        "workflow" => m.workflow = field(&mut map, &key)?,
-                        "workflownodeid" => m.workflownodeid = field(&mut map, &key)?,
-                        "sessionchannel" => m.sessionchannel = field(&mut map, &key)?,
-                        "sessionchannelinfo" => m.sessionchannelinfo = field(&mut map, &key)?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        "sessionid" => m.sessionid = field(map, key)?,
+                        "customersessionid" => m.customersessionid = field(map, key)?,
+                        "ts" => m.ts = field(map, key)?,
+                        "timestamp" => m.timestamp = field(map, key)?,
+                        "sendertype" => m.sendertype = field(map, key)?,
+                        "sendername" => m.sendername = field(map, key)?,
+                        "senderemail" => m.senderemail = field(map, key)?,
+                        "chattype" => m.chattype = field(map, key)?,
+                        "text" => m.text = field(map, key)?,
+                        "sentiment" => m.sentiment = field(map, key)?,
+                        "topic" => m.topic = field(map, key)?,
+                        "score" => m.score = field(map, key)?,
+                        "topmatches" => m.topmatches = field(map, key)?,
+                        "lang" => m.lang = field(map, key)?,
+                        "workflow" => m.workflow = field(map, key)?,
+                        "workflownodeid" => m.workflownodeid = field(map, key)?,
+                        "sessionchannel" => m.sessionchannel = field(map, key)?,
+                        "sessionchannelinfo" => m.sessionchannelinfo = field(map, key)?,
+                        _ => return Ok(false),
                     }
-                }
+                    Ok(true)
+                })?;
                 Ok(m)
             }
         }

@@ -261,6 +261,26 @@ pub fn field<'de, A: serde::de::MapAccess<'de>, T: serde::de::Deserialize<'de>>(
     })
 }
 
+/// Visits an object's fields by lower-cased key (exports mix `startTimestamp`,
+/// `StartTimestamp` and UPPER_CASE): `read` gets the lower-cased key, the key as written (for
+/// error messages) and the map, reads the value if it wants the field and says whether it
+/// did. Values of other keys, and of keys in `skip`, are skipped without being decoded.
+pub fn for_each_field<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    skip: &[&str],
+    mut read: impl FnMut(&str, &str, &mut A) -> std::result::Result<bool, A::Error>,
+) -> std::result::Result<(), A::Error> {
+    let mut buf = [0u8; 64];
+    while let Some(key) = map.next_key::<json::LooseStr<'de>>()? {
+        let key = key.0.unwrap_or_default();
+        let k = json::lower_key(&key, &mut buf);
+        if skip.contains(&k) || !read(k, &key, map)? {
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+    }
+    Ok(())
+}
+
 /// What happened to the files of a run that tolerated bad files.
 #[derive(Debug, Default)]
 pub struct Rejects {

@@ -18,12 +18,12 @@ use arrow::array::{
     ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
-use serde::de::{
-    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::json::{lower_key, LooseBool, LooseCount, LooseStr, LooseTime, RawText};
-use super::{field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor};
+use super::json::{LooseBool, LooseCount, LooseStr, LooseTime, RawText};
+use super::{
+    field, for_each_field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor,
+};
 use crate::error::{Error, Result};
 use crate::table::{in_canonical_order, BOT_CONVERSATIONS, BOT_INTENTS};
 
@@ -173,47 +173,36 @@ impl<'de> DeserializeSeed<'de> for RecordSeed {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
                 let mut r = Record::default();
-                let mut buf = [0u8; 64];
-                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
-                    let key = key.0.unwrap_or_default();
-                    let k = lower_key(&key, &mut buf);
-                    if self.lean && LEAN_SKIPPED.contains(&k) {
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
-                    }
+                let skip: &[&str] = if self.lean { &LEAN_SKIPPED } else { &[] };
+                for_each_field(&mut map, skip, |k, key, map| {
                     match k {
-                        "conversation_id" => r.conversation_id = field(&mut map, &key)?,
-                        "platform_conversation_id" => {
-                            r.platform_conversation_id = field(&mut map, &key)?
-                        }
-                        "bot_id" => r.bot_id = field(&mut map, &key)?,
-                        "bot_name" => r.bot_name = field(&mut map, &key)?,
-                        "conversation_start_time" => r.start = field(&mut map, &key)?,
-                        "conversation_end_time" => r.end = field(&mut map, &key)?,
-                        "language" => r.language = field(&mut map, &key)?,
-                        "channel" => r.channel = field(&mut map, &key)?,
-                        "labels" => r.labels = field::<_, Labels>(&mut map, &key)?.0,
+                        "conversation_id" => r.conversation_id = field(map, key)?,
+                        "platform_conversation_id" => r.platform_conversation_id = field(map, key)?,
+                        "bot_id" => r.bot_id = field(map, key)?,
+                        "bot_name" => r.bot_name = field(map, key)?,
+                        "conversation_start_time" => r.start = field(map, key)?,
+                        "conversation_end_time" => r.end = field(map, key)?,
+                        "language" => r.language = field(map, key)?,
+                        "channel" => r.channel = field(map, key)?,
+                        "labels" => r.labels = field::<_, Labels>(map, key)?.0,
                         "conversations_data" | "conversation_data" => {
-                            r.conversations_data = field(&mut map, &key)?
+                            r.conversations_data = field(map, key)?
                         }
-                        "test_mode" => r.test_mode = field(&mut map, &key)?,
-                        "conversation_status" => r.status = field(&mut map, &key)?,
-                        "last_resolution" => r.last_resolution = field(&mut map, &key)?,
-                        "triggered_replies" => r.triggered_replies = field(&mut map, &key)?,
-                        "triggered_intent_replies" => {
-                            r.intents = field::<_, Intents>(&mut map, &key)?.0
-                        }
-                        "is_llm_conversation" => r.is_llm = field(&mut map, &key)?,
-                        "automated_resolution" => r.automated_resolution = field(&mut map, &key)?,
-                        "conversation_type" => r.conversation_type = field(&mut map, &key)?,
+                        "test_mode" => r.test_mode = field(map, key)?,
+                        "conversation_status" => r.status = field(map, key)?,
+                        "last_resolution" => r.last_resolution = field(map, key)?,
+                        "triggered_replies" => r.triggered_replies = field(map, key)?,
+                        "triggered_intent_replies" => r.intents = field::<_, Intents>(map, key)?.0,
+                        "is_llm_conversation" => r.is_llm = field(map, key)?,
+                        "automated_resolution" => r.automated_resolution = field(map, key)?,
+                        "conversation_type" => r.conversation_type = field(map, key)?,
                         _ => match COUNT_FIELDS.iter().position(|(src, _)| *src == k) {
-                            Some(i) => r.counts[i] = field(&mut map, &key)?,
-                            None => {
-                                map.next_value::<IgnoredAny>()?;
-                            }
+                            Some(i) => r.counts[i] = field(map, key)?,
+                            None => return Ok(false),
                         },
                     }
-                }
+                    Ok(true)
+                })?;
                 Ok(r)
             }
         }
@@ -283,19 +272,16 @@ impl<'de> Deserialize<'de> for Intent<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Intent<'de>, A::Error> {
                 let mut it = Intent::default();
-                let mut buf = [0u8; 64];
-                while let Some(key) = map.next_key::<LooseStr<'de>>()? {
-                    let key = key.0.unwrap_or_default();
-                    match lower_key(&key, &mut buf) {
-                        "intent_id" => it.id = field(&mut map, &key)?,
-                        "intent_name" => it.name = field(&mut map, &key)?,
-                        "intent_timestamp" => it.timestamp = field(&mut map, &key)?,
-                        "not_meaningful" => it.not_meaningful = field(&mut map, &key)?,
-                        _ => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                for_each_field(&mut map, &[], |k, key, map| {
+                    match k {
+                        "intent_id" => it.id = field(map, key)?,
+                        "intent_name" => it.name = field(map, key)?,
+                        "intent_timestamp" => it.timestamp = field(map, key)?,
+                        "not_meaningful" => it.not_meaningful = field(map, key)?,
+                        _ => return Ok(false),
                     }
-                }
+                    Ok(true)
+                })?;
                 Ok(it)
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Intent<'de>, E> {

@@ -151,6 +151,14 @@ fn load<T>(
             s.duplicates, s.records
         ));
     }
+    if s.keyless > 0 {
+        notes.warn(&format!(
+            "{} record(s) without their key were left out, as the vendor's own COUNT(DISTINCT …) \
+             leaves them out; the first: {}",
+            s.keyless,
+            s.first_keyless.as_deref().unwrap_or("?")
+        ));
+    }
     Ok((tables, rejects))
 }
 
@@ -237,6 +245,13 @@ fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
     let r = crate::lake::ingest(&a.lake, &a.paths, on_bad)?;
     if r.recovered_previous_run {
         notes.note("completed the commit of a previous run that was interrupted");
+    }
+    if r.keyless > 0 {
+        notes.warn(&format!(
+            "{} record(s) without their key were left out of the lake; the first: {}",
+            r.keyless,
+            r.first_keyless.as_deref().unwrap_or("?")
+        ));
     }
     if r.files_ingested == 0 {
         notes.note(&format!(

@@ -480,7 +480,19 @@ pub struct IngestReport {
     /// Rows in the rewritten partitions after the merge, per table.
     pub rows_written: BTreeMap<String, usize>,
     pub partitions_written: usize,
+    /// Records left out because they lack their key (see `source::Keyless`).
+    pub keyless: usize,
+    pub first_keyless: Option<String>,
     pub seconds: f64,
+}
+
+impl IngestReport {
+    fn note_keyless(&mut self, stats: &source::Stats) {
+        self.keyless += stats.keyless;
+        if self.first_keyless.is_none() {
+            self.first_keyless = stats.first_keyless.clone();
+        }
+    }
 }
 
 fn hash_file(path: &Path) -> Result<(u64, String)> {
@@ -653,21 +665,23 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
         match vendor {
             Vendor::Ultimate => {
                 let t = ultimate::read(files, &ultimate::Options::default(), on_bad, &mut rejects)?;
+                report.note_keyless(&t.stats);
                 incoming.insert("bot_conversations", t.conversations);
                 incoming.insert("bot_intents", t.intents);
             }
             Vendor::Dialpad => {
                 let t = dialpad::read(files, &dialpad::Options::default(), on_bad, &mut rejects)?;
+                report.note_keyless(&t.stats);
                 incoming.insert("messages", t.messages);
             }
             Vendor::Anywhere365 => {
-                incoming.insert(
-                    "dialogues",
-                    anywhere365::read(files, on_bad, &mut rejects)?.dialogues,
-                );
+                let t = anywhere365::read(files, on_bad, &mut rejects)?;
+                report.note_keyless(&t.stats);
+                incoming.insert("dialogues", t.dialogues);
             }
             _ => {
                 let t = samespace::read(files, on_bad, &mut rejects)?;
+                report.note_keyless(&t.stats);
                 incoming.insert("calls", t.calls);
                 incoming.insert("csat_calls", t.csat_calls);
                 incoming.insert("csat_answers", t.csat_answers);
@@ -896,7 +910,7 @@ fn stats(root: &Path, table: &str, batch: &RecordBatch) -> Result<source::Stats>
     Ok(source::Stats {
         files: partition_files(root, table)?.len().max(1),
         records: batch.num_rows(),
-        duplicates: 0,
+        ..source::Stats::default()
     })
 }
 

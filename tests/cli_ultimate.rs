@@ -307,10 +307,48 @@ fn bad_input_is_reported_with_file_position_and_field() {
         &bad("bad_timestamp.ndjson"),
         &[":1:", "conversation_start_time", "yesterday"],
     );
-    assert_data_error(&bad("missing_id.ndjson"), &[":2:", "conversation_id"]);
     assert_data_error(&bad("broken_syntax.ndjson"), &[":2:"]);
     assert_data_error(&bad("dialpad_messages.json"), &["not an Ultimate"]);
     assert_data_error(&bad("notes.txt"), &[":1:1"]);
+}
+
+#[test]
+fn records_without_a_key_are_left_out_as_the_vendor_sql_does_and_reported() {
+    let out = run(&[
+        "metrics",
+        "bot",
+        &bad("missing_id.ndjson"),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["total_conversations"], 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 record(s) without their key")
+            && err.contains("missing_id.ndjson:2:1")
+            && err.contains("conversation_id"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let nokey = dir.path().join("messages.json");
+    std::fs::write(
+        &nokey,
+        r#"[{"text":"a","ts":1711792800000,"sessionid":"1.1","chattype":"bot"},{"text":"b","ts":1711792801000,"chattype":"bot","customersessionid":"7"}]"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "metrics",
+        "messaging",
+        nokey.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["messages"], 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no `sessionid`"));
 }
 
 #[test]

@@ -13,8 +13,10 @@ use arrow::array::RecordBatch;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
 use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
-use super::{field, for_each_field, read_all, Candidate, Framed, OnBadFile, Rejects, Vendor};
-use crate::error::{Error, Result};
+use super::{
+    field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Vendor,
+};
+use crate::error::Result;
 use crate::table::{in_canonical_order, keep_last_by, TableBuilder, DIALOGUES};
 
 #[derive(Debug)]
@@ -25,25 +27,26 @@ pub struct Tables {
 
 /// Reads Dialogues exports into the `dialogues` table.
 pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
+    let keyless = Keyless::default();
     let chunks = read_all(
         candidates,
         &[Vendor::Anywhere365],
         on_bad,
         rejects,
-        parse_chunk,
+        |f, spans| parse_chunk(f, spans, &keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let all = arrow::compute::concat_batches(&DIALOGUES.schema(), &chunks)?;
     let (dialogues, duplicates) = keep_last_by(&all, "id")?;
     let dialogues = in_canonical_order(&dialogues, &DIALOGUES)?;
-    Ok(Tables {
-        stats: super::Stats {
-            files,
-            records: all.num_rows(),
-            duplicates,
-        },
-        dialogues,
-    })
+    let mut stats = super::Stats {
+        files,
+        records: all.num_rows(),
+        duplicates,
+        ..super::Stats::default()
+    };
+    keyless.report(&mut stats);
+    Ok(Tables { stats, dialogues })
 }
 
 #[derive(Debug, Default)]
@@ -123,7 +126,7 @@ pub fn direction(v: &str) -> &str {
     }
 }
 
-fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<RecordBatch> {
+fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<RecordBatch> {
     let mut b = TableBuilder::new(&DIALOGUES);
     let source = f.path.to_string_lossy();
     for span in spans {
@@ -132,10 +135,8 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<RecordBatch> {
             .and_then(|r| de.end().map(|_| r))
             .map_err(|e| f.record_error(span, &e))?;
         let Some(id) = r.id.0.as_deref() else {
-            return Err(Error::Data {
-                location: f.location(span.start),
-                message: "missing required field `id`".into(),
-            });
+            keyless.note(f.location(span.start), "id");
+            continue;
         };
         let abandoned = r
             .outcome

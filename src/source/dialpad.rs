@@ -21,7 +21,7 @@ use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use super::{
-    field, for_each_field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor,
+    field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::{Error, Result};
 use crate::table::{in_canonical_order, INTERACTIONS, MESSAGES};
@@ -47,24 +47,28 @@ pub fn read(
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<Tables> {
+    let keyless = Keyless::default();
     let chunks = read_all(
         candidates,
         &[Vendor::Dialpad],
         on_bad,
         rejects,
-        |f, spans| parse_chunk(f, spans, opts),
+        |f, spans| parse_chunk(f, spans, opts, &keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(RecordBatch::num_rows).sum();
     let all = arrow::compute::concat_batches(&MESSAGES.schema(), &chunks)?;
     let messages = in_canonical_order(&dedupe(&all)?, &MESSAGES)?;
     let interactions = derive_interactions(&messages)?;
+    let mut stats = Stats {
+        files,
+        records,
+        duplicates: records - messages.num_rows(),
+        ..Stats::default()
+    };
+    keyless.report(&mut stats);
     Ok(Tables {
-        stats: Stats {
-            files,
-            records,
-            duplicates: records - messages.num_rows(),
-        },
+        stats,
         messages,
         interactions,
     })
@@ -213,9 +217,10 @@ impl Builders {
         }
     }
 
-    fn push(&mut self, m: &Message<'_>, source_file: &str) -> Result<(), String> {
+    /// Appends a message; `Ok(false)` when it has no sessionid (left out, see [`Keyless`]).
+    fn push(&mut self, m: &Message<'_>, source_file: &str) -> Result<bool, String> {
         let Some(sessionid) = m.sessionid.0.as_deref() else {
-            return Err("missing required field `sessionid`".into());
+            return Ok(false);
         };
         let (conversation, segment) = split_sessionid(sessionid)?;
         // `ts` is authoritative; the human-readable `timestamp` only fills a missing ts.
@@ -251,7 +256,7 @@ impl Builders {
         self.sessionchannelinfo
             .append_option(m.sessionchannelinfo.0.as_deref());
         self.source_file.append_value(source_file);
-        Ok(())
+        Ok(true)
     }
 
     fn finish(mut self) -> Result<RecordBatch> {
@@ -282,7 +287,12 @@ impl Builders {
     }
 }
 
-fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<RecordBatch> {
+fn parse_chunk(
+    f: &Framed,
+    spans: &[Range<usize>],
+    opts: &Options,
+    keyless: &Keyless,
+) -> Result<RecordBatch> {
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
     for span in spans {
@@ -291,10 +301,13 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<Rec
             .deserialize(&mut de)
             .and_then(|m| de.end().map(|_| m))
             .map_err(|e| f.record_error(span, &e))?;
-        b.push(&m, &source).map_err(|message| Error::Data {
+        let kept = b.push(&m, &source).map_err(|message| Error::Data {
             location: f.location(span.start),
             message,
         })?;
+        if !kept {
+            keyless.note(f.location(span.start), "sessionid");
+        }
     }
     b.finish()
 }

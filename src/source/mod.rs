@@ -245,6 +245,45 @@ pub struct Stats {
     pub records: usize,
     /// Records dropped because the same record (by the table's key) was delivered again.
     pub duplicates: usize,
+    /// Records left out because they have no key (see [`Keyless`]).
+    pub keyless: usize,
+    /// Where the first of them is, and which field it lacks.
+    pub first_keyless: Option<String>,
+}
+
+/// Counts records without their key (`conversation_id`, `sessionid`, `id`, `uuid`). The
+/// vendors' own SQL ignores them (`COUNT(DISTINCT id)` skips NULL), so they are left out of
+/// the tables, and reported with the location of the first, never dropped silently.
+#[derive(Debug, Default)]
+pub struct Keyless {
+    count: std::sync::atomic::AtomicUsize,
+    first: std::sync::Mutex<Option<(PathBuf, usize, String)>>,
+}
+
+impl Keyless {
+    /// Notes a keyless record at `location`, lacking `field`.
+    pub fn note(&self, location: Location, field: &str) {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut first) = self.first.lock() {
+            let earlier = first
+                .as_ref()
+                .is_some_and(|(p, o, _)| (p, *o) <= (&location.path, location.offset));
+            if !earlier {
+                *first = Some((
+                    location.path.clone(),
+                    location.offset,
+                    format!("{location}: no `{field}`"),
+                ));
+            }
+        }
+    }
+
+    /// Adds the count and the first location to `stats`.
+    pub fn report(self, stats: &mut Stats) {
+        stats.keyless = self.count.into_inner();
+        stats.first_keyless = self.first.into_inner().ok().flatten().map(|(_, _, m)| m);
+    }
 }
 
 /// Reads a record field's value, prefixing any error with the field's name (as it appears

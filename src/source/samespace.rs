@@ -15,7 +15,8 @@ use serde_json::value::RawValue;
 
 use super::json::{parse_count, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
 use super::{
-    read_all, strip_position, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor, SAMESPACE,
+    read_all, strip_position, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
+    SAMESPACE,
 };
 use crate::error::{Error, Result};
 use crate::table::{
@@ -44,7 +45,10 @@ const KEYS: [(&TableDef, &str); 5] = [
 
 /// Reads every Samespace report among the candidates.
 pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
-    let chunks = read_all(candidates, SAMESPACE, on_bad, rejects, parse_chunk)?;
+    let keyless = Keyless::default();
+    let chunks = read_all(candidates, SAMESPACE, on_bad, rejects, |f, spans| {
+        parse_chunk(f, spans, &keyless)
+    })?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let mut stats = Stats {
         files,
@@ -66,6 +70,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         }
         tables.insert(def.name, in_canonical_order(&kept, def)?);
     }
+    keyless.report(&mut stats);
     let mut take = |def: &TableDef| {
         tables
             .remove(def.name)
@@ -135,7 +140,7 @@ impl<'a> Fields<'a> {
 
 type Chunk = Vec<(&'static TableDef, RecordBatch)>;
 
-fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
+fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<Chunk> {
     let source = f.path.to_string_lossy();
     let source = Some(source.as_ref());
     match f.vendor {
@@ -145,7 +150,7 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
                 TableBuilder::new(&CSAT_ANSWERS),
             );
             for span in spans {
-                csat_record(f, span, &mut calls, &mut answers, source)?;
+                csat_record(f, span, &mut calls, &mut answers, source, keyless)?;
             }
             Ok(vec![
                 (&CSAT_CALLS, calls.finish()?),
@@ -156,7 +161,15 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
             let mut b = TableBuilder::new(&AGENT_SESSIONS);
             for span in spans {
                 let r = Fields::parse(f, span)?;
-                let id = required(f, span, r.str("_id")?.or(r.str("session_id")?), "_id")?;
+                let Some(id) = required(
+                    f,
+                    span,
+                    r.str("_id")?.or(r.str("session_id")?),
+                    "_id",
+                    keyless,
+                ) else {
+                    continue;
+                };
                 b.str(Some(&id))
                     .str(r.str("session_id")?.as_deref())
                     .str(r.str("user_display_name")?.as_deref())
@@ -178,7 +191,10 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
             let mut b = TableBuilder::new(&PRODUCTIVITY);
             for span in spans {
                 let r = Fields::parse(f, span)?;
-                let id = required(f, span, r.str("_id")?.or(r.str("user")?), "_id")?;
+                let Some(id) = required(f, span, r.str("_id")?.or(r.str("user")?), "_id", keyless)
+                else {
+                    continue;
+                };
                 b.str(Some(&id)).str(r.str("user")?.as_deref());
                 for k in [
                     "session_duration",
@@ -203,7 +219,10 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
             for span in spans {
                 let r = Fields::parse(f, span)?;
                 let id = r.str("_id")?;
-                let uuid = required(f, span, r.str("uuid")?.or(id.clone()), "uuid")?;
+                let Some(uuid) = required(f, span, r.str("uuid")?.or(id.clone()), "uuid", keyless)
+                else {
+                    continue;
+                };
                 b.str(Some(&uuid)).str(id.as_deref());
                 for k in [
                     "channel",
@@ -242,11 +261,18 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>]) -> Result<Chunk> {
     }
 }
 
-fn required(f: &Framed, span: &Range<usize>, v: Option<String>, name: &str) -> Result<String> {
-    v.ok_or_else(|| Error::Data {
-        location: f.location(span.start),
-        message: format!("missing required field `{name}`"),
-    })
+/// The record's key, or `None` (noted in `keyless`) when it has none.
+fn required(
+    f: &Framed,
+    span: &Range<usize>,
+    v: Option<String>,
+    name: &str,
+    keyless: &Keyless,
+) -> Option<String> {
+    if v.is_none() {
+        keyless.note(f.location(span.start), name);
+    }
+    v
 }
 
 /// `SURVEY_ANSWER_3:How courteous was the agent?` → (Some(3), "How courteous was the agent?").
@@ -269,9 +295,12 @@ fn csat_record(
     calls: &mut TableBuilder,
     answers: &mut TableBuilder,
     source: Option<&str>,
+    keyless: &Keyless,
 ) -> Result<()> {
     let r = Fields::parse(f, span)?;
-    let call = required(f, span, r.str("_id")?.or(r.str("uuid")?), "_id")?;
+    let Some(call) = required(f, span, r.str("_id")?.or(r.str("uuid")?), "_id", keyless) else {
+        return Ok(());
+    };
     let items: Option<Vec<&RawValue>> = r.get("csat")?;
     let items = items.unwrap_or_default();
     let (team, agent, direction) = (

@@ -22,9 +22,9 @@ use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Seq
 
 use super::json::{LooseBool, LooseCount, LooseStr, LooseTime, RawText};
 use super::{
-    field, for_each_field, read_all, Candidate, Framed, OnBadFile, Rejects, Stats, Vendor,
+    field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::table::{in_canonical_order, BOT_CONVERSATIONS, BOT_INTENTS};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
@@ -67,12 +67,13 @@ pub fn read(
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<Tables> {
+    let keyless = Keyless::default();
     let chunks = read_all(
         candidates,
         &[Vendor::Ultimate],
         on_bad,
         rejects,
-        |f, spans| parse_chunk(f, spans, opts),
+        |f, spans| parse_chunk(f, spans, opts, &keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|c| c.conversations.num_rows()).sum();
@@ -88,10 +89,15 @@ pub fn read(
     Ok(Tables {
         conversations,
         intents,
-        stats: Stats {
-            files,
-            records,
-            duplicates,
+        stats: {
+            let mut stats = Stats {
+                files,
+                records,
+                duplicates,
+                ..Stats::default()
+            };
+            keyless.report(&mut stats);
+            stats
         },
     })
 }
@@ -442,9 +448,10 @@ impl Builders {
         }
     }
 
-    fn push(&mut self, r: &Record<'_>, source_file: &str, opts: &Options) -> Result<(), String> {
+    /// Appends a record; `false` when it has no conversation_id (left out, see [`Keyless`]).
+    fn push(&mut self, r: &Record<'_>, source_file: &str, opts: &Options) -> bool {
         let Some(id) = r.conversation_id.0.as_deref() else {
-            return Err("missing required field `conversation_id`".into());
+            return false;
         };
         self.conversation_id.append_value(id);
         self.platform_conversation_id
@@ -504,7 +511,7 @@ impl Builders {
             self.intent_parent.push(self.rows);
         }
         self.rows += 1;
-        Ok(())
+        true
     }
 
     fn finish(mut self) -> Result<Chunk> {
@@ -559,7 +566,12 @@ impl Builders {
     }
 }
 
-fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<Chunk> {
+fn parse_chunk(
+    f: &Framed,
+    spans: &[Range<usize>],
+    opts: &Options,
+    keyless: &Keyless,
+) -> Result<Chunk> {
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
     for span in spans {
@@ -568,10 +580,9 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], opts: &Options) -> Result<Chu
             .deserialize(&mut de)
             .and_then(|r| de.end().map(|_| r))
             .map_err(|e| f.record_error(span, &e))?;
-        b.push(&rec, &source, opts).map_err(|message| Error::Data {
-            location: f.location(span.start),
-            message,
-        })?;
+        if !b.push(&rec, &source, opts) {
+            keyless.note(f.location(span.start), "conversation_id");
+        }
     }
     b.finish()
 }

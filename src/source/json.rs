@@ -745,6 +745,8 @@ const SHELL_CALLS: [&str; 7] = [
 /// `]`. Returns `None` (nothing to do) for text without shell calls, so plain JSON is never
 /// copied. Lines are kept, so error positions keep their line numbers.
 pub fn normalize_mongo_shell(buf: &[u8]) -> Option<Vec<u8>> {
+    // One fast pass first: without a '(' there is no shell call (most exports).
+    memchr::memchr(b'(', buf)?;
     let finder = SHELL_CALLS.map(|c| memchr::memmem::Finder::new(c.as_bytes()));
     if !finder.iter().any(|f| f.find(buf).is_some()) {
         return None;

@@ -401,6 +401,7 @@ fn validate_query(cli: &Cli) -> Result<()> {
 fn days(q: &Query, lower: bool, extra_day: bool) -> Scope {
     Scope {
         lean: true,
+        only: None,
         from: q.from.filter(|_| lower).map(crate::time::utc_date),
         to: q.to.map(|t| {
             let d = crate::time::utc_date(t - 1);
@@ -446,7 +447,10 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
         include_no_intent: a.include_no_intent,
     };
     // Partitions are by start day; a day more above keeps the missing-next-day check whole.
-    let prune = days(&q, a.time == bot::TimeBasis::Start, true);
+    let prune = Scope {
+        only: Some(std::sync::Arc::new(bot::lake_columns(&q, &opts))),
+        ..days(&q, a.time == bot::TimeBasis::Start, true)
+    };
     let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, true, prune, notes)?;
     let report = bot::compute(&tables.conversations, &q, &opts)?;
     for w in &report.warnings {

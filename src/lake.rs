@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::TimestampMicrosecondType;
@@ -282,22 +283,30 @@ fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &str) ->
 }
 
 fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
-    read_parquet_columns(path, def, false)
+    read_parquet_columns(path, def, false, None)
 }
 
 /// Reads a partition file; with `lean`, the heavy columns are not read (Parquet projection)
 /// and come back as nulls, so the batch keeps the canonical schema.
-fn read_parquet_columns(path: &Path, def: &TableDef, lean: bool) -> Result<RecordBatch> {
+fn read_parquet_columns(
+    path: &Path,
+    def: &TableDef,
+    lean: bool,
+    only: Option<&[String]>,
+) -> Result<RecordBatch> {
     let file = File::open(path).map_err(io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-    if !lean || !def.columns.iter().any(|c| c.heavy) {
+    let skipped = |c: &table::Column| {
+        (lean && c.heavy) || only.is_some_and(|o| !o.iter().any(|n| n == c.name))
+    };
+    if !def.columns.iter().any(skipped) {
         let batches = builder
             .build()?
             .collect::<std::result::Result<Vec<_>, _>>()?;
         return Ok(arrow::compute::concat_batches(&def.schema(), &batches)?);
     }
     let wanted: Vec<usize> = (0..def.columns.len())
-        .filter(|&i| !def.columns[i].heavy)
+        .filter(|&i| !skipped(&def.columns[i]))
         .collect();
     let mask =
         parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
@@ -315,11 +324,17 @@ fn read_parquet_columns(path: &Path, def: &TableDef, lean: bool) -> Result<Recor
             slot.push(col.clone());
         }
     }
-    let schema = def.schema();
+    // Skipped columns read back as nulls, so they are declared nullable here, even the keys.
+    let schema = Arc::new(arrow::datatypes::Schema::new(
+        def.columns
+            .iter()
+            .map(|c| arrow::datatypes::Field::new(c.name, c.kind.arrow(), c.nullable || skipped(c)))
+            .collect::<Vec<_>>(),
+    ));
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
     let mut next = read.into_iter();
     for (i, c) in def.columns.iter().enumerate() {
-        if c.heavy {
+        if skipped(c) {
             arrays.push(arrow::array::new_null_array(
                 schema.field(i).data_type(),
                 rows,
@@ -343,11 +358,15 @@ fn partition_file(table: &str, dt: &str) -> String {
 /// What a query reads of a table: the partitions from day `from` to day `to`, both inclusive
 /// (`None`: no bound; with any bound the null partition is left out, as a range excludes null
 /// times), and with `lean` not the heavy columns (they read back as nulls).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     pub lean: bool,
+    /// When set, only these columns of the main table are read (the others read back as
+    /// nulls) and child tables are not read: a metrics query that knows what it reads. Fewer
+    /// column chunks also means fewer decompression contexts, which dominate small files.
+    pub only: Option<std::sync::Arc<Vec<String>>>,
 }
 
 impl Scope {
@@ -385,18 +404,27 @@ fn partition_files(root: &Path, table: &str) -> Result<Vec<(String, PathBuf)>> {
 
 /// A whole table read back from the lake (every partition), in the canonical schema.
 pub fn read_table(root: &Path, def: &TableDef) -> Result<RecordBatch> {
-    read_scope(root, def, Scope::default())
+    read_scope(root, def, &Scope::default())
 }
 
 /// The table's rows in the partitions, and the columns, `scope` keeps.
-pub fn read_scope(root: &Path, def: &TableDef, scope: Scope) -> Result<RecordBatch> {
+pub fn read_scope(root: &Path, def: &TableDef, scope: &Scope) -> Result<RecordBatch> {
     let mut parts = Vec::new();
     for (dt, f) in partition_files(root, def.name)? {
         if scope.keeps(&dt) {
-            parts.push(read_parquet_columns(&f, def, scope.lean)?);
+            parts.push(read_parquet_columns(
+                &f,
+                def,
+                scope.lean,
+                scope.only.as_deref().map(Vec::as_slice),
+            )?);
         }
     }
-    let all = arrow::compute::concat_batches(&def.schema(), &parts)?;
+    // Projected reads relax skipped columns to nullable; every part has the same schema.
+    let schema = parts
+        .first()
+        .map_or_else(|| def.schema(), RecordBatch::schema);
+    let all = arrow::compute::concat_batches(&schema, &parts)?;
     Ok(table::in_canonical_order(&all, def)?)
 }
 
@@ -854,8 +882,12 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
 
 /// The lake's tables in the readers' shapes, so every metric runs unchanged on them.
 pub fn ultimate_tables(root: &Path, scope: Scope) -> Result<ultimate::Tables> {
-    let conversations = read_scope(root, &table::BOT_CONVERSATIONS, scope)?;
-    let intents = read_scope(root, &table::BOT_INTENTS, scope)?;
+    let conversations = read_scope(root, &table::BOT_CONVERSATIONS, &scope)?;
+    // A query that names its columns (metrics) never reads the intents.
+    let intents = match scope.only {
+        Some(_) => RecordBatch::new_empty(table::BOT_INTENTS.schema()),
+        None => read_scope(root, &table::BOT_INTENTS, &scope)?,
+    };
     Ok(ultimate::Tables {
         stats: stats(root, "bot_conversations", &conversations)?,
         conversations,
@@ -870,7 +902,7 @@ pub fn dialpad_tables(root: &Path, scope: Scope) -> Result<dialpad::Tables> {
         to: None,
         ..scope
     };
-    let messages = read_scope(root, &table::MESSAGES, whole_days)?;
+    let messages = read_scope(root, &table::MESSAGES, &whole_days)?;
     let interactions = dialpad::derive_interactions(&messages)?;
     Ok(dialpad::Tables {
         stats: stats(root, "messages", &messages)?,
@@ -880,7 +912,7 @@ pub fn dialpad_tables(root: &Path, scope: Scope) -> Result<dialpad::Tables> {
 }
 
 pub fn anywhere365_tables(root: &Path, scope: Scope) -> Result<anywhere365::Tables> {
-    let dialogues = read_scope(root, &table::DIALOGUES, scope)?;
+    let dialogues = read_scope(root, &table::DIALOGUES, &scope)?;
     Ok(anywhere365::Tables {
         stats: stats(root, "dialogues", &dialogues)?,
         dialogues,
@@ -889,13 +921,13 @@ pub fn anywhere365_tables(root: &Path, scope: Scope) -> Result<anywhere365::Tabl
 
 /// Samespace tables; `days` prunes calls, CSAT and session logs (each by its own start).
 pub fn samespace_tables(root: &Path, scope: Scope) -> Result<samespace::Tables> {
-    let calls = read_scope(root, &table::CALLS, scope)?;
+    let calls = read_scope(root, &table::CALLS, &scope)?;
     Ok(samespace::Tables {
         stats: stats(root, "calls", &calls)?,
         calls,
-        csat_calls: read_scope(root, &table::CSAT_CALLS, scope)?,
-        csat_answers: read_scope(root, &table::CSAT_ANSWERS, scope)?,
-        agent_sessions: read_scope(root, &table::AGENT_SESSIONS, scope)?,
+        csat_calls: read_scope(root, &table::CSAT_CALLS, &scope)?,
+        csat_answers: read_scope(root, &table::CSAT_ANSWERS, &scope)?,
+        agent_sessions: read_scope(root, &table::AGENT_SESSIONS, &scope)?,
         productivity: read_table(root, &table::PRODUCTIVITY)?,
     })
 }

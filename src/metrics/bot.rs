@@ -112,28 +112,8 @@ pub const COLUMNS: &[&str] = &[
 
 /// Computes the bot KPIs from a `bot_conversations` batch.
 pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Report> {
-    let time_column = match o.time {
-        TimeBasis::Start => "conversation_start_time",
-        TimeBasis::End => "conversation_end_time",
-    };
-    let mut needed: Vec<&str> = vec![
-        time_column,
-        "conversation_status",
-        "last_resolution",
-        "visitor_messages_count",
-        "not_understood_messages_count",
-        "bot_messages_count",
-        "is_llm_conversation",
-        "llm_fallback_count",
-        "test_mode",
-        "duration_sec",
-        "first_meaningful_intent",
-    ];
-    for d in &q.by {
-        if !needed.contains(&d.as_str()) && DIMENSIONS.contains(&d.as_str()) {
-            needed.push(d);
-        }
-    }
+    let time_column = time_column(o);
+    let needed = needed_columns(q, o);
     let batch = select(conversations, &needed, o.status_match)?;
     let df = to_polars(&batch)?;
 
@@ -253,6 +233,52 @@ pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Re
         frame,
         warnings: missing_next_day(conversations, q, o),
     })
+}
+
+/// The `bot_conversations` columns the KPIs read for this query.
+fn needed_columns<'a>(q: &'a Query, o: &Options) -> Vec<&'a str> {
+    let mut needed: Vec<&str> = vec![
+        time_column(o),
+        "conversation_status",
+        "last_resolution",
+        "visitor_messages_count",
+        "not_understood_messages_count",
+        "bot_messages_count",
+        "is_llm_conversation",
+        "llm_fallback_count",
+        "test_mode",
+        "duration_sec",
+        "first_meaningful_intent",
+    ];
+    for d in &q.by {
+        if !needed.contains(&d.as_str()) && DIMENSIONS.contains(&d.as_str()) {
+            needed.push(d);
+        }
+    }
+    needed
+}
+
+/// The columns to read from the lake for this query: what the KPIs read, the key (canonical
+/// order) and both times (booking and the missing-next-day check).
+pub fn lake_columns(q: &Query, o: &Options) -> Vec<String> {
+    let mut cols: Vec<String> = needed_columns(q, o).into_iter().map(String::from).collect();
+    for c in [
+        "conversation_id",
+        "conversation_start_time",
+        "conversation_end_time",
+    ] {
+        if !cols.iter().any(|x| x == c) {
+            cols.push(c.to_string());
+        }
+    }
+    cols
+}
+
+fn time_column(o: &Options) -> &'static str {
+    match o.time {
+        TimeBasis::Start => "conversation_start_time",
+        TimeBasis::End => "conversation_end_time",
+    }
 }
 
 /// `expr` equals one of `values` (null stays null, as SQL `IN`).

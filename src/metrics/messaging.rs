@@ -76,30 +76,16 @@ pub fn compute(t: &Tables, q: &Query, o: &Options) -> Result<DataFrame> {
             finish(merge(a, b, &COUNTS)?, q)
         }
         View::InteractionType => {
+            // The Interactions view's counts per chattype, keeping Dialpad's two columns.
             let q = &lead(q, "chattype");
-            let a = group(
-                frame(&t.interactions, &["first_ts"], &q.by)?,
-                q,
-                Spec {
-                    time_column: "first_ts",
-                    dimensions: dims,
-                    aggs: vec![rows("interactions")],
-                    finals: vec![],
-                    columns: names(&["interactions"]),
-                },
+            let both = merge(
+                interaction_counts(t, q, dims)?,
+                message_counts(t, q, dims)?,
+                &COUNTS,
             )?;
-            let b = group(
-                frame(&t.messages, &["ts"], &q.by)?,
-                q,
-                Spec {
-                    time_column: "ts",
-                    dimensions: dims,
-                    aggs: vec![rows("messages")],
-                    finals: vec![],
-                    columns: names(&["messages"]),
-                },
-            )?;
-            finish(merge(a, b, &["interactions", "messages"])?, q)
+            let mut keep = both.keys.clone();
+            keep.extend(["interactions", "messages"].map(String::from));
+            Ok(finish(both, q)?.select(keep)?)
         }
         View::CustomerEndpoint => {
             let q = &lead(q, "sessionchannel");

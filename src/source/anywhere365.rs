@@ -130,10 +130,8 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
     let mut b = TableBuilder::new(&DIALOGUES);
     let source = f.path.to_string_lossy();
     for span in spans {
-        let mut de = serde_json::Deserializer::from_slice(&f.bytes[span.clone()]);
-        let r = Dialogue::deserialize(&mut de)
-            .and_then(|r| de.end().map(|_| r))
-            .map_err(|e| f.record_error(span, &e))?;
+        let r: Dialogue =
+            super::de::from_slice(&f.bytes[span.clone()]).map_err(|e| f.record_error(span, &e))?;
         let Some(id) = r.id.0.as_deref() else {
             keyless.note(f.location(span.start), "id");
             continue;
@@ -180,7 +178,7 @@ mod tests {
 
     #[test]
     fn dialogues_in_mixed_case_with_text_booleans() {
-        let d: Dialogue = serde_json::from_str(
+        let d: Dialogue = crate::source::de::from_str(
             r#"{"Id":"a1","StartTimestamp":"2024-05-07T09:00:01Z","queueDurationInSec":18.0,
                 "direction":1,"Outcome":"Accepted","InSLA":"True","QuickDrop":null,"orderNumber":104233}"#,
         )

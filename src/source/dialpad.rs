@@ -296,10 +296,7 @@ fn parse_chunk(
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
     for span in spans {
-        let mut de = serde_json::Deserializer::from_slice(&f.bytes[span.clone()]);
-        let m = MessageSeed { lean: opts.lean }
-            .deserialize(&mut de)
-            .and_then(|m| de.end().map(|_| m))
+        let m = super::de::from_slice_seed(MessageSeed { lean: opts.lean }, &f.bytes[span.clone()])
             .map_err(|e| f.record_error(span, &e))?;
         let kept = b.push(&m, &source).map_err(|message| Error::Data {
             location: f.location(span.start),
@@ -543,8 +540,7 @@ mod tests {
             "customersessionid":"-1710432.4821","sentiment":"-0.2","topic":"change_address",
             "score":0.87,"topmatches":[{"topic":"a","score":0.8}],"sessionchannelinfo":{"n":"+1"},
             "chattype":"bot","unknown":{"x":1}}"#;
-        let m = MessageSeed { lean: false }
-            .deserialize(&mut serde_json::Deserializer::from_str(text))
+        let m = crate::source::de::from_slice_seed(MessageSeed { lean: false }, text.as_bytes())
             .unwrap();
         assert_eq!(m.sessionid.0.as_deref(), Some("12.10"));
         assert_eq!(m.customersessionid.0.as_deref(), Some("-1710432.4821"));

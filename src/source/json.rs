@@ -154,48 +154,12 @@ fn value_end(buf: &[u8], pos: usize) -> Result<usize, FrameError> {
         }
         None => return Err(FrameError::new(pos, "unexpected end of file")),
     }
-    let mut depth = 0usize;
-    let mut i = pos;
-    while i < buf.len() {
-        match buf[i] {
-            b'"' => {
-                i = string_end(buf, i + 1).ok_or_else(|| {
-                    FrameError::new(
-                        i,
-                        "unexpected end of file inside a string (truncated file?)",
-                    )
-                })?;
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(i + 1);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    Err(FrameError::new(
-        pos,
-        "unexpected end of file: this record is not closed (truncated file?)",
-    ))
+    super::de::record_end(buf, pos).map_err(|(offset, message)| FrameError::new(offset, message))
 }
 
 /// Position just past the closing quote of a string whose content starts at `pos`.
-fn string_end(buf: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let p = memchr::memchr2(b'"', b'\\', &buf[pos..])?;
-        if buf[pos + p] == b'"' {
-            return Some(pos + p + 1);
-        }
-        pos += p + 2;
-        if pos > buf.len() {
-            return None;
-        }
-    }
+fn string_end(buf: &[u8], pos: usize) -> Option<usize> {
+    super::de::string_end(buf, pos).ok()
 }
 
 /// Keys whose array value wraps the records of an export: Dialpad's `[{"messages":[…]}]`,
@@ -288,14 +252,12 @@ pub struct RawText<'a>(pub Option<Cow<'a, str>>);
 
 impl<'de> de::Deserialize<'de> for RawText<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de serde_json::value::RawValue>::deserialize(d)?;
-        let text = raw.get();
+        let text = super::de::Raw::deserialize(d)?.0;
         if text == "null" {
             Ok(RawText(None))
         } else if text.starts_with('"') {
-            let s: LooseStr<'de> = serde_json::from_str(text).map_err(de::Error::custom)?;
-            // A string borrowed from `text` lives as long as the input; escapes make it owned.
-            Ok(RawText(s.0.map(|c| Cow::Owned(c.into_owned()))))
+            let s: LooseStr<'de> = super::de::from_str(text).map_err(de::Error::custom)?;
+            Ok(RawText(s.0))
         } else {
             Ok(RawText(Some(Cow::Borrowed(text))))
         }
@@ -872,13 +834,13 @@ mod tests {
         assert_eq!(parse_count(""), Ok(None));
         assert!(parse_count("12.5").is_err());
         assert!(parse_count("twelve").is_err());
-        let c: LooseCount = serde_json::from_str("\"3\"").unwrap();
+        let c: LooseCount = crate::source::de::from_str("\"3\"").unwrap();
         assert_eq!(c, LooseCount(Some(3)));
-        let c: LooseCount = serde_json::from_str("3").unwrap();
+        let c: LooseCount = crate::source::de::from_str("3").unwrap();
         assert_eq!(c, LooseCount(Some(3)));
-        let c: LooseCount = serde_json::from_str("null").unwrap();
+        let c: LooseCount = crate::source::de::from_str("null").unwrap();
         assert_eq!(c, LooseCount(None));
-        assert!(serde_json::from_str::<LooseCount>("\"x\"").is_err());
+        assert!(crate::source::de::from_str::<LooseCount>("\"x\"").is_err());
         for (s, v) in [
             ("true", Some(true)),
             ("\"false\"", Some(false)),
@@ -889,13 +851,13 @@ mod tests {
             ("1", Some(true)),
         ] {
             assert_eq!(
-                serde_json::from_str::<LooseBool>(s).unwrap(),
+                crate::source::de::from_str::<LooseBool>(s).unwrap(),
                 LooseBool(v),
                 "{s}"
             );
         }
-        assert!(serde_json::from_str::<LooseBool>("\"maybe\"").is_err());
-        let s: LooseStr = serde_json::from_str("14523").unwrap();
+        assert!(crate::source::de::from_str::<LooseBool>("\"maybe\"").is_err());
+        let s: LooseStr = crate::source::de::from_str("14523").unwrap();
         assert_eq!(s.0.as_deref(), Some("14523"));
     }
 
@@ -930,22 +892,25 @@ mod tests {
 
     #[test]
     fn raw_text_keeps_number_digits_and_json() {
-        let t: RawText = serde_json::from_str("12.10").unwrap();
+        let t: RawText = crate::source::de::from_str("12.10").unwrap();
         assert_eq!(t.0.as_deref(), Some("12.10"));
-        let t: RawText = serde_json::from_str(r#"{"a": [1]}"#).unwrap();
+        let t: RawText = crate::source::de::from_str(r#"{"a": [1]}"#).unwrap();
         assert_eq!(t.0.as_deref(), Some(r#"{"a": [1]}"#));
-        let t: RawText = serde_json::from_str(r#""-17.48""#).unwrap();
+        let t: RawText = crate::source::de::from_str(r#""-17.48""#).unwrap();
         assert_eq!(t.0.as_deref(), Some("-17.48"));
-        let t: RawText = serde_json::from_str("null").unwrap();
+        let t: RawText = crate::source::de::from_str("null").unwrap();
         assert_eq!(t.0, None);
-        let f: LooseF64 = serde_json::from_str(r#""-0.25""#).unwrap();
+        let f: LooseF64 = crate::source::de::from_str(r#""-0.25""#).unwrap();
         assert_eq!(f.0, Some(-0.25));
         assert_eq!(
-            serde_json::from_str::<LooseF64>("0.87").unwrap().0,
+            crate::source::de::from_str::<LooseF64>("0.87").unwrap().0,
             Some(0.87)
         );
-        assert_eq!(serde_json::from_str::<LooseF64>(r#""""#).unwrap().0, None);
-        assert!(serde_json::from_str::<LooseF64>(r#""high""#).is_err());
+        assert_eq!(
+            crate::source::de::from_str::<LooseF64>(r#""""#).unwrap().0,
+            None
+        );
+        assert!(crate::source::de::from_str::<LooseF64>(r#""high""#).is_err());
     }
 
     #[test]
@@ -959,18 +924,19 @@ mod tests {
         assert_eq!(v["s"], "ISODate(x)"); // inside a string: untouched
         assert_eq!(memchr::memchr_iter(b'\n', &plain).count(), 2);
         assert!(normalize_mongo_shell(b"{\"a\":1}").is_none());
-        let t: LooseTime = serde_json::from_str(r#"{"$date":"2021-01-05T06:37:36.936Z"}"#).unwrap();
+        let t: LooseTime =
+            crate::source::de::from_str(r#"{"$date":"2021-01-05T06:37:36.936Z"}"#).unwrap();
         assert_eq!(t.0, Some(1_609_828_656_936_000));
         let t: LooseTime =
-            serde_json::from_str(r#"{"$date":{"$numberLong":"1609828656936"}}"#).unwrap();
+            crate::source::de::from_str(r#"{"$date":{"$numberLong":"1609828656936"}}"#).unwrap();
         assert_eq!(t.0, Some(1_609_828_656_936_000));
-        let s: LooseStr = serde_json::from_str(r#"{"$oid":"5ff4"}"#).unwrap();
+        let s: LooseStr = crate::source::de::from_str(r#"{"$oid":"5ff4"}"#).unwrap();
         assert_eq!(s.0.as_deref(), Some("5ff4"));
-        let c: LooseCount = serde_json::from_str(r#"{"$numberLong":"12"}"#).unwrap();
+        let c: LooseCount = crate::source::de::from_str(r#"{"$numberLong":"12"}"#).unwrap();
         assert_eq!(c.0, Some(12));
-        let f: LooseF64 = serde_json::from_str(r#"{"$numberDouble":"4.5"}"#).unwrap();
+        let f: LooseF64 = crate::source::de::from_str(r#"{"$numberDouble":"4.5"}"#).unwrap();
         assert_eq!(f.0, Some(4.5));
-        assert!(serde_json::from_str::<LooseCount>(r#"{"$oid":"x"}"#).is_err());
+        assert!(crate::source::de::from_str::<LooseCount>(r#"{"$oid":"x"}"#).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub use json::strip_position;
 
 pub mod anywhere365;
+pub mod de;
 pub mod dialpad;
 pub mod json;
 pub mod samespace;
@@ -74,13 +75,48 @@ fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// A file's content: mapped when it is plain JSON (no copy of the page cache), owned when it
+/// had to be decompressed or rewritten. Derefs to the bytes after any UTF-8 byte-order mark.
+pub enum Bytes {
+    Mapped(memmap2::Mmap, usize),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m, skip) => &m[*skip..],
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// Files below this size are read rather than mapped (a mapping costs more than the copy).
+const MAP_THRESHOLD: u64 = 1 << 20;
+
 /// Reads a file whole, gunzipping it when it starts with the gzip magic bytes (whatever
-/// its name), and dropping a UTF-8 byte-order mark.
-pub fn load(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 8);
-        flate2::read::MultiGzDecoder::new(&raw[..])
+/// its name), and dropping a UTF-8 byte-order mark. Large plain files are memory-mapped;
+/// like every reader of a mapped file, a run must not race a writer truncating it.
+pub fn load(path: &Path) -> Result<Bytes> {
+    let io = |e| Error::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let bytes = if len >= MAP_THRESHOLD {
+        // SAFETY: the map is read-only and private to this process; the one hazard of a
+        // mapped file, another process truncating it mid-run, is documented above.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Bytes::Mapped(map, 0)
+    } else {
+        let mut v = Vec::with_capacity(len as usize);
+        (&file).read_to_end(&mut v).map_err(io)?;
+        Bytes::Owned(v)
+    };
+    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 8);
+        flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
             .map_err(|e| Error::Data {
                 location: Location {
@@ -94,14 +130,18 @@ pub fn load(path: &Path) -> Result<Vec<u8>> {
                     out.len()
                 ),
             })?;
-        out
+        Bytes::Owned(out)
     } else {
-        raw
+        bytes
     };
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        bytes.drain(..3);
-    }
-    Ok(bytes)
+    Ok(match bytes {
+        Bytes::Mapped(m, _) if m.starts_with(&[0xEF, 0xBB, 0xBF]) => Bytes::Mapped(m, 3),
+        Bytes::Owned(mut v) if v.starts_with(&[0xEF, 0xBB, 0xBF]) => {
+            v.drain(..3);
+            Bytes::Owned(v)
+        }
+        b => b,
+    })
 }
 
 /// True when the content could be a JSON export at all (first non-blank byte `[` or `{`).
@@ -205,7 +245,7 @@ pub fn record_keys(record: &[u8]) -> Vec<String> {
 /// A file's bytes and the spans of its records, checked to be of the expected vendor.
 pub struct Framed {
     pub path: PathBuf,
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     pub spans: Vec<Range<usize>>,
     /// The format detected from the first record (the first accepted one if empty).
     pub vendor: Vendor,
@@ -225,15 +265,10 @@ impl Framed {
 
     /// Converts a serde_json error raised while parsing the record at `span` into a
     /// located data error.
-    pub fn record_error(&self, span: &Range<usize>, e: &serde_json::Error) -> Error {
-        let offset = if e.line() == 0 {
-            span.start
-        } else {
-            json::offset_of(&self.bytes, span.start, e.line(), e.column())
-        };
+    pub fn record_error(&self, span: &Range<usize>, e: &de::Failure) -> Error {
         Error::Data {
-            location: self.location(offset),
-            message: strip_position(&e.to_string()),
+            location: self.location(span.start + e.offset),
+            message: strip_position(&e.message),
         }
     }
 }
@@ -388,7 +423,7 @@ fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
         return Ok(None);
     }
     if let Some(plain) = json::normalize_mongo_shell(&bytes) {
-        bytes = plain;
+        bytes = Bytes::Owned(plain);
     }
     let spans = json::record_spans(&bytes)
         .and_then(|(_, spans)| json::unwrap_envelopes(&bytes, spans))
@@ -467,7 +502,7 @@ mod tests {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(b"\xEF\xBB\xBF[{\"a\":1}]").unwrap();
         std::fs::write(&p, enc.finish().unwrap()).unwrap();
-        assert_eq!(load(&p).unwrap(), b"[{\"a\":1}]");
+        assert_eq!(&load(&p).unwrap()[..], b"[{\"a\":1}]");
         let bad = dir.path().join("cut.json.gz");
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&[b'x'; 10000]).unwrap();

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+use super::de::Raw;
 use arrow::array::RecordBatch;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::json::{parse_count, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
 use super::{
@@ -89,12 +89,12 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
 /// A record's fields by lower-cased key, as raw JSON borrowed from the file.
 struct Fields<'a> {
     file: &'a Framed,
-    map: HashMap<String, &'a RawValue>,
+    map: HashMap<String, Raw<'a>>,
 }
 
 impl<'a> Fields<'a> {
     fn parse(file: &'a Framed, span: &Range<usize>) -> Result<Self> {
-        let raw: HashMap<&'a str, &'a RawValue> = serde_json::from_slice(&file.bytes[span.clone()])
+        let raw: HashMap<&'a str, Raw<'a>> = super::de::from_slice(&file.bytes[span.clone()])
             .map_err(|e| file.record_error(span, &e))?;
         let map = raw
             .into_iter()
@@ -109,11 +109,11 @@ impl<'a> Fields<'a> {
         let Some(raw) = self.map.get(key) else {
             return Ok(T::default());
         };
-        serde_json::from_str(raw.get()).map_err(|e| Error::Data {
+        super::de::from_str(raw.0).map_err(|e| Error::Data {
             location: self
                 .file
-                .location(raw.get().as_ptr() as usize - self.file.bytes.as_ptr() as usize),
-            message: format!("field `{key}`: {}", strip_position(&e.to_string())),
+                .location(raw.0.as_ptr() as usize - self.file.bytes.as_ptr() as usize + e.offset),
+            message: format!("field `{key}`: {}", strip_position(&e.message)),
         })
     }
 
@@ -301,7 +301,7 @@ fn csat_record(
     let Some(call) = required(f, span, r.str("_id")?.or(r.str("uuid")?), "_id", keyless) else {
         return Ok(());
     };
-    let items: Option<Vec<&RawValue>> = r.get("csat")?;
+    let items: Option<Vec<Raw>> = r.get("csat")?;
     let items = items.unwrap_or_default();
     let (team, agent, direction) = (
         r.str("team_name")?,
@@ -327,8 +327,8 @@ fn csat_record(
         .str(source);
     calls.end_row();
     for item in items {
-        let start_of_item = item.get().as_ptr() as usize - f.bytes.as_ptr() as usize;
-        let item_span = start_of_item..start_of_item + item.get().len();
+        let start_of_item = item.0.as_ptr() as usize - f.bytes.as_ptr() as usize;
+        let item_span = start_of_item..start_of_item + item.0.len();
         let a = Fields::parse(f, &item_span)?;
         let question = a.str("question")?;
         let (question_id, text) = match question.as_deref() {

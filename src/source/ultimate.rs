@@ -291,7 +291,7 @@ impl<'de> Deserialize<'de> for Intent<'de> {
                 Ok(it)
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<Intent<'de>, E> {
-                serde_json::from_str::<Intent>(s)
+                super::de::from_str::<Intent>(s)
                     .map(Intent::into_owned)
                     .map_err(|e| E::custom(format_args!("intent JSON text: {e}")))
             }
@@ -322,7 +322,7 @@ impl<'de> Deserialize<'de> for Intents<'de> {
                 if s.trim().is_empty() {
                     return Ok(Intents(Vec::new()));
                 }
-                serde_json::from_str::<Intents>(s)
+                super::de::from_str::<Intents>(s)
                     .map(|i| Intents(i.0.into_iter().map(Intent::into_owned).collect()))
                     .map_err(|e| E::custom(format_args!("intents JSON text: {e}")))
             }
@@ -575,11 +575,9 @@ fn parse_chunk(
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
     for span in spans {
-        let mut de = serde_json::Deserializer::from_slice(&f.bytes[span.clone()]);
-        let rec = RecordSeed { lean: opts.lean }
-            .deserialize(&mut de)
-            .and_then(|r| de.end().map(|_| r))
-            .map_err(|e| f.record_error(span, &e))?;
+        let rec =
+            super::de::from_slice_seed(RecordSeed { lean: opts.lean }, &f.bytes[span.clone()])
+                .map_err(|e| f.record_error(span, &e))?;
         if !b.push(&rec, &source, opts) {
             keyless.note(f.location(span.start), "conversation_id");
         }
@@ -673,16 +671,15 @@ mod tests {
         assert_eq!(first_meaningful(&[], &ex), None);
     }
 
-    fn parse(text: &str) -> Result<Record<'_>, serde_json::Error> {
-        RecordSeed { lean: false }.deserialize(&mut serde_json::Deserializer::from_str(text))
+    fn parse(text: &str) -> Result<Record<'_>, crate::source::de::Failure> {
+        crate::source::de::from_slice_seed(RecordSeed { lean: false }, text.as_bytes())
     }
 
     #[test]
     fn lean_reads_skip_heavy_fields() {
         let text = r#"{"conversation_id":"c","labels":["x"],"conversations_data":"{}","visitor_messages_count":"2"}"#;
-        let r = RecordSeed { lean: true }
-            .deserialize(&mut serde_json::Deserializer::from_str(text))
-            .unwrap();
+        let r =
+            crate::source::de::from_slice_seed(RecordSeed { lean: true }, text.as_bytes()).unwrap();
         assert!(r.labels.is_none() && r.conversations_data.0.is_none());
         assert_eq!(r.counts[6].0, Some(2));
     }

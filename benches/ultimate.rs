@@ -35,19 +35,21 @@ fn bench(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("ultimate_{name}"));
         g.throughput(Throughput::Bytes(bytes));
         g.sample_size(10);
-        let read = |lean: bool| {
+        // What `cxkpi metrics bot` reads for the default query.
+        let kpi_columns = bot::lake_columns(&Query::default(), &bot::Options::default());
+        let read = |only: Option<Vec<String>>| {
             let opts = ultimate::Options {
-                lean,
+                only,
                 ..ultimate::Options::default()
             };
             ultimate::read(&candidates, &opts, OnBadFile::Fail, &mut Rejects::default())
                 .expect("read")
         };
-        g.bench_function("read_full_tables", |b| b.iter(|| read(false)));
-        g.bench_function("read_lean", |b| b.iter(|| read(true)));
+        g.bench_function("read_full_tables", |b| b.iter(|| read(None)));
+        g.bench_function("read_lean", |b| b.iter(|| read(Some(kpi_columns.clone()))));
         g.bench_function("bot_kpis_end_to_end", |b| {
             b.iter(|| {
-                let t = read(true);
+                let t = read(Some(kpi_columns.clone()));
                 bot::compute(
                     &t.conversations,
                     &Query::default(),

@@ -162,17 +162,17 @@ fn load<T>(
     Ok((tables, rejects))
 }
 
-/// Reads Ultimate files; `lean` for metrics-only runs (see [`ultimate::Options::lean`]).
+/// Reads Ultimate files; `only` for metrics-only runs (see [`ultimate::Options::only`]).
 fn load_ultimate(
     input: &InputArgs,
     excluded: &[String],
-    lean: bool,
+    only: Option<Vec<String>>,
     scope: Scope,
     notes: &Notes,
 ) -> Result<(ultimate::Tables, Rejects)> {
     let opts = ultimate::Options {
         excluded_intents: excluded.iter().filter(|s| !s.is_empty()).cloned().collect(),
-        lean,
+        only,
     };
     load(
         input,
@@ -447,11 +447,13 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
         include_no_intent: a.include_no_intent,
     };
     // Partitions are by start day; a day more above keeps the missing-next-day check whole.
+    let columns = bot::lake_columns(&q, &opts);
     let prune = Scope {
-        only: Some(std::sync::Arc::new(bot::lake_columns(&q, &opts))),
+        only: Some(std::sync::Arc::new(columns.clone())),
         ..days(&q, a.time == bot::TimeBasis::Start, true)
     };
-    let (tables, rejects) = load_ultimate(&a.input, &a.exclude_intents, true, prune, notes)?;
+    let (tables, rejects) =
+        load_ultimate(&a.input, &a.exclude_intents, Some(columns), prune, notes)?;
     let report = bot::compute(&tables.conversations, &q, &opts)?;
     for w in &report.warnings {
         notes.warn(w);
@@ -503,7 +505,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
     let (batch, rejects) = match def.name {
         "bot_conversations" | "bot_intents" => {
             let (t, r) =
-                load_ultimate(&a.input, &a.exclude_intents, false, Scope::default(), notes)?;
+                load_ultimate(&a.input, &a.exclude_intents, None, Scope::default(), notes)?;
             let batch = match def.name {
                 "bot_conversations" => t.conversations,
                 _ => t.intents,

@@ -347,7 +347,11 @@ pub fn for_each_field<'de, A: serde::de::MapAccess<'de>>(
     let mut buf = [0u8; 64];
     while let Some(key) = map.next_key::<json::LooseStr<'de>>()? {
         let key = key.0.unwrap_or_default();
-        let k = json::lower_key(&key, &mut buf);
+        // Most exports write lower-case keys: only copy the others.
+        let k = match key.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => json::lower_key(&key, &mut buf),
+            false => &key,
+        };
         if skip.contains(&k) || !read(k, &key, map)? {
             map.next_value::<serde::de::IgnoredAny>()?;
         }

@@ -13,9 +13,11 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
-    ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder,
+    RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -25,7 +27,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
-use crate::table::{in_canonical_order, BOT_CONVERSATIONS, BOT_INTENTS};
+use crate::table::{TableDef, BOT_CONVERSATIONS, BOT_INTENTS};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -34,10 +36,31 @@ pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/age
 pub struct Options {
     /// Intent names never taken as the first meaningful intent.
     pub excluded_intents: Vec<String>,
-    /// Metrics-only read: the heavy text fields no KPI reads (`labels`, `conversations_data`,
-    /// `triggered_replies`, `platform_conversation_id`) are skipped without being decoded
-    /// and left null, and `bot_intents` stays empty.
-    pub lean: bool,
+    /// Metrics-only read of these `bot_conversations` columns: the fields feeding no other
+    /// column are skipped without being decoded and left null (the key and both times are
+    /// always read), `source_file` is left empty, and `bot_intents` stays empty. `None`
+    /// reads everything.
+    pub only: Option<Vec<String>>,
+}
+
+impl Options {
+    fn lean(&self) -> bool {
+        self.only.is_some()
+    }
+
+    /// One bit per [`Field`] to skip.
+    fn skipped(&self) -> u64 {
+        let Some(only) = &self.only else {
+            return 0;
+        };
+        Field::ALL
+            .iter()
+            .filter(|f| {
+                let cols = f.columns();
+                !cols.is_empty() && !cols.iter().any(|c| only.iter().any(|o| o == c))
+            })
+            .fold(0, |m, f| m | 1 << f.bit())
+    }
 }
 
 impl Default for Options {
@@ -47,7 +70,7 @@ impl Default for Options {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            lean: false,
+            only: None,
         }
     }
 }
@@ -77,15 +100,8 @@ pub fn read(
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|c| c.conversations.num_rows()).sum();
-    let (chunks, duplicates) = dedupe(chunks)?;
-    let conversations = arrow::compute::concat_batches(
-        &BOT_CONVERSATIONS.schema(),
-        chunks.iter().map(|c| &c.conversations),
-    )?;
-    let intents =
-        arrow::compute::concat_batches(&BOT_INTENTS.schema(), chunks.iter().map(|c| &c.intents))?;
-    let conversations = in_canonical_order(&conversations, &BOT_CONVERSATIONS)?;
-    let intents = in_canonical_order(&intents, &BOT_INTENTS)?;
+    let (conversations, intents, duplicates) = assemble(&chunks, opts)?;
+    drop(chunks);
     Ok(Tables {
         conversations,
         intents,
@@ -151,18 +167,131 @@ const COUNT_FIELDS: [(&str, &str); 8] = [
     ),
 ];
 
-/// Fields a metrics-only read skips unparsed (lower-cased keys).
-const LEAN_SKIPPED: [&str; 5] = [
-    "labels",
-    "conversations_data",
-    "conversation_data",
-    "triggered_replies",
-    "platform_conversation_id",
-];
+/// The fields of a record the reader knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    ConversationId,
+    PlatformConversationId,
+    BotId,
+    BotName,
+    Start,
+    End,
+    Language,
+    Channel,
+    Labels,
+    ConversationsData,
+    TestMode,
+    Status,
+    LastResolution,
+    TriggeredReplies,
+    Intents,
+    IsLlm,
+    AutomatedResolution,
+    ConversationType,
+    /// An entry of [`COUNT_FIELDS`].
+    Count(usize),
+}
 
-/// Deserializes one record; `lean` skips the fields no metric reads (see [`Options::lean`]).
+impl Field {
+    const ALL: [Field; 26] = {
+        use Field::*;
+        [
+            ConversationId,
+            PlatformConversationId,
+            BotId,
+            BotName,
+            Start,
+            End,
+            Language,
+            Channel,
+            Labels,
+            ConversationsData,
+            TestMode,
+            Status,
+            LastResolution,
+            TriggeredReplies,
+            Intents,
+            IsLlm,
+            AutomatedResolution,
+            ConversationType,
+            Count(0),
+            Count(1),
+            Count(2),
+            Count(3),
+            Count(4),
+            Count(5),
+            Count(6),
+            Count(7),
+        ]
+    };
+
+    /// The field of a lower-cased key.
+    fn of(key: &str) -> Option<Field> {
+        use Field::*;
+        Some(match key {
+            "conversation_id" => ConversationId,
+            "platform_conversation_id" => PlatformConversationId,
+            "bot_id" => BotId,
+            "bot_name" => BotName,
+            "conversation_start_time" => Start,
+            "conversation_end_time" => End,
+            "language" => Language,
+            "channel" => Channel,
+            "labels" => Labels,
+            "conversations_data" | "conversation_data" => ConversationsData,
+            "test_mode" => TestMode,
+            "conversation_status" => Status,
+            "last_resolution" => LastResolution,
+            "triggered_replies" => TriggeredReplies,
+            "triggered_intent_replies" => Intents,
+            "is_llm_conversation" => IsLlm,
+            "automated_resolution" => AutomatedResolution,
+            "conversation_type" => ConversationType,
+            _ => Count(COUNT_FIELDS.iter().position(|(src, _)| *src == key)?),
+        })
+    }
+
+    fn bit(self) -> u32 {
+        match self {
+            Field::Count(i) => 18 + i as u32,
+            f => Field::ALL.iter().position(|g| *g == f).unwrap_or(0) as u32,
+        }
+    }
+
+    /// The `bot_conversations` columns this field feeds; empty for the fields every read
+    /// needs (the key, and the times that pick the copy kept and book the row).
+    fn columns(self) -> &'static [&'static str] {
+        use Field::*;
+        match self {
+            ConversationId | Start | End => &[],
+            PlatformConversationId => &["platform_conversation_id"],
+            BotId => &["bot_id"],
+            BotName => &["bot_name"],
+            Language => &["language"],
+            Channel => &["channel"],
+            Labels => &["labels"],
+            ConversationsData => &["conversations_data"],
+            TestMode => &["test_mode"],
+            Status => &["conversation_status"],
+            LastResolution => &["last_resolution"],
+            TriggeredReplies => &["triggered_replies"],
+            Intents => &[
+                "intent_count",
+                "first_intent",
+                "last_intent",
+                "first_meaningful_intent",
+            ],
+            IsLlm => &["is_llm_conversation"],
+            AutomatedResolution => &["automated_resolution"],
+            ConversationType => &["conversation_type"],
+            Count(i) => std::slice::from_ref(&COUNT_FIELDS[i].1),
+        }
+    }
+}
+
+/// Deserializes one record, skipping the fields whose bit is set in `skip`.
 struct RecordSeed {
-    lean: bool,
+    skip: u64,
 }
 
 impl<'de> DeserializeSeed<'de> for RecordSeed {
@@ -170,7 +299,7 @@ impl<'de> DeserializeSeed<'de> for RecordSeed {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record<'de>, D::Error> {
         struct V {
-            lean: bool,
+            skip: u64,
         }
         impl<'de> Visitor<'de> for V {
             type Value = Record<'de>;
@@ -179,40 +308,39 @@ impl<'de> DeserializeSeed<'de> for RecordSeed {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
                 let mut r = Record::default();
-                let skip: &[&str] = if self.lean { &LEAN_SKIPPED } else { &[] };
-                for_each_field(&mut map, skip, |k, key, map| {
-                    match k {
-                        "conversation_id" => r.conversation_id = field(map, key)?,
-                        "platform_conversation_id" => r.platform_conversation_id = field(map, key)?,
-                        "bot_id" => r.bot_id = field(map, key)?,
-                        "bot_name" => r.bot_name = field(map, key)?,
-                        "conversation_start_time" => r.start = field(map, key)?,
-                        "conversation_end_time" => r.end = field(map, key)?,
-                        "language" => r.language = field(map, key)?,
-                        "channel" => r.channel = field(map, key)?,
-                        "labels" => r.labels = field::<_, Labels>(map, key)?.0,
-                        "conversations_data" | "conversation_data" => {
-                            r.conversations_data = field(map, key)?
+                for_each_field(&mut map, &[], |k, key, map| {
+                    let Some(f) = Field::of(k).filter(|f| self.skip >> f.bit() & 1 == 0) else {
+                        return Ok(false);
+                    };
+                    match f {
+                        Field::ConversationId => r.conversation_id = field(map, key)?,
+                        Field::PlatformConversationId => {
+                            r.platform_conversation_id = field(map, key)?
                         }
-                        "test_mode" => r.test_mode = field(map, key)?,
-                        "conversation_status" => r.status = field(map, key)?,
-                        "last_resolution" => r.last_resolution = field(map, key)?,
-                        "triggered_replies" => r.triggered_replies = field(map, key)?,
-                        "triggered_intent_replies" => r.intents = field::<_, Intents>(map, key)?.0,
-                        "is_llm_conversation" => r.is_llm = field(map, key)?,
-                        "automated_resolution" => r.automated_resolution = field(map, key)?,
-                        "conversation_type" => r.conversation_type = field(map, key)?,
-                        _ => match COUNT_FIELDS.iter().position(|(src, _)| *src == k) {
-                            Some(i) => r.counts[i] = field(map, key)?,
-                            None => return Ok(false),
-                        },
+                        Field::BotId => r.bot_id = field(map, key)?,
+                        Field::BotName => r.bot_name = field(map, key)?,
+                        Field::Start => r.start = field(map, key)?,
+                        Field::End => r.end = field(map, key)?,
+                        Field::Language => r.language = field(map, key)?,
+                        Field::Channel => r.channel = field(map, key)?,
+                        Field::Labels => r.labels = field::<_, Labels>(map, key)?.0,
+                        Field::ConversationsData => r.conversations_data = field(map, key)?,
+                        Field::TestMode => r.test_mode = field(map, key)?,
+                        Field::Status => r.status = field(map, key)?,
+                        Field::LastResolution => r.last_resolution = field(map, key)?,
+                        Field::TriggeredReplies => r.triggered_replies = field(map, key)?,
+                        Field::Intents => r.intents = field::<_, Intents>(map, key)?.0,
+                        Field::IsLlm => r.is_llm = field(map, key)?,
+                        Field::AutomatedResolution => r.automated_resolution = field(map, key)?,
+                        Field::ConversationType => r.conversation_type = field(map, key)?,
+                        Field::Count(i) => r.counts[i] = field(map, key)?,
                     }
                     Ok(true)
                 })?;
                 Ok(r)
             }
         }
-        d.deserialize_map(V { lean: self.lean })
+        d.deserialize_map(V { skip: self.skip })
     }
 }
 
@@ -498,8 +626,10 @@ impl Builders {
             (Some(s), Some(e)) => Some((e - s) as f64 / 1e6),
             _ => None,
         });
-        self.source_file.append_value(source_file);
-        let intent_rows = if opts.lean { &[][..] } else { &r.intents[..] };
+        // No metric reads the file a row came from: a metrics-only read leaves it empty.
+        self.source_file
+            .append_value(if opts.lean() { "" } else { source_file });
+        let intent_rows = if opts.lean() { &[][..] } else { &r.intents[..] };
         for (pos, it) in intent_rows.iter().enumerate() {
             self.i_conversation_id.append_value(id);
             self.i_position.append_value(pos as i64);
@@ -574,10 +704,10 @@ fn parse_chunk(
 ) -> Result<Chunk> {
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
+    let skip = opts.skipped();
     for span in spans {
-        let rec =
-            super::de::from_slice_seed(RecordSeed { lean: opts.lean }, &f.bytes[span.clone()])
-                .map_err(|e| f.record_error(span, &e))?;
+        let rec = super::de::from_slice_seed(RecordSeed { skip }, &f.bytes[span.clone()])
+            .map_err(|e| f.record_error(span, &e))?;
         if !b.push(&rec, &source, opts) {
             keyless.note(f.location(span.start), "conversation_id");
         }
@@ -585,11 +715,15 @@ fn parse_chunk(
     b.finish()
 }
 
-/// Keeps one copy per conversation_id: the one with the latest end time (a missing end
-/// time loses), and among equals the one delivered last (later file, later record).
-fn dedupe(chunks: Vec<Chunk>) -> Result<(Vec<Chunk>, usize)> {
-    let mut best: HashMap<&str, (Option<i64>, usize, usize)> = HashMap::new();
-    let mut rows = 0;
+/// Builds both tables from the parsed chunks in one gather per table: one copy per
+/// conversation_id (the one with the latest end time, a missing end time losing; among
+/// equals the one delivered last: later file, later record), in canonical order (by
+/// conversation_id, then intent position), with the intents of the copy kept. Returns the
+/// tables and how many records were dropped as re-deliveries.
+fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatch, usize)> {
+    let rows: usize = chunks.iter().map(|c| c.conversations.num_rows()).sum();
+    let mut best: HashMap<&str, (Option<i64>, u32, u32), foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(rows, Default::default());
     for (ci, c) in chunks.iter().enumerate() {
         let ids = c.conversations.column(0).as_string::<i32>();
         let ends = c
@@ -597,46 +731,88 @@ fn dedupe(chunks: Vec<Chunk>) -> Result<(Vec<Chunk>, usize)> {
             .column(5)
             .as_primitive::<TimestampMicrosecondType>();
         for row in 0..ids.len() {
-            rows += 1;
             let end = ends.is_valid(row).then(|| ends.value(row));
+            let copy = (end, ci as u32, row as u32);
             match best.entry(ids.value(row)) {
                 Entry::Vacant(v) => {
-                    v.insert((end, ci, row));
+                    v.insert(copy);
                 }
                 Entry::Occupied(mut o) => {
                     if end >= o.get().0 {
-                        o.insert((end, ci, row));
+                        o.insert(copy);
                     }
                 }
             }
         }
     }
     let duplicates = rows - best.len();
-    if duplicates == 0 {
-        return Ok((chunks, 0));
-    }
-    let mut keep: Vec<Vec<bool>> = chunks
+    // Ids are unique now, so an unstable sort is deterministic; byte order of the UTF-8 ids
+    // is the order of Arrow's string sort (and of the lake).
+    let mut kept: Vec<(&str, u32, u32)> =
+        best.into_iter().map(|(id, (_, c, r))| (id, c, r)).collect();
+    kept.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+    let conversations = gather(
+        chunks.iter().map(|c| &c.conversations),
+        &BOT_CONVERSATIONS,
+        kept.iter().map(|(_, c, r)| (*c as usize, *r as usize)),
+        |c| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c)),
+    )?;
+    // The intents of each chunk row are contiguous and in position order: index them by row.
+    let firsts: Vec<Vec<u32>> = chunks
         .iter()
-        .map(|c| vec![false; c.conversations.num_rows()])
+        .map(|c| {
+            let mut first = vec![0u32; c.conversations.num_rows() + 1];
+            for &p in &c.intent_parent {
+                first[p as usize + 1] += 1;
+            }
+            for i in 1..first.len() {
+                first[i] += first[i - 1];
+            }
+            first
+        })
         .collect();
-    for (_, ci, row) in best.into_values() {
-        keep[ci][row] = true;
+    let intent_rows = kept.iter().flat_map(|(_, c, r)| {
+        let first = &firsts[*c as usize];
+        (first[*r as usize]..first[*r as usize + 1]).map(move |i| (*c as usize, i as usize))
+    });
+    let intents = gather(
+        chunks.iter().map(|c| &c.intents),
+        &BOT_INTENTS,
+        intent_rows,
+        |_| true,
+    )?;
+    Ok((conversations, intents, duplicates))
+}
+
+/// The rows at `(batch, row)` positions of `batches`, in that order, as one batch; one
+/// column per task. Nullable columns `wanted` rejects are all null (a lean read left them
+/// null anyway), so they are not gathered.
+fn gather<'a>(
+    batches: impl Iterator<Item = &'a RecordBatch>,
+    def: &TableDef,
+    positions: impl Iterator<Item = (usize, usize)>,
+    wanted: impl Fn(&str) -> bool + Sync,
+) -> Result<RecordBatch> {
+    let batches: Vec<&RecordBatch> = batches.collect();
+    let positions: Vec<(usize, usize)> = positions.collect();
+    let schema = def.schema();
+    if positions.is_empty() {
+        return Ok(RecordBatch::new_empty(schema));
     }
-    let mut out = Vec::with_capacity(chunks.len());
-    for (c, keep) in chunks.into_iter().zip(keep) {
-        let intent_keep: BooleanArray = c
-            .intent_parent
-            .iter()
-            .map(|p| Some(keep[*p as usize]))
-            .collect();
-        let conv_keep = BooleanArray::from(keep);
-        out.push(Chunk {
-            conversations: arrow::compute::filter_record_batch(&c.conversations, &conv_keep)?,
-            intents: arrow::compute::filter_record_batch(&c.intents, &intent_keep)?,
-            intent_parent: Vec::new(),
-        });
-    }
-    Ok((out, duplicates))
+    let columns = schema
+        .fields()
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if f.is_nullable() && !wanted(f.name()) {
+                return Ok(arrow::array::new_null_array(f.data_type(), positions.len()));
+            }
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            arrow::compute::interleave(&parts, &positions)
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 #[cfg(test)]
@@ -672,14 +848,23 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Record<'_>, crate::source::de::Failure> {
-        crate::source::de::from_slice_seed(RecordSeed { lean: false }, text.as_bytes())
+        crate::source::de::from_slice_seed(RecordSeed { skip: 0 }, text.as_bytes())
     }
 
     #[test]
-    fn lean_reads_skip_heavy_fields() {
+    fn lean_reads_skip_the_fields_of_columns_not_asked_for() {
+        let only = Options {
+            only: Some(vec!["visitor_messages_count".into()]),
+            ..Options::default()
+        };
         let text = r#"{"conversation_id":"c","labels":["x"],"conversations_data":"{}","visitor_messages_count":"2"}"#;
-        let r =
-            crate::source::de::from_slice_seed(RecordSeed { lean: true }, text.as_bytes()).unwrap();
+        let r = crate::source::de::from_slice_seed(
+            RecordSeed {
+                skip: only.skipped(),
+            },
+            text.as_bytes(),
+        )
+        .unwrap();
         assert!(r.labels.is_none() && r.conversations_data.0.is_none());
         assert_eq!(r.counts[6].0, Some(2));
     }

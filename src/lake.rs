@@ -409,23 +409,19 @@ pub fn read_table(root: &Path, def: &TableDef) -> Result<RecordBatch> {
 
 /// The table's rows in the partitions, and the columns, `scope` keeps.
 pub fn read_scope(root: &Path, def: &TableDef, scope: &Scope) -> Result<RecordBatch> {
-    let mut parts = Vec::new();
-    for (dt, f) in partition_files(root, def.name)? {
-        if scope.keeps(&dt) {
-            parts.push(read_parquet_columns(
-                &f,
-                def,
-                scope.lean,
-                scope.only.as_deref().map(Vec::as_slice),
-            )?);
-        }
-    }
+    use rayon::prelude::*;
+    let files: Vec<PathBuf> = partition_files(root, def.name)?
+        .into_iter()
+        .filter(|(dt, _)| scope.keeps(dt))
+        .map(|(_, f)| f)
+        .collect();
+    let only = scope.only.as_deref().map(Vec::as_slice);
+    let parts = files
+        .par_iter()
+        .map(|f| read_parquet_columns(f, def, scope.lean, only))
+        .collect::<Result<Vec<RecordBatch>>>()?;
     // Projected reads relax skipped columns to nullable; every part has the same schema.
-    let schema = parts
-        .first()
-        .map_or_else(|| def.schema(), RecordBatch::schema);
-    let all = arrow::compute::concat_batches(&schema, &parts)?;
-    Ok(table::in_canonical_order(&all, def)?)
+    Ok(table::concat_in_canonical_order(&parts, def)?)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -681,23 +681,121 @@ impl TableBuilder {
     }
 }
 
-/// The rows of `batch` in the table's canonical order (see [`TableDef::order`]), nulls first.
+/// `batch` in the table's canonical order (see [`TableDef::order`]).
 pub fn in_canonical_order(batch: &RecordBatch, def: &TableDef) -> Result<RecordBatch, ArrowError> {
     if batch.num_rows() < 2 {
         return Ok(batch.clone());
     }
-    let columns = def
-        .order
-        .iter()
-        .map(|c| {
-            Ok(arrow::compute::SortColumn {
-                values: batch.column(batch.schema().index_of(c)?).clone(),
-                options: None,
-            })
+    concat_in_canonical_order(std::slice::from_ref(batch), def)
+}
+
+/// The rows of `parts` (one schema) as one batch in the table's canonical order, gathered
+/// once per column in parallel (no intermediate concatenation). A single text key, the
+/// common case, is sorted in parallel on borrowed strings; other keys with Arrow's lexsort.
+pub fn concat_in_canonical_order(
+    parts: &[RecordBatch],
+    def: &TableDef,
+) -> Result<RecordBatch, ArrowError> {
+    let schema = match parts.first() {
+        Some(p) => p.schema(),
+        None => return Ok(RecordBatch::new_empty(def.schema())),
+    };
+    let key_of = |p: &RecordBatch, c: &str| -> Result<ArrayRef, ArrowError> {
+        Ok(p.column(p.schema().index_of(c)?).clone())
+    };
+    let positions: Vec<(usize, usize)> = match def.order {
+        [key] if schema.field_with_name(key)?.data_type() == &DataType::Utf8 => {
+            let keys = parts
+                .iter()
+                .map(|p| key_of(p, key))
+                .collect::<Result<Vec<_>, _>>()?;
+            sorted_by_text(keys.iter().enumerate().flat_map(|(i, k)| {
+                let k = k.as_string::<i32>();
+                (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), i, r))
+            }))
+        }
+        order => {
+            let starts: Vec<usize> = parts
+                .iter()
+                .scan(0, |n, p| {
+                    let s = *n;
+                    *n += p.num_rows();
+                    Some(s)
+                })
+                .collect();
+            let columns = order
+                .iter()
+                .map(|c| {
+                    let pieces = parts
+                        .iter()
+                        .map(|p| key_of(p, c))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+                    Ok(arrow::compute::SortColumn {
+                        values: arrow::compute::concat(&refs)?,
+                        options: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, ArrowError>>()?;
+            arrow::compute::lexsort_to_indices(&columns, None)?
+                .values()
+                .iter()
+                .map(|&g| {
+                    let g = g as usize;
+                    let i = starts.partition_point(|&s| s <= g) - 1;
+                    (i, g - starts[i])
+                })
+                .collect()
+        }
+    };
+    gather(parts, schema, &positions, |_| true)
+}
+
+/// The `(part, row)` positions of `rows` ordered by their text key (nulls first, then byte
+/// order, as Arrow sorts strings; ties keep their input order). Sorts in parallel, and
+/// compares the first 16 bytes of each key as one integer before the whole strings.
+pub fn sorted_by_text<'a>(
+    rows: impl Iterator<Item = (Option<&'a str>, usize, usize)>,
+) -> Vec<(usize, usize)> {
+    use rayon::prelude::*;
+    let prefix = |k: &str| {
+        let mut b = [0u8; 16];
+        let n = k.len().min(16);
+        b[..n].copy_from_slice(&k.as_bytes()[..n]);
+        u128::from_be_bytes(b)
+    };
+    let mut keyed: Vec<(Option<u128>, Option<&str>, usize, usize)> =
+        rows.map(|(k, i, r)| (k.map(prefix), k, i, r)).collect();
+    keyed.par_sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    keyed.into_iter().map(|(_, _, i, r)| (i, r)).collect()
+}
+
+/// The rows at `(part, row)` positions of `parts`, in that order, as one batch; one column
+/// per task. Nullable columns `wanted` rejects come out all null without being gathered
+/// (for reads that left them null anyway).
+pub fn gather(
+    parts: &[RecordBatch],
+    schema: SchemaRef,
+    positions: &[(usize, usize)],
+    wanted: impl Fn(&str) -> bool + Sync,
+) -> Result<RecordBatch, ArrowError> {
+    use rayon::prelude::*;
+    if positions.is_empty() {
+        return Ok(RecordBatch::new_empty(schema));
+    }
+    let columns = schema
+        .fields()
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if f.is_nullable() && !wanted(f.name()) {
+                return Ok(arrow::array::new_null_array(f.data_type(), positions.len()));
+            }
+            let pieces: Vec<&dyn Array> = parts.iter().map(|p| p.column(i).as_ref()).collect();
+            arrow::compute::interleave(&pieces, positions)
         })
-        .collect::<Result<Vec<_>, ArrowError>>()?;
-    let indices = arrow::compute::lexsort_to_indices(&columns, None)?;
-    arrow::compute::take_record_batch(batch, &indices)
+        .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
+    RecordBatch::try_new(schema, columns)
 }
 
 /// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose

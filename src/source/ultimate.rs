@@ -13,8 +13,6 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder,
     RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
@@ -27,7 +25,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
-use crate::table::{TableDef, BOT_CONVERSATIONS, BOT_INTENTS};
+use crate::table::{gather, sorted_by_text, BOT_CONVERSATIONS, BOT_INTENTS};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -746,18 +744,15 @@ fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatc
         }
     }
     let duplicates = rows - best.len();
-    // Ids are unique now, so an unstable sort is deterministic; byte order of the UTF-8 ids
-    // is the order of Arrow's string sort (and of the lake).
-    let mut kept: Vec<(&str, u32, u32)> =
-        best.into_iter().map(|(id, (_, c, r))| (id, c, r)).collect();
-    kept.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
-
-    let conversations = gather(
-        chunks.iter().map(|c| &c.conversations),
-        &BOT_CONVERSATIONS,
-        kept.iter().map(|(_, c, r)| (*c as usize, *r as usize)),
-        |c| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c)),
-    )?;
+    // Ids are unique now, so the order does not depend on the map's iteration order.
+    let kept = sorted_by_text(
+        best.into_iter()
+            .map(|(id, (_, c, r))| (Some(id), c as usize, r as usize)),
+    );
+    let parts: Vec<RecordBatch> = chunks.iter().map(|c| c.conversations.clone()).collect();
+    let conversations = gather(&parts, BOT_CONVERSATIONS.schema(), &kept, |c| {
+        opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c))
+    })?;
     // The intents of each chunk row are contiguous and in position order: index them by row.
     let firsts: Vec<Vec<u32>> = chunks
         .iter()
@@ -772,47 +767,14 @@ fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatc
             first
         })
         .collect();
-    let intent_rows = kept.iter().flat_map(|(_, c, r)| {
-        let first = &firsts[*c as usize];
-        (first[*r as usize]..first[*r as usize + 1]).map(move |i| (*c as usize, i as usize))
+    let intent_rows = kept.iter().flat_map(|&(c, r)| {
+        let first = &firsts[c];
+        (first[r]..first[r + 1]).map(move |i| (c, i as usize))
     });
-    let intents = gather(
-        chunks.iter().map(|c| &c.intents),
-        &BOT_INTENTS,
-        intent_rows,
-        |_| true,
-    )?;
+    let parts: Vec<RecordBatch> = chunks.iter().map(|c| c.intents.clone()).collect();
+    let positions: Vec<(usize, usize)> = intent_rows.collect();
+    let intents = gather(&parts, BOT_INTENTS.schema(), &positions, |_| true)?;
     Ok((conversations, intents, duplicates))
-}
-
-/// The rows at `(batch, row)` positions of `batches`, in that order, as one batch; one
-/// column per task. Nullable columns `wanted` rejects are all null (a lean read left them
-/// null anyway), so they are not gathered.
-fn gather<'a>(
-    batches: impl Iterator<Item = &'a RecordBatch>,
-    def: &TableDef,
-    positions: impl Iterator<Item = (usize, usize)>,
-    wanted: impl Fn(&str) -> bool + Sync,
-) -> Result<RecordBatch> {
-    let batches: Vec<&RecordBatch> = batches.collect();
-    let positions: Vec<(usize, usize)> = positions.collect();
-    let schema = def.schema();
-    if positions.is_empty() {
-        return Ok(RecordBatch::new_empty(schema));
-    }
-    let columns = schema
-        .fields()
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            if f.is_nullable() && !wanted(f.name()) {
-                return Ok(arrow::array::new_null_array(f.data_type(), positions.len()));
-            }
-            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            arrow::compute::interleave(&parts, &positions)
-        })
-        .collect::<Result<Vec<ArrayRef>, _>>()?;
-    Ok(RecordBatch::try_new(schema, columns)?)
 }
 
 #[cfg(test)]

@@ -147,6 +147,21 @@ def main():
         one = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(nd), "--format", "csv"],
                                                   env={"RAYON_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}))
         two = rows[0][2]
+        # Time against history size: the first third, two thirds and all of the days.
+        files = sorted(nd.iterdir())
+        days = sorted({f.name.split("_")[2] for f in files})
+        scaling = []
+        for k in (1, 2, 3):
+            sub = tmp / f"days-{k}"
+            sub.mkdir()
+            chosen = set(days[: len(days) * k // 3])
+            for f in files:
+                if f.name.split("_")[2] in chosen:
+                    (sub / f.name).symlink_to(f)
+            n = sum(1 for f in sub.iterdir())
+            mbk = sum(f.stat().st_size for f in sub.iterdir()) / 1e6
+            m = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(sub), "--format", "csv"]))
+            scaling.append((len(chosen), n, mbk, m))
         # Ingest into Parquet: cxkpi's lake against DuckDB COPY … TO … (FORMAT parquet).
         def ingest():
             lake = tmp / f"lake-{time.perf_counter_ns()}"
@@ -191,7 +206,12 @@ def main():
         size = f"{mb:.0f} MB" if mb else "lake"
         lines.append(f"| {name} | {size} | {cell(c)} | {cell(d)} | {cell(p)} | {ratio(c, d)} | {ratio(c, p)} |")
     lines += ["", f"cxkpi bot KPIs on NDJSON with one thread: {cell(one)}; with two: {cell(two)} "
-              f"(speed-up {one['seconds'] / two['seconds']:.2f}×).", ""]
+              f"(speed-up {one['seconds'] / two['seconds']:.2f}×).", "",
+              "cxkpi bot KPIs on NDJSON against history size (same files, first days only):", "",
+              "| export days | files | input | cxkpi | MB/s |", "|---|---|---|---|---|"]
+    for d, n, mbk, m in scaling:
+        lines.append(f"| {d} | {n} | {mbk:.0f} MB | {cell(m)} | {mbk / m['seconds']:.0f} |")
+    lines.append("")
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
 

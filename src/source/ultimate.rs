@@ -51,8 +51,7 @@ impl Options {
         let Some(only) = &self.only else {
             return 0;
         };
-        Field::ALL
-            .iter()
+        Field::all()
             .filter(|f| {
                 let cols = f.columns();
                 !cols.is_empty() && !cols.iter().any(|c| only.iter().any(|o| o == c))
@@ -165,9 +164,25 @@ const COUNT_FIELDS: [(&str, &str); 8] = [
     ),
 ];
 
-/// The fields of a record the reader knows.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Field {
+/// Declares [`Field`] and the list of its named variants in one place.
+macro_rules! fields {
+    ($($name:ident),* $(,)?) => {
+        /// The fields of a record the reader knows.
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Field {
+            $($name,)*
+            /// An entry of [`COUNT_FIELDS`].
+            Count(usize),
+        }
+
+        impl Field {
+            /// Every variant but `Count`, in bit order (the counts follow).
+            const NAMED: &'static [Field] = &[$(Field::$name),*];
+        }
+    };
+}
+
+fields!(
     ConversationId,
     PlatformConversationId,
     BotId,
@@ -186,42 +201,15 @@ enum Field {
     IsLlm,
     AutomatedResolution,
     ConversationType,
-    /// An entry of [`COUNT_FIELDS`].
-    Count(usize),
-}
+);
 
 impl Field {
-    const ALL: [Field; 26] = {
-        use Field::*;
-        [
-            ConversationId,
-            PlatformConversationId,
-            BotId,
-            BotName,
-            Start,
-            End,
-            Language,
-            Channel,
-            Labels,
-            ConversationsData,
-            TestMode,
-            Status,
-            LastResolution,
-            TriggeredReplies,
-            Intents,
-            IsLlm,
-            AutomatedResolution,
-            ConversationType,
-            Count(0),
-            Count(1),
-            Count(2),
-            Count(3),
-            Count(4),
-            Count(5),
-            Count(6),
-            Count(7),
-        ]
-    };
+    fn all() -> impl Iterator<Item = Field> {
+        Field::NAMED
+            .iter()
+            .copied()
+            .chain((0..COUNT_FIELDS.len()).map(Field::Count))
+    }
 
     /// The field of a lower-cased key.
     fn of(key: &str) -> Option<Field> {
@@ -251,8 +239,8 @@ impl Field {
 
     fn bit(self) -> u32 {
         match self {
-            Field::Count(i) => 18 + i as u32,
-            f => Field::ALL.iter().position(|g| *g == f).unwrap_or(0) as u32,
+            Field::Count(i) => (Field::NAMED.len() + i) as u32,
+            f => Field::NAMED.iter().position(|g| *g == f).unwrap_or(0) as u32,
         }
     }
 

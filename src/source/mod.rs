@@ -263,12 +263,11 @@ impl Framed {
         }
     }
 
-    /// Converts a serde_json error raised while parsing the record at `span` into a
-    /// located data error.
+    /// Converts a parse failure of the record at `span` into a located data error.
     pub fn record_error(&self, span: &Range<usize>, e: &de::Failure) -> Error {
         Error::Data {
             location: self.location(span.start + e.offset),
-            message: strip_position(&e.message),
+            message: e.message.clone(),
         }
     }
 }

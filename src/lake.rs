@@ -253,9 +253,19 @@ fn apply(root: &Path, j: &Journal) -> Result<()> {
 // Parquet files
 // ---------------------------------------------------------------------------------------
 
-fn writer_props(run_id: &str, table: &str) -> Result<WriterProperties> {
-    Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+fn writer_props(run_id: &str, t: &LakeTable) -> Result<WriterProperties> {
+    let table = t.def.name;
+    let mut props = WriterProperties::builder();
+    // Dictionary encoding pays off on repeated values (statuses, bots, files) and is wasted
+    // work on unique ones: a single-column key, and the heavy text columns (JSON, ids).
+    for c in t.def.columns {
+        let unique_key = t.key == [c.name] && t.parent.is_none();
+        if unique_key || (c.heavy && c.kind == table::Kind::Utf8) {
+            props = props.set_column_dictionary_enabled(c.name.into(), false);
+        }
+    }
+    Ok(props
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(1 << 20))
         .set_created_by(format!("cxkpi {}", env!("CARGO_PKG_VERSION")))
@@ -270,7 +280,7 @@ fn writer_props(run_id: &str, table: &str) -> Result<WriterProperties> {
         .build())
 }
 
-fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &str) -> Result<()> {
+fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &LakeTable) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
@@ -436,12 +446,24 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     Ok(column(batch, name)?.as_string::<i32>())
 }
 
-/// The partition (`dt`) of every row: the UTC day of `column`.
-fn days(batch: &RecordBatch, column_name: &str) -> Result<Vec<String>> {
+/// The partition (`dt`) of every row, the UTC day of `column`, as an index into the
+/// distinct partition names (one name per day rather than one string per row).
+fn days(batch: &RecordBatch, column_name: &str) -> Result<(Vec<String>, Vec<u32>)> {
     let t = column(batch, column_name)?.as_primitive::<TimestampMicrosecondType>();
-    Ok(t.iter()
-        .map(|v| v.map_or(NULL_PARTITION.to_string(), |v| utc_date(v).to_string()))
-        .collect())
+    const DAY_US: i64 = 86_400_000_000;
+    let mut names = Vec::new();
+    let mut index: HashMap<Option<i64>, u32> = HashMap::new();
+    let rows = t
+        .iter()
+        .map(|v| {
+            let day = v.map(|v| v.div_euclid(DAY_US));
+            *index.entry(day).or_insert_with(|| {
+                names.push(v.map_or(NULL_PARTITION.to_string(), |v| utc_date(v).to_string()));
+                names.len() as u32 - 1
+            })
+        })
+        .collect();
+    Ok((names, rows))
 }
 
 fn filter(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
@@ -455,6 +477,17 @@ fn filter(batch: &RecordBatch, keep: Vec<bool>) -> Result<RecordBatch> {
 fn take(batch: &RecordBatch, order: &[usize]) -> Result<RecordBatch> {
     let idx = arrow::array::UInt32Array::from(order.iter().map(|&i| i as u32).collect::<Vec<_>>());
     Ok(arrow::compute::take_record_batch(batch, &idx)?)
+}
+
+/// True when `key` is one text column whose values, all present, strictly increase: the
+/// rows are then unique by key.
+fn strictly_increasing(batch: &RecordBatch, key: &[&str]) -> Result<bool> {
+    let [key] = key else { return Ok(false) };
+    let col = column(batch, key)?;
+    let Some(k) = col.as_string_opt::<i32>() else {
+        return Ok(false);
+    };
+    Ok(k.null_count() == 0 && (1..k.len()).all(|i| k.value(i - 1) < k.value(i)))
 }
 
 /// Keeps the last row per key (after a stable sort on `order_by`, nulls first).
@@ -479,7 +512,8 @@ fn keep_last(batch: &RecordBatch, t: &LakeTable) -> Result<RecordBatch> {
             .collect(),
     )?;
     let rows = converter.convert_columns(&cols)?;
-    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(batch.num_rows());
+    let mut last: HashMap<&[u8], usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
     for i in 0..rows.num_rows() {
         last.insert(rows.row(i).data(), i);
     }
@@ -519,12 +553,18 @@ impl IngestReport {
     }
 }
 
+/// A file's size and content hash (of its bytes as stored, compressed or not).
 fn hash_file(path: &Path) -> Result<(u64, String)> {
-    let bytes = std::fs::read(path).map_err(io(path))?;
-    Ok((
-        bytes.len() as u64,
-        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)),
-    ))
+    let file = File::open(path).map_err(io(path))?;
+    let len = file.metadata().map_err(io(path))?.len();
+    let hash = if len == 0 {
+        xxhash_rust::xxh3::xxh3_64(&[])
+    } else {
+        // SAFETY: read-only private map; see `source::load` for the truncation caveat.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io(path))?;
+        xxhash_rust::xxh3::xxh3_64(&map)
+    };
+    Ok((len, format!("{hash:016x}")))
 }
 
 fn format_name(v: Vendor) -> &'static str {
@@ -543,7 +583,7 @@ struct MergeContext<'a> {
     new: &'a RecordBatch,
     by_dt: &'a BTreeMap<String, Vec<u32>>,
     replaced: &'a HashSet<String>,
-    kept_parents: &'a HashMap<(&'static str, String), HashSet<(String, String)>>,
+    kept_parents: &'a HashMap<(&'static str, String), KeptRows>,
     staging_rel: &'a str,
     run_id: &'a str,
 }
@@ -555,11 +595,27 @@ struct Merged {
     /// The source files of the rows kept.
     sources: HashSet<String>,
     /// For parent tables: the (key, source_file) pairs kept.
-    kept: Option<HashSet<(String, String)>>,
+    kept: Option<KeptRows>,
     /// (staged file, final file) when the partition has rows.
     staged: Option<(String, String)>,
     /// The partition file to remove when the partition ended up empty.
     removal: Option<String>,
+}
+
+/// The key and `source_file` columns of a parent partition's rows after its merge: its
+/// children keep only the rows of these (key, file) pairs.
+struct KeptRows {
+    keys: StringArray,
+    sources: StringArray,
+}
+
+impl KeptRows {
+    fn pairs(&self) -> HashSet<(&str, &str), foldhash::fast::RandomState> {
+        (0..self.keys.len())
+            .filter(|&i| self.keys.is_valid(i))
+            .map(|i| (self.keys.value(i), self.sources.value(i)))
+            .collect()
+    }
 }
 
 /// Merges a partition: its existing rows (less those of replaced files) and the new ones,
@@ -582,19 +638,27 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
         let idx = arrow::array::UInt32Array::from(rows.clone());
         parts.push(arrow::compute::take_record_batch(c.new, &idx)?);
     }
-    let combined = arrow::compute::concat_batches(&t.def.schema(), &parts)?;
+    let combined = match parts.len() {
+        1 => parts.swap_remove(0),
+        _ => arrow::compute::concat_batches(&t.def.schema(), &parts)?,
+    };
     let merged = match t.parent {
         None if t.key.is_empty() => combined,
+        // Only new rows, already deduplicated and in key order by the reader: nothing to
+        // drop (checked: keys strictly increasing), so skip the sort, hash and copies.
+        None if !existing_path.exists() && strictly_increasing(&combined, t.key)? => combined,
         None => keep_last(&combined, t)?,
         Some((parent, key)) => {
-            let kept = c.kept_parents.get(&(parent, dt.clone()));
+            let kept = c
+                .kept_parents
+                .get(&(parent, dt.clone()))
+                .map(KeptRows::pairs);
             let keys = strings(&combined, key)?;
             let src = strings(&combined, "source_file")?;
             let keep: Vec<bool> = (0..combined.num_rows())
                 .map(|i| {
-                    kept.is_some_and(|k| {
-                        keys.is_valid(i)
-                            && k.contains(&(keys.value(i).to_string(), src.value(i).to_string()))
+                    kept.as_ref().is_some_and(|k| {
+                        keys.is_valid(i) && k.contains(&(keys.value(i), src.value(i)))
                     })
                 })
                 .collect();
@@ -603,15 +667,15 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
     };
     let src = strings(&merged, "source_file")?;
     let kept = (t.parent.is_none() && !t.key.is_empty())
-        .then(|| -> Result<HashSet<(String, String)>> {
-            let keys = strings(&merged, t.key[0])?;
-            Ok((0..merged.num_rows())
-                .filter(|&i| keys.is_valid(i))
-                .map(|i| (keys.value(i).to_string(), src.value(i).to_string()))
-                .collect())
+        .then(|| -> Result<KeptRows> {
+            Ok(KeptRows {
+                keys: strings(&merged, t.key[0])?.clone(),
+                sources: src.clone(),
+            })
         })
         .transpose()?;
-    let sources = src.iter().flatten().map(str::to_string).collect();
+    let distinct: HashSet<&str> = src.iter().flatten().collect();
+    let sources = distinct.into_iter().map(str::to_string).collect();
     let mut out = Merged {
         dt,
         rows: merged.num_rows(),
@@ -624,7 +688,7 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
         out.removal = existing_path.exists().then_some(rel);
     } else {
         let staged = format!("{}/{rel}", c.staging_rel);
-        write_parquet(&c.root.join(&staged), &merged, c.run_id, name)?;
+        write_parquet(&c.root.join(&staged), &merged, c.run_id, t)?;
         out.staged = Some((staged, rel));
     }
     Ok(out)
@@ -653,18 +717,27 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     let mut fresh: BTreeMap<Vendor, Vec<Candidate>> = BTreeMap::new();
     let mut identity: HashMap<String, (u64, String, Vendor)> = HashMap::new();
     let mut rejects = Rejects::default();
-    for c in &candidates {
-        let key = c.path.to_string_lossy().into_owned();
-        let (size, hash) = hash_file(&c.path)?;
-        if manifest
-            .files
-            .get(&key)
-            .is_some_and(|e| e.size == size && e.hash == hash)
-        {
+    // Hash and sniff every file in parallel (each reads the whole file); decide in order.
+    let scanned: Vec<Result<(String, u64, String, Option<Result<Option<Vendor>>>)>> = candidates
+        .par_iter()
+        .map(|c| {
+            let key = c.path.to_string_lossy().into_owned();
+            let (size, hash) = hash_file(&c.path)?;
+            let unchanged = manifest
+                .files
+                .get(&key)
+                .is_some_and(|e| e.size == size && e.hash == hash);
+            let sniffed = (!unchanged).then(|| source::sniff(c));
+            Ok((key, size, hash, sniffed))
+        })
+        .collect();
+    for (c, scan) in candidates.iter().zip(scanned) {
+        let (key, size, hash, sniffed) = scan?;
+        let Some(sniffed) = sniffed else {
             report.files_unchanged += 1;
             continue;
-        }
-        let vendor = match source::sniff(c) {
+        };
+        let vendor = match sniffed {
             Ok(Some(v)) => v,
             Ok(None) => continue, // not JSON, below a directory
             Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
@@ -747,10 +820,9 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     let mut file_partitions: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut file_rows: HashMap<String, u64> = HashMap::new();
     // Parent key → partition, for child tables.
-    let mut parent_dt: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
+    let mut parent_dt: HashMap<&'static str, (StringArray, Vec<u32>, Vec<String>)> = HashMap::new();
     // Per partition of a parent table: the kept (key, source_file) pairs.
-    let mut kept_parents: HashMap<(&'static str, String), HashSet<(String, String)>> =
-        HashMap::new();
+    let mut kept_parents: HashMap<(&'static str, String), KeptRows> = HashMap::new();
 
     for t in TABLES {
         let name = t.def.name;
@@ -759,36 +831,55 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
             .unwrap_or_else(|| RecordBatch::new_empty(t.def.schema()));
         report.rows_read.insert(name.to_string(), new.num_rows());
         let sources = strings(&new, "source_file")?;
+        let mut rows_per_file: HashMap<&str, u64> = HashMap::new();
         for s in sources.iter().flatten() {
-            *file_rows.entry(s.to_string()).or_default() += 1;
+            *rows_per_file.entry(s).or_default() += 1;
         }
-        // Partition of every new row.
-        let dts: Vec<String> = match (t.partition_by, t.parent) {
+        for (s, n) in rows_per_file {
+            *file_rows.entry(s.to_string()).or_default() += n;
+        }
+        // Partition of every new row, as an index into `dt_names`.
+        let (dt_names, dts): (Vec<String>, Vec<u32>) = match (t.partition_by, t.parent) {
             (Some(c), _) => days(&new, c)?,
             (None, Some((parent, key))) => {
-                let map = parent_dt.get(parent);
-                strings(&new, key)?
-                    .iter()
-                    .map(|k| {
-                        k.and_then(|k| map.and_then(|m| m.get(k)).cloned())
-                            .unwrap_or_else(|| NULL_PARTITION.to_string())
-                    })
-                    .collect()
+                let mut names: Vec<String> = Vec::new();
+                let mut rows = Vec::with_capacity(new.num_rows());
+                let parent_of: HashMap<&str, u32> = match parent_dt.get(parent) {
+                    Some((keys, dts, parent_names)) => {
+                        names = parent_names.clone();
+                        keys.iter()
+                            .zip(dts)
+                            .filter_map(|(k, d)| k.map(|k| (k, *d)))
+                            .collect()
+                    }
+                    None => HashMap::new(),
+                };
+                let null = names.len() as u32;
+                names.push(NULL_PARTITION.to_string());
+                for k in strings(&new, key)?.iter() {
+                    rows.push(k.and_then(|k| parent_of.get(k).copied()).unwrap_or(null));
+                }
+                (names, rows)
             }
-            (None, None) => vec![NULL_PARTITION.to_string(); new.num_rows()],
+            (None, None) => (vec![NULL_PARTITION.to_string()], vec![0; new.num_rows()]),
         };
-        if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
-            let keys = strings(&new, t.key[0])?;
-            let m: HashMap<String, String> = keys
-                .iter()
-                .zip(&dts)
-                .filter_map(|(k, d)| k.map(|k| (k.to_string(), d.clone())))
-                .collect();
-            parent_dt.insert(name, m);
+        let mut by_index: Vec<Vec<u32>> = vec![Vec::new(); dt_names.len()];
+        for (i, &d) in dts.iter().enumerate() {
+            by_index[d as usize].push(i as u32);
         }
         let mut by_dt: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-        for (i, d) in dts.iter().enumerate() {
-            by_dt.entry(d.clone()).or_default().push(i as u32);
+        for (name, rows) in dt_names.iter().zip(by_index) {
+            if !rows.is_empty() {
+                let all = by_dt.entry(name.clone()).or_default();
+                let merge = !all.is_empty();
+                all.extend(rows);
+                if merge {
+                    all.sort_unstable(); // rows stay in delivery order within a partition
+                }
+            }
+        }
+        if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
+            parent_dt.insert(name, (strings(&new, t.key[0])?.clone(), dts, dt_names));
         }
         // Partitions to rewrite: those with new rows, and those holding rows of replaced files.
         let mut touched: BTreeSet<String> = by_dt.keys().cloned().collect();

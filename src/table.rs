@@ -798,6 +798,30 @@ pub fn gather(
     RecordBatch::try_new(schema, columns)
 }
 
+/// A Utf8 column giving each `(part, row)` position its part's label: for a column that is
+/// constant within a part (the file a row came from), written once here rather than copied
+/// row by row through a gather.
+pub fn part_labels(labels: &[&str], positions: &[(usize, usize)]) -> ArrayRef {
+    let bytes = positions.iter().map(|&(p, _)| labels[p].len()).sum();
+    let mut b = arrow::array::StringBuilder::with_capacity(positions.len(), bytes);
+    for &(p, _) in positions {
+        b.append_value(labels[p]);
+    }
+    Arc::new(b.finish())
+}
+
+/// `batch` with the column `name` replaced by `values`.
+pub fn with_column(
+    batch: &RecordBatch,
+    name: &str,
+    values: ArrayRef,
+) -> Result<RecordBatch, ArrowError> {
+    let i = batch.schema().index_of(name)?;
+    let mut columns = batch.columns().to_vec();
+    columns[i] = values;
+    RecordBatch::try_new(batch.schema(), columns)
+}
+
 /// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose
 /// key is null are all kept. Returns the rows kept, in delivery order, and how many were
 /// dropped.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder,
-    RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -25,7 +25,9 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
-use crate::table::{gather, sorted_by_text, BOT_CONVERSATIONS, BOT_INTENTS};
+use crate::table::{
+    gather, part_labels, sorted_by_text, with_column, BOT_CONVERSATIONS, BOT_INTENTS,
+};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -478,6 +480,10 @@ struct Chunk {
     conversations: RecordBatch,
     intents: RecordBatch,
     intent_parent: Vec<u32>,
+    /// The file the chunk came from. `source_file` is left empty in the chunk's batches and
+    /// filled in once, after the gather: copying the same path per row through the gather
+    /// cost more than the rest of the columns together.
+    source: Arc<str>,
 }
 
 struct Builders {
@@ -504,7 +510,6 @@ struct Builders {
     last_intent: StringBuilder,
     first_meaningful_intent: StringBuilder,
     duration_sec: Float64Builder,
-    source_file: StringBuilder,
     // bot_intents
     i_conversation_id: StringBuilder,
     i_position: Int64Builder,
@@ -512,7 +517,6 @@ struct Builders {
     i_name: StringBuilder,
     i_timestamp: TimestampMicrosecondBuilder,
     i_not_meaningful: BooleanBuilder,
-    i_source_file: StringBuilder,
     intent_parent: Vec<u32>,
     rows: u32,
 }
@@ -549,21 +553,19 @@ impl Builders {
             last_intent: StringBuilder::new(),
             first_meaningful_intent: StringBuilder::new(),
             duration_sec: Float64Builder::new(),
-            source_file: StringBuilder::new(),
             i_conversation_id: StringBuilder::new(),
             i_position: Int64Builder::new(),
             i_id: StringBuilder::new(),
             i_name: StringBuilder::new(),
             i_timestamp: utc_ts(),
             i_not_meaningful: BooleanBuilder::new(),
-            i_source_file: StringBuilder::new(),
             intent_parent: Vec::new(),
             rows: 0,
         }
     }
 
     /// Appends a record; `false` when it has no conversation_id (left out, see [`Keyless`]).
-    fn push(&mut self, r: &Record<'_>, source_file: &str, opts: &Options) -> bool {
+    fn push<'a>(&mut self, r: &'a Record<'_>, opts: &Options) -> bool {
         let Some(id) = r.conversation_id.0.as_deref() else {
             return false;
         };
@@ -602,7 +604,7 @@ impl Builders {
             b.append_option(c.0);
         }
         self.intent_count.append_value(r.intents.len() as i64);
-        let name = |i: Option<&Intent<'_>>| i.and_then(|i| i.name.0.as_deref().map(str::to_owned));
+        let name = |i: Option<&'a Intent<'_>>| i.and_then(|i| i.name.0.as_deref());
         self.first_intent.append_option(name(r.intents.first()));
         self.last_intent.append_option(name(r.intents.last()));
         let fm = first_meaningful(&r.intents, &opts.excluded_intents);
@@ -612,9 +614,6 @@ impl Builders {
             (Some(s), Some(e)) => Some((e - s) as f64 / 1e6),
             _ => None,
         });
-        // No metric reads the file a row came from: a metrics-only read leaves it empty.
-        self.source_file
-            .append_value(if opts.lean() { "" } else { source_file });
         let intent_rows = if opts.lean() { &[][..] } else { &r.intents[..] };
         for (pos, it) in intent_rows.iter().enumerate() {
             self.i_conversation_id.append_value(id);
@@ -623,14 +622,16 @@ impl Builders {
             self.i_name.append_option(it.name.0.as_deref());
             self.i_timestamp.append_option(it.timestamp.0);
             self.i_not_meaningful.append_option(it.not_meaningful.0);
-            self.i_source_file.append_value(source_file);
             self.intent_parent.push(self.rows);
         }
         self.rows += 1;
         true
     }
 
-    fn finish(mut self) -> Result<Chunk> {
+    fn finish(mut self, source: Arc<str>) -> Result<Chunk> {
+        let empty = |n: usize| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n)))
+        };
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.conversation_id.finish()),
             Arc::new(self.platform_conversation_id.finish()),
@@ -659,7 +660,7 @@ impl Builders {
             Arc::new(self.last_intent.finish()),
             Arc::new(self.first_meaningful_intent.finish()),
             Arc::new(self.duration_sec.finish()),
-            Arc::new(self.source_file.finish()),
+            empty(self.rows as usize),
         ]);
         let conversations = RecordBatch::try_new(BOT_CONVERSATIONS.schema(), cols)?;
         let intents = RecordBatch::try_new(
@@ -671,13 +672,14 @@ impl Builders {
                 Arc::new(self.i_name.finish()),
                 Arc::new(self.i_timestamp.finish()),
                 Arc::new(self.i_not_meaningful.finish()),
-                Arc::new(self.i_source_file.finish()),
+                empty(self.intent_parent.len()),
             ],
         )?;
         Ok(Chunk {
             conversations,
             intents,
             intent_parent: self.intent_parent,
+            source,
         })
     }
 }
@@ -689,16 +691,15 @@ fn parse_chunk(
     keyless: &Keyless,
 ) -> Result<Chunk> {
     let mut b = Builders::new();
-    let source = f.path.to_string_lossy();
     let skip = opts.skipped();
     for span in spans {
         let rec = super::de::from_slice_seed(RecordSeed { skip }, &f.bytes[span.clone()])
             .map_err(|e| f.record_error(span, &e))?;
-        if !b.push(&rec, &source, opts) {
+        if !b.push(&rec, opts) {
             keyless.note(f.location(span.start), "conversation_id");
         }
     }
-    b.finish()
+    b.finish(f.path.to_string_lossy().into())
 }
 
 /// Builds both tables from the parsed chunks in one gather per table: one copy per
@@ -738,9 +739,14 @@ fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatc
             .map(|(id, (_, c, r))| (Some(id), c as usize, r as usize)),
     );
     let parts: Vec<RecordBatch> = chunks.iter().map(|c| c.conversations.clone()).collect();
-    let conversations = gather(&parts, BOT_CONVERSATIONS.schema(), &kept, |c| {
+    let mut conversations = gather(&parts, BOT_CONVERSATIONS.schema(), &kept, |c| {
         opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c))
     })?;
+    // No metric reads the file a row came from: a metrics-only read leaves it empty.
+    let sources: Vec<&str> = chunks.iter().map(|c| &*c.source).collect();
+    if !opts.lean() {
+        conversations = with_column(&conversations, "source_file", part_labels(&sources, &kept))?;
+    }
     // The intents of each chunk row are contiguous and in position order: index them by row.
     let firsts: Vec<Vec<u32>> = chunks
         .iter()
@@ -761,7 +767,10 @@ fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatc
     });
     let parts: Vec<RecordBatch> = chunks.iter().map(|c| c.intents.clone()).collect();
     let positions: Vec<(usize, usize)> = intent_rows.collect();
-    let intents = gather(&parts, BOT_INTENTS.schema(), &positions, |_| true)?;
+    let mut intents = gather(&parts, BOT_INTENTS.schema(), &positions, |_| true)?;
+    if intents.num_rows() > 0 {
+        intents = with_column(&intents, "source_file", part_labels(&sources, &positions))?;
+    }
     Ok((conversations, intents, duplicates))
 }
 

@@ -306,6 +306,9 @@ fn read_parquet_columns(
 ) -> Result<RecordBatch> {
     let file = File::open(path).map_err(io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    // One batch per file: no small batches to concatenate afterwards.
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
+    let builder = builder.with_batch_size(rows);
     let skipped = |c: &table::Column| {
         (lean && c.heavy) || only.is_some_and(|o| !o.iter().any(|n| n == c.name))
     };
@@ -376,6 +379,8 @@ pub struct Scope {
     /// When set, only these columns of the main table are read (the others read back as
     /// nulls) and child tables are not read: a metrics query that knows what it reads. Fewer
     /// column chunks also means fewer decompression contexts, which dominate small files.
+    /// Rows then come in partition order, not canonical order: only order-independent
+    /// metrics read this way.
     pub only: Option<std::sync::Arc<Vec<String>>>,
 }
 
@@ -431,7 +436,12 @@ pub fn read_scope(root: &Path, def: &TableDef, scope: &Scope) -> Result<RecordBa
         .map(|f| read_parquet_columns(f, def, scope.lean, only))
         .collect::<Result<Vec<RecordBatch>>>()?;
     // Projected reads relax skipped columns to nullable; every part has the same schema.
-    Ok(table::concat_in_canonical_order(&parts, def)?)
+    // A metrics-only read (columns named) keeps partition order: the metrics that read this
+    // way are order-independent (see `ultimate::Options::only`).
+    match (&scope.only, parts.first()) {
+        (Some(_), Some(first)) => Ok(table::concat(first.schema(), &parts)?),
+        _ => Ok(table::concat_in_canonical_order(&parts, def)?),
+    }
 }
 
 // ---------------------------------------------------------------------------------------

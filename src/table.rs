@@ -798,6 +798,19 @@ pub fn gather(
     RecordBatch::try_new(schema, columns)
 }
 
+/// `parts` (one schema) as one batch, one column per task.
+pub fn concat(schema: SchemaRef, parts: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+    use rayon::prelude::*;
+    let columns = (0..schema.fields().len())
+        .into_par_iter()
+        .map(|i| {
+            let pieces: Vec<&dyn Array> = parts.iter().map(|p| p.column(i).as_ref()).collect();
+            arrow::compute::concat(&pieces)
+        })
+        .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
+    RecordBatch::try_new(schema, columns)
+}
+
 /// A Utf8 column giving each `(part, row)` position its part's label: for a column that is
 /// constant within a part (the file a row came from), written once here rather than copied
 /// row by row through a gather.

@@ -20,7 +20,9 @@ use arrow::array::{AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{Schema, TimestampMicrosecondType};
 use polars::prelude::*;
 
-use super::{aggregate, count_if, names, rate, ratio, rows, sql_sum, Query, Spec};
+use super::{
+    aggregate, count_if, exact_mean_seconds, names, rate, ratio, rows, sql_sum, Query, Spec,
+};
 use crate::bridge::to_polars;
 use crate::error::Result;
 use crate::time::utc_date;
@@ -113,7 +115,7 @@ pub const COLUMNS: &[&str] = &[
 /// Computes the bot KPIs from a `bot_conversations` batch.
 pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Report> {
     let time_column = time_column(o);
-    let needed = needed_columns(q, o);
+    let needed = needed_columns(q);
     let batch = select(conversations, &needed, o.status_match)?;
     let df = to_polars(&batch)?;
 
@@ -172,7 +174,11 @@ pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Re
                 .and(col("llm_fallback_count").gt(lit(0))),
             "llm_fallback_conversations",
         ),
-        col("duration_sec").mean().alias("avg_duration_sec"),
+        exact_mean_seconds(
+            col("conversation_end_time").cast(DataType::Int64)
+                - col("conversation_start_time").cast(DataType::Int64),
+            "avg_duration_sec",
+        ),
     ];
     let understood = || col("visitor_messages") - col("not_understood_messages");
     let finals = vec![
@@ -236,9 +242,9 @@ pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Re
 }
 
 /// The `bot_conversations` columns the KPIs read for this query.
-fn needed_columns<'a>(q: &'a Query, o: &Options) -> Vec<&'a str> {
+fn needed_columns<'a>(q: &'a Query) -> Vec<&'a str> {
+    // Both times: the booking time is one of them, and the mean duration needs both.
     let mut needed: Vec<&str> = vec![
-        time_column(o),
         "conversation_status",
         "last_resolution",
         "visitor_messages_count",
@@ -247,7 +253,8 @@ fn needed_columns<'a>(q: &'a Query, o: &Options) -> Vec<&'a str> {
         "is_llm_conversation",
         "llm_fallback_count",
         "test_mode",
-        "duration_sec",
+        "conversation_start_time",
+        "conversation_end_time",
         "first_meaningful_intent",
     ];
     for d in &q.by {
@@ -258,20 +265,11 @@ fn needed_columns<'a>(q: &'a Query, o: &Options) -> Vec<&'a str> {
     needed
 }
 
-/// The columns to read from the lake for this query: what the KPIs read, the key (canonical
-/// order) and both times (booking and the missing-next-day check).
-pub fn lake_columns(q: &Query, o: &Options) -> Vec<String> {
-    let mut cols: Vec<String> = needed_columns(q, o).into_iter().map(String::from).collect();
-    for c in [
-        "conversation_id",
-        "conversation_start_time",
-        "conversation_end_time",
-    ] {
-        if !cols.iter().any(|x| x == c) {
-            cols.push(c.to_string());
-        }
-    }
-    cols
+/// The columns to read for this query, from the lake or the files: what the KPIs read
+/// (both times among them: booking and the missing-next-day check). Rows read this way are
+/// not put in canonical order, so the key is not needed either.
+pub fn lake_columns(q: &Query) -> Vec<String> {
+    needed_columns(q).into_iter().map(String::from).collect()
 }
 
 fn time_column(o: &Options) -> &'static str {

@@ -216,6 +216,17 @@ pub fn sql_sum(column: &str, name: &str) -> Expr {
     sum_or_null(col(column), name)
 }
 
+/// Mean in seconds of `micros`, an integer expression in microseconds (null when every
+/// value is null). The sum is exact and rounded once, so the mean is the same to the last
+/// bit whatever order the rows arrive in: metrics-only reads rely on that to skip sorting.
+pub fn exact_mean_seconds(micros: Expr, name: &str) -> Expr {
+    let n = micros.clone().count();
+    when(n.clone().gt(lit(0)))
+        .then(micros.sum().cast(DataType::Float64) / (n.cast(DataType::Float64) * lit(1e6)))
+        .otherwise(lit(NULL).cast(DataType::Float64))
+        .alias(name)
+}
+
 /// Mean of `expr` over the rows where `cond` holds (null when none).
 pub fn mean_if(expr: Expr, cond: Expr, name: &str) -> Expr {
     expr.filter(cond.fill_null(lit(false))).mean().alias(name)
@@ -292,4 +303,35 @@ pub fn ratio(num: Expr, den: Expr, name: &str) -> Expr {
 /// The number of rows in the group.
 pub fn rows(name: &str) -> Expr {
     len().cast(DataType::Int64).alias(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mean_of(micros: &[i64]) -> Option<f64> {
+        let df = DataFrame::new(
+            micros.len(),
+            vec![Column::new("us".into(), micros.to_vec())],
+        )
+        .unwrap();
+        let out = df
+            .lazy()
+            .select([exact_mean_seconds(col("us"), "m")])
+            .collect()
+            .unwrap();
+        out.column("m").unwrap().f64().unwrap().get(0)
+    }
+
+    #[test]
+    fn exact_mean_does_not_depend_on_row_order() {
+        // In f64 seconds, 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit; the
+        // integer sum does not, and the mean is the correctly rounded 0.2.
+        assert_ne!((0.1 + 0.2) + 0.3, (0.3 + 0.2) + 0.1);
+        let a = mean_of(&[100_000, 200_000, 300_000]);
+        let b = mean_of(&[300_000, 200_000, 100_000]);
+        assert_eq!(a, Some(0.2));
+        assert_eq!(a, b);
+        assert_eq!(mean_of(&[]), None);
+    }
 }

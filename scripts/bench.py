@@ -35,6 +35,50 @@ FROM read_json('{files}', format = '{fmt}', columns = {{
 QUALIFY row_number() OVER (PARTITION BY conversation_id ORDER BY conversation_end_time DESC) = 1
 """
 
+# The other vendors' KPIs straight from their plain exports (DuckDB), staged the way a data
+# engineer would by hand, then the queries/ SQL unchanged.
+DUCKDB_DIALOGUES = """
+SET TimeZone = 'UTC';
+CREATE OR REPLACE VIEW dialogues AS
+SELECT id, CAST(startTimestamp AS TIMESTAMPTZ) AS start_time, ivrDurationInSec AS ivr_sec,
+  queueDurationInSec AS queue_sec, initialTalkDurationInSec AS initial_talk_sec,
+  CASE WHEN lower(Outcome) = 'abandoned' THEN (epoch_us(CAST(endTimestamp AS TIMESTAMPTZ))
+    - epoch_us(CAST(queueEnterTimestamp AS TIMESTAMPTZ))) / 1e6 END AS abandon_wait_sec,
+  lower(direction) AS direction, Outcome AS outcome,
+  CASE lower(InSLA) WHEN 'true' THEN true WHEN 'false' THEN false END AS in_sla,
+  CASE lower(QuickDrop) WHEN 'true' THEN true WHEN 'false' THEN false END AS quick_drop
+FROM read_json('{dir}/*.json', format = 'newline_delimited', filename = true, columns = {{
+  id: 'VARCHAR', startTimestamp: 'VARCHAR', queueEnterTimestamp: 'VARCHAR', endTimestamp: 'VARCHAR',
+  ivrDurationInSec: 'DOUBLE', queueDurationInSec: 'DOUBLE', initialTalkDurationInSec: 'DOUBLE',
+  direction: 'VARCHAR', Outcome: 'VARCHAR', InSLA: 'VARCHAR', QuickDrop: 'VARCHAR'}})
+QUALIFY row_number() OVER (PARTITION BY id ORDER BY filename DESC) = 1
+"""
+
+DUCKDB_CALLS = """
+SET TimeZone = 'UTC';
+CREATE OR REPLACE TABLE csat_calls (call_uuid VARCHAR, acw_duration_sec DOUBLE);
+CREATE OR REPLACE VIEW calls AS
+SELECT c.uuid, c.direction, CAST(c.start_time AS TIMESTAMPTZ) AS start_time,
+  CAST(c.answer_time AS TIMESTAMPTZ) AS answer_time, c.duration AS duration_sec,
+  c.hold_duration AS hold_duration_sec, c.mos
+FROM (SELECT unnest(data) AS c, filename FROM read_json('{dir}/calls_*.json', filename = true,
+  columns = {{data: 'STRUCT(uuid VARCHAR, direction VARCHAR, start_time VARCHAR, answer_time VARCHAR,
+    duration DOUBLE, hold_duration DOUBLE, mos DOUBLE)[]'}}))
+QUALIFY row_number() OVER (PARTITION BY c.uuid ORDER BY filename DESC) = 1
+"""
+
+DUCKDB_MESSAGES = """
+SET TimeZone = 'UTC';
+CREATE OR REPLACE TABLE messages AS
+SELECT sessionid, customersessionid, make_timestamp(ts * 1000)::TIMESTAMPTZ AS ts, sendertype
+FROM read_json('{dir}/*.json', format = 'newline_delimited', columns = {{
+  sessionid: 'VARCHAR', customersessionid: 'VARCHAR', ts: 'BIGINT', sendertype: 'VARCHAR', text: 'VARCHAR'}})
+QUALIFY row_number() OVER (PARTITION BY sessionid, ts, sendertype, text) = 1;
+CREATE OR REPLACE TABLE interactions AS
+SELECT sessionid, min(ts) AS first_ts, any_value(customersessionid) AS customersessionid
+FROM messages GROUP BY sessionid;
+"""
+
 PEER = r'''
 import json, resource, sys, time
 task = json.loads(sys.argv[1])
@@ -49,7 +93,62 @@ if task["tool"] == "duckdb":
     for stmt in task["setup"]:
         con.execute(stmt)
     rows = con.execute(task["sql"]).fetchall()
-    result = rows[0][0] if rows else None
+    result = rows[0][task.get("result_column", 0)] if rows else None
+elif task["tool"] == "polars-dialogues":
+    import polars as pl
+    t0 = time.perf_counter()
+    ts = lambda c: pl.col(c).str.to_datetime(time_zone="UTC", time_unit="us")
+    schema = {"id": pl.String, "startTimestamp": pl.String, "queueEnterTimestamp": pl.String,
+              "endTimestamp": pl.String, "ivrDurationInSec": pl.Float64, "queueDurationInSec": pl.Float64,
+              "initialTalkDurationInSec": pl.Float64, "direction": pl.String, "Outcome": pl.String,
+              "InSLA": pl.String, "QuickDrop": pl.String}
+    lf = pl.concat([pl.scan_ndjson(f, schema=schema).with_columns(pl.lit(i).alias("_f"))
+                    for i, f in enumerate(task["paths"])])
+    d = (lf.sort("_f").group_by("id").last()
+           .filter(pl.col("direction").str.to_lowercase() == "inbound")
+           .with_columns(o=pl.col("Outcome").str.to_lowercase(),
+                         sla=pl.col("InSLA").str.to_lowercase().replace_strict({"true": True, "false": False}, default=None),
+                         qd=pl.col("QuickDrop").str.to_lowercase().replace_strict({"true": True, "false": False}, default=None),
+                         wait=(ts("endTimestamp") - ts("queueEnterTimestamp")).dt.total_microseconds() / 1e6))
+    acc, ab = pl.col("o") == "accepted", pl.col("o") == "abandoned"
+    q = pl.col("queueDurationInSec")
+    out = d.select(
+        pl.len().alias("inbound_dialogues"), acc.sum().alias("accepted"), ab.sum().alias("abandoned"),
+        (pl.col("o") == "ivrdrop").sum().alias("ivr_drops"), (acc & pl.col("sla")).sum().alias("in_sla"),
+        (acc & pl.col("sla").is_not_null()).sum().alias("sla_known"), (ab & pl.col("qd")).sum().alias("quick_drops"),
+        q.filter(acc).mean().alias("asa"), q.filter(acc).quantile(0.5, "linear").alias("p50"),
+        q.filter(acc).quantile(0.9, "linear").alias("p90"),
+        pl.col("initialTalkDurationInSec").filter(acc).mean().alias("talk"),
+        pl.col("ivrDurationInSec").mean().alias("ivr"),
+        pl.when(acc).then(q).when(ab).then(pl.col("wait")).max().alias("max_queue"),
+    ).collect()
+    result = out.item(0, 0)
+elif task["tool"] == "polars-calls":
+    import polars as pl
+    t0 = time.perf_counter()
+    ts = lambda c: pl.col(c).str.to_datetime(time_zone="UTC", time_unit="us")
+    call = pl.Struct({"uuid": pl.String, "direction": pl.String, "start_time": pl.String,
+                      "answer_time": pl.String, "duration": pl.Float64, "hold_duration": pl.Float64,
+                      "mos": pl.Float64})
+    frames = [pl.read_json(f, schema={"data": pl.List(call)}).lazy().explode("data").unnest("data")
+                .with_columns(pl.lit(i).alias("_f")) for i, f in enumerate(task["paths"])]
+    c = (pl.concat(frames).sort("_f").group_by("uuid").last()
+           .with_columns(dir=pl.col("direction").str.to_lowercase(), answered=pl.col("answer_time").is_not_null(),
+                         tta=(ts("answer_time") - ts("start_time")).dt.total_microseconds() / 1e6))
+    inbound, outbound = pl.col("dir").is_in(["in", "inbound"]), pl.col("dir").is_in(["out", "outbound"])
+    ans = pl.col("answered")
+    out = c.select(
+        pl.len().alias("calls"), inbound.sum().alias("inbound"), outbound.sum().alias("outbound"),
+        ans.sum().alias("answered"), (inbound & ans).sum().alias("answered_inbound"),
+        (inbound & ~ans).sum().alias("unanswered_inbound"),
+        pl.col("duration").filter(ans).mean().alias("talk"), pl.col("hold_duration").filter(ans).mean().alias("hold"),
+        (ans & (pl.col("hold_duration") > 0)).sum().alias("held"),
+        pl.col("tta").filter(inbound & ans).mean().alias("tta"),
+        pl.col("tta").filter(inbound & ans).quantile(0.5, "linear").alias("p50"),
+        pl.col("tta").filter(inbound & ans).quantile(0.9, "linear").alias("p90"),
+        pl.col("mos").filter(ans).mean().alias("mos"),
+    ).collect()
+    result = out.item(0, 0)
 else:
     import polars as pl
     t0 = time.perf_counter()
@@ -105,6 +204,12 @@ def median(runs, f):
     results = [f() for _ in range(runs)]
     return {"seconds": statistics.median(r["seconds"] for r in results),
             "rss_kb": max(r["rss_kb"] for r in results)}
+
+
+def bucket_total(sql):
+    """A queries/ file with its ${bucket(COL)} placeholders as one bucket over everything."""
+    import re
+    return re.sub(r"\$\{bucket\((\w+)\)\}", "'total'", sql).replace("${intent_type}", "NULL")
 
 
 def to_array(ndjson_dir, array_dir):
@@ -181,6 +286,53 @@ def main():
             "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()}))
         rows.append(("bot KPIs over the Parquet lake", None, cl, dl, None))
 
+        # The other vendors: each family's KPIs straight from its plain exports.
+        def first_value(stdout):
+            return int(stdout.decode().splitlines()[1].split(",")[0])
+
+        for vendor, per_day, label, cli, stage, sql, polars_tool, subdir in [
+            ("anywhere365", args.per_day * 2 // 5, "queue KPIs, Anywhere365 dialogues", ["metrics", "queue"],
+             DUCKDB_DIALOGUES, "queries/anywhere365/queue.sql", "polars-dialogues", None),
+            ("samespace", args.per_day // 5, "call KPIs, Samespace calls", ["metrics", "calls"],
+             DUCKDB_CALLS, "queries/samespace/calls.sql", "polars-calls", "calls"),
+            ("dialpad", args.per_day // 12, "interaction KPIs, Dialpad messages",
+             ["metrics", "messaging", "--view", "interactions"], DUCKDB_MESSAGES,
+             "queries/dialpad/view_interactions.sql", None, None),
+        ]:
+            gen = tmp / vendor
+            subprocess.run([args.cxkpi, "-q", "generate", vendor, "--out", str(gen), "--days", str(args.days),
+                            "--per-day", str(per_day), "--seed", "7", "--plain"], check=True)
+            d = gen
+            if subdir:  # only the calls reports (the CSAT and agent logs are other KPIs)
+                d = tmp / subdir
+                d.mkdir()
+                for f in gen.glob("calls_*.json"):
+                    (d / f.name).symlink_to(f)
+            files = sorted(p for p in d.iterdir())
+            mbv = sum(f.stat().st_size for f in files) / 1e6
+            sql = bucket_total((ROOT / sql).read_text())
+            runs = [timed_rss([args.cxkpi, "-q", *cli, str(d), "--format", "csv"]) for _ in range(args.runs)]
+            c = {"seconds": statistics.median(r["seconds"] for r in runs),
+                 "rss_kb": max(r["rss_kb"] for r in runs)}
+            duck_runs = [peer(args.python, {"tool": "duckdb", "setup": [stage.format(dir=d)], "sql": sql,
+                                            "result_column": 1})  # after the bucket
+                         for _ in range(args.runs)]
+            duck = {"seconds": statistics.median(r["seconds"] for r in duck_runs),
+                    "rss_kb": max(r["rss_kb"] for r in duck_runs)}
+            # The peers must have computed the same thing: compare the first count.
+            ours = first_value(runs[0]["stdout"])
+            if duck_runs[0]["result"] != ours:
+                raise SystemExit(f"{label}: DuckDB counts {duck_runs[0]['result']}, cxkpi {ours}")
+            pol = None
+            if polars_tool:
+                pol_runs = [peer(args.python, {"tool": polars_tool, "paths": [str(f) for f in files]})
+                            for _ in range(args.runs)]
+                if pol_runs[0]["result"] != ours:
+                    raise SystemExit(f"{label}: Polars counts {pol_runs[0]['result']}, cxkpi {ours}")
+                pol = {"seconds": statistics.median(r["seconds"] for r in pol_runs),
+                       "rss_kb": max(r["rss_kb"] for r in pol_runs)}
+            rows.append((label, mbv, c, duck, pol))
+
     def cell(m):
         return "—" if m is None else f"{m['seconds']:.2f} s, {m['rss_kb'] / 1024:.0f} MB"
 
@@ -193,7 +345,12 @@ def main():
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}; "
         f"Python {platform.python_version()}. Peers: DuckDB and Polars from scripts/requirements-bench.txt.",
         f"Data: `cxkpi generate ultimate --days {args.days} --per-day {args.per_day} --seed 7 --plain` "
-        f"({args.days * args.per_day:,} conversations), and the same records as JSON arrays.",
+        f"({args.days * args.per_day:,} conversations), and the same records as JSON arrays. "
+        f"Other vendors, plain exports over the same {args.days} days: Anywhere365 "
+        f"`--per-day {args.per_day * 2 // 5}`, Samespace `--per-day {args.per_day // 5}` (its calls reports), "
+        f"Dialpad `--per-day {args.per_day // 12}`; DuckDB stages each by hand from the raw files "
+        "(scripts/bench.py) and runs the queries/ SQL; Polars computes the same KPIs; every peer's "
+        "first count is checked against cxkpi's.",
         f"Median of {args.runs} runs; cxkpi timed as a whole process, peers inside their own process "
         "(start-up excluded); peak RSS of each process.",
         "",

@@ -586,6 +586,10 @@ fn format_name(v: Vendor) -> &'static str {
     }
 }
 
+/// One candidate file at the start of an ingest: its path (the manifest key), size and
+/// hash, and, when it is new or changed, its detected format (`None` inside: not JSON).
+type Scanned = (String, u64, String, Option<Result<Option<Vendor>>>);
+
 /// What every partition merge of one table shares.
 struct MergeContext<'a> {
     root: &'a Path,
@@ -728,7 +732,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     let mut identity: HashMap<String, (u64, String, Vendor)> = HashMap::new();
     let mut rejects = Rejects::default();
     // Hash and sniff every file in parallel (each reads the whole file); decide in order.
-    let scanned: Vec<Result<(String, u64, String, Option<Result<Option<Vendor>>>)>> = candidates
+    let scanned: Vec<Result<Scanned>> = candidates
         .par_iter()
         .map(|c| {
             let key = c.path.to_string_lossy().into_owned();

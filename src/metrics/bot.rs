@@ -242,7 +242,7 @@ pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Re
 }
 
 /// The `bot_conversations` columns the KPIs read for this query.
-fn needed_columns<'a>(q: &'a Query) -> Vec<&'a str> {
+fn needed_columns(q: &Query) -> Vec<&str> {
     // Both times: the booking time is one of them, and the mean duration needs both.
     let mut needed: Vec<&str> = vec![
         "conversation_status",

@@ -200,10 +200,14 @@ def timed_rss(cmd, env=None):
     return {"seconds": elapsed, "rss_kb": rss, "stdout": r.stdout}
 
 
-def median(runs, f):
-    results = [f() for _ in range(runs)]
+def summary(results):
+    """Median wall time and the highest peak RSS of several runs."""
     return {"seconds": statistics.median(r["seconds"] for r in results),
             "rss_kb": max(r["rss_kb"] for r in results)}
+
+
+def median(runs, f):
+    return summary([f() for _ in range(runs)])
 
 
 def bucket_total(sql):
@@ -312,13 +316,11 @@ def main():
             mbv = sum(f.stat().st_size for f in files) / 1e6
             sql = bucket_total((ROOT / sql).read_text())
             runs = [timed_rss([args.cxkpi, "-q", *cli, str(d), "--format", "csv"]) for _ in range(args.runs)]
-            c = {"seconds": statistics.median(r["seconds"] for r in runs),
-                 "rss_kb": max(r["rss_kb"] for r in runs)}
+            c = summary(runs)
             duck_runs = [peer(args.python, {"tool": "duckdb", "setup": [stage.format(dir=d)], "sql": sql,
                                             "result_column": 1})  # after the bucket
                          for _ in range(args.runs)]
-            duck = {"seconds": statistics.median(r["seconds"] for r in duck_runs),
-                    "rss_kb": max(r["rss_kb"] for r in duck_runs)}
+            duck = summary(duck_runs)
             # The peers must have computed the same thing: compare the first count.
             ours = first_value(runs[0]["stdout"])
             if duck_runs[0]["result"] != ours:
@@ -329,8 +331,7 @@ def main():
                             for _ in range(args.runs)]
                 if pol_runs[0]["result"] != ours:
                     raise SystemExit(f"{label}: Polars counts {pol_runs[0]['result']}, cxkpi {ours}")
-                pol = {"seconds": statistics.median(r["seconds"] for r in pol_runs),
-                       "rss_kb": max(r["rss_kb"] for r in pol_runs)}
+                pol = summary(pol_runs)
             rows.append((label, mbv, c, duck, pol))
 
     def cell(m):

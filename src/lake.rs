@@ -462,7 +462,7 @@ fn days(batch: &RecordBatch, column_name: &str) -> Result<(Vec<String>, Vec<u32>
     let t = column(batch, column_name)?.as_primitive::<TimestampMicrosecondType>();
     const DAY_US: i64 = 86_400_000_000;
     let mut names = Vec::new();
-    let mut index: HashMap<Option<i64>, u32> = HashMap::new();
+    let mut index: HashMap<Option<i64>, u32, foldhash::fast::RandomState> = HashMap::default();
     let rows = t
         .iter()
         .map(|v| {
@@ -845,7 +845,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
             .unwrap_or_else(|| RecordBatch::new_empty(t.def.schema()));
         report.rows_read.insert(name.to_string(), new.num_rows());
         let sources = strings(&new, "source_file")?;
-        let mut rows_per_file: HashMap<&str, u64> = HashMap::new();
+        let mut rows_per_file: HashMap<&str, u64, foldhash::fast::RandomState> = HashMap::default();
         for s in sources.iter().flatten() {
             *rows_per_file.entry(s).or_default() += 1;
         }

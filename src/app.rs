@@ -507,7 +507,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             let (t, r) =
                 load_ultimate(&a.input, &a.exclude_intents, None, Scope::default(), notes)?;
             let batch = match def.name {
-                "bot_conversations" => t.conversations,
+                "bot_conversations" => crate::table::concat(def.schema(), t.conversations)?,
                 _ => t.intents,
             };
             (batch, r)

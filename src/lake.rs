@@ -424,6 +424,19 @@ pub fn read_table(root: &Path, def: &TableDef) -> Result<RecordBatch> {
 
 /// The table's rows in the partitions, and the columns, `scope` keeps.
 pub fn read_scope(root: &Path, def: &TableDef, scope: &Scope) -> Result<RecordBatch> {
+    let parts = read_parts(root, def, scope)?;
+    // Projected reads relax skipped columns to nullable; every part has the same schema.
+    // A metrics-only read (columns named) keeps partition order: the metrics that read this
+    // way are order-independent (see `ultimate::Options::only`).
+    match (&scope.only, parts.first().map(RecordBatch::schema)) {
+        (Some(_), Some(schema)) => Ok(table::concat(schema, parts)?),
+        _ => Ok(table::concat_in_canonical_order(&parts, def)?),
+    }
+}
+
+/// [`read_scope`]'s rows as they are stored: one batch per partition file, in partition
+/// order (for the order-independent metrics-only reads, which need no single batch).
+fn read_parts(root: &Path, def: &TableDef, scope: &Scope) -> Result<Vec<RecordBatch>> {
     use rayon::prelude::*;
     let files: Vec<PathBuf> = partition_files(root, def.name)?
         .into_iter()
@@ -431,17 +444,10 @@ pub fn read_scope(root: &Path, def: &TableDef, scope: &Scope) -> Result<RecordBa
         .map(|(_, f)| f)
         .collect();
     let only = scope.only.as_deref().map(Vec::as_slice);
-    let parts = files
+    files
         .par_iter()
         .map(|f| read_parquet_columns(f, def, scope.lean, only))
-        .collect::<Result<Vec<RecordBatch>>>()?;
-    // Projected reads relax skipped columns to nullable; every part has the same schema.
-    // A metrics-only read (columns named) keeps partition order: the metrics that read this
-    // way are order-independent (see `ultimate::Options::only`).
-    match (&scope.only, parts.first()) {
-        (Some(_), Some(first)) => Ok(table::concat(first.schema(), &parts)?),
-        _ => Ok(table::concat_in_canonical_order(&parts, def)?),
-    }
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -777,7 +783,9 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
             Vendor::Ultimate => {
                 let t = ultimate::read(files, &ultimate::Options::default(), on_bad, &mut rejects)?;
                 report.note_keyless(&t.stats);
-                incoming.insert("bot_conversations", t.conversations);
+                let conversations =
+                    table::concat(table::BOT_CONVERSATIONS.schema(), t.conversations)?;
+                incoming.insert("bot_conversations", conversations);
                 incoming.insert("bot_intents", t.intents);
             }
             Vendor::Dialpad => {
@@ -983,14 +991,21 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
 
 /// The lake's tables in the readers' shapes, so every metric runs unchanged on them.
 pub fn ultimate_tables(root: &Path, scope: Scope) -> Result<ultimate::Tables> {
-    let conversations = read_scope(root, &table::BOT_CONVERSATIONS, &scope)?;
-    // A query that names its columns (metrics) never reads the intents.
-    let intents = match scope.only {
-        Some(_) => RecordBatch::new_empty(table::BOT_INTENTS.schema()),
-        None => read_scope(root, &table::BOT_INTENTS, &scope)?,
+    // A query that names its columns (metrics) takes the partitions as they are (see
+    // `ultimate::Tables::conversations`) and never reads the intents.
+    let (conversations, intents) = match scope.only {
+        Some(_) => (
+            read_parts(root, &table::BOT_CONVERSATIONS, &scope)?,
+            RecordBatch::new_empty(table::BOT_INTENTS.schema()),
+        ),
+        None => (
+            vec![read_scope(root, &table::BOT_CONVERSATIONS, &scope)?],
+            read_scope(root, &table::BOT_INTENTS, &scope)?,
+        ),
     };
+    let records = conversations.iter().map(RecordBatch::num_rows).sum();
     Ok(ultimate::Tables {
-        stats: stats(root, "bot_conversations", &conversations)?,
+        stats: stats(root, "bot_conversations", records)?,
         conversations,
         intents,
     })
@@ -1006,7 +1021,7 @@ pub fn dialpad_tables(root: &Path, scope: Scope) -> Result<dialpad::Tables> {
     let messages = read_scope(root, &table::MESSAGES, &whole_days)?;
     let interactions = dialpad::derive_interactions(&messages)?;
     Ok(dialpad::Tables {
-        stats: stats(root, "messages", &messages)?,
+        stats: stats(root, "messages", messages.num_rows())?,
         messages,
         interactions,
     })
@@ -1015,7 +1030,7 @@ pub fn dialpad_tables(root: &Path, scope: Scope) -> Result<dialpad::Tables> {
 pub fn anywhere365_tables(root: &Path, scope: Scope) -> Result<anywhere365::Tables> {
     let dialogues = read_scope(root, &table::DIALOGUES, &scope)?;
     Ok(anywhere365::Tables {
-        stats: stats(root, "dialogues", &dialogues)?,
+        stats: stats(root, "dialogues", dialogues.num_rows())?,
         dialogues,
     })
 }
@@ -1024,7 +1039,7 @@ pub fn anywhere365_tables(root: &Path, scope: Scope) -> Result<anywhere365::Tabl
 pub fn samespace_tables(root: &Path, scope: Scope) -> Result<samespace::Tables> {
     let calls = read_scope(root, &table::CALLS, &scope)?;
     Ok(samespace::Tables {
-        stats: stats(root, "calls", &calls)?,
+        stats: stats(root, "calls", calls.num_rows())?,
         calls,
         csat_calls: read_scope(root, &table::CSAT_CALLS, &scope)?,
         csat_answers: read_scope(root, &table::CSAT_ANSWERS, &scope)?,
@@ -1033,7 +1048,7 @@ pub fn samespace_tables(root: &Path, scope: Scope) -> Result<samespace::Tables> 
     })
 }
 
-fn stats(root: &Path, table: &str, batch: &RecordBatch) -> Result<source::Stats> {
+fn stats(root: &Path, table: &str, records: usize) -> Result<source::Stats> {
     if !root.join("_cxkpi").exists() {
         return Err(Error::Usage(format!(
             "{} is not a cxkpi lake (no _cxkpi directory)",
@@ -1042,7 +1057,7 @@ fn stats(root: &Path, table: &str, batch: &RecordBatch) -> Result<source::Stats>
     }
     Ok(source::Stats {
         files: partition_files(root, table)?.len().max(1),
-        records: batch.num_rows(),
+        records,
         ..source::Stats::default()
     })
 }

@@ -748,7 +748,7 @@ pub fn concat_in_canonical_order(
                 .collect()
         }
     };
-    gather(parts, schema, &positions, |_| true)
+    gather(parts.to_vec(), schema, &positions, |_| true)
 }
 
 /// The `(part, row)` positions of `rows` ordered by their text key (nulls first, then byte
@@ -772,40 +772,74 @@ pub fn sorted_by_text<'a>(
 
 /// The rows at `(part, row)` positions of `parts`, in that order, as one batch; one column
 /// per task. Nullable columns `wanted` rejects come out all null without being gathered
-/// (for reads that left them null anyway).
+/// (for reads that left them null anyway). Positions taking every row in order (a read
+/// with no duplicates to drop) are concatenated instead, a copy per piece rather than per
+/// row.
+///
+/// The parts are taken by value and each column's pieces are freed as soon as that column
+/// is built, so the peak holds the parts plus the columns in flight, not two copies of the
+/// table (unless the caller keeps other references to the parts).
 pub fn gather(
-    parts: &[RecordBatch],
+    parts: Vec<RecordBatch>,
     schema: SchemaRef,
     positions: &[(usize, usize)],
     wanted: impl Fn(&str) -> bool + Sync,
 ) -> Result<RecordBatch, ArrowError> {
-    use rayon::prelude::*;
     if positions.is_empty() {
         return Ok(RecordBatch::new_empty(schema));
     }
-    let columns = schema
-        .fields()
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| {
-            if f.is_nullable() && !wanted(f.name()) {
-                return Ok(arrow::array::new_null_array(f.data_type(), positions.len()));
-            }
-            let pieces: Vec<&dyn Array> = parts.iter().map(|p| p.column(i).as_ref()).collect();
-            arrow::compute::interleave(&pieces, positions)
-        })
-        .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
-    RecordBatch::try_new(schema, columns)
+    let rows = parts.iter().map(|p| p.num_rows());
+    let every_row_in_order = positions.len() == rows.clone().sum::<usize>()
+        && rows
+            .enumerate()
+            .flat_map(|(p, n)| (0..n).map(move |r| (p, r)))
+            .eq(positions.iter().copied());
+    let positions = (!every_row_in_order).then_some(positions);
+    build_columns(parts, schema, positions, wanted)
 }
 
-/// `parts` (one schema) as one batch, one column per task.
-pub fn concat(schema: SchemaRef, parts: &[RecordBatch]) -> Result<RecordBatch, ArrowError> {
+/// `parts` (one schema) as one batch, one column per task, freeing each column's pieces as
+/// it goes (see [`gather`]).
+pub fn concat(schema: SchemaRef, mut parts: Vec<RecordBatch>) -> Result<RecordBatch, ArrowError> {
+    match parts.len() {
+        0 => Ok(RecordBatch::new_empty(schema)),
+        1 => Ok(parts.swap_remove(0)),
+        _ => build_columns(parts, schema, None, |_| true),
+    }
+}
+
+/// The columns of [`gather`] (`positions`) or of [`concat`] (`None`).
+fn build_columns(
+    parts: Vec<RecordBatch>,
+    schema: SchemaRef,
+    positions: Option<&[(usize, usize)]>,
+    wanted: impl Fn(&str) -> bool + Sync,
+) -> Result<RecordBatch, ArrowError> {
     use rayon::prelude::*;
-    let columns = (0..schema.fields().len())
+    let rows = match positions {
+        Some(p) => p.len(),
+        None => parts.iter().map(|p| p.num_rows()).sum(),
+    };
+    // Column-major, holding the only references once the batches are dropped here.
+    let mut pieces: Vec<Vec<ArrayRef>> =
+        vec![Vec::with_capacity(parts.len()); schema.fields().len()];
+    for part in parts {
+        for (column, array) in pieces.iter_mut().zip(part.columns()) {
+            column.push(array.clone());
+        }
+    }
+    let columns = pieces
         .into_par_iter()
-        .map(|i| {
-            let pieces: Vec<&dyn Array> = parts.iter().map(|p| p.column(i).as_ref()).collect();
-            arrow::compute::concat(&pieces)
+        .zip(schema.fields().par_iter())
+        .map(|(column, f)| {
+            if f.is_nullable() && !wanted(f.name()) {
+                return Ok(arrow::array::new_null_array(f.data_type(), rows));
+            }
+            let refs: Vec<&dyn Array> = column.iter().map(|a| a.as_ref()).collect();
+            match positions {
+                Some(p) => arrow::compute::interleave(&refs, p),
+                None => arrow::compute::concat(&refs),
+            }
         })
         .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
     RecordBatch::try_new(schema, columns)

@@ -23,8 +23,11 @@ use polars::prelude::*;
 use super::{
     aggregate, count_if, exact_mean_seconds, names, rate, ratio, rows, sql_sum, Query, Spec,
 };
+use rayon::prelude::*;
+
 use crate::bridge::to_polars;
 use crate::error::Result;
+use crate::table::BOT_CONVERSATIONS;
 use crate::time::utc_date;
 
 /// The statuses the vendor SQL counts as an escalation.
@@ -112,12 +115,32 @@ pub const COLUMNS: &[&str] = &[
     "avg_duration_sec",
 ];
 
-/// Computes the bot KPIs from a `bot_conversations` batch.
-pub fn compute(conversations: &RecordBatch, q: &Query, o: &Options) -> Result<Report> {
+/// Computes the bot KPIs from `bot_conversations`, given as batches in any order (one
+/// batch, or the chunks of a metrics-only read): every KPI is order-independent.
+pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<Report> {
     let time_column = time_column(o);
     let needed = needed_columns(q);
-    let batch = select(conversations, &needed, o.status_match)?;
-    let df = to_polars(&batch)?;
+    let empty = [RecordBatch::new_empty(BOT_CONVERSATIONS.schema())];
+    let parts = match conversations {
+        [] => &empty[..],
+        parts => parts,
+    };
+    // The chunks become chunks of the polars columns: shared, not copied (strings are
+    // converted to polars' views, in parallel).
+    let frames = parts
+        .par_iter()
+        .map(|part| to_polars(&select(part, &needed, o.status_match)?))
+        .collect::<Result<Vec<DataFrame>>>()?;
+    let mut df: Option<DataFrame> = None;
+    for next in frames {
+        match df.as_mut() {
+            Some(df) => {
+                df.vstack_mut_owned(next)?;
+            }
+            None => df = Some(next),
+        }
+    }
+    let df = df.unwrap_or_default();
 
     let mut filter: Option<Expr> = None;
     let mut and = |e: Expr| filter = Some(filter.take().map_or(e.clone(), |f| f.and(e)));
@@ -325,20 +348,21 @@ fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Res
 
 /// Export files hold conversations by *end* day, so a range booked by start time is only
 /// complete once the file for the day after it has been read (vendor FAQ).
-fn missing_next_day(conversations: &RecordBatch, q: &Query, o: &Options) -> Vec<String> {
+fn missing_next_day(conversations: &[RecordBatch], q: &Query, o: &Options) -> Vec<String> {
     let (Some(to), TimeBasis::Start) = (q.to, o.time) else {
         return Vec::new();
     };
     let Some(next) = utc_date(to - 1).succ_opt() else {
         return Vec::new();
     };
-    let Ok(i) = conversations.schema().index_of("conversation_end_time") else {
-        return Vec::new();
-    };
-    let ends = conversations
-        .column(i)
-        .as_primitive::<TimestampMicrosecondType>();
-    let latest = ends.iter().flatten().max();
+    let latest = conversations
+        .iter()
+        .filter_map(|part| {
+            let i = part.schema().index_of("conversation_end_time").ok()?;
+            let ends = part.column(i).as_primitive::<TimestampMicrosecondType>();
+            ends.iter().flatten().max()
+        })
+        .max();
     if latest.is_some_and(|t| utc_date(t) >= next) {
         return Vec::new();
     }

@@ -13,11 +13,9 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use rayon::slice::ParallelSliceMut;
-
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder,
-    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
+    ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -81,7 +79,9 @@ impl Default for Options {
 /// The canonical tables of a set of Ultimate files.
 #[derive(Debug)]
 pub struct Tables {
-    pub conversations: RecordBatch,
+    /// One batch in canonical order for a full read; for a metrics-only read (see
+    /// [`Options::only`]), the parsed chunks as they are, in delivery order.
+    pub conversations: Vec<RecordBatch>,
     pub intents: RecordBatch,
     pub stats: Stats,
 }
@@ -103,8 +103,7 @@ pub fn read(
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|c| c.conversations.num_rows()).sum();
-    let (conversations, intents, duplicates) = assemble(&chunks, opts)?;
-    drop(chunks);
+    let (conversations, intents, duplicates) = assemble(chunks, opts)?;
     Ok(Tables {
         conversations,
         intents,
@@ -706,70 +705,166 @@ fn parse_chunk(
     b.finish(f.path.to_string_lossy().into())
 }
 
-/// Builds both tables from the parsed chunks in one gather per table: one copy per
-/// conversation_id (the one with the latest end time, a missing end time losing; among
-/// equals the one delivered last: later file, later record), in canonical order (by
-/// conversation_id, then intent position), with the intents of the copy kept. Returns the
-/// tables and how many records were dropped as re-deliveries.
-fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatch, usize)> {
-    let rows: usize = chunks.iter().map(|c| c.conversations.num_rows()).sum();
-    let mut best: HashMap<&str, (Option<i64>, u32, u32), foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(rows, Default::default());
-    for (ci, c) in chunks.iter().enumerate() {
-        let ids = c.conversations.column(0).as_string::<i32>();
-        let ends = c
-            .conversations
-            .column(5)
-            .as_primitive::<TimestampMicrosecondType>();
-        for row in 0..ids.len() {
-            let end = ends.is_valid(row).then(|| ends.value(row));
-            let copy = (end, ci as u32, row as u32);
-            match best.entry(ids.value(row)) {
-                Entry::Vacant(v) => {
-                    v.insert(copy);
-                }
-                Entry::Occupied(mut o) => {
-                    if end >= o.get().0 {
-                        o.insert(copy);
+/// Shards of the deduplication: enough for both cores to stay busy, few enough that each
+/// shard's pass over the precomputed hashes stays cheap.
+const SHARDS: u64 = 16;
+
+/// A conversation id with its precomputed hash, for [`superseded`]'s maps.
+#[derive(PartialEq, Eq)]
+struct Key<'a>(u64, &'a str);
+
+impl std::hash::Hash for Key<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u64(self.0);
+    }
+}
+
+/// Hands a [`Key`]'s precomputed hash to the map unchanged.
+#[derive(Default, Clone, Copy)]
+struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `Key`; a plain fold keeps the hasher correct for any other input.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// The rows of `chunks` that lose to another copy of their conversation_id, as
+/// `chunk << 32 | row`, sorted. The copy kept is the one with the latest end time (a
+/// missing end time losing); among equals the one delivered last (later file, later
+/// record).
+///
+/// Why sharded: one map over millions of ids was a serial tenth of a metrics run. Ids are
+/// hashed per chunk in parallel; each shard (bits 32.. of the hash, which the map itself
+/// does not use for its buckets or tags) then sees its ids in delivery order, so the rule
+/// above holds per id exactly as with one map.
+fn superseded(chunks: &[Chunk]) -> Vec<u64> {
+    use rayon::prelude::*;
+    use std::hash::BuildHasher;
+    let hasher = foldhash::fast::FixedState::with_seed(0x5eed);
+    let keyed: Vec<(&StringArray, Vec<u64>)> = chunks
+        .par_iter()
+        .map(|c| {
+            let ids = c.conversations.column(0).as_string::<i32>();
+            let hashes = (0..ids.len())
+                .map(|r| hasher.hash_one(ids.value(r)))
+                .collect();
+            (ids, hashes)
+        })
+        .collect();
+    let rows: usize = keyed.iter().map(|(ids, _)| ids.len()).sum();
+    let mut lost: Vec<u64> = (0..SHARDS)
+        .into_par_iter()
+        .flat_map_iter(|shard| {
+            let mut best: HashMap<
+                Key,
+                (Option<i64>, u64),
+                std::hash::BuildHasherDefault<PassThrough>,
+            > = HashMap::with_capacity_and_hasher(
+                rows / SHARDS as usize + 1024,
+                Default::default(),
+            );
+            let mut lost = Vec::new();
+            for (ci, (ids, hashes)) in keyed.iter().enumerate() {
+                let ends = chunks[ci]
+                    .conversations
+                    .column(5)
+                    .as_primitive::<TimestampMicrosecondType>();
+                for (row, &h) in hashes.iter().enumerate() {
+                    if (h >> 32) % SHARDS != shard {
+                        continue;
+                    }
+                    let end = ends.is_valid(row).then(|| ends.value(row));
+                    let at = (ci as u64) << 32 | row as u64;
+                    match best.entry(Key(h, ids.value(row))) {
+                        Entry::Vacant(v) => {
+                            v.insert((end, at));
+                        }
+                        Entry::Occupied(mut o) => {
+                            if end >= o.get().0 {
+                                lost.push(o.get().1);
+                                o.insert((end, at));
+                            } else {
+                                lost.push(at);
+                            }
+                        }
                     }
                 }
             }
+            lost
+        })
+        .collect();
+    lost.par_sort_unstable();
+    lost
+}
+
+/// Builds both tables from the parsed chunks: one copy per conversation_id (see
+/// [`superseded`]) with the intents of the copy kept. A full read gathers each table once,
+/// in canonical order (by conversation_id, then intent position). A metrics-only read
+/// returns the chunks themselves in delivery order, filtered only where a copy lost: no
+/// copy of the table at all. Returns the tables and how many records were dropped as
+/// re-deliveries.
+fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, RecordBatch, usize)> {
+    let lost = superseded(&chunks);
+    let duplicates = lost.len();
+    if opts.lean() {
+        let mut lost = lost.iter().peekable();
+        let mut parts = Vec::with_capacity(chunks.len());
+        for (ci, c) in chunks.into_iter().enumerate() {
+            let mut keep = vec![true; c.conversations.num_rows()];
+            while let Some(&&at) = lost.peek().filter(|&&&at| at >> 32 == ci as u64) {
+                keep[(at & 0xffff_ffff) as usize] = false;
+                lost.next();
+            }
+            parts.push(match keep.iter().all(|&k| k) {
+                true => c.conversations,
+                false => arrow::compute::filter_record_batch(
+                    &c.conversations,
+                    &BooleanArray::from(keep),
+                )?,
+            });
+        }
+        let intents = RecordBatch::new_empty(BOT_INTENTS.schema());
+        return Ok((parts, intents, duplicates));
+    }
+    let mut lost = lost.iter().peekable();
+    let mut rows = Vec::new();
+    for (ci, c) in chunks.iter().enumerate() {
+        let ids = c.conversations.column(0).as_string::<i32>();
+        for r in 0..ids.len() {
+            let at = (ci as u64) << 32 | r as u64;
+            if lost.next_if_eq(&&at).is_none() {
+                rows.push((Some(ids.value(r)), ci, r));
+            }
         }
     }
-    let duplicates = rows - best.len();
-    // Ids are unique now, so the order does not depend on the map's iteration order. A
-    // metrics-only read keeps delivery order instead: every bot KPI is order-independent
-    // (counts, integer sums, exact means), and reading the chunks in order is faster.
-    let kept: Vec<(usize, usize)> = if opts.lean() {
-        let mut kept: Vec<u64> = best
-            .into_values()
-            .map(|(_, c, r)| (c as u64) << 32 | r as u64)
-            .collect();
-        kept.par_sort_unstable();
-        kept.into_iter()
-            .map(|p| ((p >> 32) as usize, (p & 0xffff_ffff) as usize))
-            .collect()
-    } else {
-        sorted_by_text(
-            best.into_iter()
-                .map(|(id, (_, c, r))| (Some(id), c as usize, r as usize)),
-        )
-    };
-    let parts: Vec<RecordBatch> = chunks.iter().map(|c| c.conversations.clone()).collect();
-    let mut conversations = gather(&parts, BOT_CONVERSATIONS.schema(), &kept, |c| {
-        opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c))
-    })?;
-    // No metric reads the file a row came from: a metrics-only read leaves it empty.
-    let sources: Vec<&str> = chunks.iter().map(|c| &*c.source).collect();
-    if !opts.lean() {
-        conversations = with_column(&conversations, "source_file", part_labels(&sources, &kept))?;
-    }
+    // Ids are unique now, so the order is fully determined.
+    let kept = sorted_by_text(rows.into_iter());
+    let rows_per_chunk: Vec<usize> = chunks.iter().map(|c| c.conversations.num_rows()).collect();
+    // The chunks' batches move into the gathers, which free them column by column.
+    let (parts, rest): (Vec<RecordBatch>, Vec<_>) = chunks
+        .into_iter()
+        .map(|c| (c.conversations, (c.intents, c.intent_parent, c.source)))
+        .unzip();
+    let conversations = gather(parts, BOT_CONVERSATIONS.schema(), &kept, |_| true)?;
+    let sources: Vec<&str> = rest.iter().map(|(_, _, s)| &**s).collect();
+    let conversations = with_column(&conversations, "source_file", part_labels(&sources, &kept))?;
     // The intents of each chunk row are contiguous and in position order: index them by row.
-    let firsts: Vec<Vec<u32>> = chunks
+    let firsts: Vec<Vec<u32>> = rest
         .iter()
-        .map(|c| {
-            let mut first = vec![0u32; c.conversations.num_rows() + 1];
-            for &p in &c.intent_parent {
+        .zip(&rows_per_chunk)
+        .map(|((_, parents, _), &rows)| {
+            let mut first = vec![0u32; rows + 1];
+            for &p in parents {
                 first[p as usize + 1] += 1;
             }
             for i in 1..first.len() {
@@ -778,17 +873,19 @@ fn assemble(chunks: &[Chunk], opts: &Options) -> Result<(RecordBatch, RecordBatc
             first
         })
         .collect();
-    let intent_rows = kept.iter().flat_map(|&(c, r)| {
-        let first = &firsts[c];
-        (first[r]..first[r + 1]).map(move |i| (c, i as usize))
-    });
-    let parts: Vec<RecordBatch> = chunks.iter().map(|c| c.intents.clone()).collect();
-    let positions: Vec<(usize, usize)> = intent_rows.collect();
-    let mut intents = gather(&parts, BOT_INTENTS.schema(), &positions, |_| true)?;
+    let positions: Vec<(usize, usize)> = kept
+        .iter()
+        .flat_map(|&(c, r)| {
+            let first = &firsts[c];
+            (first[r]..first[r + 1]).map(move |i| (c, i as usize))
+        })
+        .collect();
+    let parts: Vec<RecordBatch> = rest.iter().map(|(i, _, _)| i.clone()).collect();
+    let mut intents = gather(parts, BOT_INTENTS.schema(), &positions, |_| true)?;
     if intents.num_rows() > 0 {
         intents = with_column(&intents, "source_file", part_labels(&sources, &positions))?;
     }
-    Ok((conversations, intents, duplicates))
+    Ok((vec![conversations], intents, duplicates))
 }
 
 #[cfg(test)]
@@ -825,6 +922,52 @@ mod tests {
 
     fn parse(text: &str) -> Result<Record<'_>, crate::source::de::Failure> {
         crate::source::de::from_slice_seed(RecordSeed { skip: 0 }, text.as_bytes())
+    }
+
+    fn chunk(records: &[String]) -> Chunk {
+        let opts = Options::default();
+        let mut b = Builders::new();
+        for r in records {
+            assert!(b.push(&parse(r).expect("record"), &opts));
+        }
+        b.finish("f.json".into()).expect("chunk")
+    }
+
+    fn record(id: &str, end: Option<&str>) -> String {
+        let end = end.map_or("null".to_string(), |e| {
+            format!("\"2024-03-25 {e}.000000 UTC\"")
+        });
+        format!(r#"{{"conversation_id":"{id}","conversation_end_time":{end}}}"#)
+    }
+
+    #[test]
+    fn the_latest_copy_wins_in_every_shard() {
+        // 300 ids (so every shard holds some), delivered in two chunks. In the second chunk
+        // even ids tie on end time (the later delivery wins) and odd ids end earlier (the
+        // first copy wins); "x" has no end time first, "y" none second.
+        let mut first: Vec<String> = (0..300)
+            .map(|i| record(&format!("c{i}"), Some("10:00:00")))
+            .collect();
+        first.push(record("x", None));
+        first.push(record("y", Some("09:00:00")));
+        let mut second: Vec<String> = (0..300)
+            .map(|i| {
+                record(
+                    &format!("c{i}"),
+                    Some(if i % 2 == 0 { "10:00:00" } else { "08:00:00" }),
+                )
+            })
+            .collect();
+        second.push(record("x", Some("07:00:00")));
+        second.push(record("y", None));
+        let lost = superseded(&[chunk(&first), chunk(&second)]);
+        let mut expected: Vec<u64> = (0..300u64)
+            .map(|i| if i % 2 == 0 { i } else { 1 << 32 | i })
+            .collect();
+        expected.push(300); // first "x": a missing end time loses
+        expected.push(1 << 32 | 301); // second "y"
+        expected.sort_unstable();
+        assert_eq!(lost, expected);
     }
 
     #[test]

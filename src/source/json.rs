@@ -756,6 +756,28 @@ pub fn normalize_mongo_shell(buf: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Whether `s` holds a byte `A`..=`Z`: eight bytes per step, since every field of every
+/// record asks (most exports write lower-case keys, so the answer is almost always no).
+pub fn has_ascii_uppercase(s: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut words = s.as_bytes().chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let x = u64::from_le_bytes(b);
+        // For bytes below 0x80 the high bit of (x + 0x80 - 'A') is set from 'A' up, and
+        // that of (x + 0x80 - '[') from '[' up; bytes of 0x80 and above are ruled out.
+        let upper = x.wrapping_add((0x80 - b'A' as u64) * ONES)
+            & !x.wrapping_add((0x80 - b'[' as u64) * ONES)
+            & !x
+            & 0x80 * ONES;
+        if upper != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(u8::is_ascii_uppercase)
+}
+
 /// Lower-cases an object key into `buf` so readers can match keys case-insensitively
 /// (`StartTimestamp` / `startTimestamp`, UPPER_CASE v3 exports) without allocating.
 pub fn lower_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> &'b str {
@@ -775,6 +797,38 @@ mod tests {
     use super::*;
 
     const T0: i64 = 1_715_073_123_512_000; // 2024-05-07 09:12:03.512 UTC
+
+    #[test]
+    fn uppercase_detection_matches_the_bytewise_check() {
+        let samples = [
+            "",
+            "a",
+            "conversation_id",
+            "conversation_Id",
+            "Z",
+            "@[`{",
+            "llm_errorOccurred_count",
+            "ÄÖÜ_lower_only_after",
+            "abcdefghijklmnopqrstuvwxyz@[`{",
+            "abcdefgH",
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "éééééééA",
+            "\u{7f}\u{80}Ab",
+        ];
+        for s in samples {
+            assert_eq!(
+                has_ascii_uppercase(s),
+                s.bytes().any(|b| b.is_ascii_uppercase()),
+                "{s:?}"
+            );
+        }
+        for b in 0u8..128 {
+            let s = format!("abcdefg{}", b as char);
+            assert_eq!(has_ascii_uppercase(&s), b.is_ascii_uppercase(), "{b}");
+            let s = format!("{}bcdefgh", b as char);
+            assert_eq!(has_ascii_uppercase(&s), b.is_ascii_uppercase(), "{b}");
+        }
+    }
 
     #[test]
     fn timestamps_in_every_notation() {

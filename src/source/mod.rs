@@ -347,7 +347,7 @@ pub fn for_each_field<'de, A: serde::de::MapAccess<'de>>(
     while let Some(key) = map.next_key::<json::LooseStr<'de>>()? {
         let key = key.0.unwrap_or_default();
         // Most exports write lower-case keys: only copy the others.
-        let k = match key.bytes().any(|b| b.is_ascii_uppercase()) {
+        let k = match json::has_ascii_uppercase(&key) {
             true => json::lower_key(&key, &mut buf),
             false => &key,
         };

@@ -185,6 +185,32 @@ fn classify(block: &[u8; 64]) -> Masks {
     classify_scalar(block)
 }
 
+/// [`classify`] with AVX2: two 32-byte halves instead of four 16-byte quarters. Only
+/// called where AVX2 was detected at run time (see [`scan_container`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    let mut m = Masks::default();
+    for k in 0..2 {
+        // SAFETY: the unaligned load reads 32 bytes at offset 32·k < 64 of a 64-byte array.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k) as *const __m256i) };
+        let bits = |x: __m256i| (_mm256_movemask_epi8(x) as u32 as u64) << (32 * k);
+        let eq = |c: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(c as i8));
+        let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+        m.quote |= bits(eq(b'"'));
+        m.backslash |= bits(eq(b'\\'));
+        m.open |= bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)));
+        m.close |= bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)));
+        m.control |= bits(_mm256_cmpeq_epi8(
+            _mm256_min_epu8(v, _mm256_set1_epi8(0x1f)),
+            v,
+        ));
+        m.high |= bits(v);
+    }
+    m
+}
+
 /// The 64 bytes at `i`, padded with spaces past the end of `buf`.
 #[inline]
 fn block_at(buf: &[u8], i: usize) -> [u8; 64] {
@@ -324,7 +350,31 @@ pub fn record_end(buf: &[u8], start: usize) -> Result<usize, ScanError> {
     scan_container(buf, start, false)
 }
 
+/// Every skipped value and the framing of every record come through here, so it runs on
+/// AVX2 where the CPU has it (about twice the bytes per instruction), SSE2 elsewhere.
 fn scan_container(buf: &[u8], start: usize, pair_kinds: bool) -> Result<usize, ScanError> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { scan_container_avx2(buf, start, pair_kinds) };
+    }
+    scan_blocks(buf, start, pair_kinds, classify)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn scan_container_avx2(buf: &[u8], start: usize, pair_kinds: bool) -> Result<usize, ScanError> {
+    scan_blocks(buf, start, pair_kinds, |b| classify_avx2(b))
+}
+
+/// [`scan_container`]'s loop, for one way of classifying a block.
+#[inline(always)]
+fn scan_blocks(
+    buf: &[u8],
+    start: usize,
+    pair_kinds: bool,
+    classify: impl Fn(&[u8; 64]) -> Masks,
+) -> Result<usize, ScanError> {
     // One bit per open level, 1 for an object; MAX_DEPTH bits fit in a u128.
     let mut kinds: u128 = 0;
     let mut depth = 0usize;
@@ -835,6 +885,11 @@ mod tests {
         for seed in 0..200 {
             let b: [u8; 64] = bytes(seed, 64, &all).try_into().unwrap();
             assert_eq!(classify(&b), classify_scalar(&b));
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                assert_eq!(unsafe { classify_avx2(&b) }, classify_scalar(&b));
+            }
         }
     }
 

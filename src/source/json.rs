@@ -767,10 +767,9 @@ pub fn has_ascii_uppercase(s: &str) -> bool {
         let x = u64::from_le_bytes(b);
         // For bytes below 0x80 the high bit of (x + 0x80 - 'A') is set from 'A' up, and
         // that of (x + 0x80 - '[') from '[' up; bytes of 0x80 and above are ruled out.
-        let upper = x.wrapping_add((0x80 - b'A' as u64) * ONES)
-            & !x.wrapping_add((0x80 - b'[' as u64) * ONES)
-            & !x
-            & 0x80 * ONES;
+        let from_a = x.wrapping_add((0x80 - b'A' as u64) * ONES);
+        let from_bracket = x.wrapping_add((0x80 - b'[' as u64) * ONES);
+        let upper = from_a & !from_bracket & !x & (0x80 * ONES);
         if upper != 0 {
             return true;
         }

@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(bytes));
         g.sample_size(10);
         // What `cxkpi metrics bot` reads for the default query.
-        let kpi_columns = bot::lake_columns(&Query::default());
+        let kpi_columns = bot::lake_columns(&Query::default(), &bot::Options::default());
         let read = |only: Option<Vec<String>>| {
             let opts = ultimate::Options {
                 only,

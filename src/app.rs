@@ -447,7 +447,7 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
         include_no_intent: a.include_no_intent,
     };
     // Partitions are by start day; a day more above keeps the missing-next-day check whole.
-    let columns = bot::lake_columns(&q);
+    let columns = bot::lake_columns(&q, &opts);
     let prune = Scope {
         only: Some(std::sync::Arc::new(columns.clone())),
         ..days(&q, a.time == bot::TimeBasis::Start, true)

@@ -119,7 +119,7 @@ pub const COLUMNS: &[&str] = &[
 /// batch, or the chunks of a metrics-only read): every KPI is order-independent.
 pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<Report> {
     let time_column = time_column(o);
-    let needed = needed_columns(q);
+    let needed = needed_columns(q, o);
     let empty = [RecordBatch::new_empty(BOT_CONVERSATIONS.schema())];
     let parts = match conversations {
         [] => &empty[..],
@@ -265,21 +265,27 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
 }
 
 /// The `bot_conversations` columns the KPIs read for this query.
-fn needed_columns(q: &Query) -> Vec<&str> {
+fn needed_columns<'a>(q: &'a Query, o: &Options) -> Vec<&'a str> {
     // Both times: the booking time is one of them, and the mean duration needs both.
     let mut needed: Vec<&str> = vec![
         "conversation_status",
         "last_resolution",
         "visitor_messages_count",
         "not_understood_messages_count",
-        "bot_messages_count",
         "is_llm_conversation",
         "llm_fallback_count",
-        "test_mode",
         "conversation_start_time",
         "conversation_end_time",
-        "first_meaningful_intent",
     ];
+    // Columns only a filter reads are read only for that filter: a read skips the fields
+    // of the columns not asked for, and the intents array (behind the first meaningful
+    // intent) is the heaviest field a metrics run would otherwise decode.
+    if o.bot_summary {
+        needed.push("bot_messages_count");
+    }
+    if o.exclude_test {
+        needed.push("test_mode");
+    }
     for d in &q.by {
         if !needed.contains(&d.as_str()) && DIMENSIONS.contains(&d.as_str()) {
             needed.push(d);
@@ -291,8 +297,8 @@ fn needed_columns(q: &Query) -> Vec<&str> {
 /// The columns to read for this query, from the lake or the files: what the KPIs read
 /// (both times among them: booking and the missing-next-day check). Rows read this way are
 /// not put in canonical order, so the key is not needed either.
-pub fn lake_columns(q: &Query) -> Vec<String> {
-    needed_columns(q).into_iter().map(String::from).collect()
+pub fn lake_columns(q: &Query, o: &Options) -> Vec<String> {
+    needed_columns(q, o).into_iter().map(String::from).collect()
 }
 
 fn time_column(o: &Options) -> &'static str {

@@ -352,6 +352,40 @@ fn records_without_a_key_are_left_out_as_the_vendor_sql_does_and_reported() {
 }
 
 #[test]
+fn lines_that_are_not_one_record_each_are_framed_by_structure() {
+    // The first line is one record, so the file is first framed by lines; the
+    // pretty-printed record and the two records on one line make that fail, and the
+    // structural framing takes over. The keyless record is still counted once.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("conversations.ndjson");
+    let rec = |id: &str, status: &str| {
+        format!(r#"{{"conversation_id":"{id}","conversation_status":"{status}"}}"#)
+    };
+    let text = format!(
+        "{}\r\n\n  {{\"conversation_status\":\"agent\"}}  \n{{\n  \"conversation_id\": \"c2\",\n  \"conversation_status\": \"email\"\n}}\n{} {}\n",
+        rec("c1", "botHandled"),
+        rec("c3", "botHandled"),
+        rec("c4", "agent"),
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = run(&["metrics", "bot", file.to_str().unwrap(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["total_conversations"], 4);
+    assert_eq!(rows[0]["bot_handled_conversations"], 2);
+    assert_eq!(rows[0]["escalated_conversations"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 record(s) without their key") && err.contains("conversations.ndjson:3:3"),
+        "{err}"
+    );
+}
+
+#[test]
 fn missing_paths_and_bad_arguments_have_their_exit_codes() {
     let out = run(&["metrics", "bot", "/no/such/export.json"]);
     assert_eq!(out.status.code(), Some(3));

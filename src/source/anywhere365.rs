@@ -33,7 +33,8 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         &[Vendor::Anywhere365],
         on_bad,
         rejects,
-        |f, spans| parse_chunk(f, spans, &keyless),
+        &keyless,
+        parse_chunk,
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let all = arrow::compute::concat_batches(&DIALOGUES.schema(), &chunks)?;

@@ -53,7 +53,8 @@ pub fn read(
         &[Vendor::Dialpad],
         on_bad,
         rejects,
-        |f, spans| parse_chunk(f, spans, opts, &keyless),
+        &keyless,
+        |f, spans, keyless| parse_chunk(f, spans, opts, keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(RecordBatch::num_rows).sum();

@@ -131,6 +131,48 @@ pub fn record_spans(buf: &[u8]) -> Result<(Framing, Vec<Range<usize>>), FrameErr
     Ok((Framing::Concatenated, spans))
 }
 
+/// The records of a file that looks like NDJSON, one per line, found with a newline search
+/// instead of a structural scan; `None` when the file does not look that way (an array, or
+/// a first record that is not alone on its line).
+///
+/// The spans are a guess that the parse must confirm: a raw newline can never sit inside a
+/// JSON string, so when every span parses as exactly one value, the spans are exactly the
+/// ones [`record_spans`] finds. Any failure must be retried with [`record_spans`] (a
+/// pretty-printed record, two records on one line), which also gives the exact error.
+pub fn line_spans(buf: &[u8]) -> Option<Vec<Range<usize>>> {
+    let start = skip_ws(buf, 0);
+    if buf.get(start) != Some(&b'{') {
+        return None;
+    }
+    let first_end = super::de::record_end(buf, start).ok()?;
+    // A first record over several lines: pretty-printed, the lines would not parse.
+    if memchr::memchr(b'\n', &buf[start..first_end]).is_some() {
+        return None;
+    }
+    let line_end = memchr::memchr(b'\n', &buf[first_end..]).map_or(buf.len(), |i| first_end + i);
+    if !buf[first_end..line_end]
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
+    {
+        return None;
+    }
+    let mut spans = Vec::new();
+    spans.push(start..first_end);
+    let mut from = line_end;
+    while from < buf.len() {
+        let end = memchr::memchr(b'\n', &buf[from + 1..]).map_or(buf.len(), |i| from + 1 + i);
+        let line = &buf[from + 1..end];
+        let blank = |b: &&u8| matches!(b, b' ' | b'\t' | b'\r');
+        let lead = line.iter().take_while(blank).count();
+        let trail = line[lead..].iter().rev().take_while(blank).count();
+        if lead < line.len() {
+            spans.push(from + 1 + lead..end - trail);
+        }
+        from = end;
+    }
+    Some(spans)
+}
+
 fn expect_end(buf: &[u8], pos: usize) -> Result<(), FrameError> {
     let pos = skip_ws(buf, pos);
     if pos < buf.len() {
@@ -796,6 +838,22 @@ mod tests {
     use super::*;
 
     const T0: i64 = 1_715_073_123_512_000; // 2024-05-07 09:12:03.512 UTC
+
+    #[test]
+    fn line_spans_are_the_structural_spans_of_ndjson() {
+        let text = b"\n {\"a\":\"x\\ny\"}\r\n\n\t{\"b\":[1,{\"c\":2}]}  \n{}\n{\"d\":null}";
+        let lines = line_spans(text).expect("NDJSON");
+        assert_eq!(lines, record_spans(text).unwrap().1);
+        assert_eq!(&text[lines[1].clone()], b"{\"b\":[1,{\"c\":2}]}");
+        // Arrays, and first records that do not end their line, are left to the scan.
+        assert_eq!(line_spans(b"[{\"a\":1}]"), None);
+        assert_eq!(line_spans(b"{\"a\":1} {\"b\":2}\n"), None);
+        assert_eq!(line_spans(b"{\n\"a\":1\n}\n"), None);
+        // A later record spread over lines gives spans that do not parse (the caller's
+        // cue to fall back).
+        let spans = line_spans(b"{\"a\":1}\n{\n\"b\":2}\n").expect("first line");
+        assert_eq!(spans.len(), 3);
+    }
 
     #[test]
     fn uppercase_detection_matches_the_bytewise_check() {

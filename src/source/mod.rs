@@ -249,6 +249,8 @@ pub struct Framed {
     pub spans: Vec<Range<usize>>,
     /// The format detected from the first record (the first accepted one if empty).
     pub vendor: Vendor,
+    /// The spans are lines ([`json::line_spans`]), to be confirmed by the parse.
+    by_lines: bool,
 }
 
 impl Framed {
@@ -309,6 +311,26 @@ impl Keyless {
                     location.offset,
                     format!("{location}: no `{field}`"),
                 ));
+            }
+        }
+    }
+
+    /// Adds what `other` noted (one file's) to this record.
+    fn absorb(&self, other: Keyless) {
+        let count = other.count.into_inner();
+        if count == 0 {
+            return;
+        }
+        self.count
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(Some((path, offset, message))) = other.first.into_inner() {
+            if let Ok(mut first) = self.first.lock() {
+                if first
+                    .as_ref()
+                    .is_none_or(|(p, o, _)| (&path, offset) < (p, *o))
+                {
+                    *first = Some((path, offset, message));
+                }
             }
         }
     }
@@ -375,35 +397,53 @@ pub enum OnBadFile {
 }
 
 /// Reads every candidate of `vendor`: files in parallel, and each file's records in
-/// parallel chunks of [`RECORDS_PER_TASK`], with `parse` filling one chunk-local builder.
-/// A file's bytes are dropped as soon as its chunks are parsed, so memory holds the parsed
-/// columns plus the files being read, not the whole input.
+/// parallel chunks of [`RECORDS_PER_TASK`], with `parse` filling one chunk-local builder
+/// and noting keyless records in the `Keyless` it is given. A file's bytes are dropped as
+/// soon as its chunks are parsed, so memory holds the parsed columns plus the files being
+/// read, not the whole input.
 ///
-/// Returns the chunks in file and record order. Files below a directory that are not JSON
-/// at all are skipped with a note (in `rejects.skipped_not_json`).
+/// Returns the chunks in file and record order; keyless records are added to `keyless`.
+/// Files below a directory that are not JSON at all are skipped with a note (in
+/// `rejects.skipped_not_json`).
 pub fn read_all<B, F>(
     candidates: &[Candidate],
     vendors: &[Vendor],
     on_bad: OnBadFile,
     rejects: &mut Rejects,
+    keyless: &Keyless,
     parse: F,
 ) -> Result<Vec<B>>
 where
     B: Send,
-    F: Fn(&Framed, &[Range<usize>]) -> Result<B> + Sync,
+    F: Fn(&Framed, &[Range<usize>], &Keyless) -> Result<B> + Sync,
 {
+    let parse_file = |file: &Framed| -> Result<Vec<B>> {
+        // Keyless records are noted per attempt: a retried file must not count them twice.
+        let noted = Keyless::default();
+        let chunks = file
+            .spans
+            .par_chunks(RECORDS_PER_TASK)
+            .map(|spans| parse(file, spans, &noted))
+            .collect::<Result<Vec<B>>>()?;
+        keyless.absorb(noted);
+        Ok(chunks)
+    };
     let per_file: Vec<Result<Option<Vec<B>>>> = candidates
         .par_iter()
         .map(|c| {
-            let Some(file) = frame_one(c, vendors)? else {
+            let Some(mut file) = frame_one(c, vendors)? else {
                 return Ok(None);
             };
-            let chunks = file
-                .spans
-                .par_chunks(RECORDS_PER_TASK)
-                .map(|spans| parse(&file, spans))
-                .collect::<Result<Vec<B>>>()?;
-            Ok(Some(chunks))
+            match parse_file(&file) {
+                Err(_) if file.by_lines => {
+                    // The lines were not one record each: frame by structure and parse
+                    // again, which gives the exact error if the file is bad.
+                    file.spans = structural_spans(&file.path, &file.bytes)?;
+                    file.by_lines = false;
+                    parse_file(&file).map(Some)
+                }
+                chunks => chunks.map(Some),
+            }
         })
         .collect();
     let mut out = Vec::new();
@@ -428,20 +468,13 @@ fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
     if let Some(plain) = json::normalize_mongo_shell(&bytes) {
         bytes = Bytes::Owned(plain);
     }
-    let spans = json::record_spans(&bytes)
-        .and_then(|(_, spans)| json::unwrap_envelopes(&bytes, spans))
-        .map_err(|e| {
-            let (line, column) = json::line_col(&bytes, e.offset);
-            Error::Data {
-                location: Location {
-                    path: c.path.clone(),
-                    line,
-                    column,
-                    offset: e.offset,
-                },
-                message: e.message,
-            }
-        })?;
+    // Where each line is one record (NDJSON), a newline search frames the file; the
+    // structural scan is the fallback. Both give the same first record, so the same vendor.
+    let by_lines = json::line_spans(&bytes).and_then(|s| json::unwrap_envelopes(&bytes, s).ok());
+    let (spans, by_lines) = match by_lines {
+        Some(spans) => (spans, true),
+        None => (structural_spans(&c.path, &bytes)?, false),
+    };
     let mut vendor = vendors[0];
     if let Some(first) = spans.first() {
         let keys = record_keys(&bytes[first.clone()]);
@@ -476,7 +509,26 @@ fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
         bytes,
         spans,
         vendor,
+        by_lines,
     }))
+}
+
+/// The records of `bytes` found by a structural scan, envelopes unwrapped.
+fn structural_spans(path: &Path, bytes: &[u8]) -> Result<Vec<Range<usize>>> {
+    json::record_spans(bytes)
+        .and_then(|(_, spans)| json::unwrap_envelopes(bytes, spans))
+        .map_err(|e| {
+            let (line, column) = json::line_col(bytes, e.offset);
+            Error::Data {
+                location: Location {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    offset: e.offset,
+                },
+                message: e.message,
+            }
+        })
 }
 
 #[cfg(test)]

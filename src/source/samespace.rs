@@ -46,9 +46,14 @@ const KEYS: [(&TableDef, &str); 5] = [
 /// Reads every Samespace report among the candidates.
 pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
     let keyless = Keyless::default();
-    let chunks = read_all(candidates, SAMESPACE, on_bad, rejects, |f, spans| {
-        parse_chunk(f, spans, &keyless)
-    })?;
+    let chunks = read_all(
+        candidates,
+        SAMESPACE,
+        on_bad,
+        rejects,
+        &keyless,
+        parse_chunk,
+    )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let mut stats = Stats {
         files,

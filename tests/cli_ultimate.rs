@@ -386,6 +386,28 @@ fn lines_that_are_not_one_record_each_are_framed_by_structure() {
 }
 
 #[test]
+fn shell_notation_in_ndjson_is_rewritten_on_the_structural_path() {
+    // Each line is one record, but `ISODate(…)` is not JSON: the line framing's parse fails
+    // and the structural path rewrites the notation first.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("conversations.ndjson");
+    let rec = |id: &str, start: &str, end: &str| {
+        format!(
+            r#"{{"_id":ObjectId("{id}"),"conversation_id":"{id}","conversation_start_time":ISODate("{start}"),"conversation_end_time":"{end}"}}"#
+        )
+    };
+    let text = [
+        rec("a1", "2024-03-25T10:00:00Z", "2024-03-25 10:01:00 UTC"),
+        rec("a2", "2024-03-25T10:00:00Z", "2024-03-25 10:03:30 UTC"),
+    ]
+    .join("\n");
+    std::fs::write(&file, text).unwrap();
+    let rows = json_rows(&["metrics", "bot", file.to_str().unwrap()]);
+    assert_eq!(rows[0]["total_conversations"], 2);
+    assert!(close(&rows[0]["avg_duration_sec"], 135.0)); // (60 + 210) / 2
+}
+
+#[test]
 fn missing_paths_and_bad_arguments_have_their_exit_codes() {
     let out = run(&["metrics", "bot", "/no/such/export.json"]);
     assert_eq!(out.status.code(), Some(3));

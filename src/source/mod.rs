@@ -431,15 +431,15 @@ where
     let per_file: Vec<Result<Option<Vec<B>>>> = candidates
         .par_iter()
         .map(|c| {
-            let Some(mut file) = frame_one(c, vendors)? else {
+            let Some(file) = frame_one(c, vendors)? else {
                 return Ok(None);
             };
             match parse_file(&file) {
                 Err(_) if file.by_lines => {
-                    // The lines were not one record each: frame by structure and parse
-                    // again, which gives the exact error if the file is bad.
-                    file.spans = structural_spans(&file.path, &file.bytes)?;
-                    file.by_lines = false;
+                    // The lines were not one record each (or not JSON: shell notation):
+                    // frame by structure and parse again, which gives the exact error if
+                    // the file is bad.
+                    let file = frame_by_structure(&file.path, file.bytes, vendors)?;
                     parse_file(&file).map(Some)
                 }
                 chunks => chunks.map(Some),
@@ -461,56 +461,80 @@ where
 }
 
 fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
-    let mut bytes = load(&c.path)?;
+    let bytes = load(&c.path)?;
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);
     }
+    // Where each line is one record (NDJSON), a newline search frames the file and nothing
+    // else looks at every byte first. It is a guess the parse confirms (see `read_all`).
+    let lines = json::line_spans(&bytes).and_then(|s| json::unwrap_envelopes(&bytes, s).ok());
+    if let Some(spans) = lines {
+        if let Ok(vendor) = vendor_of(&c.path, &bytes, &spans, vendors) {
+            return Ok(Some(Framed {
+                path: c.path.clone(),
+                bytes,
+                spans,
+                vendor,
+                by_lines: true,
+            }));
+        }
+    }
+    frame_by_structure(&c.path, bytes, vendors).map(Some)
+}
+
+/// Frames a file by a structural scan, after rewriting MongoDB shell notation if it has
+/// any: the exact framing, and the one whose errors are reported.
+fn frame_by_structure(path: &Path, mut bytes: Bytes, vendors: &[Vendor]) -> Result<Framed> {
     if let Some(plain) = json::normalize_mongo_shell(&bytes) {
         bytes = Bytes::Owned(plain);
     }
-    // Where each line is one record (NDJSON), a newline search frames the file; the
-    // structural scan is the fallback. Both give the same first record, so the same vendor.
-    let by_lines = json::line_spans(&bytes).and_then(|s| json::unwrap_envelopes(&bytes, s).ok());
-    let (spans, by_lines) = match by_lines {
-        Some(spans) => (spans, true),
-        None => (structural_spans(&c.path, &bytes)?, false),
-    };
-    let mut vendor = vendors[0];
-    if let Some(first) = spans.first() {
-        let keys = record_keys(&bytes[first.clone()]);
-        let detected = detect(&keys);
-        if let Some(v) = detected.filter(|v| vendors.contains(v)) {
-            vendor = v;
-        } else {
-            let mut shown: Vec<&str> = keys.iter().map(String::as_str).take(8).collect();
-            if keys.len() > 8 {
-                shown.push("…");
-            }
-            let expected = if vendors.len() == ALL.len() {
-                "a recognized export (Ultimate, Dialpad, Anywhere365 or Samespace)"
-            } else {
-                vendor.name()
-            };
-            let message = match detected {
-                Some(other) => format!("not {expected}: it looks like {}", other.name()),
-                None => format!(
-                    "not {expected}: the first record has keys [{}]",
-                    shown.join(", ")
-                ),
-            };
-            return Err(Error::Format {
-                path: c.path.clone(),
-                message,
-            });
-        }
-    }
-    Ok(Some(Framed {
-        path: c.path.clone(),
+    let spans = structural_spans(path, &bytes)?;
+    let vendor = vendor_of(path, &bytes, &spans, vendors)?;
+    Ok(Framed {
+        path: path.to_path_buf(),
         bytes,
         spans,
         vendor,
-        by_lines,
-    }))
+        by_lines: false,
+    })
+}
+
+/// The format of a file, detected from its first record (the first of `vendors` if it has
+/// none); an error when that is not one of `vendors`.
+fn vendor_of(
+    path: &Path,
+    bytes: &[u8],
+    spans: &[Range<usize>],
+    vendors: &[Vendor],
+) -> Result<Vendor> {
+    let Some(first) = spans.first() else {
+        return Ok(vendors[0]);
+    };
+    let keys = record_keys(&bytes[first.clone()]);
+    let detected = detect(&keys);
+    if let Some(v) = detected.filter(|v| vendors.contains(v)) {
+        return Ok(v);
+    }
+    let mut shown: Vec<&str> = keys.iter().map(String::as_str).take(8).collect();
+    if keys.len() > 8 {
+        shown.push("…");
+    }
+    let expected = if vendors.len() == ALL.len() {
+        "a recognized export (Ultimate, Dialpad, Anywhere365 or Samespace)"
+    } else {
+        vendors[0].name()
+    };
+    let message = match detected {
+        Some(other) => format!("not {expected}: it looks like {}", other.name()),
+        None => format!(
+            "not {expected}: the first record has keys [{}]",
+            shown.join(", ")
+        ),
+    };
+    Err(Error::Format {
+        path: path.to_path_buf(),
+        message,
+    })
 }
 
 /// The records of `bytes` found by a structural scan, envelopes unwrapped.

@@ -14,8 +14,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
-    ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
+    new_null_array, Array, ArrayBuilder, ArrayRef, AsArray, BooleanArray, BooleanBuilder,
+    Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -490,30 +491,69 @@ struct Chunk {
     source: Arc<str>,
 }
 
+/// A `bot_conversations` column that a metrics-only read may leave out: its appends are
+/// skipped and it comes out all null, with no per-row work or memory.
+struct Col<B> {
+    name: &'static str,
+    builder: Option<B>,
+}
+
+impl<B: ArrayBuilder> Col<B> {
+    /// A column not `want`ed is left out, unless it may not be null.
+    fn new(name: &'static str, want: &dyn Fn(&str) -> bool, make: impl FnOnce() -> B) -> Self {
+        let nullable = BOT_CONVERSATIONS
+            .schema()
+            .field_with_name(name)
+            .is_ok_and(|f| f.is_nullable());
+        Col {
+            name,
+            builder: (want(name) || !nullable).then(make),
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, append: impl FnOnce(&mut B)) {
+        if let Some(b) = &mut self.builder {
+            append(b);
+        }
+    }
+
+    fn finish(&mut self, rows: usize) -> Result<ArrayRef> {
+        Ok(match &mut self.builder {
+            Some(b) => b.finish(),
+            None => {
+                let schema = BOT_CONVERSATIONS.schema();
+                new_null_array(schema.field_with_name(self.name)?.data_type(), rows)
+            }
+        })
+    }
+}
+
 struct Builders {
+    /// The key and both times: every read needs them (dedupe, booking).
     conversation_id: StringBuilder,
-    platform_conversation_id: StringBuilder,
-    bot_id: StringBuilder,
-    bot_name: StringBuilder,
     start: TimestampMicrosecondBuilder,
     end: TimestampMicrosecondBuilder,
-    language: StringBuilder,
-    channel: StringBuilder,
-    labels: ListBuilder<StringBuilder>,
-    conversations_data: StringBuilder,
-    test_mode: BooleanBuilder,
-    status: StringBuilder,
-    last_resolution: StringBuilder,
-    triggered_replies: StringBuilder,
-    is_llm: BooleanBuilder,
-    automated_resolution: BooleanBuilder,
-    conversation_type: StringBuilder,
-    counts: Vec<Int64Builder>,
-    intent_count: Int64Builder,
-    first_intent: StringBuilder,
-    last_intent: StringBuilder,
-    first_meaningful_intent: StringBuilder,
-    duration_sec: Float64Builder,
+    platform_conversation_id: Col<StringBuilder>,
+    bot_id: Col<StringBuilder>,
+    bot_name: Col<StringBuilder>,
+    language: Col<StringBuilder>,
+    channel: Col<StringBuilder>,
+    labels: Col<ListBuilder<StringBuilder>>,
+    conversations_data: Col<StringBuilder>,
+    test_mode: Col<BooleanBuilder>,
+    status: Col<StringBuilder>,
+    last_resolution: Col<StringBuilder>,
+    triggered_replies: Col<StringBuilder>,
+    is_llm: Col<BooleanBuilder>,
+    automated_resolution: Col<BooleanBuilder>,
+    conversation_type: Col<StringBuilder>,
+    counts: Vec<Col<Int64Builder>>,
+    intent_count: Col<Int64Builder>,
+    first_intent: Col<StringBuilder>,
+    last_intent: Col<StringBuilder>,
+    first_meaningful_intent: Col<StringBuilder>,
+    duration_sec: Col<Float64Builder>,
     // bot_intents
     i_conversation_id: StringBuilder,
     i_position: Int64Builder,
@@ -530,33 +570,37 @@ fn utc_ts() -> TimestampMicrosecondBuilder {
 }
 
 impl Builders {
-    fn new() -> Self {
+    /// Builders for the columns `want` names (the key and both times always).
+    fn new(want: &dyn Fn(&str) -> bool) -> Self {
+        let text = |name| Col::new(name, want, StringBuilder::new);
+        let flag = |name| Col::new(name, want, BooleanBuilder::new);
         Builders {
             conversation_id: StringBuilder::new(),
-            platform_conversation_id: StringBuilder::new(),
-            bot_id: StringBuilder::new(),
-            bot_name: StringBuilder::new(),
             start: utc_ts(),
             end: utc_ts(),
-            language: StringBuilder::new(),
-            channel: StringBuilder::new(),
-            labels: ListBuilder::new(StringBuilder::new()),
-            conversations_data: StringBuilder::new(),
-            test_mode: BooleanBuilder::new(),
-            status: StringBuilder::new(),
-            last_resolution: StringBuilder::new(),
-            triggered_replies: StringBuilder::new(),
-            is_llm: BooleanBuilder::new(),
-            automated_resolution: BooleanBuilder::new(),
-            conversation_type: StringBuilder::new(),
-            counts: (0..COUNT_FIELDS.len())
-                .map(|_| Int64Builder::new())
+            platform_conversation_id: text("platform_conversation_id"),
+            bot_id: text("bot_id"),
+            bot_name: text("bot_name"),
+            language: text("language"),
+            channel: text("channel"),
+            labels: Col::new("labels", want, || ListBuilder::new(StringBuilder::new())),
+            conversations_data: text("conversations_data"),
+            test_mode: flag("test_mode"),
+            status: text("conversation_status"),
+            last_resolution: text("last_resolution"),
+            triggered_replies: text("triggered_replies"),
+            is_llm: flag("is_llm_conversation"),
+            automated_resolution: flag("automated_resolution"),
+            conversation_type: text("conversation_type"),
+            counts: COUNT_FIELDS
+                .iter()
+                .map(|(_, name)| Col::new(name, want, Int64Builder::new))
                 .collect(),
-            intent_count: Int64Builder::new(),
-            first_intent: StringBuilder::new(),
-            last_intent: StringBuilder::new(),
-            first_meaningful_intent: StringBuilder::new(),
-            duration_sec: Float64Builder::new(),
+            intent_count: Col::new("intent_count", want, Int64Builder::new),
+            first_intent: text("first_intent"),
+            last_intent: text("last_intent"),
+            first_meaningful_intent: text("first_meaningful_intent"),
+            duration_sec: Col::new("duration_sec", want, Float64Builder::new),
             i_conversation_id: StringBuilder::new(),
             i_position: Int64Builder::new(),
             i_id: StringBuilder::new(),
@@ -574,49 +618,63 @@ impl Builders {
             return false;
         };
         self.conversation_id.append_value(id);
-        self.platform_conversation_id
-            .append_option(r.platform_conversation_id.0.as_deref());
-        self.bot_id.append_option(r.bot_id.0.as_deref());
-        self.bot_name.append_option(r.bot_name.0.as_deref());
         self.start.append_option(r.start.0);
         self.end.append_option(r.end.0);
-        self.language.append_option(r.language.0.as_deref());
-        self.channel.append_option(r.channel.0.as_deref());
-        match &r.labels {
+        let text = |c: &mut Col<StringBuilder>, v: Option<&str>| c.put(|b| b.append_option(v));
+        text(
+            &mut self.platform_conversation_id,
+            r.platform_conversation_id.0.as_deref(),
+        );
+        text(&mut self.bot_id, r.bot_id.0.as_deref());
+        text(&mut self.bot_name, r.bot_name.0.as_deref());
+        text(&mut self.language, r.language.0.as_deref());
+        text(&mut self.channel, r.channel.0.as_deref());
+        self.labels.put(|b| match &r.labels {
             Some(labels) => {
                 for l in labels {
-                    self.labels.values().append_option(l.0.as_deref());
+                    b.values().append_option(l.0.as_deref());
                 }
-                self.labels.append(true);
+                b.append(true);
             }
-            None => self.labels.append(false),
-        }
-        self.conversations_data
-            .append_option(r.conversations_data.0.as_deref());
-        self.test_mode.append_option(r.test_mode.0);
-        self.status.append_option(r.status.0.as_deref());
-        self.last_resolution
-            .append_option(r.last_resolution.0.as_deref());
-        self.triggered_replies
-            .append_option(r.triggered_replies.0.as_deref());
-        self.is_llm.append_option(r.is_llm.0);
+            None => b.append(false),
+        });
+        text(
+            &mut self.conversations_data,
+            r.conversations_data.0.as_deref(),
+        );
+        self.test_mode.put(|b| b.append_option(r.test_mode.0));
+        text(&mut self.status, r.status.0.as_deref());
+        text(&mut self.last_resolution, r.last_resolution.0.as_deref());
+        text(
+            &mut self.triggered_replies,
+            r.triggered_replies.0.as_deref(),
+        );
+        self.is_llm.put(|b| b.append_option(r.is_llm.0));
         self.automated_resolution
-            .append_option(r.automated_resolution.0);
-        self.conversation_type
-            .append_option(r.conversation_type.0.as_deref());
-        for (b, c) in self.counts.iter_mut().zip(&r.counts) {
-            b.append_option(c.0);
+            .put(|b| b.append_option(r.automated_resolution.0));
+        text(
+            &mut self.conversation_type,
+            r.conversation_type.0.as_deref(),
+        );
+        for (c, v) in self.counts.iter_mut().zip(&r.counts) {
+            c.put(|b| b.append_option(v.0));
         }
-        self.intent_count.append_value(r.intents.len() as i64);
+        self.intent_count
+            .put(|b| b.append_value(r.intents.len() as i64));
         let name = |i: Option<&'a Intent<'_>>| i.and_then(|i| i.name.0.as_deref());
-        self.first_intent.append_option(name(r.intents.first()));
-        self.last_intent.append_option(name(r.intents.last()));
-        let fm = first_meaningful(&r.intents, &opts.excluded_intents);
-        self.first_meaningful_intent
-            .append_option(fm.and_then(|i| r.intents[i].name.0.as_deref()));
-        self.duration_sec.append_option(match (r.start.0, r.end.0) {
-            (Some(s), Some(e)) => Some((e - s) as f64 / 1e6),
-            _ => None,
+        self.first_intent
+            .put(|b| b.append_option(name(r.intents.first())));
+        self.last_intent
+            .put(|b| b.append_option(name(r.intents.last())));
+        self.first_meaningful_intent.put(|b| {
+            let fm = first_meaningful(&r.intents, &opts.excluded_intents);
+            b.append_option(fm.and_then(|i| r.intents[i].name.0.as_deref()))
+        });
+        self.duration_sec.put(|b| {
+            b.append_option(match (r.start.0, r.end.0) {
+                (Some(s), Some(e)) => Some((e - s) as f64 / 1e6),
+                _ => None,
+            })
         });
         let intent_rows = if opts.lean() { &[][..] } else { &r.intents[..] };
         for (pos, it) in intent_rows.iter().enumerate() {
@@ -633,38 +691,40 @@ impl Builders {
     }
 
     fn finish(mut self, source: Arc<str>) -> Result<Chunk> {
+        let rows = self.rows as usize;
         let empty = |n: usize| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n)))
         };
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.conversation_id.finish()),
-            Arc::new(self.platform_conversation_id.finish()),
-            Arc::new(self.bot_id.finish()),
-            Arc::new(self.bot_name.finish()),
+            self.platform_conversation_id.finish(rows)?,
+            self.bot_id.finish(rows)?,
+            self.bot_name.finish(rows)?,
             Arc::new(self.start.finish()),
             Arc::new(self.end.finish()),
-            Arc::new(self.language.finish()),
-            Arc::new(self.channel.finish()),
-            Arc::new(self.labels.finish()),
-            Arc::new(self.conversations_data.finish()),
-            Arc::new(self.test_mode.finish()),
-            Arc::new(self.status.finish()),
-            Arc::new(self.last_resolution.finish()),
-            Arc::new(self.triggered_replies.finish()),
-            Arc::new(self.is_llm.finish()),
-            Arc::new(self.automated_resolution.finish()),
-            Arc::new(self.conversation_type.finish()),
+            self.language.finish(rows)?,
+            self.channel.finish(rows)?,
+            self.labels.finish(rows)?,
+            self.conversations_data.finish(rows)?,
+            self.test_mode.finish(rows)?,
+            self.status.finish(rows)?,
+            self.last_resolution.finish(rows)?,
+            self.triggered_replies.finish(rows)?,
+            self.is_llm.finish(rows)?,
+            self.automated_resolution.finish(rows)?,
+            self.conversation_type.finish(rows)?,
         ];
-        for b in &mut self.counts {
-            cols.push(Arc::new(b.finish()));
+        for c in &mut self.counts {
+            cols.push(c.finish(rows)?);
         }
         cols.extend([
-            Arc::new(self.intent_count.finish()) as ArrayRef,
-            Arc::new(self.first_intent.finish()),
-            Arc::new(self.last_intent.finish()),
-            Arc::new(self.first_meaningful_intent.finish()),
-            Arc::new(self.duration_sec.finish()),
-            empty(self.rows as usize),
+            self.intent_count.finish(rows)?,
+            self.first_intent.finish(rows)?,
+            self.last_intent.finish(rows)?,
+            self.first_meaningful_intent.finish(rows)?,
+            self.duration_sec.finish(rows)?,
+            // `source_file`: filled in after the gather (see `Chunk::source`).
+            empty(rows),
         ]);
         let conversations = RecordBatch::try_new(BOT_CONVERSATIONS.schema(), cols)?;
         let intents = RecordBatch::try_new(
@@ -694,7 +754,8 @@ fn parse_chunk(
     opts: &Options,
     keyless: &Keyless,
 ) -> Result<Chunk> {
-    let mut b = Builders::new();
+    let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
+    let mut b = Builders::new(&want);
     let skip = opts.skipped();
     for span in spans {
         let rec = super::de::from_slice_seed(RecordSeed { skip }, &f.bytes[span.clone()])
@@ -927,7 +988,7 @@ mod tests {
 
     fn chunk(records: &[String]) -> Chunk {
         let opts = Options::default();
-        let mut b = Builders::new();
+        let mut b = Builders::new(&|_| true);
         for r in records {
             assert!(b.push(&parse(r).expect("record"), &opts));
         }

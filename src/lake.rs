@@ -694,7 +694,15 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
             })
         })
         .transpose()?;
-    let distinct: HashSet<&str> = src.iter().flatten().collect();
+    // Rows come in runs of one file: hash a path only where the run changes.
+    let mut distinct: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
+    let mut previous = None;
+    for s in src.iter().flatten() {
+        if previous != Some(s) {
+            distinct.insert(s);
+            previous = Some(s);
+        }
+    }
     let sources = distinct.into_iter().map(str::to_string).collect();
     let mut out = Merged {
         dt,

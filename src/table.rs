@@ -869,6 +869,48 @@ pub fn with_column(
     RecordBatch::try_new(batch.schema(), columns)
 }
 
+/// The rows of `parts` (in delivery order) as one batch in `def`'s canonical order, keeping
+/// the last delivery per value of the Utf8 column `key` (rows whose key is null are all
+/// kept); returns it and how many rows were dropped.
+///
+/// Where the canonical order is the key alone, one stable sort does both jobs: the copies
+/// of a key end up adjacent and in delivery order, so the last of each run is kept, and the
+/// table is gathered once (no concatenation, no hash map). Other tables concatenate, keep
+/// the last by key, then sort.
+pub fn latest_in_canonical_order(
+    parts: &[RecordBatch],
+    def: &TableDef,
+    key: &str,
+) -> Result<(RecordBatch, usize), ArrowError> {
+    let schema = def.schema();
+    let index = schema.index_of(key)?;
+    if def.order != [key] || schema.field(index).data_type() != &DataType::Utf8 {
+        let all = arrow::compute::concat_batches(&schema, parts)?;
+        let (kept, dropped) = keep_last_by(&all, key)?;
+        return Ok((in_canonical_order(&kept, def)?, dropped));
+    }
+    let keys: Vec<&arrow::array::StringArray> = parts
+        .iter()
+        .map(|p| p.column(index).as_string::<i32>())
+        .collect();
+    let key_at = |(p, r): (usize, usize)| keys[p].is_valid(r).then(|| keys[p].value(r));
+    let sorted =
+        sorted_by_text(keys.iter().enumerate().flat_map(|(p, k)| {
+            (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))
+        }));
+    let kept: Vec<(usize, usize)> = sorted
+        .iter()
+        .enumerate()
+        .filter(|&(i, &at)| {
+            let k = key_at(at);
+            k.is_none() || sorted.get(i + 1).is_none_or(|&next| key_at(next) != k)
+        })
+        .map(|(_, &at)| at)
+        .collect();
+    let dropped = sorted.len() - kept.len();
+    Ok((gather(parts.to_vec(), schema, &kept, |_| true)?, dropped))
+}
+
 /// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose
 /// key is null are all kept. Returns the rows kept, in delivery order, and how many were
 /// dropped.
@@ -876,7 +918,8 @@ pub fn keep_last_by(batch: &RecordBatch, key: &str) -> Result<(RecordBatch, usiz
     let keys = batch
         .column(batch.schema().index_of(key)?)
         .as_string::<i32>();
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+    let mut last: HashMap<&str, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(keys.len(), Default::default());
     for (row, k) in keys.iter().enumerate() {
         if let Some(k) = k {
             last.insert(k, row);

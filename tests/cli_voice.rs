@@ -31,6 +31,32 @@ fn queue_totals_follow_the_vendor_flags() {
 }
 
 #[test]
+fn a_dialogue_delivered_again_counts_once_in_its_later_version() {
+    // d1 abandoned in the first pull, accepted in the second (later file); d2 only once.
+    let dir = tempfile::tempdir().unwrap();
+    let d = |id: &str, outcome: &str, accept: &str| {
+        format!(
+            r#"{{"id":"{id}","direction":"Inbound","Outcome":"{outcome}","startTimestamp":"2024-03-25T10:00:00Z","queueEnterTimestamp":"2024-03-25T10:00:10Z","acceptTimestamp":{accept},"endTimestamp":"2024-03-25T10:05:00Z","queueDurationInSec":20.0}}"#
+        )
+    };
+    let accepted = r#""2024-03-25T10:00:30Z""#;
+    std::fs::write(
+        dir.path().join("dialogues_1.json"),
+        [d("d1", "Abandoned", "null"), d("d2", "Accepted", accepted)].join("\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dialogues_2.json"),
+        d("d1", "Accepted", accepted),
+    )
+    .unwrap();
+    let r = &rows(&["metrics", "queue", dir.path().to_str().unwrap()])[0];
+    assert_eq!(r["inbound_dialogues"], 2);
+    assert_eq!(r["accepted"], 2);
+    assert_eq!(r["abandoned"], 0);
+}
+
+#[test]
 fn thresholds_recompute_and_variants_are_named() {
     let r = &rows(&[
         "metrics",

@@ -17,7 +17,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Vendor,
 };
 use crate::error::Result;
-use crate::table::{in_canonical_order, keep_last_by, TableBuilder, DIALOGUES};
+use crate::table::{latest_in_canonical_order, TableBuilder, DIALOGUES};
 
 #[derive(Debug)]
 pub struct Tables {
@@ -37,12 +37,10 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         parse_chunk,
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
-    let all = arrow::compute::concat_batches(&DIALOGUES.schema(), &chunks)?;
-    let (dialogues, duplicates) = keep_last_by(&all, "id")?;
-    let dialogues = in_canonical_order(&dialogues, &DIALOGUES)?;
+    let (dialogues, duplicates) = latest_in_canonical_order(&chunks, &DIALOGUES, "id")?;
     let mut stats = super::Stats {
         files,
-        records: all.num_rows(),
+        records: chunks.iter().map(RecordBatch::num_rows).sum(),
         duplicates,
         ..super::Stats::default()
     };

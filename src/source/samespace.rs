@@ -20,7 +20,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::table::{
-    in_canonical_order, keep_last_by, TableBuilder, TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS,
+    latest_in_canonical_order, TableBuilder, TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS,
     CSAT_CALLS, PRODUCTIVITY,
 };
 
@@ -61,19 +61,18 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
     };
     let mut tables: HashMap<&str, RecordBatch> = HashMap::new();
     for (def, key) in KEYS {
-        let parts: Vec<&RecordBatch> = chunks
+        let parts: Vec<RecordBatch> = chunks
             .iter()
             .flatten()
             .filter(|(d, _)| d.name == def.name)
-            .map(|(_, b)| b)
+            .map(|(_, b)| b.clone())
             .collect();
-        let all = arrow::compute::concat_batches(&def.schema(), parts)?;
-        let (kept, dropped) = keep_last_by(&all, key)?;
+        let (kept, dropped) = latest_in_canonical_order(&parts, def, key)?;
         if def.name != CSAT_ANSWERS.name {
-            stats.records += all.num_rows();
+            stats.records += parts.iter().map(RecordBatch::num_rows).sum::<usize>();
             stats.duplicates += dropped;
         }
-        tables.insert(def.name, in_canonical_order(&kept, def)?);
+        tables.insert(def.name, kept);
     }
     keyless.report(&mut stats);
     let mut take = |def: &TableDef| {

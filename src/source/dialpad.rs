@@ -333,7 +333,8 @@ fn dedupe(all: &RecordBatch) -> Result<RecordBatch> {
     let ts = times(all, "ts")?;
     let st = strings(all, "sendertype")?;
     let text = strings(all, "text")?;
-    let mut last: HashMap<MessageKey, usize> = HashMap::with_capacity(all.num_rows());
+    let mut last: HashMap<MessageKey, usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(all.num_rows(), Default::default());
     for (row, t) in ts.iter().enumerate() {
         let key = (
             sid.value(row),

@@ -28,6 +28,24 @@ fn interactions_and_message_counts() {
 }
 
 #[test]
+fn a_message_pulled_again_counts_once_in_its_later_version() {
+    // Same sessionid, ts, sender type and text in two pulls: one message, the later copy's
+    // sentiment.
+    let dir = tempfile::tempdir().unwrap();
+    let m = |sentiment: f64| {
+        format!(
+            r#"{{"sessionid":"s1","ts":1711324855947,"sendertype":"customer","text":"hi","sentiment":{sentiment},"chattype":"bot"}}"#
+        )
+    };
+    std::fs::write(dir.path().join("pull_1.json"), m(0.5)).unwrap();
+    std::fs::write(dir.path().join("pull_2.json"), m(-0.5)).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let r = &rows(&["metrics", "messaging", d, "--view", "sentiment"])[0];
+    assert_eq!(r["customer_messages"], 1);
+    num(&r["avg_sentiment"], -0.5);
+}
+
+#[test]
 fn bot_vs_agent_and_endpoints() {
     let t = view("interaction-type", &[]);
     let got: Vec<(&str, i64, i64)> = t

@@ -7,13 +7,12 @@
 //! may be missing. There is no message id, so a message delivered again by an overlapping
 //! pull is recognised by (sessionid, ts, sendertype, text) and counted once.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Builder, Int64Builder, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringArray,
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
@@ -24,7 +23,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::{Error, Result};
-use crate::table::{in_canonical_order, INTERACTIONS, MESSAGES};
+use crate::table::{gather, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -58,8 +57,7 @@ pub fn read(
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(RecordBatch::num_rows).sum();
-    let all = arrow::compute::concat_batches(&MESSAGES.schema(), &chunks)?;
-    let messages = in_canonical_order(&dedupe(&all)?, &MESSAGES)?;
+    let messages = latest_in_canonical_order(&chunks)?;
     let interactions = derive_interactions(&messages)?;
     let mut stats = Stats {
         files,
@@ -324,37 +322,54 @@ fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
         .collect())
 }
 
-/// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text.
+/// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text,
+/// which is also the canonical order of `messages` (nulls first).
 type MessageKey<'a> = (&'a str, Option<i64>, Option<&'a str>, Option<&'a str>);
 
-/// One copy per [`MessageKey`]: the one delivered last.
-fn dedupe(all: &RecordBatch) -> Result<RecordBatch> {
-    let sid = strings(all, "sessionid")?;
-    let ts = times(all, "ts")?;
-    let st = strings(all, "sendertype")?;
-    let text = strings(all, "text")?;
-    let mut last: HashMap<MessageKey, usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(all.num_rows(), Default::default());
-    for (row, t) in ts.iter().enumerate() {
-        let key = (
-            sid.value(row),
-            *t,
-            st.is_valid(row).then(|| st.value(row)),
-            text.is_valid(row).then(|| text.value(row)),
-        );
-        last.insert(key, row);
-    }
-    if last.len() == all.num_rows() {
-        return Ok(all.clone());
-    }
-    let mut keep = vec![false; all.num_rows()];
-    for row in last.into_values() {
-        keep[row] = true;
-    }
-    Ok(arrow::compute::filter_record_batch(
-        all,
-        &BooleanArray::from(keep),
-    )?)
+/// The messages of `chunks` (in delivery order), one copy per [`MessageKey`] (the one
+/// delivered last), in canonical order.
+///
+/// One parallel stable sort does both jobs: copies of a message end up adjacent and in
+/// delivery order, so the last of each run is kept, and the table is gathered once. (It
+/// replaced a concatenation, a hash map over every message and an Arrow lexsort: 0.8 s of a
+/// 1.6 s run on 900k messages.)
+fn latest_in_canonical_order(chunks: &[RecordBatch]) -> Result<RecordBatch> {
+    use rayon::prelude::*;
+    let columns = chunks
+        .iter()
+        .map(|c| {
+            Ok((
+                strings(c, "sessionid")?,
+                c.column(c.schema().index_of("ts")?)
+                    .as_primitive::<TimestampMicrosecondType>(),
+                strings(c, "sendertype")?,
+                strings(c, "text")?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut rows: Vec<(MessageKey, usize, usize)> = columns
+        .iter()
+        .enumerate()
+        .flat_map(|(p, (sid, ts, st, text))| {
+            (0..sid.len()).map(move |r| {
+                let key = (
+                    sid.value(r),
+                    ts.is_valid(r).then(|| ts.value(r)),
+                    opt(st, r),
+                    opt(text, r),
+                );
+                (key, p, r)
+            })
+        })
+        .collect();
+    rows.par_sort_by(|a, b| a.0.cmp(&b.0));
+    let kept: Vec<(usize, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter(|&(i, row)| rows.get(i + 1).is_none_or(|next| next.0 != row.0))
+        .map(|(_, &(_, p, r))| (p, r))
+        .collect();
+    Ok(gather(chunks.to_vec(), MESSAGES.schema(), &kept, |_| true)?)
 }
 
 /// The first non-null value of `a` among the rows of `group` (in group order).

@@ -623,8 +623,9 @@ impl<'de> Deserializer<'de> {
             float = true;
         }
         self.pos = i;
-        // ASCII digits and signs only, so this cannot fail.
-        let text = utf8(&buf[start..i])?;
+        // SAFETY: the scan above accepted only ASCII bytes (digits, '-', '+', '.', 'e', 'E'),
+        // and ASCII is valid UTF-8. (Checking it again was 4% of an Anywhere365 run.)
+        let text = unsafe { std::str::from_utf8_unchecked(&buf[start..i]) };
         if !float {
             if buf[start] == b'-' {
                 if let Ok(n) = text.parse::<i64>() {

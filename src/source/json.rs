@@ -819,20 +819,6 @@ pub fn has_ascii_uppercase(s: &str) -> bool {
     words.remainder().iter().any(u8::is_ascii_uppercase)
 }
 
-/// Lower-cases an object key into `buf` so readers can match keys case-insensitively
-/// (`StartTimestamp` / `startTimestamp`, UPPER_CASE v3 exports) without allocating.
-pub fn lower_key<'b>(key: &str, buf: &'b mut [u8; 64]) -> &'b str {
-    let bytes = key.as_bytes();
-    if bytes.len() > buf.len() || !bytes.is_ascii() {
-        return "";
-    }
-    let out = &mut buf[..bytes.len()];
-    out.copy_from_slice(bytes);
-    out.make_ascii_lowercase();
-    // The bytes are ASCII, checked above, so they are valid UTF-8.
-    std::str::from_utf8(out).unwrap_or("")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

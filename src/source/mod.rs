@@ -365,12 +365,19 @@ pub fn for_each_field<'de, A: serde::de::MapAccess<'de>>(
     skip: &[&str],
     mut read: impl FnMut(&str, &str, &mut A) -> std::result::Result<bool, A::Error>,
 ) -> std::result::Result<(), A::Error> {
-    let mut buf = [0u8; 64];
+    // One buffer per object for the keys that need lower-casing (no allocation per key,
+    // and no UTF-8 check: lower-casing ASCII letters keeps a `str` valid).
+    let mut lowered = String::new();
     while let Some(key) = map.next_key::<json::LooseStr<'de>>()? {
         let key = key.0.unwrap_or_default();
         // Most exports write lower-case keys: only copy the others.
-        let k = match json::has_ascii_uppercase(&key) {
-            true => json::lower_key(&key, &mut buf),
+        let k: &str = match json::has_ascii_uppercase(&key) {
+            true => {
+                lowered.clear();
+                lowered.push_str(&key);
+                lowered.make_ascii_lowercase();
+                &lowered
+            }
             false => &key,
         };
         if skip.contains(&k) || !read(k, &key, map)? {

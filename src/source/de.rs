@@ -799,7 +799,18 @@ impl<'de> MapAccess<'de> for &mut Map<'_, 'de> {
         if b != b'"' {
             return de.fail(de.pos, "expected a key (a string) in an object");
         }
-        let key = seed.deserialize(&mut *de)?;
+        // Keys are nearly always plain ASCII: hand those over borrowed, straight to the
+        // visitor (every field of every record comes through here).
+        let (buf, start) = (de.buf, de.pos + 1);
+        let key = match string_scan(buf, start) {
+            Ok((end, true)) if buf[end] == b'"' => {
+                de.pos = end + 1;
+                // SAFETY: the scan saw only ASCII bytes, which are valid UTF-8.
+                let key = unsafe { std::str::from_utf8_unchecked(&buf[start..end]) };
+                seed.deserialize(de::value::BorrowedStrDeserializer::<Error>::new(key))?
+            }
+            _ => seed.deserialize(&mut *de)?,
+        };
         if de.peek()? != b':' {
             return de.fail(de.pos, "expected ':' after an object key");
         }

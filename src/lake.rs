@@ -874,16 +874,17 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
             (None, Some((parent, key))) => {
                 let mut names: Vec<String> = Vec::new();
                 let mut rows = Vec::with_capacity(new.num_rows());
-                let parent_of: HashMap<&str, u32> = match parent_dt.get(parent) {
-                    Some((keys, dts, parent_names)) => {
-                        names = parent_names.clone();
-                        keys.iter()
-                            .zip(dts)
-                            .filter_map(|(k, d)| k.map(|k| (k, *d)))
-                            .collect()
-                    }
-                    None => HashMap::new(),
-                };
+                let parent_of: HashMap<&str, u32, foldhash::fast::RandomState> =
+                    match parent_dt.get(parent) {
+                        Some((keys, dts, parent_names)) => {
+                            names = parent_names.clone();
+                            keys.iter()
+                                .zip(dts)
+                                .filter_map(|(k, d)| k.map(|k| (k, *d)))
+                                .collect()
+                        }
+                        None => HashMap::default(),
+                    };
                 let null = names.len() as u32;
                 names.push(NULL_PARTITION.to_string());
                 for k in strings(&new, key)?.iter() {

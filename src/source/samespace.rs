@@ -6,6 +6,7 @@
 //! `NumberLong(…)`, normalized by the framing layer) and Extended JSON (`{"$oid"}`,
 //! `{"$date"}`, `{"$numberLong"}`, read by the tolerant scalars).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -90,19 +91,27 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
     })
 }
 
+/// Hashing for the per-record field maps (SipHash was a fifth of a Samespace run).
+type FastHash = foldhash::fast::RandomState;
+
 /// A record's fields by lower-cased key, as raw JSON borrowed from the file.
 struct Fields<'a> {
     file: &'a Framed,
-    map: HashMap<String, Raw<'a>>,
+    map: HashMap<Cow<'a, str>, Raw<'a>, FastHash>,
 }
 
 impl<'a> Fields<'a> {
     fn parse(file: &'a Framed, span: &Range<usize>) -> Result<Self> {
-        let raw: HashMap<&'a str, Raw<'a>> = super::de::from_slice(&file.bytes[span.clone()])
-            .map_err(|e| file.record_error(span, &e))?;
+        let raw: HashMap<&'a str, Raw<'a>, FastHash> =
+            super::de::from_slice(&file.bytes[span.clone()])
+                .map_err(|e| file.record_error(span, &e))?;
+        // Keys are copied only when they need lower-casing.
         let map = raw
             .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .map(|(k, v)| match super::json::has_ascii_uppercase(k) {
+                true => (Cow::Owned(k.to_ascii_lowercase()), v),
+                false => (Cow::Borrowed(k), v),
+            })
             .collect();
         Ok(Fields { file, map })
     }

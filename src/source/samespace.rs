@@ -91,35 +91,55 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
     })
 }
 
-/// Hashing for the per-record field maps (SipHash was a fifth of a Samespace run).
-type FastHash = foldhash::fast::RandomState;
-
-/// A record's fields by lower-cased key, as raw JSON borrowed from the file.
+/// A record's fields by lower-cased key, as raw JSON borrowed from the file. A list, not a
+/// map: a record has a few dozen fields, and building a hash map per record (SipHash, then
+/// growth) was a third of a Samespace run.
 struct Fields<'a> {
     file: &'a Framed,
-    map: HashMap<Cow<'a, str>, Raw<'a>, FastHash>,
+    fields: Vec<(Cow<'a, str>, Raw<'a>)>,
+}
+
+/// An object's fields in order, keys lower-cased (copied only when they need it).
+struct Pairs<'a>(Vec<(Cow<'a, str>, Raw<'a>)>);
+
+impl<'de> Deserialize<'de> for Pairs<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Pairs<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Pairs<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(32);
+                while let Some(k) = map.next_key::<&'de str>()? {
+                    let key = match super::json::has_ascii_uppercase(k) {
+                        true => Cow::Owned(k.to_ascii_lowercase()),
+                        false => Cow::Borrowed(k),
+                    };
+                    fields.push((key, map.next_value::<Raw<'de>>()?));
+                }
+                Ok(Pairs(fields))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl<'a> Fields<'a> {
     fn parse(file: &'a Framed, span: &Range<usize>) -> Result<Self> {
-        let raw: HashMap<&'a str, Raw<'a>, FastHash> =
-            super::de::from_slice(&file.bytes[span.clone()])
-                .map_err(|e| file.record_error(span, &e))?;
-        // Keys are copied only when they need lower-casing.
-        let map = raw
-            .into_iter()
-            .map(|(k, v)| match super::json::has_ascii_uppercase(k) {
-                true => (Cow::Owned(k.to_ascii_lowercase()), v),
-                false => (Cow::Borrowed(k), v),
-            })
-            .collect();
-        Ok(Fields { file, map })
+        let Pairs(fields) = super::de::from_slice(&file.bytes[span.clone()])
+            .map_err(|e| file.record_error(span, &e))?;
+        Ok(Fields { file, fields })
     }
 
     /// The value of `key` read as `T` (`T::default()` when absent), with the error located
-    /// at the value.
+    /// at the value. A key given twice counts in its last occurrence, as in a map.
     fn get<T: Deserialize<'a> + Default>(&self, key: &str) -> Result<T> {
-        let Some(raw) = self.map.get(key) else {
+        let Some((_, raw)) = self.fields.iter().rev().find(|(k, _)| k == key) else {
             return Ok(T::default());
         };
         super::de::from_str(raw.0).map_err(|e| Error::Data {

@@ -898,17 +898,28 @@ pub fn latest_in_canonical_order(
         sorted_by_text(keys.iter().enumerate().flat_map(|(p, k)| {
             (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))
         }));
-    let kept: Vec<(usize, usize)> = sorted
-        .iter()
-        .enumerate()
-        .filter(|&(i, &at)| {
-            let k = key_at(at);
-            k.is_none() || sorted.get(i + 1).is_none_or(|&next| key_at(next) != k)
-        })
-        .map(|(_, &at)| at)
-        .collect();
+    let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
     let dropped = sorted.len() - kept.len();
     Ok((gather(parts.to_vec(), schema, &kept, |_| true)?, dropped))
+}
+
+/// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves
+/// them), the `(part, row)` of the last of each run of equal keys: the latest delivery.
+/// Rows whose key is `None` are all kept.
+pub fn last_of_runs<T, K: PartialEq>(
+    sorted: &[T],
+    key: impl Fn(&T) -> Option<K>,
+    position: impl Fn(&T) -> (usize, usize),
+) -> Vec<(usize, usize)> {
+    sorted
+        .iter()
+        .enumerate()
+        .filter(|&(i, row)| {
+            let k = key(row);
+            k.is_none() || sorted.get(i + 1).is_none_or(|next| key(next) != k)
+        })
+        .map(|(_, row)| position(row))
+        .collect()
 }
 
 /// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose

@@ -23,7 +23,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::{Error, Result};
-use crate::table::{gather, INTERACTIONS, MESSAGES};
+use crate::table::{gather, last_of_runs, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -363,12 +363,7 @@ fn latest_in_canonical_order(chunks: &[RecordBatch]) -> Result<RecordBatch> {
         })
         .collect();
     rows.par_sort_by(|a, b| a.0.cmp(&b.0));
-    let kept: Vec<(usize, usize)> = rows
-        .iter()
-        .enumerate()
-        .filter(|&(i, row)| rows.get(i + 1).is_none_or(|next| next.0 != row.0))
-        .map(|(_, &(_, p, r))| (p, r))
-        .collect();
+    let kept = last_of_runs(&rows, |row| Some(row.0), |&(_, p, r)| (p, r));
     Ok(gather(chunks.to_vec(), MESSAGES.schema(), &kept, |_| true)?)
 }
 

@@ -6,16 +6,13 @@
 //! booleans (null stays null: it means "not applicable"); `direction` as 1/2 or
 //! "Inbound"/"Outbound"; durations in seconds.
 
-use std::fmt;
 use std::ops::Range;
 
 use arrow::array::RecordBatch;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
+use super::de::KeyMemo;
 use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
-use super::{
-    field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Vendor,
-};
+use super::{read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Vendor};
 use crate::error::Result;
 use crate::table::{latest_in_canonical_order, TableBuilder, DIALOGUES};
 
@@ -71,47 +68,68 @@ struct Dialogue<'a> {
     quick_drop: LooseBool,
 }
 
-impl<'de> Deserialize<'de> for Dialogue<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Dialogue<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an Anywhere365 Dialogue object")
+/// The keys of a Dialogue the reader knows (lower-cased).
+const KEYS: [&str; 19] = [
+    "id",
+    "ordernumber",
+    "startdate",
+    "starttimestamp",
+    "queueentertimestamp",
+    "accepttimestamp",
+    "endtimestamp",
+    "ivrdurationinsec",
+    "queuedurationinsec",
+    "initialtalkdurationinsec",
+    "sessiondurationinsec",
+    "ivrid",
+    "queueid",
+    "customerid",
+    "agentid",
+    "direction",
+    "outcome",
+    "insla",
+    "quickdrop",
+];
+
+/// Reads one Dialogue at `d` (`memo` carries the key order from one record of a chunk to
+/// the next).
+fn dialogue<'de>(
+    d: &mut super::de::Deserializer<'de>,
+    memo: &mut KeyMemo<'de, &'static str>,
+) -> Result<Dialogue<'de>, super::de::Error> {
+    let mut r = Dialogue::default();
+    let resolve = |k: &str| KEYS.into_iter().find(|&known| known == k);
+    d.fields(
+        "an Anywhere365 Dialogue object",
+        memo,
+        resolve,
+        |d, k, key| {
+            match k {
+                "id" => r.id = d.value(key)?,
+                "ordernumber" => r.order_number = d.value(key)?,
+                "startdate" => r.start_date = d.value(key)?,
+                "starttimestamp" => r.start = d.value(key)?,
+                "queueentertimestamp" => r.queue_enter = d.value(key)?,
+                "accepttimestamp" => r.accept = d.value(key)?,
+                "endtimestamp" => r.end = d.value(key)?,
+                "ivrdurationinsec" => r.ivr = d.value(key)?,
+                "queuedurationinsec" => r.queue = d.value(key)?,
+                "initialtalkdurationinsec" => r.talk = d.value(key)?,
+                "sessiondurationinsec" => r.session = d.value(key)?,
+                "ivrid" => r.ivr_id = d.value(key)?,
+                "queueid" => r.queue_id = d.value(key)?,
+                "customerid" => r.customer_id = d.value(key)?,
+                "agentid" => r.agent_id = d.value(key)?,
+                "direction" => r.direction = d.value(key)?,
+                "outcome" => r.outcome = d.value(key)?,
+                "insla" => r.in_sla = d.value(key)?,
+                "quickdrop" => r.quick_drop = d.value(key)?,
+                _ => return Ok(false),
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dialogue<'de>, A::Error> {
-                let mut r = Dialogue::default();
-                let skip: &[&str] = &[];
-                for_each_field(&mut map, skip, |k, key, map| {
-                    match k {
-                        "id" => r.id = field(map, key)?,
-                        "ordernumber" => r.order_number = field(map, key)?,
-                        "startdate" => r.start_date = field(map, key)?,
-                        "starttimestamp" => r.start = field(map, key)?,
-                        "queueentertimestamp" => r.queue_enter = field(map, key)?,
-                        "accepttimestamp" => r.accept = field(map, key)?,
-                        "endtimestamp" => r.end = field(map, key)?,
-                        "ivrdurationinsec" => r.ivr = field(map, key)?,
-                        "queuedurationinsec" => r.queue = field(map, key)?,
-                        "initialtalkdurationinsec" => r.talk = field(map, key)?,
-                        "sessiondurationinsec" => r.session = field(map, key)?,
-                        "ivrid" => r.ivr_id = field(map, key)?,
-                        "queueid" => r.queue_id = field(map, key)?,
-                        "customerid" => r.customer_id = field(map, key)?,
-                        "agentid" => r.agent_id = field(map, key)?,
-                        "direction" => r.direction = field(map, key)?,
-                        "outcome" => r.outcome = field(map, key)?,
-                        "insla" => r.in_sla = field(map, key)?,
-                        "quickdrop" => r.quick_drop = field(map, key)?,
-                        _ => return Ok(false),
-                    }
-                    Ok(true)
-                })?;
-                Ok(r)
-            }
-        }
-        d.deserialize_map(V)
-    }
+            Ok(true)
+        },
+    )?;
+    Ok(r)
 }
 
 /// `direction` as the canonical `inbound` / `outbound`; other values are kept as delivered.
@@ -128,9 +146,10 @@ pub fn direction(v: &str) -> &str {
 fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<RecordBatch> {
     let mut b = TableBuilder::new(&DIALOGUES);
     let source = f.path.to_string_lossy();
+    let mut memo = KeyMemo::default();
     for span in spans {
-        let r: Dialogue =
-            super::de::from_slice(&f.bytes[span.clone()]).map_err(|e| f.record_error(span, &e))?;
+        let r = super::de::from_slice_with(&f.bytes[span.clone()], |d| dialogue(d, &mut memo))
+            .map_err(|e| f.record_error(span, &e))?;
         let Some(id) = r.id.0.as_deref() else {
             keyless.note(f.location(span.start), "id");
             continue;
@@ -177,10 +196,11 @@ mod tests {
 
     #[test]
     fn dialogues_in_mixed_case_with_text_booleans() {
-        let d: Dialogue = crate::source::de::from_str(
-            r#"{"Id":"a1","StartTimestamp":"2024-05-07T09:00:01Z","queueDurationInSec":18.0,
-                "direction":1,"Outcome":"Accepted","InSLA":"True","QuickDrop":null,"orderNumber":104233}"#,
-        )
+        let text = r#"{"Id":"a1","StartTimestamp":"2024-05-07T09:00:01Z","queueDurationInSec":18.0,
+                "direction":1,"Outcome":"Accepted","InSLA":"True","QuickDrop":null,"orderNumber":104233}"#;
+        let d = crate::source::de::from_slice_with(text.as_bytes(), |d| {
+            dialogue(d, &mut KeyMemo::default())
+        })
         .unwrap();
         assert_eq!(d.id.0.as_deref(), Some("a1"));
         assert_eq!(d.in_sla.0, Some(true));

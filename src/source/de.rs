@@ -63,6 +63,16 @@ pub fn from_slice_seed<'de, S: DeserializeSeed<'de>>(
     seed: S,
     buf: &'de [u8],
 ) -> Result<S::Value, Failure> {
+    from_slice_with(buf, |d| seed.deserialize(d))
+}
+
+/// Runs `read` on a deserializer over `buf` (a record's bytes), which must hold one JSON value
+/// and nothing but whitespace after it; failures carry the offset of the innermost failing
+/// value.
+pub fn from_slice_with<'de, T>(
+    buf: &'de [u8],
+    read: impl FnOnce(&mut Deserializer<'de>) -> Result<T, Error>,
+) -> Result<T, Failure> {
     let mut d = Deserializer {
         buf,
         pos: 0,
@@ -70,7 +80,7 @@ pub fn from_slice_seed<'de, S: DeserializeSeed<'de>>(
         depth: 0,
         err_at: None,
     };
-    match seed.deserialize(&mut d) {
+    match read(&mut d) {
         Ok(v) => {
             d.skip_ws();
             if d.pos < buf.len() {
@@ -669,6 +679,171 @@ impl<'de> Deserializer<'de> {
     }
 }
 
+/// The keys a reader has met, with the field each resolved to, in the order objects write
+/// them. Exports write every record with the same keys in the same order, so the next key is
+/// nearly always the one after the last key matched: one byte comparison then replaces
+/// finding the key's end, lower-casing it and looking it up. A record that leaves a key out
+/// costs a search of the memo, not a miss for every key after it.
+pub struct KeyMemo<'de, F> {
+    slots: Vec<Slot<'de, F>>,
+    lowered: String,
+}
+
+struct Slot<'de, F> {
+    /// The key's content as written and its closing quote: complete string content (its
+    /// backslashes pair up), so input starting with these bytes is this key and its end.
+    quoted: &'de [u8],
+    /// As written, for messages.
+    key: &'de str,
+    field: Option<F>,
+}
+
+/// Keys remembered at most: far above any record's, but bounded for input whose keys
+/// never repeat.
+const MEMO_KEYS: usize = 256;
+
+impl<F> Default for KeyMemo<'_, F> {
+    fn default() -> Self {
+        KeyMemo {
+            slots: Vec::new(),
+            lowered: String::new(),
+        }
+    }
+}
+
+/// Whether `buf` holds `pat` at `at`: eight bytes at a time (keys are short, and a call to
+/// `memcmp` per key costs more than the comparison).
+#[inline]
+fn bytes_at(buf: &[u8], at: usize, pat: &[u8]) -> bool {
+    let Some(b) = buf.get(at..at + pat.len()) else {
+        return false;
+    };
+    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    let n = pat.len();
+    if n < 8 {
+        return b.iter().zip(pat).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(b, i) != word(pat, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last (possibly overlapping) eight.
+    word(b, n - 8) == word(pat, n - 8)
+}
+
+impl<'de> Deserializer<'de> {
+    /// Walks the object at the current position, which must be `what`. Each key is
+    /// resolved to a field by `resolve` (given the key lower-cased: exports mix
+    /// `startTimestamp`, `StartTimestamp` and UPPER_CASE), and `read` gets the field, the key
+    /// as written (for messages) and the deserializer at its value; it reads the value with
+    /// [`Deserializer::value`] or returns false to have it skipped unread, as the values
+    /// of unknown keys are.
+    ///
+    /// This is the record loop of every reader, so it does not go through serde's map
+    /// visitor: keys are matched against a [`KeyMemo`] and skipped values are only scanned.
+    pub fn fields<F: Copy>(
+        &mut self,
+        what: &str,
+        memo: &mut KeyMemo<'de, F>,
+        resolve: impl Fn(&str) -> Option<F>,
+        mut read: impl FnMut(&mut Self, F, &'de str) -> Result<bool, Error>,
+    ) -> Result<(), Error> {
+        if self.peek()? != b'{' {
+            return self.fail(self.pos, format_args!("expected {what}"));
+        }
+        self.enter()?;
+        let buf = self.buf;
+        let mut b = self.peek()?;
+        // The memo slot expected next.
+        let mut next = 0;
+        if b != b'}' {
+            loop {
+                if b != b'"' {
+                    return self.fail(self.pos, "expected a key (a string) in an object");
+                }
+                let start = self.pos + 1;
+                let at = |s: &Slot<F>| bytes_at(buf, start, s.quoted);
+                let found = match memo.slots.get(next) {
+                    Some(s) if at(s) => Some(next),
+                    _ => memo.slots.iter().position(at),
+                };
+                let j = match found {
+                    Some(j) => j,
+                    None => self.new_key(next, memo, &resolve)?,
+                };
+                let slot = &memo.slots[j];
+                let (key, f) = (slot.key, slot.field);
+                self.pos = start + slot.quoted.len();
+                next = j + 1;
+                if self.peek()? != b':' {
+                    return self.fail(self.pos, "expected ':' after an object key");
+                }
+                self.pos += 1;
+                let read_it = match f {
+                    Some(f) => read(self, f, key)?,
+                    None => false,
+                };
+                if !read_it {
+                    self.skip()?;
+                }
+                b = self.peek()?;
+                match b {
+                    b',' => {
+                        self.pos += 1;
+                        b = self.peek()?;
+                    }
+                    b'}' => break,
+                    _ => return self.fail(self.pos, "expected ',' or '}' in an object"),
+                }
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// The key at `pos`, met for the first time: read, resolved, and remembered at `next`.
+    /// Returns its slot; `pos` is left at its start.
+    #[cold]
+    fn new_key<F: Copy>(
+        &mut self,
+        next: usize,
+        memo: &mut KeyMemo<'de, F>,
+        resolve: impl Fn(&str) -> Option<F>,
+    ) -> Result<usize, Error> {
+        let (at, start) = (self.pos, self.pos + 1);
+        let lowered = &mut memo.lowered;
+        lowered.clear();
+        match self.string()? {
+            Text::Borrowed(s) | Text::Copied(s) => lowered.push_str(s),
+        }
+        lowered.make_ascii_lowercase();
+        let field = resolve(lowered);
+        let quoted = &self.buf[start..self.pos];
+        // As written, escapes and all: valid UTF-8 because its unescaped form was.
+        let key = match std::str::from_utf8(&quoted[..quoted.len() - 1]) {
+            Ok(key) => key,
+            Err(_) => return self.fail(start, "invalid UTF-8 in a string"),
+        };
+        self.pos = at;
+        if memo.slots.len() == MEMO_KEYS {
+            memo.slots.clear();
+        }
+        let next = next.min(memo.slots.len());
+        memo.slots.insert(next, Slot { quoted, key, field });
+        Ok(next)
+    }
+
+    /// Reads the value at the current position as a `T`, naming the field `key` in any
+    /// error.
+    pub fn value<T: Deserialize<'de>>(&mut self, key: &str) -> Result<T, Error> {
+        T::deserialize(&mut *self).map_err(|e| Error(format!("field `{key}`: {}", e.0)))
+    }
+}
+
 impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     type Error = Error;
 
@@ -1059,5 +1234,81 @@ mod tests {
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(from_str::<serde_json::Value>(&deep).is_err());
         assert!(from_str::<IgnoredAny>(&deep).is_err());
+    }
+
+    /// Walks each object of `texts` with one memo, as a reader walks a chunk's records:
+    /// the (field, value) pairs read, or the first failure (offset, message).
+    fn walk(texts: &[&str]) -> Result<Vec<(u8, u64)>, (usize, String)> {
+        let buf = texts.concat();
+        let mut memo = KeyMemo::default();
+        let mut out = Vec::new();
+        let mut at = 0;
+        for t in texts {
+            let record = &buf.as_bytes()[at..at + t.len()];
+            let resolve = |k: &str| match k {
+                "a" => Some(b'a'),
+                "b" => Some(b'b'),
+                "c" => Some(b'c'),
+                _ => None,
+            };
+            from_slice_with(record, |d| {
+                d.fields("a test object", &mut memo, resolve, |d, f, key| {
+                    out.push((f, d.value(key)?));
+                    Ok(f != b'c' || out.len() < 100)
+                })
+            })
+            .map_err(|e| (at + e.offset, e.message))?;
+            at += t.len();
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn objects_walked_with_a_key_memo() {
+        // The memo's guesses must never change what is read: keys left out, reordered,
+        // in other cases, escaped, unknown (skipped whatever they hold), or a prefix of
+        // another key.
+        let texts = [
+            r#"{"a":1,"B":2,"c":3}"#,
+            r#"{"a":4,"c":5}"#,
+            r#" { "c" : 6 , "a":7,"b":8,"x":[1,{"y":"}\""}],"ab":"q"} "#,
+            r#"{"\u0061":9,"b\"":{"a":1},"A":10}"#,
+            r#"{}"#,
+            r#"{"aa":1,"a":11}"#,
+        ];
+        let read = walk(&texts).unwrap();
+        let want: Vec<(u8, u64)> = [
+            (b'a', 1),
+            (b'b', 2),
+            (b'c', 3),
+            (b'a', 4),
+            (b'c', 5),
+            (b'c', 6),
+            (b'a', 7),
+            (b'b', 8),
+            (b'a', 9),
+            (b'a', 10),
+            (b'a', 11),
+        ]
+        .to_vec();
+        assert_eq!(read, want);
+    }
+
+    #[test]
+    fn object_walk_errors_point_at_the_spot() {
+        let first = r#"{"a":1,"b":2}"#;
+        for (bad, at, msg) in [
+            ("[1]", 0, "expected a test object"),
+            (r#"{"a":1,}"#, 7, "expected a key"),
+            (r#"{"a" 1}"#, 5, "expected ':'"),
+            (r#"{"a":1 "b":2}"#, 7, "expected ',' or '}'"),
+            (r#"{"a":"x"}"#, 5, "field `a`: invalid type"),
+            (r#"{"b":2,"x":[1}"#, 13, "mismatched closing bracket"),
+            (r#"{"a":1"#, 6, "unexpected end of input"),
+        ] {
+            let (offset, message) = walk(&[first, bad]).unwrap_err();
+            assert_eq!(offset - first.len(), at, "{bad}: {message}");
+            assert!(message.starts_with(msg), "{bad}: {message}");
+        }
     }
 }

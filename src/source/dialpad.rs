@@ -7,7 +7,6 @@
 //! may be missing. There is no message id, so a message delivered again by an overlapping
 //! pull is recognised by (sessionid, ts, sendertype, text) and counted once.
 
-use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -16,12 +15,10 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+use super::de::KeyMemo;
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
-use super::{
-    field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
-};
+use super::{read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor};
 use crate::error::{Error, Result};
 use crate::table::{gather, last_of_runs, INTERACTIONS, MESSAGES};
 
@@ -105,54 +102,65 @@ const LEAN_SKIPPED: [&str; 6] = [
     "workflownodeid",
 ];
 
-struct MessageSeed {
+/// The keys of a message the reader knows (lower-cased).
+const KEYS: [&str; 18] = [
+    "sessionid",
+    "customersessionid",
+    "ts",
+    "timestamp",
+    "sendertype",
+    "sendername",
+    "senderemail",
+    "chattype",
+    "text",
+    "sentiment",
+    "topic",
+    "score",
+    "topmatches",
+    "lang",
+    "workflow",
+    "workflownodeid",
+    "sessionchannel",
+    "sessionchannelinfo",
+];
+
+/// Reads one message at `d`; a `lean` read skips [`LEAN_SKIPPED`] (`memo` carries the key
+/// order from one record of a chunk to the next).
+fn message<'de>(
+    d: &mut super::de::Deserializer<'de>,
     lean: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for MessageSeed {
-    type Value = Message<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Message<'de>, D::Error> {
-        struct V {
-            lean: bool,
+    memo: &mut KeyMemo<'de, &'static str>,
+) -> Result<Message<'de>, super::de::Error> {
+    let mut m = Message::default();
+    let resolve = |k: &str| {
+        let k = KEYS.into_iter().find(|&known| known == k)?;
+        (!(lean && LEAN_SKIPPED.contains(&k))).then_some(k)
+    };
+    d.fields("a Dialpad message object", memo, resolve, |d, k, key| {
+        match k {
+            "sessionid" => m.sessionid = d.value(key)?,
+            "customersessionid" => m.customersessionid = d.value(key)?,
+            "ts" => m.ts = d.value(key)?,
+            "timestamp" => m.timestamp = d.value(key)?,
+            "sendertype" => m.sendertype = d.value(key)?,
+            "sendername" => m.sendername = d.value(key)?,
+            "senderemail" => m.senderemail = d.value(key)?,
+            "chattype" => m.chattype = d.value(key)?,
+            "text" => m.text = d.value(key)?,
+            "sentiment" => m.sentiment = d.value(key)?,
+            "topic" => m.topic = d.value(key)?,
+            "score" => m.score = d.value(key)?,
+            "topmatches" => m.topmatches = d.value(key)?,
+            "lang" => m.lang = d.value(key)?,
+            "workflow" => m.workflow = d.value(key)?,
+            "workflownodeid" => m.workflownodeid = d.value(key)?,
+            "sessionchannel" => m.sessionchannel = d.value(key)?,
+            "sessionchannelinfo" => m.sessionchannelinfo = d.value(key)?,
+            _ => return Ok(false),
         }
-        impl<'de> Visitor<'de> for V {
-            type Value = Message<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a Dialpad message object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message<'de>, A::Error> {
-                let mut m = Message::default();
-                let skip: &[&str] = if self.lean { &LEAN_SKIPPED } else { &[] };
-                for_each_field(&mut map, skip, |k, key, map| {
-                    match k {
-                        "sessionid" => m.sessionid = field(map, key)?,
-                        "customersessionid" => m.customersessionid = field(map, key)?,
-                        "ts" => m.ts = field(map, key)?,
-                        "timestamp" => m.timestamp = field(map, key)?,
-                        "sendertype" => m.sendertype = field(map, key)?,
-                        "sendername" => m.sendername = field(map, key)?,
-                        "senderemail" => m.senderemail = field(map, key)?,
-                        "chattype" => m.chattype = field(map, key)?,
-                        "text" => m.text = field(map, key)?,
-                        "sentiment" => m.sentiment = field(map, key)?,
-                        "topic" => m.topic = field(map, key)?,
-                        "score" => m.score = field(map, key)?,
-                        "topmatches" => m.topmatches = field(map, key)?,
-                        "lang" => m.lang = field(map, key)?,
-                        "workflow" => m.workflow = field(map, key)?,
-                        "workflownodeid" => m.workflownodeid = field(map, key)?,
-                        "sessionchannel" => m.sessionchannel = field(map, key)?,
-                        "sessionchannelinfo" => m.sessionchannelinfo = field(map, key)?,
-                        _ => return Ok(false),
-                    }
-                    Ok(true)
-                })?;
-                Ok(m)
-            }
-        }
-        d.deserialize_map(V { lean: self.lean })
-    }
+        Ok(true)
+    })?;
+    Ok(m)
 }
 
 /// Splits `sessionid` "x.y" into the conversation id and the integer segment.
@@ -294,9 +302,12 @@ fn parse_chunk(
 ) -> Result<RecordBatch> {
     let mut b = Builders::new();
     let source = f.path.to_string_lossy();
+    let mut memo = KeyMemo::default();
     for span in spans {
-        let m = super::de::from_slice_seed(MessageSeed { lean: opts.lean }, &f.bytes[span.clone()])
-            .map_err(|e| f.record_error(span, &e))?;
+        let m = super::de::from_slice_with(&f.bytes[span.clone()], |d| {
+            message(d, opts.lean, &mut memo)
+        })
+        .map_err(|e| f.record_error(span, &e))?;
         let kept = b.push(&m, &source).map_err(|message| Error::Data {
             location: f.location(span.start),
             message,
@@ -552,8 +563,10 @@ mod tests {
             "customersessionid":"-1710432.4821","sentiment":"-0.2","topic":"change_address",
             "score":0.87,"topmatches":[{"topic":"a","score":0.8}],"sessionchannelinfo":{"n":"+1"},
             "chattype":"bot","unknown":{"x":1}}"#;
-        let m = crate::source::de::from_slice_seed(MessageSeed { lean: false }, text.as_bytes())
-            .unwrap();
+        let m = crate::source::de::from_slice_with(text.as_bytes(), |d| {
+            message(d, false, &mut KeyMemo::default())
+        })
+        .unwrap();
         assert_eq!(m.sessionid.0.as_deref(), Some("12.10"));
         assert_eq!(m.customersessionid.0.as_deref(), Some("-1710432.4821"));
         assert_eq!(m.ts.0, Some(1_710_432_131_000_000));

@@ -19,8 +19,9 @@ use arrow::array::{
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::TimestampMicrosecondType;
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::de::KeyMemo;
 use super::json::{LooseBool, LooseCount, LooseStr, LooseTime, RawText};
 use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
@@ -282,59 +283,45 @@ impl Field {
     }
 }
 
-/// Deserializes one record, skipping the fields whose bit is set in `skip`.
-struct RecordSeed {
+/// Reads one record at `d`, skipping the fields whose bit is set in `skip` (`memo` carries
+/// the key order from one record of a chunk to the next).
+fn record<'de>(
+    d: &mut super::de::Deserializer<'de>,
     skip: u64,
-}
-
-impl<'de> DeserializeSeed<'de> for RecordSeed {
-    type Value = Record<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Record<'de>, D::Error> {
-        struct V {
-            skip: u64,
-        }
-        impl<'de> Visitor<'de> for V {
-            type Value = Record<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an Ultimate conversation object")
+    memo: &mut KeyMemo<'de, Field>,
+) -> Result<Record<'de>, super::de::Error> {
+    let mut r = Record::default();
+    let resolve = |k: &str| Field::of(k).filter(|f| skip >> f.bit() & 1 == 0);
+    d.fields(
+        "an Ultimate conversation object",
+        memo,
+        resolve,
+        |d, f, key| {
+            match f {
+                Field::ConversationId => r.conversation_id = d.value(key)?,
+                Field::PlatformConversationId => r.platform_conversation_id = d.value(key)?,
+                Field::BotId => r.bot_id = d.value(key)?,
+                Field::BotName => r.bot_name = d.value(key)?,
+                Field::Start => r.start = d.value(key)?,
+                Field::End => r.end = d.value(key)?,
+                Field::Language => r.language = d.value(key)?,
+                Field::Channel => r.channel = d.value(key)?,
+                Field::Labels => r.labels = d.value::<Labels>(key)?.0,
+                Field::ConversationsData => r.conversations_data = d.value(key)?,
+                Field::TestMode => r.test_mode = d.value(key)?,
+                Field::Status => r.status = d.value(key)?,
+                Field::LastResolution => r.last_resolution = d.value(key)?,
+                Field::TriggeredReplies => r.triggered_replies = d.value(key)?,
+                Field::Intents => r.intents = d.value::<Intents>(key)?.0,
+                Field::IsLlm => r.is_llm = d.value(key)?,
+                Field::AutomatedResolution => r.automated_resolution = d.value(key)?,
+                Field::ConversationType => r.conversation_type = d.value(key)?,
+                Field::Count(i) => r.counts[i] = d.value(key)?,
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record<'de>, A::Error> {
-                let mut r = Record::default();
-                for_each_field(&mut map, &[], |k, key, map| {
-                    let Some(f) = Field::of(k).filter(|f| self.skip >> f.bit() & 1 == 0) else {
-                        return Ok(false);
-                    };
-                    match f {
-                        Field::ConversationId => r.conversation_id = field(map, key)?,
-                        Field::PlatformConversationId => {
-                            r.platform_conversation_id = field(map, key)?
-                        }
-                        Field::BotId => r.bot_id = field(map, key)?,
-                        Field::BotName => r.bot_name = field(map, key)?,
-                        Field::Start => r.start = field(map, key)?,
-                        Field::End => r.end = field(map, key)?,
-                        Field::Language => r.language = field(map, key)?,
-                        Field::Channel => r.channel = field(map, key)?,
-                        Field::Labels => r.labels = field::<_, Labels>(map, key)?.0,
-                        Field::ConversationsData => r.conversations_data = field(map, key)?,
-                        Field::TestMode => r.test_mode = field(map, key)?,
-                        Field::Status => r.status = field(map, key)?,
-                        Field::LastResolution => r.last_resolution = field(map, key)?,
-                        Field::TriggeredReplies => r.triggered_replies = field(map, key)?,
-                        Field::Intents => r.intents = field::<_, Intents>(map, key)?.0,
-                        Field::IsLlm => r.is_llm = field(map, key)?,
-                        Field::AutomatedResolution => r.automated_resolution = field(map, key)?,
-                        Field::ConversationType => r.conversation_type = field(map, key)?,
-                        Field::Count(i) => r.counts[i] = field(map, key)?,
-                    }
-                    Ok(true)
-                })?;
-                Ok(r)
-            }
-        }
-        d.deserialize_map(V { skip: self.skip })
-    }
+            Ok(true)
+        },
+    )?;
+    Ok(r)
 }
 
 /// `labels`: an array of strings, null, or (tolerated) one string.
@@ -757,9 +744,11 @@ fn parse_chunk(
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
     let mut b = Builders::new(&want);
     let skip = opts.skipped();
+    let mut memo = KeyMemo::default();
     for span in spans {
-        let rec = super::de::from_slice_seed(RecordSeed { skip }, &f.bytes[span.clone()])
-            .map_err(|e| f.record_error(span, &e))?;
+        let rec =
+            super::de::from_slice_with(&f.bytes[span.clone()], |d| record(d, skip, &mut memo))
+                .map_err(|e| f.record_error(span, &e))?;
         if !b.push(&rec, opts) {
             keyless.note(f.location(span.start), "conversation_id");
         }
@@ -983,7 +972,9 @@ mod tests {
     }
 
     fn parse(text: &str) -> Result<Record<'_>, crate::source::de::Failure> {
-        crate::source::de::from_slice_seed(RecordSeed { skip: 0 }, text.as_bytes())
+        crate::source::de::from_slice_with(text.as_bytes(), |d| {
+            super::record(d, 0, &mut KeyMemo::default())
+        })
     }
 
     fn chunk(records: &[String]) -> Chunk {
@@ -1039,12 +1030,9 @@ mod tests {
             ..Options::default()
         };
         let text = r#"{"conversation_id":"c","labels":["x"],"conversations_data":"{}","visitor_messages_count":"2"}"#;
-        let r = crate::source::de::from_slice_seed(
-            RecordSeed {
-                skip: only.skipped(),
-            },
-            text.as_bytes(),
-        )
+        let r = crate::source::de::from_slice_with(text.as_bytes(), |d| {
+            super::record(d, only.skipped(), &mut KeyMemo::default())
+        })
         .unwrap();
         assert!(r.labels.is_none() && r.conversations_data.0.is_none());
         assert_eq!(r.counts[6].0, Some(2));

@@ -173,6 +173,7 @@ fn load_ultimate(
     let opts = ultimate::Options {
         excluded_intents: excluded.iter().filter(|s| !s.is_empty()).cloned().collect(),
         only,
+        by_start_day: false,
     };
     load(
         input,

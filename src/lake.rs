@@ -466,13 +466,12 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
 /// distinct partition names (one name per day rather than one string per row).
 fn days(batch: &RecordBatch, column_name: &str) -> Result<(Vec<String>, Vec<u32>)> {
     let t = column(batch, column_name)?.as_primitive::<TimestampMicrosecondType>();
-    const DAY_US: i64 = 86_400_000_000;
     let mut names = Vec::new();
     let mut index: HashMap<Option<i64>, u32, foldhash::fast::RandomState> = HashMap::default();
     let rows = t
         .iter()
         .map(|v| {
-            let day = v.map(|v| v.div_euclid(DAY_US));
+            let day = v.map(|v| v.div_euclid(crate::time::DAY_US));
             *index.entry(day).or_insert_with(|| {
                 names.push(v.map_or(NULL_PARTITION.to_string(), |v| utc_date(v).to_string()));
                 names.len() as u32 - 1
@@ -655,8 +654,17 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
         parts.push(filter(&old, keep)?);
     }
     if let Some(rows) = c.by_dt.get(&dt) {
-        let idx = arrow::array::UInt32Array::from(rows.clone());
-        parts.push(arrow::compute::take_record_batch(c.new, &idx)?);
+        // A run of rows (a reader that delivered them in partition order) is sliced, not
+        // copied.
+        match (rows.first(), rows.last()) {
+            (Some(&a), Some(&b)) if (b - a) as usize == rows.len() - 1 => {
+                parts.push(c.new.slice(a as usize, rows.len()))
+            }
+            _ => {
+                let idx = arrow::array::UInt32Array::from(rows.clone());
+                parts.push(arrow::compute::take_record_batch(c.new, &idx)?);
+            }
+        }
     }
     let combined = match parts.len() {
         1 => parts.swap_remove(0),
@@ -789,7 +797,12 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     for (vendor, files) in &fresh {
         match vendor {
             Vendor::Ultimate => {
-                let t = ultimate::read(files, &ultimate::Options::default(), on_bad, &mut rejects)?;
+                // In partition order, so each partition is written from a slice of rows.
+                let opts = ultimate::Options {
+                    by_start_day: true,
+                    ..ultimate::Options::default()
+                };
+                let t = ultimate::read(files, &opts, on_bad, &mut rejects)?;
                 report.note_keyless(&t.stats);
                 let conversations =
                     table::concat(table::BOT_CONVERSATIONS.schema(), t.conversations)?;

@@ -757,6 +757,13 @@ pub fn concat_in_canonical_order(
 pub fn sorted_by_text<'a>(
     rows: impl Iterator<Item = (Option<&'a str>, usize, usize)>,
 ) -> Vec<(usize, usize)> {
+    sorted_by_group_and_text(rows.map(|(k, i, r)| (None, k, i, r)))
+}
+
+/// [`sorted_by_text`] within groups: by group (nulls first), then text key.
+pub fn sorted_by_group_and_text<'a>(
+    rows: impl Iterator<Item = (Option<i64>, Option<&'a str>, usize, usize)>,
+) -> Vec<(usize, usize)> {
     use rayon::prelude::*;
     let prefix = |k: &str| {
         let mut b = [0u8; 16];
@@ -764,10 +771,12 @@ pub fn sorted_by_text<'a>(
         b[..n].copy_from_slice(&k.as_bytes()[..n]);
         u128::from_be_bytes(b)
     };
-    let mut keyed: Vec<(Option<u128>, Option<&str>, usize, usize)> =
-        rows.map(|(k, i, r)| (k.map(prefix), k, i, r)).collect();
-    keyed.par_sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    keyed.into_iter().map(|(_, _, i, r)| (i, r)).collect()
+    // (group, key prefix, key) and the position.
+    let mut keyed: Vec<_> = rows
+        .map(|(g, k, i, r)| ((g, k.map(prefix), k), (i, r)))
+        .collect();
+    keyed.par_sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, at)| at).collect()
 }
 
 /// The rows at `(part, row)` positions of `parts`, in that order, as one batch; one column

@@ -9,6 +9,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Microseconds in a UTC day (timestamps are microseconds since the epoch).
+pub const DAY_US: i64 = 86_400_000_000;
+
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike,
 };

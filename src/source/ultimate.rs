@@ -28,7 +28,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::table::{
-    gather, part_labels, sorted_by_text, with_column, BOT_CONVERSATIONS, BOT_INTENTS,
+    gather, part_labels, sorted_by_group_and_text, with_column, BOT_CONVERSATIONS, BOT_INTENTS,
 };
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
@@ -45,6 +45,10 @@ pub struct Options {
     /// (the bot KPIs: counts, integer sums, exact means) may read this way. `None` reads
     /// everything, in canonical order.
     pub only: Option<Vec<String>>,
+    /// Full reads: order the rows by the UTC day of `conversation_start_time` first (nulls
+    /// first), then by key. That is the lake's partitioning, so each partition an ingest
+    /// writes is a run of rows it can slice instead of copying.
+    pub by_start_day: bool,
 }
 
 impl Options {
@@ -74,6 +78,7 @@ impl Default for Options {
                 .map(|s| s.to_string())
                 .collect(),
             only: None,
+            by_start_day: false,
         }
     }
 }
@@ -891,15 +896,27 @@ fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, Rec
     let mut rows = Vec::new();
     for (ci, c) in chunks.iter().enumerate() {
         let ids = c.conversations.column(0).as_string::<i32>();
+        let starts = c
+            .conversations
+            .column(
+                c.conversations
+                    .schema()
+                    .index_of("conversation_start_time")?,
+            )
+            .as_primitive::<TimestampMicrosecondType>();
         for r in 0..ids.len() {
             let at = (ci as u64) << 32 | r as u64;
             if lost.next_if_eq(&&at).is_none() {
-                rows.push((Some(ids.value(r)), ci, r));
+                let day = match opts.by_start_day && starts.is_valid(r) {
+                    true => Some(starts.value(r).div_euclid(crate::time::DAY_US)),
+                    false => None,
+                };
+                rows.push((day, Some(ids.value(r)), ci, r));
             }
         }
     }
     // Ids are unique now, so the order is fully determined.
-    let kept = sorted_by_text(rows.into_iter());
+    let kept = sorted_by_group_and_text(rows.into_iter());
     let rows_per_chunk: Vec<usize> = chunks.iter().map(|c| c.conversations.num_rows()).collect();
     // The chunks' batches move into the gathers, which free them column by column.
     let (parts, rest): (Vec<RecordBatch>, Vec<_>) = chunks

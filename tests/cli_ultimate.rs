@@ -386,6 +386,33 @@ fn lines_that_are_not_one_record_each_are_framed_by_structure() {
 }
 
 #[test]
+fn arrays_by_line_fall_back_to_the_structural_framing() {
+    // One element per line is framed by lines; a pretty-printed element makes that fail and
+    // the structural framing takes over. A trailing comma is an error, located by the scan.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("conversations.json");
+    let text = "[\n{\"conversation_id\":\"c1\",\"conversation_status\":\"botHandled\"},\n{\n  \"conversation_id\": \"c2\",\n  \"conversation_status\": \"agent\"\n},\n{\"conversation_id\":\"c3\",\"conversation_status\":\"email\"}\n]\n";
+    std::fs::write(&file, text).unwrap();
+    let out = run(&["metrics", "bot", file.to_str().unwrap(), "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["total_conversations"], 3);
+    assert_eq!(rows[0]["bot_handled_conversations"], 1);
+    assert_eq!(rows[0]["escalated_conversations"], 2);
+
+    let text = "[\n{\"conversation_id\":\"c1\"},\n{\"conversation_id\":\"c2\"},\n]\n";
+    std::fs::write(&file, text).unwrap();
+    let out = run(&["metrics", "bot", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("conversations.json:4:1"), "{err}");
+}
+
+#[test]
 fn shell_notation_in_ndjson_is_rewritten_on_the_structural_path() {
     // Each line is one record, but `ISODate(…)` is not JSON: the line framing's parse fails
     // and the structural path rewrites the notation first.

@@ -131,9 +131,11 @@ pub fn record_spans(buf: &[u8]) -> Result<(Framing, Vec<Range<usize>>), FrameErr
     Ok((Framing::Concatenated, spans))
 }
 
-/// The records of a file that looks like NDJSON, one per line, found with a newline search
-/// instead of a structural scan; `None` when the file does not look that way (an array, or
-/// a first record that is not alone on its line).
+/// The records of a file that looks like NDJSON (one record per line) or like a JSON array
+/// with one element per line (`[`, then elements each followed by a comma but the last,
+/// then `]`), found with a newline search instead of a structural scan; `None` when the
+/// file does not look that way (a first record not alone on its line, an array on one line,
+/// commas or brackets elsewhere).
 ///
 /// The spans are a guess that the parse must confirm: a raw newline can never sit inside a
 /// JSON string, so when every span parses as exactly one value, the spans are exactly the
@@ -141,36 +143,71 @@ pub fn record_spans(buf: &[u8]) -> Result<(Framing, Vec<Range<usize>>), FrameErr
 /// pretty-printed record, two records on one line), which also gives the exact error.
 pub fn line_spans(buf: &[u8]) -> Option<Vec<Range<usize>>> {
     let start = skip_ws(buf, 0);
-    if buf.get(start) != Some(&b'{') {
-        return None;
-    }
-    let first_end = super::de::record_end(buf, start).ok()?;
+    let first_end = match buf.get(start)? {
+        b'{' => super::de::record_end(buf, start).ok()?,
+        b'[' => start + 1,
+        _ => return None,
+    };
     // A first record over several lines: pretty-printed, the lines would not parse.
     if memchr::memchr(b'\n', &buf[start..first_end]).is_some() {
         return None;
     }
+    // The first record (or the opening bracket) ends its line.
     let line_end = memchr::memchr(b'\n', &buf[first_end..]).map_or(buf.len(), |i| first_end + i);
-    if !buf[first_end..line_end]
-        .iter()
-        .all(|b| matches!(b, b' ' | b'\t' | b'\r'))
-    {
+    if !buf[first_end..line_end].iter().all(|b| is_blank(&b)) {
         return None;
     }
-    let mut spans = Vec::new();
-    spans.push(start..first_end);
-    let mut from = line_end;
-    while from < buf.len() {
-        let end = memchr::memchr(b'\n', &buf[from + 1..]).map_or(buf.len(), |i| from + 1 + i);
-        let line = &buf[from + 1..end];
-        let blank = |b: &&u8| matches!(b, b' ' | b'\t' | b'\r');
-        let lead = line.iter().take_while(blank).count();
-        let trail = line[lead..].iter().rev().take_while(blank).count();
-        if lead < line.len() {
-            spans.push(from + 1 + lead..end - trail);
-        }
-        from = end;
+    let mut lines = lines(buf, line_end);
+    if buf[start] == b'{' {
+        return Some(std::iter::once(start..first_end).chain(lines).collect());
     }
-    Some(spans)
+    let mut spans: Vec<Range<usize>> = Vec::new();
+    // Whether the last element was followed by its comma.
+    let mut comma = false;
+    for line in lines.by_ref() {
+        if buf[line.clone()] == *b"]" {
+            return match (comma, lines.next()) {
+                (false, None) => Some(spans),
+                _ => None, // a trailing comma, or content after the array
+            };
+        }
+        if !spans.is_empty() && !comma {
+            return None;
+        }
+        comma = buf[line.end - 1] == b',';
+        let end = line.end - usize::from(comma);
+        let end = end
+            - buf[line.start..end]
+                .iter()
+                .rev()
+                .take_while(is_blank)
+                .count();
+        if end == line.start {
+            return None;
+        }
+        spans.push(line.start..end);
+    }
+    None // no closing bracket
+}
+
+fn is_blank(b: &&u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r')
+}
+
+/// The non-blank lines of `buf` from `from`, without their surrounding blanks.
+fn lines(buf: &[u8], from: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut next = Some(from);
+    std::iter::from_fn(move || loop {
+        let from = next?;
+        let end = memchr::memchr(b'\n', &buf[from..]).map_or(buf.len(), |i| from + i);
+        next = (end < buf.len()).then_some(end + 1);
+        let line = &buf[from..end];
+        let lead = line.iter().take_while(is_blank).count();
+        if lead < line.len() {
+            let trail = line[lead..].iter().rev().take_while(is_blank).count();
+            return Some(from + lead..end - trail);
+        }
+    })
 }
 
 fn expect_end(buf: &[u8], pos: usize) -> Result<(), FrameError> {
@@ -838,6 +875,33 @@ mod tests {
         // A later record spread over lines gives spans that do not parse (the caller's
         // cue to fall back).
         let spans = line_spans(b"{\"a\":1}\n{\n\"b\":2}\n").expect("first line");
+        assert_eq!(spans.len(), 3);
+    }
+
+    #[test]
+    fn line_spans_are_the_structural_spans_of_arrays_one_element_per_line() {
+        for text in [
+            &b"[\n{\"a\":\"x,\"},\n {\"b\":[1,{\"c\":2}]} ,\r\n\n{}\n]\n"[..],
+            b" [ \n]",
+        ] {
+            let lines = line_spans(text).expect("array by lines");
+            assert_eq!(lines, record_spans(text).unwrap().1);
+        }
+        // Anything else is left to the structural scan (which reports the errors).
+        for text in [
+            &b"[{\"a\":1}]"[..],
+            b"[{\"a\":1},\n{\"b\":2}\n]",
+            b"[\n{\"a\":1},\n]",
+            b"[\n{\"a\":1}\n{\"b\":2}\n]",
+            b"[\n{\"a\":1}\n]\n[\n{\"b\":2}\n]",
+            b"[\n{\"a\":1}\n",
+            b"[\n,\n]",
+            b"[\n{\"a\":1}\n] x",
+        ] {
+            assert_eq!(line_spans(text), None, "{}", String::from_utf8_lossy(text));
+        }
+        // Elements over several lines give spans that do not parse (the cue to fall back).
+        let spans = line_spans(b"[\n{\"a\":1},\n{\"b\":2,\n\"c\":3}\n]").expect("by lines");
         assert_eq!(spans.len(), 3);
     }
 

@@ -5,6 +5,7 @@
 //! polars (through the zero-copy [`bridge`]) on the shared query layer of [`time`] and
 //! [`metrics::Query`]; [`output`] writes the results. [`app`] wires this to the [`cli`].
 
+pub mod alloc;
 pub mod app;
 pub mod bridge;
 pub mod cli;

@@ -845,10 +845,14 @@ fn build_columns(
                 return Ok(arrow::array::new_null_array(f.data_type(), rows));
             }
             let refs: Vec<&dyn Array> = column.iter().map(|a| a.as_ref()).collect();
-            match positions {
+            let out = match positions {
                 Some(p) => arrow::compute::interleave(&refs, p),
                 None => arrow::compute::concat(&refs),
-            }
+            };
+            drop(refs);
+            drop(column);
+            crate::alloc::release_freed();
+            out
         })
         .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;
     RecordBatch::try_new(schema, columns)

@@ -919,18 +919,22 @@ fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, Rec
     let kept = sorted_by_group_and_text(rows.into_iter());
     let rows_per_chunk: Vec<usize> = chunks.iter().map(|c| c.conversations.num_rows()).collect();
     // The chunks' batches move into the gathers, which free them column by column.
-    let (parts, rest): (Vec<RecordBatch>, Vec<_>) = chunks
-        .into_iter()
-        .map(|c| (c.conversations, (c.intents, c.intent_parent, c.source)))
-        .unzip();
+    let mut parts = Vec::with_capacity(chunks.len());
+    let mut intent_parts = Vec::with_capacity(chunks.len());
+    let mut rest = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        parts.push(c.conversations);
+        intent_parts.push(c.intents);
+        rest.push((c.intent_parent, c.source));
+    }
     let conversations = gather(parts, BOT_CONVERSATIONS.schema(), &kept, |_| true)?;
-    let sources: Vec<&str> = rest.iter().map(|(_, _, s)| &**s).collect();
+    let sources: Vec<&str> = rest.iter().map(|(_, s)| &**s).collect();
     let conversations = with_column(&conversations, "source_file", part_labels(&sources, &kept))?;
     // The intents of each chunk row are contiguous and in position order: index them by row.
     let firsts: Vec<Vec<u32>> = rest
         .iter()
         .zip(&rows_per_chunk)
-        .map(|((_, parents, _), &rows)| {
+        .map(|((parents, _), &rows)| {
             let mut first = vec![0u32; rows + 1];
             for &p in parents {
                 first[p as usize + 1] += 1;
@@ -948,8 +952,7 @@ fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, Rec
             (first[r]..first[r + 1]).map(move |i| (c, i as usize))
         })
         .collect();
-    let parts: Vec<RecordBatch> = rest.iter().map(|(i, _, _)| i.clone()).collect();
-    let mut intents = gather(parts, BOT_INTENTS.schema(), &positions, |_| true)?;
+    let mut intents = gather(intent_parts, BOT_INTENTS.schema(), &positions, |_| true)?;
     if intents.num_rows() > 0 {
         intents = with_column(&intents, "source_file", part_labels(&sources, &positions))?;
     }

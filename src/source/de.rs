@@ -1295,6 +1295,15 @@ mod tests {
     }
 
     #[test]
+    fn objects_with_more_keys_than_the_memo_holds() {
+        // Unknown keys beyond the memo's bound clear it; the known ones are still found.
+        let many: String = (0..300).map(|i| format!(r#""k{i}":{i},"#)).collect();
+        let text = format!(r#"{{{many}"a":1,"b":2}}"#);
+        let read = walk(&[&text, &text]).unwrap();
+        assert_eq!(read, [(b'a', 1), (b'b', 2), (b'a', 1), (b'b', 2)]);
+    }
+
+    #[test]
     fn object_walk_errors_point_at_the_spot() {
         let first = r#"{"a":1,"b":2}"#;
         for (bad, at, msg) in [

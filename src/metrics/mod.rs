@@ -255,13 +255,31 @@ pub fn weighted_mean(x: &str, w: &str, name: &str) -> Expr {
 
 /// Lower-cased text equals one of `values` (null is not).
 pub fn lower_in(column: &str, values: &[&str]) -> Expr {
-    let lower = || col(column).str().to_lowercase();
+    any_of(|| col(column).str().to_lowercase(), values)
+}
+
+/// Text equals one of `values` (null is not): for a column already lower-cased by
+/// [`with_lowered`].
+pub fn is_in(column: &str, values: &[&str]) -> Expr {
+    any_of(|| col(column), values)
+}
+
+fn any_of(text: impl Fn() -> Expr, values: &[&str]) -> Expr {
     values
         .iter()
-        .map(|v| lower().eq(lit(*v)))
+        .map(|v| text().eq(lit(*v)))
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false))
         .fill_null(lit(false))
+}
+
+/// `df` with `column` lower-cased once into the new column `lowered`: a test used by many
+/// aggregates would otherwise lower-case every row once per aggregate.
+pub fn with_lowered(df: DataFrame, column: &str, lowered: &str) -> Result<DataFrame> {
+    Ok(df
+        .lazy()
+        .with_column(col(column).str().to_lowercase().alias(lowered))
+        .collect()?)
 }
 
 /// The named columns of a canonical batch (plus the dimensions asked for), as polars.

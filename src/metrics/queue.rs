@@ -21,11 +21,17 @@
 
 use polars::prelude::*;
 
-use super::{aggregate, count_if, frame, lower_in, mean_if, quantile_if, ratio, rows, Query, Spec};
+use super::{
+    aggregate, count_if, frame, is_in, lower_in, mean_if, quantile_if, ratio, rows, with_lowered,
+    Query, Spec,
+};
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
 
 pub const DIMENSIONS: &[&str] = &["queue_id", "agent_id", "ivr_id", "direction", "outcome"];
+
+/// The lower-cased `outcome` the aggregates test (outcomes match case-insensitively).
+const OUTCOME: &str = "__outcome_lower";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DirectionFilter {
@@ -106,8 +112,9 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
             .filter(lower_in("direction", &["outbound"]))
             .collect()?,
     };
-    let acc = || lower_in("outcome", &["accepted"]);
-    let ab = || lower_in("outcome", &["abandoned"]);
+    let df = with_lowered(df, "outcome", OUTCOME)?;
+    let acc = || is_in(OUTCOME, &["accepted"]);
+    let ab = || is_in(OUTCOME, &["abandoned"]);
 
     // In SLA: the vendor's flag, or recomputed from queue time.
     let (sla_suffix, in_sla, sla_known) = match o.sla_threshold {
@@ -151,7 +158,7 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
         rows("inbound_dialogues"),
         count_if(acc(), "accepted"),
         count_if(ab(), "abandoned"),
-        count_if(lower_in("outcome", &["ivrdrop"]), "ivr_drops"),
+        count_if(is_in(OUTCOME, &["ivrdrop"]), "ivr_drops"),
         count_if(in_sla, &c_in_sla),
         count_if(sla_known, &c_known),
         count_if(quick, &c_quick),

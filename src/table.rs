@@ -824,6 +824,10 @@ pub fn concat(schema: SchemaRef, mut parts: Vec<RecordBatch>) -> Result<RecordBa
 }
 
 /// The columns of [`gather`] (`positions`) or of [`concat`] (`None`).
+/// Parts from this size on have the memory of each column's pieces handed back to the OS
+/// as soon as the column is gathered (see [`crate::alloc::release_freed`]).
+const RELEASE_AT_BYTES: usize = 256 << 20;
+
 fn build_columns(
     parts: Vec<RecordBatch>,
     schema: SchemaRef,
@@ -835,6 +839,13 @@ fn build_columns(
         Some(p) => p.len(),
         None => parts.iter().map(|p| p.num_rows()).sum(),
     };
+    // Handing freed pieces back to the OS costs page faults when memory is needed again;
+    // it pays only when the parts are big enough to matter for the peak.
+    let release = parts
+        .iter()
+        .map(RecordBatch::get_array_memory_size)
+        .sum::<usize>()
+        >= RELEASE_AT_BYTES;
     // Column-major, holding the only references once the batches are dropped here.
     let mut pieces: Vec<Vec<ArrayRef>> =
         vec![Vec::with_capacity(parts.len()); schema.fields().len()];
@@ -857,7 +868,9 @@ fn build_columns(
             };
             drop(refs);
             drop(column);
-            crate::alloc::release_freed();
+            if release {
+                crate::alloc::release_freed();
+            }
             out
         })
         .collect::<Result<Vec<ArrayRef>, ArrowError>>()?;

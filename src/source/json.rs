@@ -281,6 +281,36 @@ pub fn unwrap_envelopes(
 
 /// The byte range of the envelope array inside the object at `span`, if it is one.
 fn envelope_array(buf: &[u8], span: &Range<usize>) -> Result<Option<Range<usize>>, FrameError> {
+    // An envelope holds the whole file: find its array with the structural scan (both cores
+    // are idle until it is found), and only when that fails, ask serde_json, which
+    // validates every value it skips and so reports the exact spot.
+    let mut found = None;
+    let mut memo = super::de::KeyMemo::default();
+    let fast = super::de::from_slice_with(&buf[span.clone()], |d| {
+        let resolve = |k: &str| ENVELOPE_KEYS.contains(&k).then_some(());
+        d.fields("a JSON object", &mut memo, resolve, |d, (), key| {
+            if found.is_some() {
+                return Ok(false);
+            }
+            let text = d.value::<super::de::Raw>(key)?.0;
+            if text.starts_with('[') {
+                let start = text.as_ptr() as usize - buf.as_ptr() as usize;
+                found = Some(start..start + text.len());
+            }
+            Ok(true)
+        })
+    });
+    match fast {
+        Ok(()) => Ok(found),
+        Err(_) => envelope_array_exact(buf, span),
+    }
+}
+
+/// [`envelope_array`] by serde_json: every value checked, errors at the exact spot.
+fn envelope_array_exact(
+    buf: &[u8],
+    span: &Range<usize>,
+) -> Result<Option<Range<usize>>, FrameError> {
     use serde::de::{IgnoredAny, MapAccess};
     struct Finder<'b>(&'b [u8]);
     impl<'de> Visitor<'de> for Finder<'de> {
@@ -1049,6 +1079,32 @@ mod tests {
         let b = br#"{"sessionid":"1.1","data":"not an array"}"#;
         let (_, spans) = record_spans(b).unwrap();
         assert_eq!(unwrap_envelopes(b, spans).unwrap(), vec![0..b.len()]);
+    }
+
+    #[test]
+    fn envelopes_are_found_by_the_fast_scan_and_errors_by_serde_json() {
+        // The structural scan and serde_json find the same array.
+        for b in [
+            &br#"{"total":2,"Data":[{"x":1},{"x":"]"}],"data":[]}"#[..],
+            br#"{"value":{"a":1},"x":[{"value":[]}]}"#,
+            br#"{"a":1}"#,
+        ] {
+            let span = 0..b.len();
+            assert_eq!(
+                envelope_array(b, &span).unwrap(),
+                envelope_array_exact(b, &span).unwrap()
+            );
+        }
+        let b = br#"{"total":2,"data":[{"x":1},{"x":2}]}"#;
+        assert_eq!(
+            envelope_array(&b[..], &(0..b.len())).unwrap(),
+            Some(18..b.len() - 1)
+        );
+        // A broken envelope is reported where serde_json sees it.
+        let b = br#"{"total":2,"data":[{"x":1},{"x":[2}]}"#;
+        let span = 0..b.len();
+        let e = envelope_array(b, &span).unwrap_err();
+        assert_eq!(e.offset, envelope_array_exact(b, &span).unwrap_err().offset);
     }
 
     #[test]

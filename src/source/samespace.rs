@@ -150,8 +150,9 @@ impl<'a> Fields<'a> {
         })
     }
 
-    fn str(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.get::<LooseStr>(key)?.0.map(|c| c.into_owned()))
+    /// Borrowed from the file unless the value had escapes (no allocation per field).
+    fn str(&self, key: &str) -> Result<Option<Cow<'a, str>>> {
+        Ok(self.get::<LooseStr>(key)?.0)
     }
 
     fn time(&self, key: &str) -> Result<Option<i64>> {
@@ -166,8 +167,8 @@ impl<'a> Fields<'a> {
         Ok(self.get::<LooseCount>(key)?.0)
     }
 
-    fn raw(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.get::<RawText>(key)?.0.map(|c| c.into_owned()))
+    fn raw(&self, key: &str) -> Result<Option<Cow<'a, str>>> {
+        Ok(self.get::<RawText>(key)?.0)
     }
 }
 
@@ -295,13 +296,13 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
 }
 
 /// The record's key, or `None` (noted in `keyless`) when it has none.
-fn required(
+fn required<'a>(
     f: &Framed,
     span: &Range<usize>,
-    v: Option<String>,
+    v: Option<Cow<'a, str>>,
     name: &str,
     keyless: &Keyless,
-) -> Option<String> {
+) -> Option<Cow<'a, str>> {
     if v.is_none() {
         keyless.note(f.location(span.start), name);
     }

@@ -393,13 +393,7 @@ fn arrays_by_line_fall_back_to_the_structural_framing() {
     let file = dir.path().join("conversations.json");
     let text = "[\n{\"conversation_id\":\"c1\",\"conversation_status\":\"botHandled\"},\n{\n  \"conversation_id\": \"c2\",\n  \"conversation_status\": \"agent\"\n},\n{\"conversation_id\":\"c3\",\"conversation_status\":\"email\"}\n]\n";
     std::fs::write(&file, text).unwrap();
-    let out = run(&["metrics", "bot", file.to_str().unwrap(), "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json_rows(&["metrics", "bot", file.to_str().unwrap()]);
     assert_eq!(rows[0]["total_conversations"], 3);
     assert_eq!(rows[0]["bot_handled_conversations"], 1);
     assert_eq!(rows[0]["escalated_conversations"], 2);

@@ -185,16 +185,18 @@ fn load_ultimate(
     )
 }
 
+/// Reads Anywhere365 Dialogues; `lean` for metrics-only runs.
 fn load_anywhere365(
     input: &InputArgs,
     scope: Scope,
+    lean: bool,
     notes: &Notes,
 ) -> Result<(anywhere365::Tables, Rejects)> {
     load(
         input,
         notes,
         "the later delivery of each dialogue",
-        anywhere365::read,
+        |c, b, r| anywhere365::read(c, &anywhere365::Options { lean }, b, r),
         |root| crate::lake::anywhere365_tables(root, scope),
         |t| &t.stats,
     )
@@ -482,7 +484,7 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
 
 fn metrics_queue(a: crate::cli::QueueArgs, notes: &Notes) -> Result<()> {
     let q = query(&a.query, metrics::queue::DIMENSIONS)?;
-    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), notes)?;
+    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), true, notes)?;
     let opts = metrics::queue::Options {
         direction: a.direction,
         sla_threshold: a.sla_threshold,
@@ -522,7 +524,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (batch, r)
         }
         "dialogues" => {
-            let (t, r) = load_anywhere365(&a.input, Scope::default(), notes)?;
+            let (t, r) = load_anywhere365(&a.input, Scope::default(), false, notes)?;
             (t.dialogues, r)
         }
         _ => {

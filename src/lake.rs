@@ -815,7 +815,12 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                 incoming.insert("messages", t.messages);
             }
             Vendor::Anywhere365 => {
-                let t = anywhere365::read(files, on_bad, &mut rejects)?;
+                let t = anywhere365::read(
+                    files,
+                    &anywhere365::Options::default(),
+                    on_bad,
+                    &mut rejects,
+                )?;
                 report.note_keyless(&t.stats);
                 incoming.insert("dialogues", t.dialogues);
             }

@@ -908,11 +908,13 @@ pub fn with_column(
 /// Where the canonical order is the key alone, one stable sort does both jobs: the copies
 /// of a key end up adjacent and in delivery order, so the last of each run is kept, and the
 /// table is gathered once (no concatenation, no hash map). Other tables concatenate, keep
-/// the last by key, then sort.
+/// the last by key, then sort. Nullable columns `wanted` rejects come out all null (see
+/// [`gather`]).
 pub fn latest_in_canonical_order(
     parts: &[RecordBatch],
     def: &TableDef,
     key: &str,
+    wanted: impl Fn(&str) -> bool + Sync,
 ) -> Result<(RecordBatch, usize), ArrowError> {
     let schema = def.schema();
     let index = schema.index_of(key)?;
@@ -932,7 +934,7 @@ pub fn latest_in_canonical_order(
         }));
     let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
     let dropped = sorted.len() - kept.len();
-    Ok((gather(parts.to_vec(), schema, &kept, |_| true)?, dropped))
+    Ok((gather(parts.to_vec(), schema, &kept, wanted)?, dropped))
 }
 
 /// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves

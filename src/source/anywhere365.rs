@@ -22,8 +22,41 @@ pub struct Tables {
     pub stats: super::Stats,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Metrics-only read: the fields no queue KPI reads ([`LEAN_SKIPPED`]) are skipped
+    /// undecoded, and the columns of [`LEAN_NULL_COLUMNS`] come out null.
+    pub lean: bool,
+}
+
+/// The keys a metrics-only read skips (lower-cased).
+const LEAN_SKIPPED: [&str; 5] = [
+    "ordernumber",
+    "startdate",
+    "accepttimestamp",
+    "sessiondurationinsec",
+    "customerid",
+];
+
+/// The columns a metrics-only read leaves null: those of [`LEAN_SKIPPED`], and the queue
+/// entry and end times, read only to derive `abandon_wait_sec`.
+const LEAN_NULL_COLUMNS: [&str; 7] = [
+    "order_number",
+    "start_date",
+    "accept_time",
+    "session_sec",
+    "customer_id",
+    "queue_enter_time",
+    "end_time",
+];
+
 /// Reads Dialogues exports into the `dialogues` table.
-pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
+pub fn read(
+    candidates: &[Candidate],
+    opts: &Options,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+) -> Result<Tables> {
     let keyless = Keyless::default();
     let chunks = read_all(
         candidates,
@@ -31,10 +64,11 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         on_bad,
         rejects,
         &keyless,
-        parse_chunk,
+        |f, spans, keyless| parse_chunk(f, spans, opts.lean, keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
-    let (dialogues, duplicates) = latest_in_canonical_order(&chunks, &DIALOGUES, "id")?;
+    let wanted = |c: &str| !opts.lean || !LEAN_NULL_COLUMNS.contains(&c);
+    let (dialogues, duplicates) = latest_in_canonical_order(&chunks, &DIALOGUES, "id", wanted)?;
     let mut stats = super::Stats {
         files,
         records: chunks.iter().map(RecordBatch::num_rows).sum(),
@@ -91,14 +125,18 @@ const KEYS: [&str; 19] = [
     "quickdrop",
 ];
 
-/// Reads one Dialogue at `d` (`memo` carries the key order from one record of a chunk to
-/// the next).
+/// Reads one Dialogue at `d`; a `lean` read skips [`LEAN_SKIPPED`] (`memo` carries the key
+/// order from one record of a chunk to the next).
 fn dialogue<'de>(
     d: &mut super::de::Deserializer<'de>,
+    lean: bool,
     memo: &mut KeyMemo<'de, &'static str>,
 ) -> Result<Dialogue<'de>, super::de::Error> {
     let mut r = Dialogue::default();
-    let resolve = |k: &str| KEYS.into_iter().find(|&known| known == k);
+    let resolve = |k: &str| {
+        let k = KEYS.into_iter().find(|&known| known == k)?;
+        (!(lean && LEAN_SKIPPED.contains(&k))).then_some(k)
+    };
     d.fields(
         "an Anywhere365 Dialogue object",
         memo,
@@ -143,13 +181,19 @@ pub fn direction(v: &str) -> &str {
     }
 }
 
-fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<RecordBatch> {
+fn parse_chunk(
+    f: &Framed,
+    spans: &[Range<usize>],
+    lean: bool,
+    keyless: &Keyless,
+) -> Result<RecordBatch> {
     let mut b = TableBuilder::new(&DIALOGUES);
     let source = f.path.to_string_lossy();
     let mut memo = KeyMemo::default();
     for span in spans {
-        let r = super::de::from_slice_with(&f.bytes[span.clone()], |d| dialogue(d, &mut memo))
-            .map_err(|e| f.record_error(span, &e))?;
+        let r =
+            super::de::from_slice_with(&f.bytes[span.clone()], |d| dialogue(d, lean, &mut memo))
+                .map_err(|e| f.record_error(span, &e))?;
         let Some(id) = r.id.0.as_deref() else {
             keyless.note(f.location(span.start), "id");
             continue;
@@ -199,7 +243,7 @@ mod tests {
         let text = r#"{"Id":"a1","StartTimestamp":"2024-05-07T09:00:01Z","queueDurationInSec":18.0,
                 "direction":1,"Outcome":"Accepted","InSLA":"True","QuickDrop":null,"orderNumber":104233}"#;
         let d = crate::source::de::from_slice_with(text.as_bytes(), |d| {
-            dialogue(d, &mut KeyMemo::default())
+            dialogue(d, false, &mut KeyMemo::default())
         })
         .unwrap();
         assert_eq!(d.id.0.as_deref(), Some("a1"));

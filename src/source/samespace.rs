@@ -68,7 +68,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
             .filter(|(d, _)| d.name == def.name)
             .map(|(_, b)| b.clone())
             .collect();
-        let (kept, dropped) = latest_in_canonical_order(&parts, def, key)?;
+        let (kept, dropped) = latest_in_canonical_order(&parts, def, key, |_| true)?;
         if def.name != CSAT_ANSWERS.name {
             stats.records += parts.iter().map(RecordBatch::num_rows).sum::<usize>();
             stats.duplicates += dropped;

@@ -133,10 +133,8 @@ fn dialogue<'de>(
     memo: &mut KeyMemo<'de, &'static str>,
 ) -> Result<Dialogue<'de>, super::de::Error> {
     let mut r = Dialogue::default();
-    let resolve = |k: &str| {
-        let k = KEYS.into_iter().find(|&known| known == k)?;
-        (!(lean && LEAN_SKIPPED.contains(&k))).then_some(k)
-    };
+    let skipped: &[&str] = if lean { &LEAN_SKIPPED } else { &[] };
+    let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
     d.fields(
         "an Anywhere365 Dialogue object",
         memo,

@@ -146,10 +146,8 @@ fn message<'de>(
     memo: &mut KeyMemo<'de, &'static str>,
 ) -> Result<Message<'de>, super::de::Error> {
     let mut m = Message::default();
-    let resolve = |k: &str| {
-        let k = KEYS.into_iter().find(|&known| known == k)?;
-        (!(lean && LEAN_SKIPPED.contains(&k))).then_some(k)
-    };
+    let skipped: &[&str] = if lean { &LEAN_SKIPPED } else { &[] };
+    let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
     d.fields("a Dialpad message object", memo, resolve, |d, k, key| {
         match k {
             "sessionid" => m.sessionid = d.value(key)?,

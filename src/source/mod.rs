@@ -356,6 +356,13 @@ pub fn field<'de, A: serde::de::MapAccess<'de>, T: serde::de::Deserialize<'de>>(
     })
 }
 
+/// The known key (of `keys`) equal to the lower-cased key `k`, unless it is in `skipped`:
+/// the key resolution of readers whose fields are named by their keys.
+pub fn known_key(keys: &[&'static str], skipped: &[&str], k: &str) -> Option<&'static str> {
+    let k = keys.iter().copied().find(|&known| known == k)?;
+    (!skipped.contains(&k)).then_some(k)
+}
+
 /// Visits an object's fields by lower-cased key (exports mix `startTimestamp`,
 /// `StartTimestamp` and UPPER_CASE): `read` gets the lower-cased key, the key as written (for
 /// error messages) and the map, reads the value if it wants the field and says whether it

@@ -655,9 +655,9 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
     }
     if let Some(rows) = c.by_dt.get(&dt) {
         // A run of rows (a reader that delivered them in partition order) is sliced, not
-        // copied.
+        // copied. The rows are distinct and ascending, so first and last tell a run.
         match (rows.first(), rows.last()) {
-            (Some(&a), Some(&b)) if (b - a) as usize == rows.len() - 1 => {
+            (Some(&a), Some(&b)) if b.checked_sub(a) == Some(rows.len() as u32 - 1) => {
                 parts.push(c.new.slice(a as usize, rows.len()))
             }
             _ => {

@@ -176,8 +176,23 @@ pub const ALL: &[Vendor] = &[
 ];
 
 /// The format of one file, from its first record (`None`: not JSON, below a directory).
+///
+/// Most files are NDJSON, whose first line alone names the format: framing (and so paging
+/// in) the whole file here, only for the read to frame it again, was a twentieth of an
+/// ingest. Any other layout is framed whole, as the read will.
 pub fn sniff(c: &Candidate) -> Result<Option<Vendor>> {
-    Ok(frame_one(c, ALL)?.map(|f| f.vendor))
+    let bytes = load(&c.path)?;
+    if c.from_dir && !looks_like_json(&bytes) {
+        return Ok(None);
+    }
+    let first = &bytes[..memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1)];
+    let by_first_line = json::line_spans(first)
+        .and_then(|s| json::unwrap_envelopes(first, s).ok())
+        .and_then(|spans| vendor_of(&c.path, first, &spans, ALL).ok());
+    if by_first_line.is_some() {
+        return Ok(by_first_line);
+    }
+    Ok(frame_loaded(c, bytes, ALL)?.map(|f| f.vendor))
 }
 
 /// The Samespace reports: one directory may hold all of them.
@@ -475,7 +490,11 @@ where
 }
 
 fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
-    let bytes = load(&c.path)?;
+    frame_loaded(c, load(&c.path)?, vendors)
+}
+
+/// [`frame_one`] of bytes already loaded.
+fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Option<Framed>> {
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);
     }

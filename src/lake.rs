@@ -462,10 +462,10 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     Ok(column(batch, name)?.as_string::<i32>())
 }
 
-/// The partition (`dt`) of every row, the UTC day of `column`, as an index into the
+/// The partition (`dt`) of every row, the UTC day of `times`, as an index into the
 /// distinct partition names (one name per day rather than one string per row).
-fn days(batch: &RecordBatch, column_name: &str) -> Result<(Vec<String>, Vec<u32>)> {
-    let t = column(batch, column_name)?.as_primitive::<TimestampMicrosecondType>();
+fn days(times: &ArrayRef) -> Result<(Vec<String>, Vec<u32>)> {
+    let t = times.as_primitive::<TimestampMicrosecondType>();
     let mut names = Vec::new();
     let mut index: HashMap<Option<i64>, u32, foldhash::fast::RandomState> = HashMap::default();
     let rows = t
@@ -595,11 +595,71 @@ fn format_name(v: Vendor) -> &'static str {
 /// hash, and, when it is new or changed, its detected format (`None` inside: not JSON).
 type Scanned = (String, u64, String, Option<Result<Option<Vendor>>>);
 
+/// A table's new rows: gathered into one batch, or (a full Ultimate read, the bulk of most
+/// runs) still in the reader's chunks, copied partition by partition as each is written.
+enum Incoming {
+    Batch(RecordBatch),
+    Deferred(table::Deferred),
+}
+
+impl Incoming {
+    fn num_rows(&self) -> usize {
+        match self {
+            Incoming::Batch(b) => b.num_rows(),
+            Incoming::Deferred(d) => d.num_rows(),
+        }
+    }
+
+    fn column(&self, name: &str) -> Result<ArrayRef> {
+        match self {
+            Incoming::Batch(b) => column(b, name).cloned(),
+            Incoming::Deferred(d) => Ok(d.column(name)?),
+        }
+    }
+
+    fn rows_per_source(&self) -> Result<HashMap<&str, u64, foldhash::fast::RandomState>> {
+        let mut out: HashMap<&str, u64, foldhash::fast::RandomState> = HashMap::default();
+        match self {
+            Incoming::Batch(b) => {
+                for s in strings(b, "source_file")?.iter().flatten() {
+                    *out.entry(s).or_default() += 1;
+                }
+            }
+            Incoming::Deferred(d) => out.extend(d.rows_per_source()),
+        }
+        Ok(out)
+    }
+
+    /// The rows at `rows` (distinct, ascending). A run of rows, as a reader delivering them
+    /// in partition order gives, is a slice of a batch rather than a copy.
+    fn rows(&self, rows: &[u32]) -> Result<RecordBatch> {
+        let run = match (rows.first(), rows.last()) {
+            (Some(&a), Some(&b)) if b.checked_sub(a) == Some(rows.len() as u32 - 1) => {
+                Some(a as usize..b as usize + 1)
+            }
+            _ => None,
+        };
+        Ok(match (self, run) {
+            (Incoming::Batch(b), Some(run)) => b.slice(run.start, run.len()),
+            (Incoming::Batch(b), None) => {
+                let idx = arrow::array::UInt32Array::from(rows.to_vec());
+                arrow::compute::take_record_batch(b, &idx)?
+            }
+            (Incoming::Deferred(d), Some(run)) => d.rows(&d.positions[run])?,
+            (Incoming::Deferred(d), None) => {
+                let at: Vec<(usize, usize)> =
+                    rows.iter().map(|&r| d.positions[r as usize]).collect();
+                d.rows(&at)?
+            }
+        })
+    }
+}
+
 /// What every partition merge of one table shares.
 struct MergeContext<'a> {
     root: &'a Path,
     table: &'a LakeTable,
-    new: &'a RecordBatch,
+    new: &'a Incoming,
     by_dt: &'a BTreeMap<String, Vec<u32>>,
     replaced: &'a HashSet<String>,
     kept_parents: &'a HashMap<(&'static str, String), KeptRows>,
@@ -623,16 +683,50 @@ struct Merged {
 
 /// The key and `source_file` columns of a parent partition's rows after its merge: its
 /// children keep only the rows of these (key, file) pairs.
+///
+/// The files are kept as an index per row into their distinct paths: a path on every row
+/// of every partition, held until the children are merged, was a tenth of an ingest's peak.
 struct KeptRows {
     keys: StringArray,
-    sources: StringArray,
+    sources: Vec<u32>,
+    paths: Vec<String>,
 }
 
 impl KeptRows {
+    fn new(keys: StringArray, src: &StringArray) -> KeptRows {
+        let mut paths = Vec::new();
+        let mut index: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut sources = Vec::with_capacity(src.len());
+        // Rows come in runs of one file: look a path up only where the run changes.
+        let mut previous: Option<(&str, u32)> = None;
+        for i in 0..src.len() {
+            let s = src.value(i);
+            let id = match previous {
+                Some((p, id)) if p == s => id,
+                _ => *index.entry(s).or_insert_with(|| {
+                    paths.push(s.to_string());
+                    paths.len() as u32 - 1
+                }),
+            };
+            previous = Some((s, id));
+            sources.push(id);
+        }
+        KeptRows {
+            keys,
+            sources,
+            paths,
+        }
+    }
+
     fn pairs(&self) -> HashSet<(&str, &str), foldhash::fast::RandomState> {
         (0..self.keys.len())
             .filter(|&i| self.keys.is_valid(i))
-            .map(|i| (self.keys.value(i), self.sources.value(i)))
+            .map(|i| {
+                (
+                    self.keys.value(i),
+                    self.paths[self.sources[i] as usize].as_str(),
+                )
+            })
             .collect()
     }
 }
@@ -654,17 +748,7 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
         parts.push(filter(&old, keep)?);
     }
     if let Some(rows) = c.by_dt.get(&dt) {
-        // A run of rows (a reader that delivered them in partition order) is sliced, not
-        // copied. The rows are distinct and ascending, so first and last tell a run.
-        match (rows.first(), rows.last()) {
-            (Some(&a), Some(&b)) if b.checked_sub(a) == Some(rows.len() as u32 - 1) => {
-                parts.push(c.new.slice(a as usize, rows.len()))
-            }
-            _ => {
-                let idx = arrow::array::UInt32Array::from(rows.clone());
-                parts.push(arrow::compute::take_record_batch(c.new, &idx)?);
-            }
-        }
+        parts.push(c.new.rows(rows)?);
     }
     let combined = match parts.len() {
         1 => parts.swap_remove(0),
@@ -696,10 +780,7 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
     let src = strings(&merged, "source_file")?;
     let kept = (t.parent.is_none() && !t.key.is_empty())
         .then(|| -> Result<KeptRows> {
-            Ok(KeptRows {
-                keys: strings(&merged, t.key[0])?.clone(),
-                sources: src.clone(),
-            })
+            Ok(KeptRows::new(strings(&merged, t.key[0])?.clone(), src))
         })
         .transpose()?;
     // Rows come in runs of one file: hash a path only where the run changes.
@@ -793,7 +874,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     }
 
     // Read the new files, format by format.
-    let mut incoming: BTreeMap<&'static str, RecordBatch> = BTreeMap::new();
+    let mut incoming: BTreeMap<&'static str, Incoming> = BTreeMap::new();
     for (vendor, files) in &fresh {
         match vendor {
             Vendor::Ultimate => {
@@ -802,17 +883,15 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                     by_start_day: true,
                     ..ultimate::Options::default()
                 };
-                let t = ultimate::read(files, &opts, on_bad, &mut rejects)?;
+                let t = ultimate::read_deferred(files, &opts, on_bad, &mut rejects)?;
                 report.note_keyless(&t.stats);
-                let conversations =
-                    table::concat(table::BOT_CONVERSATIONS.schema(), t.conversations)?;
-                incoming.insert("bot_conversations", conversations);
-                incoming.insert("bot_intents", t.intents);
+                incoming.insert("bot_conversations", Incoming::Deferred(t.conversations));
+                incoming.insert("bot_intents", Incoming::Deferred(t.intents));
             }
             Vendor::Dialpad => {
                 let t = dialpad::read(files, &dialpad::Options::default(), on_bad, &mut rejects)?;
                 report.note_keyless(&t.stats);
-                incoming.insert("messages", t.messages);
+                incoming.insert("messages", Incoming::Batch(t.messages));
             }
             Vendor::Anywhere365 => {
                 let t = anywhere365::read(
@@ -822,16 +901,20 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                     &mut rejects,
                 )?;
                 report.note_keyless(&t.stats);
-                incoming.insert("dialogues", t.dialogues);
+                incoming.insert("dialogues", Incoming::Batch(t.dialogues));
             }
             _ => {
                 let t = samespace::read(files, on_bad, &mut rejects)?;
                 report.note_keyless(&t.stats);
-                incoming.insert("calls", t.calls);
-                incoming.insert("csat_calls", t.csat_calls);
-                incoming.insert("csat_answers", t.csat_answers);
-                incoming.insert("agent_sessions", t.agent_sessions);
-                incoming.insert("productivity", t.productivity);
+                for (name, batch) in [
+                    ("calls", t.calls),
+                    ("csat_calls", t.csat_calls),
+                    ("csat_answers", t.csat_answers),
+                    ("agent_sessions", t.agent_sessions),
+                    ("productivity", t.productivity),
+                ] {
+                    incoming.insert(name, Incoming::Batch(batch));
+                }
             }
         }
     }
@@ -876,19 +959,14 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
         let name = t.def.name;
         let new = incoming
             .remove(name)
-            .unwrap_or_else(|| RecordBatch::new_empty(t.def.schema()));
+            .unwrap_or_else(|| Incoming::Batch(RecordBatch::new_empty(t.def.schema())));
         report.rows_read.insert(name.to_string(), new.num_rows());
-        let sources = strings(&new, "source_file")?;
-        let mut rows_per_file: HashMap<&str, u64, foldhash::fast::RandomState> = HashMap::default();
-        for s in sources.iter().flatten() {
-            *rows_per_file.entry(s).or_default() += 1;
-        }
-        for (s, n) in rows_per_file {
+        for (s, n) in new.rows_per_source()? {
             *file_rows.entry(s.to_string()).or_default() += n;
         }
         // Partition of every new row, as an index into `dt_names`.
         let (dt_names, dts): (Vec<String>, Vec<u32>) = match (t.partition_by, t.parent) {
-            (Some(c), _) => days(&new, c)?,
+            (Some(c), _) => days(&new.column(c)?)?,
             (None, Some((parent, key))) => {
                 let mut names: Vec<String> = Vec::new();
                 let mut rows = Vec::with_capacity(new.num_rows());
@@ -905,7 +983,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                     };
                 let null = names.len() as u32;
                 names.push(NULL_PARTITION.to_string());
-                for k in strings(&new, key)?.iter() {
+                for k in new.column(key)?.as_string::<i32>().iter() {
                     rows.push(k.and_then(|k| parent_of.get(k).copied()).unwrap_or(null));
                 }
                 (names, rows)
@@ -926,9 +1004,6 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                     all.sort_unstable(); // rows stay in delivery order within a partition
                 }
             }
-        }
-        if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
-            parent_dt.insert(name, (strings(&new, t.key[0])?.clone(), dts, dt_names));
         }
         // Partitions to rewrite: those with new rows, and those holding rows of replaced files.
         let mut touched: BTreeSet<String> = by_dt.keys().cloned().collect();
@@ -974,6 +1049,17 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                 report.partitions_written += 1;
             }
         }
+        // Read after the merges, their buffers handed back: for a deferred table the keys
+        // are a copy, which then does not add to the merges' peak.
+        if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
+            crate::alloc::release_freed();
+            let keys = new.column(t.key[0])?.as_string::<i32>().clone();
+            parent_dt.insert(name, (keys, dts, dt_names));
+        }
+        // The table's chunks go here: hand their memory back to the OS before the next
+        // table is merged, or the peak holds both tables' chunks.
+        drop(new);
+        crate::alloc::release_freed();
     }
 
     // The new manifest: the ingested files, and updated partitions for the files kept.

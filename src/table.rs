@@ -880,11 +880,14 @@ fn build_columns(
 /// A Utf8 column giving each `(part, row)` position its part's label: for a column that is
 /// constant within a part (the file a row came from), written once here rather than copied
 /// row by row through a gather.
-pub fn part_labels(labels: &[&str], positions: &[(usize, usize)]) -> ArrayRef {
-    let bytes = positions.iter().map(|&(p, _)| labels[p].len()).sum();
+pub fn part_labels(labels: &[impl AsRef<str>], positions: &[(usize, usize)]) -> ArrayRef {
+    let bytes = positions
+        .iter()
+        .map(|&(p, _)| labels[p].as_ref().len())
+        .sum();
     let mut b = arrow::array::StringBuilder::with_capacity(positions.len(), bytes);
     for &(p, _) in positions {
-        b.append_value(labels[p]);
+        b.append_value(labels[p].as_ref());
     }
     Arc::new(b.finish())
 }
@@ -899,6 +902,76 @@ pub fn with_column(
     let mut columns = batch.columns().to_vec();
     columns[i] = values;
     RecordBatch::try_new(batch.schema(), columns)
+}
+
+/// A table whose rows are chosen and ordered but not yet copied: the `(part, row)`
+/// `positions` of its rows in the reader's `parts`, each part read from the file
+/// `sources[part]`, which is the `source_file` of its rows (left empty in the parts).
+///
+/// Why: the lake writes a table partition by partition, and copying each partition's rows
+/// as it is written means the whole table is never copied at once. That copy was a second
+/// table's worth of memory (the peak of an ingest) and of page faults.
+pub struct Deferred {
+    pub schema: SchemaRef,
+    pub parts: Vec<RecordBatch>,
+    pub sources: Vec<Arc<str>>,
+    pub positions: Vec<(usize, usize)>,
+}
+
+impl Deferred {
+    pub fn num_rows(&self) -> usize {
+        self.positions.len()
+    }
+
+    /// The rows at `positions` (into the parts) as one batch.
+    pub fn rows(&self, positions: &[(usize, usize)]) -> Result<RecordBatch, ArrowError> {
+        let columns = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| self.column_at(f.name(), positions))
+            .collect::<Result<_, _>>()?;
+        RecordBatch::try_new(self.schema.clone(), columns)
+    }
+
+    /// The column `name` of every row, in order (one column copied, not the table).
+    pub fn column(&self, name: &str) -> Result<ArrayRef, ArrowError> {
+        self.column_at(name, &self.positions)
+    }
+
+    fn column_at(&self, name: &str, positions: &[(usize, usize)]) -> Result<ArrayRef, ArrowError> {
+        if name == "source_file" {
+            return Ok(part_labels(&self.sources, positions));
+        }
+        let i = self.schema.index_of(name)?;
+        if positions.is_empty() {
+            return Ok(arrow::array::new_empty_array(
+                self.schema.field(i).data_type(),
+            ));
+        }
+        let pieces: Vec<&dyn Array> = self.parts.iter().map(|p| p.column(i).as_ref()).collect();
+        arrow::compute::interleave(&pieces, positions)
+    }
+
+    /// How many rows came from each source file.
+    pub fn rows_per_source(&self) -> HashMap<&str, u64> {
+        let mut per_part = vec![0u64; self.parts.len()];
+        for &(p, _) in &self.positions {
+            per_part[p] += 1;
+        }
+        let mut out: HashMap<&str, u64> = HashMap::new();
+        for (source, n) in self.sources.iter().zip(per_part) {
+            *out.entry(&**source).or_default() += n;
+        }
+        out
+    }
+
+    /// The whole table as one batch, the parts freed column by column (see [`gather`]).
+    pub fn into_batch(self) -> Result<RecordBatch, ArrowError> {
+        let batch = gather(self.parts, self.schema, &self.positions, |_| true)?;
+        let labels = part_labels(&self.sources, &self.positions);
+        with_column(&batch, "source_file", labels)
+    }
 }
 
 /// The rows of `parts` (in delivery order) as one batch in `def`'s canonical order, keeping
@@ -1004,5 +1077,55 @@ mod tests {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
             }
         }
+    }
+
+    /// A two-column table: `name` and `source_file` (left empty in the parts).
+    fn part(names: &[&str]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, true),
+            Field::new("source_file", DataType::Utf8, true),
+        ]));
+        let empty = vec![""; names.len()];
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(arrow::array::StringArray::from(names.to_vec())),
+                Arc::new(arrow::array::StringArray::from(empty)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn texts(a: &ArrayRef) -> Vec<&str> {
+        a.as_string::<i32>().iter().map(|v| v.unwrap()).collect()
+    }
+
+    #[test]
+    fn deferred_rows_come_from_their_positions_with_their_file() {
+        let parts = vec![part(&["a", "b", "c"]), part(&["d", "e"])];
+        let d = Deferred {
+            schema: parts[0].schema(),
+            parts,
+            sources: vec!["x.json".into(), "y.json".into()],
+            positions: vec![(1, 1), (0, 2), (1, 0), (0, 0)],
+        };
+        assert_eq!(d.num_rows(), 4);
+        assert_eq!(texts(&d.column("name").unwrap()), ["e", "c", "d", "a"]);
+        assert_eq!(
+            texts(&d.column("source_file").unwrap()),
+            ["y.json", "x.json", "y.json", "x.json"]
+        );
+        let some = d.rows(&d.positions[1..3]).unwrap();
+        assert_eq!(texts(some.column(0)), ["c", "d"]);
+        assert_eq!(texts(some.column(1)), ["x.json", "y.json"]);
+        assert_eq!(d.rows(&[]).unwrap().num_rows(), 0);
+        let per_source = d.rows_per_source();
+        assert_eq!((per_source["x.json"], per_source["y.json"]), (2, 2));
+        let all = d.into_batch().unwrap();
+        assert_eq!(texts(all.column(0)), ["e", "c", "d", "a"]);
+        assert_eq!(
+            texts(all.column(1)),
+            ["y.json", "x.json", "y.json", "x.json"]
+        );
     }
 }

@@ -27,9 +27,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
-use crate::table::{
-    gather, part_labels, sorted_by_group_and_text, with_column, BOT_CONVERSATIONS, BOT_INTENTS,
-};
+use crate::table::{sorted_by_group_and_text, Deferred, BOT_CONVERSATIONS, BOT_INTENTS};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -100,6 +98,55 @@ pub fn read(
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<Tables> {
+    let (chunks, mut stats) = parse(candidates, opts, on_bad, rejects)?;
+    if opts.lean() {
+        let (conversations, duplicates) = kept_in_delivery_order(chunks)?;
+        stats.duplicates = duplicates;
+        return Ok(Tables {
+            conversations,
+            intents: RecordBatch::new_empty(BOT_INTENTS.schema()),
+            stats,
+        });
+    }
+    let t = deferred(chunks, opts, stats);
+    Ok(Tables {
+        conversations: vec![t.conversations.into_batch()?],
+        intents: t.intents.into_batch()?,
+        stats: t.stats,
+    })
+}
+
+/// A full read's tables with their rows chosen and ordered but not yet copied out of the
+/// parsed chunks (see [`Deferred`]).
+pub struct DeferredTables {
+    pub conversations: Deferred,
+    pub intents: Deferred,
+    pub stats: Stats,
+}
+
+/// [`read`] for a writer that copies the rows out part by part (the lake). Always a full
+/// read: `opts.only` does not apply.
+pub fn read_deferred(
+    candidates: &[Candidate],
+    opts: &Options,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+) -> Result<DeferredTables> {
+    let opts = Options {
+        only: None,
+        ..opts.clone()
+    };
+    let (chunks, stats) = parse(candidates, &opts, on_bad, rejects)?;
+    Ok(deferred(chunks, &opts, stats))
+}
+
+/// The parsed chunks of every file, and the stats known before deduplication.
+fn parse(
+    candidates: &[Candidate],
+    opts: &Options,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+) -> Result<(Vec<Chunk>, Stats)> {
     let keyless = Keyless::default();
     let chunks = read_all(
         candidates,
@@ -109,23 +156,13 @@ pub fn read(
         &keyless,
         |f, spans, keyless| parse_chunk(f, spans, opts, keyless),
     )?;
-    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
-    let records = chunks.iter().map(|c| c.conversations.num_rows()).sum();
-    let (conversations, intents, duplicates) = assemble(chunks, opts)?;
-    Ok(Tables {
-        conversations,
-        intents,
-        stats: {
-            let mut stats = Stats {
-                files,
-                records,
-                duplicates,
-                ..Stats::default()
-            };
-            keyless.report(&mut stats);
-            stats
-        },
-    })
+    let mut stats = Stats {
+        files: candidates.len() - rejects.files.len() - rejects.skipped_not_json.len(),
+        records: chunks.iter().map(|c| c.conversations.num_rows()).sum(),
+        ..Stats::default()
+    };
+    keyless.report(&mut stats);
+    Ok((chunks, stats))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -682,7 +719,10 @@ impl Builders {
         true
     }
 
-    fn finish(mut self, source: Arc<str>) -> Result<Chunk> {
+    /// The chunk's tables; with `shrink`, each buffer is cut to its length (a copy). A
+    /// builder grows by doubling, and a full read holds every chunk until the lake has
+    /// written them: the spare capacity was a quarter of an ingest's memory.
+    fn finish(mut self, source: Arc<str>, shrink: bool) -> Result<Chunk> {
         let rows = self.rows as usize;
         let empty = |n: usize| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n)))
@@ -718,19 +758,22 @@ impl Builders {
             // `source_file`: filled in after the gather (see `Chunk::source`).
             empty(rows),
         ]);
+        let mut intent_cols: Vec<ArrayRef> = vec![
+            Arc::new(self.i_conversation_id.finish()),
+            Arc::new(self.i_position.finish()),
+            Arc::new(self.i_id.finish()),
+            Arc::new(self.i_name.finish()),
+            Arc::new(self.i_timestamp.finish()),
+            Arc::new(self.i_not_meaningful.finish()),
+            empty(self.intent_parent.len()),
+        ];
+        if shrink {
+            for c in cols.iter_mut().chain(&mut intent_cols) {
+                c.shrink_to_fit();
+            }
+        }
         let conversations = RecordBatch::try_new(BOT_CONVERSATIONS.schema(), cols)?;
-        let intents = RecordBatch::try_new(
-            BOT_INTENTS.schema(),
-            vec![
-                Arc::new(self.i_conversation_id.finish()),
-                Arc::new(self.i_position.finish()),
-                Arc::new(self.i_id.finish()),
-                Arc::new(self.i_name.finish()),
-                Arc::new(self.i_timestamp.finish()),
-                Arc::new(self.i_not_meaningful.finish()),
-                empty(self.intent_parent.len()),
-            ],
-        )?;
+        let intents = RecordBatch::try_new(BOT_INTENTS.schema(), intent_cols)?;
         Ok(Chunk {
             conversations,
             intents,
@@ -739,6 +782,12 @@ impl Builders {
         })
     }
 }
+
+/// Where the columns the deduplication and the ordering read sit in `bot_conversations`
+/// (checked by a test against the schema).
+const CONVERSATION_ID: usize = 0;
+const START_TIME: usize = 4;
+const END_TIME: usize = 5;
 
 fn parse_chunk(
     f: &Framed,
@@ -758,7 +807,7 @@ fn parse_chunk(
             keyless.note(f.location(span.start), "conversation_id");
         }
     }
-    b.finish(f.path.to_string_lossy().into())
+    b.finish(f.path.to_string_lossy().into(), !opts.lean())
 }
 
 /// Shards of the deduplication: enough for both cores to stay busy, few enough that each
@@ -810,7 +859,7 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
     let keyed: Vec<(&StringArray, Vec<u64>)> = chunks
         .par_iter()
         .map(|c| {
-            let ids = c.conversations.column(0).as_string::<i32>();
+            let ids = c.conversations.column(CONVERSATION_ID).as_string::<i32>();
             let hashes = (0..ids.len())
                 .map(|r| hasher.hash_one(ids.value(r)))
                 .collect();
@@ -833,7 +882,7 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
             for (ci, (ids, hashes)) in keyed.iter().enumerate() {
                 let ends = chunks[ci]
                     .conversations
-                    .column(5)
+                    .column(END_TIME)
                     .as_primitive::<TimestampMicrosecondType>();
                 for (row, &h) in hashes.iter().enumerate() {
                     if (h >> 32) % SHARDS != shard {
@@ -863,46 +912,44 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
     lost
 }
 
-/// Builds both tables from the parsed chunks: one copy per conversation_id (see
-/// [`superseded`]) with the intents of the copy kept. A full read gathers each table once,
-/// in canonical order (by conversation_id, then intent position). A metrics-only read
-/// returns the chunks themselves in delivery order, filtered only where a copy lost: no
-/// copy of the table at all. Returns the tables and how many records were dropped as
-/// re-deliveries.
-fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, RecordBatch, usize)> {
+/// A metrics-only read's table: the chunks themselves in delivery order, filtered only
+/// where a copy lost (see [`superseded`]), so the table is never copied. Returns it and
+/// how many records were dropped as re-deliveries.
+fn kept_in_delivery_order(chunks: Vec<Chunk>) -> Result<(Vec<RecordBatch>, usize)> {
     let lost = superseded(&chunks);
     let duplicates = lost.len();
-    if opts.lean() {
-        let mut lost = lost.iter().peekable();
-        let mut parts = Vec::with_capacity(chunks.len());
-        for (ci, c) in chunks.into_iter().enumerate() {
-            let mut keep = vec![true; c.conversations.num_rows()];
-            while let Some(&&at) = lost.peek().filter(|&&&at| at >> 32 == ci as u64) {
-                keep[(at & 0xffff_ffff) as usize] = false;
-                lost.next();
-            }
-            parts.push(match keep.iter().all(|&k| k) {
-                true => c.conversations,
-                false => arrow::compute::filter_record_batch(
-                    &c.conversations,
-                    &BooleanArray::from(keep),
-                )?,
-            });
+    let mut lost = lost.iter().peekable();
+    let mut parts = Vec::with_capacity(chunks.len());
+    for (ci, c) in chunks.into_iter().enumerate() {
+        let mut keep = vec![true; c.conversations.num_rows()];
+        while let Some(&&at) = lost.peek().filter(|&&&at| at >> 32 == ci as u64) {
+            keep[(at & 0xffff_ffff) as usize] = false;
+            lost.next();
         }
-        let intents = RecordBatch::new_empty(BOT_INTENTS.schema());
-        return Ok((parts, intents, duplicates));
+        parts.push(match keep.iter().all(|&k| k) {
+            true => c.conversations,
+            false => {
+                arrow::compute::filter_record_batch(&c.conversations, &BooleanArray::from(keep))?
+            }
+        });
     }
+    Ok((parts, duplicates))
+}
+
+/// A full read's tables from the parsed chunks: one copy per conversation_id (see
+/// [`superseded`]) with the intents of the copy kept, in canonical order (by
+/// conversation_id, then intent position; by start day first with
+/// [`Options::by_start_day`]).
+fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTables {
+    let lost = superseded(&chunks);
+    stats.duplicates = lost.len();
     let mut lost = lost.iter().peekable();
     let mut rows = Vec::new();
     for (ci, c) in chunks.iter().enumerate() {
-        let ids = c.conversations.column(0).as_string::<i32>();
+        let ids = c.conversations.column(CONVERSATION_ID).as_string::<i32>();
         let starts = c
             .conversations
-            .column(
-                c.conversations
-                    .schema()
-                    .index_of("conversation_start_time")?,
-            )
+            .column(START_TIME)
             .as_primitive::<TimestampMicrosecondType>();
         for r in 0..ids.len() {
             let at = (ci as u64) << 32 | r as u64;
@@ -917,26 +964,12 @@ fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, Rec
     }
     // Ids are unique now, so the order is fully determined.
     let kept = sorted_by_group_and_text(rows.into_iter());
-    let rows_per_chunk: Vec<usize> = chunks.iter().map(|c| c.conversations.num_rows()).collect();
-    // The chunks' batches move into the gathers, which free them column by column.
-    let mut parts = Vec::with_capacity(chunks.len());
-    let mut intent_parts = Vec::with_capacity(chunks.len());
-    let mut rest = Vec::with_capacity(chunks.len());
-    for c in chunks {
-        parts.push(c.conversations);
-        intent_parts.push(c.intents);
-        rest.push((c.intent_parent, c.source));
-    }
-    let conversations = gather(parts, BOT_CONVERSATIONS.schema(), &kept, |_| true)?;
-    let sources: Vec<&str> = rest.iter().map(|(_, s)| &**s).collect();
-    let conversations = with_column(&conversations, "source_file", part_labels(&sources, &kept))?;
     // The intents of each chunk row are contiguous and in position order: index them by row.
-    let firsts: Vec<Vec<u32>> = rest
+    let firsts: Vec<Vec<u32>> = chunks
         .iter()
-        .zip(&rows_per_chunk)
-        .map(|((parents, _), &rows)| {
-            let mut first = vec![0u32; rows + 1];
-            for &p in parents {
+        .map(|c| {
+            let mut first = vec![0u32; c.conversations.num_rows() + 1];
+            for &p in &c.intent_parent {
                 first[p as usize + 1] += 1;
             }
             for i in 1..first.len() {
@@ -945,18 +978,35 @@ fn assemble(chunks: Vec<Chunk>, opts: &Options) -> Result<(Vec<RecordBatch>, Rec
             first
         })
         .collect();
-    let positions: Vec<(usize, usize)> = kept
+    let intent_positions: Vec<(usize, usize)> = kept
         .iter()
         .flat_map(|&(c, r)| {
             let first = &firsts[c];
             (first[r]..first[r + 1]).map(move |i| (c, i as usize))
         })
         .collect();
-    let mut intents = gather(intent_parts, BOT_INTENTS.schema(), &positions, |_| true)?;
-    if intents.num_rows() > 0 {
-        intents = with_column(&intents, "source_file", part_labels(&sources, &positions))?;
+    let sources: Vec<Arc<str>> = chunks.iter().map(|c| c.source.clone()).collect();
+    let mut parts = Vec::with_capacity(chunks.len());
+    let mut intent_parts = Vec::with_capacity(chunks.len());
+    for c in chunks {
+        parts.push(c.conversations);
+        intent_parts.push(c.intents);
     }
-    Ok((vec![conversations], intents, duplicates))
+    DeferredTables {
+        conversations: Deferred {
+            schema: BOT_CONVERSATIONS.schema(),
+            parts,
+            sources: sources.clone(),
+            positions: kept,
+        },
+        intents: Deferred {
+            schema: BOT_INTENTS.schema(),
+            parts: intent_parts,
+            sources,
+            positions: intent_positions,
+        },
+        stats,
+    }
 }
 
 #[cfg(test)]
@@ -970,6 +1020,17 @@ mod tests {
             timestamp: LooseTime(ts),
             not_meaningful: LooseBool(nm),
         }
+    }
+
+    #[test]
+    fn column_positions_match_the_schema() {
+        let schema = BOT_CONVERSATIONS.schema();
+        assert_eq!(schema.index_of("conversation_id").unwrap(), CONVERSATION_ID);
+        assert_eq!(
+            schema.index_of("conversation_start_time").unwrap(),
+            START_TIME
+        );
+        assert_eq!(schema.index_of("conversation_end_time").unwrap(), END_TIME);
     }
 
     #[test]
@@ -1003,7 +1064,7 @@ mod tests {
         for r in records {
             assert!(b.push(&parse(r).expect("record"), &opts));
         }
-        b.finish("f.json".into()).expect("chunk")
+        b.finish("f.json".into(), true).expect("chunk")
     }
 
     fn record(id: &str, end: Option<&str>) -> String {

@@ -916,6 +916,18 @@ pub struct Deferred {
     pub parts: Vec<RecordBatch>,
     pub sources: Vec<Arc<str>>,
     pub positions: Vec<(usize, usize)>,
+    /// A child table's copy of its parent's key, left empty in the parts.
+    pub parent_key: Option<ParentKey>,
+}
+
+/// The column of a child table holding its parent's key (`bot_intents.conversation_id`),
+/// read from the parent's key column when copied out rather than stored once per child
+/// row: it is the same string, and the copies were a tenth of an ingest's peak.
+pub struct ParentKey {
+    pub column: &'static str,
+    /// Per part: the parent table's key column, and the parent row of each child row.
+    pub keys: Vec<arrow::array::StringArray>,
+    pub rows: Vec<Vec<u32>>,
 }
 
 impl Deferred {
@@ -943,6 +955,18 @@ impl Deferred {
         if name == "source_file" {
             return Ok(part_labels(&self.sources, positions));
         }
+        if let Some(k) = self.parent_key.as_ref().filter(|k| k.column == name) {
+            let key = |&(p, r): &(usize, usize)| {
+                let row = k.rows[p][r] as usize;
+                k.keys[p].is_valid(row).then(|| k.keys[p].value(row))
+            };
+            let bytes = positions.iter().map(|at| key(at).map_or(0, str::len)).sum();
+            let mut b = StringBuilder::with_capacity(positions.len(), bytes);
+            for at in positions {
+                b.append_option(key(at));
+            }
+            return Ok(Arc::new(b.finish()));
+        }
         let i = self.schema.index_of(name)?;
         if positions.is_empty() {
             return Ok(arrow::array::new_empty_array(
@@ -967,10 +991,14 @@ impl Deferred {
     }
 
     /// The whole table as one batch, the parts freed column by column (see [`gather`]).
-    pub fn into_batch(self) -> Result<RecordBatch, ArrowError> {
-        let batch = gather(self.parts, self.schema, &self.positions, |_| true)?;
-        let labels = part_labels(&self.sources, &self.positions);
-        with_column(&batch, "source_file", labels)
+    pub fn into_batch(mut self) -> Result<RecordBatch, ArrowError> {
+        let parts = std::mem::take(&mut self.parts);
+        let mut batch = gather(parts, self.schema.clone(), &self.positions, |_| true)?;
+        batch = with_column(&batch, "source_file", self.column("source_file")?)?;
+        if let Some(name) = self.parent_key.as_ref().map(|k| k.column) {
+            batch = with_column(&batch, name, self.column(name)?)?;
+        }
+        Ok(batch)
     }
 }
 
@@ -1108,6 +1136,7 @@ mod tests {
             parts,
             sources: vec!["x.json".into(), "y.json".into()],
             positions: vec![(1, 1), (0, 2), (1, 0), (0, 0)],
+            parent_key: None,
         };
         assert_eq!(d.num_rows(), 4);
         assert_eq!(texts(&d.column("name").unwrap()), ["e", "c", "d", "a"]);
@@ -1126,6 +1155,35 @@ mod tests {
         assert_eq!(
             texts(all.column(1)),
             ["y.json", "x.json", "y.json", "x.json"]
+        );
+    }
+
+    #[test]
+    fn a_deferred_child_reads_its_parents_key() {
+        // Child rows of two parts; `name` is the parent's key, left empty in the parts.
+        let parts = vec![part(&["", "", ""]), part(&[""])];
+        let parent = |keys: &[&str]| arrow::array::StringArray::from(keys.to_vec());
+        let d = Deferred {
+            schema: parts[0].schema(),
+            parts,
+            sources: vec!["x.json".into(), "y.json".into()],
+            positions: vec![(1, 0), (0, 0), (0, 1), (0, 2)],
+            parent_key: Some(ParentKey {
+                column: "name",
+                keys: vec![parent(&["p", "q"]), parent(&["r"])],
+                rows: vec![vec![0, 0, 1], vec![0]],
+            }),
+        };
+        assert_eq!(texts(&d.column("name").unwrap()), ["r", "p", "p", "q"]);
+        assert_eq!(
+            texts(d.rows(&d.positions[2..]).unwrap().column(0)),
+            ["p", "q"]
+        );
+        let all = d.into_batch().unwrap();
+        assert_eq!(texts(all.column(0)), ["r", "p", "p", "q"]);
+        assert_eq!(
+            texts(all.column(1)),
+            ["y.json", "x.json", "x.json", "x.json"]
         );
     }
 }

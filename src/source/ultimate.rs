@@ -27,7 +27,7 @@ use super::{
     field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
-use crate::table::{sorted_by_group_and_text, Deferred, BOT_CONVERSATIONS, BOT_INTENTS};
+use crate::table::{sorted_by_group_and_text, Deferred, ParentKey, BOT_CONVERSATIONS, BOT_INTENTS};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -584,7 +584,6 @@ struct Builders {
     first_meaningful_intent: Col<StringBuilder>,
     duration_sec: Col<Float64Builder>,
     // bot_intents
-    i_conversation_id: StringBuilder,
     i_position: Int64Builder,
     i_id: StringBuilder,
     i_name: StringBuilder,
@@ -630,7 +629,6 @@ impl Builders {
             last_intent: text("last_intent"),
             first_meaningful_intent: text("first_meaningful_intent"),
             duration_sec: Col::new("duration_sec", want, Float64Builder::new),
-            i_conversation_id: StringBuilder::new(),
             i_position: Int64Builder::new(),
             i_id: StringBuilder::new(),
             i_name: StringBuilder::new(),
@@ -707,7 +705,6 @@ impl Builders {
         });
         let intent_rows = if opts.lean() { &[][..] } else { &r.intents[..] };
         for (pos, it) in intent_rows.iter().enumerate() {
-            self.i_conversation_id.append_value(id);
             self.i_position.append_value(pos as i64);
             self.i_id.append_option(it.id.0.as_deref());
             self.i_name.append_option(it.name.0.as_deref());
@@ -759,7 +756,8 @@ impl Builders {
             empty(rows),
         ]);
         let mut intent_cols: Vec<ArrayRef> = vec![
-            Arc::new(self.i_conversation_id.finish()),
+            // `conversation_id`: the parent's (see `table::ParentKey`).
+            empty(self.intent_parent.len()),
             Arc::new(self.i_position.finish()),
             Arc::new(self.i_id.finish()),
             Arc::new(self.i_name.finish()),
@@ -988,7 +986,16 @@ fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTab
     let sources: Vec<Arc<str>> = chunks.iter().map(|c| c.source.clone()).collect();
     let mut parts = Vec::with_capacity(chunks.len());
     let mut intent_parts = Vec::with_capacity(chunks.len());
+    let mut parent_keys = Vec::with_capacity(chunks.len());
+    let mut parent_rows = Vec::with_capacity(chunks.len());
     for c in chunks {
+        parent_keys.push(
+            c.conversations
+                .column(CONVERSATION_ID)
+                .as_string::<i32>()
+                .clone(),
+        );
+        parent_rows.push(c.intent_parent);
         parts.push(c.conversations);
         intent_parts.push(c.intents);
     }
@@ -998,12 +1005,18 @@ fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTab
             parts,
             sources: sources.clone(),
             positions: kept,
+            parent_key: None,
         },
         intents: Deferred {
             schema: BOT_INTENTS.schema(),
             parts: intent_parts,
             sources,
             positions: intent_positions,
+            parent_key: Some(ParentKey {
+                column: "conversation_id",
+                keys: parent_keys,
+                rows: parent_rows,
+            }),
         },
         stats,
     }

@@ -990,10 +990,14 @@ impl Deferred {
         out
     }
 
-    /// The whole table as one batch, the parts freed column by column (see [`gather`]).
-    pub fn into_batch(mut self) -> Result<RecordBatch, ArrowError> {
+    /// The whole table as one batch, the parts freed column by column; nullable columns
+    /// `wanted` rejects come out all null (see [`gather`]).
+    pub fn into_batch(
+        mut self,
+        wanted: impl Fn(&str) -> bool + Sync,
+    ) -> Result<RecordBatch, ArrowError> {
         let parts = std::mem::take(&mut self.parts);
-        let mut batch = gather(parts, self.schema.clone(), &self.positions, |_| true)?;
+        let mut batch = gather(parts, self.schema.clone(), &self.positions, wanted)?;
         batch = with_column(&batch, "source_file", self.column("source_file")?)?;
         if let Some(name) = self.parent_key.as_ref().map(|k| k.column) {
             batch = with_column(&batch, name, self.column(name)?)?;
@@ -1150,7 +1154,7 @@ mod tests {
         assert_eq!(d.rows(&[]).unwrap().num_rows(), 0);
         let per_source = d.rows_per_source();
         assert_eq!((per_source["x.json"], per_source["y.json"]), (2, 2));
-        let all = d.into_batch().unwrap();
+        let all = d.into_batch(|_| true).unwrap();
         assert_eq!(texts(all.column(0)), ["e", "c", "d", "a"]);
         assert_eq!(
             texts(all.column(1)),
@@ -1179,7 +1183,7 @@ mod tests {
             texts(d.rows(&d.positions[2..]).unwrap().column(0)),
             ["p", "q"]
         );
-        let all = d.into_batch().unwrap();
+        let all = d.into_batch(|_| true).unwrap();
         assert_eq!(texts(all.column(0)), ["r", "p", "p", "q"]);
         assert_eq!(
             texts(all.column(1)),

@@ -110,8 +110,8 @@ pub fn read(
     }
     let t = deferred(chunks, opts, stats);
     Ok(Tables {
-        conversations: vec![t.conversations.into_batch()?],
-        intents: t.intents.into_batch()?,
+        conversations: vec![t.conversations.into_batch(|_| true)?],
+        intents: t.intents.into_batch(|_| true)?,
         stats: t.stats,
     })
 }

@@ -1008,7 +1008,8 @@ impl Deferred {
 
 /// The rows of `parts` (in delivery order) as one batch in `def`'s canonical order, keeping
 /// the last delivery per value of the Utf8 column `key` (rows whose key is null are all
-/// kept); returns it and how many rows were dropped.
+/// kept); returns it and how many rows were dropped. With `sources`, the parts' own
+/// `source_file` is left empty and each part's rows take its entry (see [`Deferred`]).
 ///
 /// Where the canonical order is the key alone, one stable sort does both jobs: the copies
 /// of a key end up adjacent and in delivery order, so the last of each run is kept, and the
@@ -1016,7 +1017,8 @@ impl Deferred {
 /// the last by key, then sort. Nullable columns `wanted` rejects come out all null (see
 /// [`gather`]).
 pub fn latest_in_canonical_order(
-    parts: &[RecordBatch],
+    mut parts: Vec<RecordBatch>,
+    sources: Option<Vec<Arc<str>>>,
     def: &TableDef,
     key: &str,
     wanted: impl Fn(&str) -> bool + Sync,
@@ -1024,7 +1026,14 @@ pub fn latest_in_canonical_order(
     let schema = def.schema();
     let index = schema.index_of(key)?;
     if def.order != [key] || schema.field(index).data_type() != &DataType::Utf8 {
-        let all = arrow::compute::concat_batches(&schema, parts)?;
+        if let Some(sources) = &sources {
+            for (part, source) in parts.iter_mut().zip(sources) {
+                let labels = std::iter::repeat_n(&**source, part.num_rows());
+                let labels = Arc::new(arrow::array::StringArray::from_iter_values(labels));
+                *part = with_column(part, "source_file", labels)?;
+            }
+        }
+        let all = arrow::compute::concat_batches(&schema, &parts)?;
         let (kept, dropped) = keep_last_by(&all, key)?;
         return Ok((in_canonical_order(&kept, def)?, dropped));
     }
@@ -1039,7 +1048,19 @@ pub fn latest_in_canonical_order(
         }));
     let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
     let dropped = sorted.len() - kept.len();
-    Ok((gather(parts.to_vec(), schema, &kept, wanted)?, dropped))
+    drop(keys);
+    let table = match sources {
+        Some(sources) => Deferred {
+            schema,
+            parts,
+            sources,
+            positions: kept,
+            parent_key: None,
+        }
+        .into_batch(wanted)?,
+        None => gather(parts, schema, &kept, wanted)?,
+    };
+    Ok((table, dropped))
 }
 
 /// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves

@@ -67,11 +67,14 @@ pub fn read(
         |f, spans, keyless| parse_chunk(f, spans, opts.lean, keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     let wanted = |c: &str| !opts.lean || !LEAN_NULL_COLUMNS.contains(&c);
-    let (dialogues, duplicates) = latest_in_canonical_order(&chunks, &DIALOGUES, "id", wanted)?;
+    let (chunks, sources) = chunks.into_iter().unzip();
+    let (dialogues, duplicates) =
+        latest_in_canonical_order(chunks, Some(sources), &DIALOGUES, "id", wanted)?;
     let mut stats = super::Stats {
         files,
-        records: chunks.iter().map(RecordBatch::num_rows).sum(),
+        records,
         duplicates,
         ..super::Stats::default()
     };
@@ -184,9 +187,8 @@ fn parse_chunk(
     spans: &[Range<usize>],
     lean: bool,
     keyless: &Keyless,
-) -> Result<RecordBatch> {
+) -> Result<(RecordBatch, std::sync::Arc<str>)> {
     let mut b = TableBuilder::new(&DIALOGUES);
-    let source = f.path.to_string_lossy();
     let mut memo = KeyMemo::default();
     for span in spans {
         let r =
@@ -226,10 +228,11 @@ fn parse_chunk(
             .str(r.outcome.0.as_deref())
             .bool(r.in_sla.0)
             .bool(r.quick_drop.0)
-            .str(Some(&source));
+            // `source_file`: the chunk's, filled in by the gather (see `table::Deferred`).
+            .str(Some(""));
         b.end_row();
     }
-    Ok(b.finish()?)
+    Ok((b.finish()?, f.path.to_string_lossy().into()))
 }
 
 #[cfg(test)]

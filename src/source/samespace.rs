@@ -68,9 +68,10 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
             .filter(|(d, _)| d.name == def.name)
             .map(|(_, b)| b.clone())
             .collect();
-        let (kept, dropped) = latest_in_canonical_order(&parts, def, key, |_| true)?;
+        let records = parts.iter().map(RecordBatch::num_rows).sum::<usize>();
+        let (kept, dropped) = latest_in_canonical_order(parts, None, def, key, |_| true)?;
         if def.name != CSAT_ANSWERS.name {
-            stats.records += parts.iter().map(RecordBatch::num_rows).sum::<usize>();
+            stats.records += records;
             stats.duplicates += dropped;
         }
         tables.insert(def.name, kept);

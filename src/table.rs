@@ -936,22 +936,47 @@ impl Deferred {
     }
 
     /// The rows at `positions` (into the parts) as one batch.
+    ///
+    /// Only the parts these rows come from are handed to the copy, renumbered: a partition's
+    /// rows come from a few of possibly thousands of parts, and a copy checks and indexes
+    /// every part it is given (a year of daily files ingested 30% slower without this).
     pub fn rows(&self, positions: &[(usize, usize)]) -> Result<RecordBatch, ArrowError> {
+        let mut slot = vec![usize::MAX; self.parts.len()];
+        let mut used = Vec::new();
+        let local: Vec<(usize, usize)> = positions
+            .iter()
+            .map(|&(p, r)| {
+                if slot[p] == usize::MAX {
+                    slot[p] = used.len();
+                    used.push(p);
+                }
+                (slot[p], r)
+            })
+            .collect();
         let columns = self
             .schema
             .fields()
             .iter()
-            .map(|f| self.column_at(f.name(), positions))
+            .map(|f| self.column_at(f.name(), positions, &used, &local))
             .collect::<Result<_, _>>()?;
         RecordBatch::try_new(self.schema.clone(), columns)
     }
 
     /// The column `name` of every row, in order (one column copied, not the table).
     pub fn column(&self, name: &str) -> Result<ArrayRef, ArrowError> {
-        self.column_at(name, &self.positions)
+        let every: Vec<usize> = (0..self.parts.len()).collect();
+        self.column_at(name, &self.positions, &every, &self.positions)
     }
 
-    fn column_at(&self, name: &str, positions: &[(usize, usize)]) -> Result<ArrayRef, ArrowError> {
+    /// The column `name` at `positions`; `local` are the same positions renumbered into
+    /// the parts listed in `used`.
+    fn column_at(
+        &self,
+        name: &str,
+        positions: &[(usize, usize)],
+        used: &[usize],
+        local: &[(usize, usize)],
+    ) -> Result<ArrayRef, ArrowError> {
         if name == "source_file" {
             return Ok(part_labels(&self.sources, positions));
         }
@@ -973,8 +998,11 @@ impl Deferred {
                 self.schema.field(i).data_type(),
             ));
         }
-        let pieces: Vec<&dyn Array> = self.parts.iter().map(|p| p.column(i).as_ref()).collect();
-        arrow::compute::interleave(&pieces, positions)
+        let pieces: Vec<&dyn Array> = used
+            .iter()
+            .map(|&p| self.parts[p].column(i).as_ref())
+            .collect();
+        arrow::compute::interleave(&pieces, local)
     }
 
     /// How many rows came from each source file.

@@ -98,7 +98,7 @@ pub fn read(
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<Tables> {
-    let (chunks, mut stats) = parse(candidates, opts, on_bad, rejects)?;
+    let (chunks, mut stats) = parse(candidates, opts, false, on_bad, rejects)?;
     if opts.lean() {
         let (conversations, duplicates) = kept_in_delivery_order(chunks)?;
         stats.duplicates = duplicates;
@@ -136,14 +136,17 @@ pub fn read_deferred(
         only: None,
         ..opts.clone()
     };
-    let (chunks, stats) = parse(candidates, &opts, on_bad, rejects)?;
+    // Shrunk: the lake holds every chunk until it has written them.
+    let (chunks, stats) = parse(candidates, &opts, true, on_bad, rejects)?;
     Ok(deferred(chunks, &opts, stats))
 }
 
-/// The parsed chunks of every file, and the stats known before deduplication.
+/// The parsed chunks of every file, and the stats known before deduplication; `shrink` as
+/// in [`Builders::finish`].
 fn parse(
     candidates: &[Candidate],
     opts: &Options,
+    shrink: bool,
     on_bad: OnBadFile,
     rejects: &mut Rejects,
 ) -> Result<(Vec<Chunk>, Stats)> {
@@ -154,7 +157,7 @@ fn parse(
         on_bad,
         rejects,
         &keyless,
-        |f, spans, keyless| parse_chunk(f, spans, opts, keyless),
+        |f, spans, keyless| parse_chunk(f, spans, opts, shrink, keyless),
     )?;
     let mut stats = Stats {
         files: candidates.len() - rejects.files.len() - rejects.skipped_not_json.len(),
@@ -716,9 +719,9 @@ impl Builders {
         true
     }
 
-    /// The chunk's tables; with `shrink`, each buffer is cut to its length (a copy). A
-    /// builder grows by doubling, and a full read holds every chunk until the lake has
-    /// written them: the spare capacity was a quarter of an ingest's memory.
+    /// The chunk's tables; with `shrink`, each buffer is cut to its length (a copy, which
+    /// slowed a full read by a tenth). A builder grows by doubling, and an ingest holds
+    /// every chunk until it has written them: the spare capacity was a quarter of its memory.
     fn finish(mut self, source: Arc<str>, shrink: bool) -> Result<Chunk> {
         let rows = self.rows as usize;
         let empty = |n: usize| -> ArrayRef {
@@ -791,6 +794,7 @@ fn parse_chunk(
     f: &Framed,
     spans: &[Range<usize>],
     opts: &Options,
+    shrink: bool,
     keyless: &Keyless,
 ) -> Result<Chunk> {
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
@@ -805,7 +809,7 @@ fn parse_chunk(
             keyless.note(f.location(span.start), "conversation_id");
         }
     }
-    b.finish(f.path.to_string_lossy().into(), !opts.lean())
+    b.finish(f.path.to_string_lossy().into(), shrink)
 }
 
 /// Shards of the deduplication: enough for both cores to stay busy, few enough that each

@@ -688,46 +688,46 @@ struct Merged {
 /// of every partition, held until the children are merged, was a tenth of an ingest's peak.
 struct KeptRows {
     keys: StringArray,
-    sources: Vec<u32>,
-    paths: Vec<String>,
+    files: FileIndex,
 }
 
 impl KeptRows {
-    fn new(keys: StringArray, src: &StringArray) -> KeptRows {
-        let mut paths = Vec::new();
-        let mut index: HashMap<&str, u32, foldhash::fast::RandomState> = HashMap::default();
-        let mut sources = Vec::with_capacity(src.len());
-        // Rows come in runs of one file: look a path up only where the run changes.
-        let mut previous: Option<(&str, u32)> = None;
-        for i in 0..src.len() {
-            let s = src.value(i);
-            let id = match previous {
-                Some((p, id)) if p == s => id,
-                _ => *index.entry(s).or_insert_with(|| {
-                    paths.push(s.to_string());
-                    paths.len() as u32 - 1
-                }),
-            };
-            previous = Some((s, id));
-            sources.push(id);
-        }
-        KeptRows {
-            keys,
-            sources,
-            paths,
-        }
-    }
-
     fn pairs(&self) -> HashSet<(&str, &str), foldhash::fast::RandomState> {
         (0..self.keys.len())
             .filter(|&i| self.keys.is_valid(i))
             .map(|i| {
-                (
-                    self.keys.value(i),
-                    self.paths[self.sources[i] as usize].as_str(),
-                )
+                let path = self.files.paths[self.files.rows[i] as usize].as_deref();
+                (self.keys.value(i), path.unwrap_or_default())
             })
             .collect()
+    }
+}
+
+/// The `source_file` of every row as an index into the distinct paths (`None`: null).
+struct FileIndex {
+    rows: Vec<u32>,
+    paths: Vec<Option<String>>,
+}
+
+impl FileIndex {
+    fn new(src: &StringArray) -> FileIndex {
+        let mut paths = Vec::new();
+        let mut index: HashMap<Option<&str>, u32, foldhash::fast::RandomState> = HashMap::default();
+        let mut rows = Vec::with_capacity(src.len());
+        // Rows come in runs of one file: look a path up only where the run changes.
+        let mut previous: Option<(Option<&str>, u32)> = None;
+        for s in src.iter() {
+            let id = match previous {
+                Some((p, id)) if p == s => id,
+                _ => *index.entry(s).or_insert_with(|| {
+                    paths.push(s.map(str::to_string));
+                    paths.len() as u32 - 1
+                }),
+            };
+            previous = Some((s, id));
+            rows.push(id);
+        }
+        FileIndex { rows, paths }
     }
 }
 
@@ -777,22 +777,16 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
             filter(&combined, keep)?
         }
     };
-    let src = strings(&merged, "source_file")?;
+    let files = FileIndex::new(strings(&merged, "source_file")?);
+    let sources = files.paths.iter().flatten().cloned().collect();
     let kept = (t.parent.is_none() && !t.key.is_empty())
         .then(|| -> Result<KeptRows> {
-            Ok(KeptRows::new(strings(&merged, t.key[0])?.clone(), src))
+            Ok(KeptRows {
+                keys: strings(&merged, t.key[0])?.clone(),
+                files,
+            })
         })
         .transpose()?;
-    // Rows come in runs of one file: hash a path only where the run changes.
-    let mut distinct: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
-    let mut previous = None;
-    for s in src.iter().flatten() {
-        if previous != Some(s) {
-            distinct.insert(s);
-            previous = Some(s);
-        }
-    }
-    let sources = distinct.into_iter().map(str::to_string).collect();
     let mut out = Merged {
         dt,
         rows: merged.num_rows(),

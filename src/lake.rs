@@ -1247,4 +1247,75 @@ mod tests {
             );
         }
     }
+    /// Two parts of (name, source_file), the file left empty in the parts.
+    fn deferred(positions: Vec<(usize, usize)>) -> table::Deferred {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("name", arrow::datatypes::DataType::Utf8, true),
+            arrow::datatypes::Field::new("source_file", arrow::datatypes::DataType::Utf8, true),
+        ]));
+        let part = |names: Vec<&str>| {
+            let empty = vec![""; names.len()];
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(names)),
+                    Arc::new(StringArray::from(empty)),
+                ],
+            )
+            .unwrap()
+        };
+        table::Deferred {
+            schema: schema.clone(),
+            parts: vec![part(vec!["a", "b"]), part(vec!["c", "d"])],
+            sources: vec!["x.json".into(), "y.json".into()],
+            positions,
+            parent_key: None,
+        }
+    }
+
+    fn texts(b: &RecordBatch, column: usize) -> Vec<&str> {
+        let s = b.column(column).as_string::<i32>();
+        (0..s.len()).map(|i| s.value(i)).collect()
+    }
+
+    #[test]
+    fn incoming_rows_are_sliced_or_copied_alike() {
+        let batch = RecordBatch::try_new(
+            deferred(vec![]).schema,
+            vec![
+                Arc::new(StringArray::from(vec!["d", "a", "c", "b"])),
+                Arc::new(StringArray::from(vec!["y", "x", "y", "x"])),
+            ],
+        )
+        .unwrap();
+        let gathered = Incoming::Batch(batch);
+        let deferred = Incoming::Deferred(deferred(vec![(1, 1), (0, 0), (1, 0), (0, 1)]));
+        assert_eq!(deferred.num_rows(), 4);
+        // A run of rows, then rows with a gap (a take rather than a slice).
+        let run = deferred.rows(&[1, 2]).unwrap();
+        assert_eq!(texts(&run, 0), ["a", "c"]);
+        assert_eq!(texts(&run, 1), ["x.json", "y.json"]);
+        let gap = deferred.rows(&[0, 3]).unwrap();
+        assert_eq!(texts(&gap, 0), ["d", "b"]);
+        assert_eq!(texts(&gap, 1), ["y.json", "x.json"]);
+        assert_eq!(texts(&gathered.rows(&[1, 2]).unwrap(), 0), ["a", "c"]);
+        assert_eq!(texts(&gathered.rows(&[0, 3]).unwrap(), 0), ["d", "b"]);
+        let per_file = deferred.rows_per_source().unwrap();
+        assert_eq!((per_file["x.json"], per_file["y.json"]), (2, 2));
+        let per_file = gathered.rows_per_source().unwrap();
+        assert_eq!((per_file["x"], per_file["y"]), (2, 2));
+    }
+
+    #[test]
+    fn a_file_index_keeps_every_rows_file_and_the_distinct_ones() {
+        let src = StringArray::from(vec![Some("x"), Some("x"), None, Some("y"), Some("x")]);
+        let f = FileIndex::new(&src);
+        let per_row: Vec<Option<&str>> = f
+            .rows
+            .iter()
+            .map(|&i| f.paths[i as usize].as_deref())
+            .collect();
+        assert_eq!(per_row, [Some("x"), Some("x"), None, Some("y"), Some("x")]);
+        assert_eq!(f.paths.len(), 3);
+    }
 }

@@ -218,17 +218,19 @@ fn load_samespace(
     )
 }
 
-/// Reads Dialpad message dumps; `lean` for metrics-only runs.
+/// Reads Dialpad message dumps; `only` (the `messages` columns read) for metrics-only runs.
 fn load_dialpad(
     input: &InputArgs,
-    lean: bool,
+    only: Option<Vec<String>>,
     notes: &Notes,
 ) -> Result<(dialpad::Tables, Rejects)> {
+    let lean = only.is_some();
+    let opts = dialpad::Options { only };
     load(
         input,
         notes,
         "one copy of each message (overlapping pulls)",
-        |c, b, r| dialpad::read(c, &dialpad::Options { lean }, b, r),
+        |c, b, r| dialpad::read(c, &opts, b, r),
         |root| {
             let scope = Scope {
                 lean,
@@ -472,7 +474,8 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
             "--intent-type applies to --view intents only".into(),
         ));
     }
-    let (tables, rejects) = load_dialpad(&a.input, true, notes)?;
+    let only = messaging::message_columns(a.view, &q.by);
+    let (tables, rejects) = load_dialpad(&a.input, Some(only), notes)?;
     let opts = messaging::Options {
         view: a.view,
         intent_type: a.intent_type,
@@ -516,7 +519,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (batch, r)
         }
         "messages" | "interactions" => {
-            let (t, r) = load_dialpad(&a.input, false, notes)?;
+            let (t, r) = load_dialpad(&a.input, None, notes)?;
             let batch = match def.name {
                 "messages" => t.messages,
                 _ => t.interactions,

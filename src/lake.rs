@@ -1126,7 +1126,7 @@ pub fn dialpad_tables(root: &Path, scope: Scope) -> Result<dialpad::Tables> {
         ..scope
     };
     let messages = read_scope(root, &table::MESSAGES, &whole_days)?;
-    let interactions = dialpad::derive_interactions(&messages)?;
+    let interactions = dialpad::interactions_of(&messages)?;
     Ok(dialpad::Tables {
         stats: stats(root, "messages", messages.num_rows())?,
         messages,

@@ -243,3 +243,32 @@ fn generated_pulls_overlap_and_count_once() {
         "{note}"
     );
 }
+
+/// A metrics run copies only the message columns its view reads (`message_columns`), so
+/// every view is run by every dimension it accepts: each run must find its columns, and
+/// its additive counts must add up to the unbroken view's.
+#[test]
+fn every_view_by_every_dimension_keeps_its_totals() {
+    use clap::ValueEnum;
+    use cxkpi::metrics::messaging::{dimensions, View};
+    let total = |rows: &[Value], column: &str| -> i64 {
+        rows.iter().map(|r| r[column].as_i64().unwrap_or(0)).sum()
+    };
+    let additive = ["interactions", "messages", "intents", "customer_messages"];
+    for v in View::value_variants() {
+        let name = v.to_possible_value().expect("a named view");
+        let whole = view(name.get_name(), &[]);
+        for d in dimensions(*v) {
+            let by = view(name.get_name(), &["--by", d]);
+            assert!(!by.is_empty(), "{} by {d}: no rows", name.get_name());
+            for c in additive.iter().filter(|c| whole[0].get(**c).is_some()) {
+                assert_eq!(
+                    total(&by, c),
+                    total(&whole, c),
+                    "{} by {d}: {c}",
+                    name.get_name()
+                );
+            }
+        }
+    }
+}

@@ -66,6 +66,30 @@ pub fn dimensions(view: View) -> &'static [&'static str] {
     }
 }
 
+/// The `messages` columns a view reads: its own, its leading dimension's and `by`'s. A
+/// metrics-only read copies no others (a view asking for a column left out fails loudly,
+/// as the column is absent, not null).
+pub fn message_columns(view: View, by: &[String]) -> Vec<String> {
+    let own: &[&str] = match view {
+        View::Interactions => &MESSAGE_COUNT_COLUMNS,
+        View::InteractionType => &["ts", "sendertype", "chattype"],
+        View::Intents => &["ts", "score", "chattype", "topic"],
+        View::Sentiment => &SENTIMENT_COLUMNS,
+        // These read the interactions only.
+        View::CustomerEndpoint | View::Handoff | View::ResponseTimes => return Vec::new(),
+    };
+    let mut columns: Vec<String> = own.iter().map(|c| c.to_string()).collect();
+    for d in by {
+        if !columns.contains(d) {
+            columns.push(d.clone());
+        }
+    }
+    columns
+}
+
+const MESSAGE_COUNT_COLUMNS: [&str; 2] = ["ts", "sendertype"];
+const SENTIMENT_COLUMNS: [&str; 3] = ["ts", "sendertype", "sentiment"];
+
 /// Computes a view.
 pub fn compute(t: &Tables, q: &Query, o: &Options) -> Result<DataFrame> {
     let dims = dimensions(o.view);
@@ -134,7 +158,7 @@ fn interaction_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> R
 
 fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Grouped> {
     group(
-        frame(&t.messages, &["ts", "sendertype"], &q.by)?,
+        frame(&t.messages, &MESSAGE_COUNT_COLUMNS, &q.by)?,
         q,
         Spec {
             time_column: "ts",
@@ -190,7 +214,7 @@ fn intents(t: &Tables, q: &Query, o: &Options, dims: &'static [&'static str]) ->
 /// Customer messages: mean sentiment and the negative / neutral / positive shares of those
 /// with a sentiment.
 fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
-    let df = frame(&t.messages, &["ts", "sendertype", "sentiment"], &q.by)?
+    let df = frame(&t.messages, &SENTIMENT_COLUMNS, &q.by)?
         .lazy()
         .filter(lower_eq("sendertype", "customer").fill_null(lit(false)))
         .collect()?;

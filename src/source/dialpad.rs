@@ -24,10 +24,11 @@ use crate::table::{last_of_runs, Deferred, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Metrics-only read: fields no view reads (`topmatches`, `sessionchannelinfo`, sender
-    /// name and e-mail, `timestamp` text, `workflownodeid`) are skipped undecoded, and they
-    /// and `text` come out null.
-    pub lean: bool,
+    /// Metrics-only read: `messages` comes out with only these columns (the interactions are
+    /// derived in full first), and the fields no view reads (`topmatches`,
+    /// `sessionchannelinfo`, sender name and e-mail, `timestamp` text, `workflownodeid`) are
+    /// skipped undecoded. `None` reads every column.
+    pub only: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -55,8 +56,12 @@ pub fn read(
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
-    let messages = latest_in_canonical_order(chunks, opts.lean)?;
-    let interactions = derive_interactions(&messages)?;
+    let messages = latest_in_canonical_order(chunks)?;
+    let interactions = derive_interactions(&messages.parts, &messages.positions)?;
+    let messages = match &opts.only {
+        Some(columns) => messages.select(columns)?,
+        None => messages.into_batch(|_| true)?,
+    };
     let mut stats = Stats {
         files,
         records,
@@ -101,19 +106,6 @@ const LEAN_SKIPPED: [&str; 6] = [
     "senderemail",
     "timestamp",
     "workflownodeid",
-];
-
-/// The columns a metrics-only read leaves null: those of [`LEAN_SKIPPED`], and `text`, which
-/// is part of a message's identity (so parsed for the dedupe) but read by no view, so not
-/// gathered into the table.
-const LEAN_NULL_COLUMNS: [&str; 7] = [
-    "topmatches",
-    "sessionchannelinfo",
-    "sendername",
-    "senderemail",
-    "timestamp_text",
-    "workflownodeid",
-    "text",
 ];
 
 /// The keys of a message the reader knows (lower-cased).
@@ -315,7 +307,7 @@ fn parse_chunk(
     let mut memo = KeyMemo::default();
     for span in spans {
         let m = super::de::from_slice_with(&f.bytes[span.clone()], |d| {
-            message(d, opts.lean, &mut memo)
+            message(d, opts.only.is_some(), &mut memo)
         })
         .map_err(|e| f.record_error(span, &e))?;
         let kept = b.push(&m).map_err(|message| Error::Data {
@@ -334,15 +326,6 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     Ok(batch.column(i).as_string::<i32>())
 }
 
-fn times(batch: &RecordBatch, name: &str) -> Result<Vec<Option<i64>>> {
-    let i = batch.schema().index_of(name)?;
-    Ok(batch
-        .column(i)
-        .as_primitive::<TimestampMicrosecondType>()
-        .iter()
-        .collect())
-}
-
 /// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text,
 /// which is also the canonical order of `messages` (nulls first).
 type MessageKey<'a> = (&'a str, Option<i64>, Option<&'a str>, Option<&'a str>);
@@ -354,10 +337,7 @@ type MessageKey<'a> = (&'a str, Option<i64>, Option<&'a str>, Option<&'a str>);
 /// delivery order, so the last of each run is kept, and the table is gathered once. (It
 /// replaced a concatenation, a hash map over every message and an Arrow lexsort: 0.8 s of a
 /// 1.6 s run on 900k messages.)
-fn latest_in_canonical_order(
-    chunks: Vec<(RecordBatch, Arc<str>)>,
-    lean: bool,
-) -> Result<RecordBatch> {
+fn latest_in_canonical_order(chunks: Vec<(RecordBatch, Arc<str>)>) -> Result<Deferred> {
     use rayon::prelude::*;
     let (chunks, sources): (Vec<RecordBatch>, Vec<Arc<str>>) = chunks.into_iter().unzip();
     let columns = chunks
@@ -393,20 +373,36 @@ fn latest_in_canonical_order(
     let kept = last_of_runs(&rows, |row| Some(row.0), |&(_, p, r)| (p, r));
     drop(rows);
     drop(columns);
-    let wanted = |c: &str| !lean || !LEAN_NULL_COLUMNS.contains(&c);
-    let messages = Deferred {
+    Ok(Deferred {
         schema: MESSAGES.schema(),
         parts: chunks,
         sources,
         positions: kept,
         parent_key: None,
-    };
-    Ok(messages.into_batch(wanted)?)
+    })
 }
 
-/// The first non-null value of `a` among the rows of `group` (in group order).
-fn first_some<'a>(group: &[usize], a: &'a StringArray) -> Option<&'a str> {
-    group.iter().find_map(|&i| opt(a, i))
+/// A Utf8 column of every part, read at a message's `(part, row)`.
+struct Parted<'a>(Vec<&'a StringArray>);
+
+impl<'a> Parted<'a> {
+    fn of(parts: &'a [RecordBatch], name: &str) -> Result<Self> {
+        Ok(Parted(
+            parts
+                .iter()
+                .map(|b| strings(b, name))
+                .collect::<Result<_>>()?,
+        ))
+    }
+
+    fn at(&self, (p, r): (usize, usize)) -> Option<&'a str> {
+        opt(self.0[p], r)
+    }
+
+    /// The first non-null value among the messages of `group` (in group order).
+    fn first_some(&self, group: &[usize], rows: &[(usize, usize)]) -> Option<&'a str> {
+        group.iter().find_map(|&i| self.at(rows[i]))
+    }
 }
 
 fn opt(a: &StringArray, i: usize) -> Option<&str> {
@@ -423,26 +419,43 @@ fn is(v: Option<&str>, what: &str) -> bool {
 /// Response times follow customer *turns*: a turn starts at the first customer message
 /// after an agent message (or at the start) and is answered by the next agent message;
 /// its response time is the gap between the two. Messages without ts take no part.
-pub fn derive_interactions(messages: &RecordBatch) -> Result<RecordBatch> {
-    let sid = strings(messages, "sessionid")?;
-    let conv = strings(messages, "conversation_id")?;
-    let seg = messages
-        .column(messages.schema().index_of("segment")?)
-        .as_primitive::<arrow::datatypes::Int64Type>()
-        .clone();
-    let csid = strings(messages, "customersessionid")?;
-    let chattype = strings(messages, "chattype")?;
-    let channel = strings(messages, "sessionchannel")?;
-    let lang = strings(messages, "lang")?;
-    let workflow = strings(messages, "workflow")?;
-    let sender = strings(messages, "sendertype")?;
-    let ts = times(messages, "ts")?;
+pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Result<RecordBatch> {
+    let sid = Parted::of(parts, "sessionid")?;
+    let conv = Parted::of(parts, "conversation_id")?;
+    let seg = parts
+        .iter()
+        .map(|b| {
+            let i = b.schema().index_of("segment")?;
+            Ok(b.column(i)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .clone())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let csid = Parted::of(parts, "customersessionid")?;
+    let chattype = Parted::of(parts, "chattype")?;
+    let channel = Parted::of(parts, "sessionchannel")?;
+    let lang = Parted::of(parts, "lang")?;
+    let workflow = Parted::of(parts, "workflow")?;
+    let sender = Parted::of(parts, "sendertype")?;
+    let ts_parts = parts
+        .iter()
+        .map(|b| {
+            let i = b.schema().index_of("ts")?;
+            Ok(b.column(i).as_primitive::<TimestampMicrosecondType>())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ts: Vec<Option<i64>> = rows
+        .iter()
+        .map(|&(p, r)| ts_parts[p].is_valid(r).then(|| ts_parts[p].value(r)))
+        .collect();
+    // The key is never null (a keyless message is left out when read).
+    let session = |i: usize| sid.at(rows[i]).unwrap_or_default();
 
-    let mut order: Vec<usize> = (0..messages.num_rows()).collect();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
     // By sessionid, then ts with untimed messages last, then delivery order.
     order.sort_by(|&a, &b| {
-        sid.value(a)
-            .cmp(sid.value(b))
+        session(a)
+            .cmp(session(b))
             .then(ts[a].is_none().cmp(&ts[b].is_none()))
             .then(ts[a].cmp(&ts[b]))
             .then(a.cmp(&b))
@@ -451,35 +464,39 @@ pub fn derive_interactions(messages: &RecordBatch) -> Result<RecordBatch> {
     let mut out = InteractionBuilders::default();
     let mut start = 0;
     while start < order.len() {
-        let s = sid.value(order[start]);
+        let s = session(order[start]);
         let mut end = start;
-        while end < order.len() && sid.value(order[end]) == s {
+        while end < order.len() && session(order[end]) == s {
             end += 1;
         }
         let group = &order[start..end];
-        let count = |what: &str| group.iter().filter(|&&i| is(opt(sender, i), what)).count() as i64;
+        let sent_by = |i: usize, what: &str| is(sender.at(rows[i]), what);
+        let count = |what: &str| group.iter().filter(|&&i| sent_by(i, what)).count() as i64;
         let mut pending: Option<i64> = None;
         let mut responses: Vec<f64> = Vec::new();
         for &i in group {
             let Some(t) = ts[i] else { continue };
-            if is(opt(sender, i), "customer") {
+            if sent_by(i, "customer") {
                 pending.get_or_insert(t);
-            } else if is(opt(sender, i), "agent") {
+            } else if sent_by(i, "agent") {
                 if let Some(t0) = pending.take() {
                     responses.push((t - t0) as f64 / 1e6);
                 }
             }
         }
-        let first = group[0];
+        let first = rows[group[0]];
         out.sessionid.append_value(s);
-        out.conversation_id.append_value(conv.value(first));
+        out.conversation_id.append_option(conv.at(first));
+        let (p, r) = first;
         out.segment
-            .append_option(seg.is_valid(first).then(|| seg.value(first)));
-        out.customersessionid.append_option(first_some(group, csid));
-        out.chattype.append_option(first_some(group, chattype));
-        out.sessionchannel.append_option(first_some(group, channel));
-        out.lang.append_option(first_some(group, lang));
-        out.workflow.append_option(first_some(group, workflow));
+            .append_option(seg[p].is_valid(r).then(|| seg[p].value(r)));
+        out.customersessionid
+            .append_option(csid.first_some(group, rows));
+        out.chattype.append_option(chattype.first_some(group, rows));
+        out.sessionchannel
+            .append_option(channel.first_some(group, rows));
+        out.lang.append_option(lang.first_some(group, rows));
+        out.workflow.append_option(workflow.first_some(group, rows));
         out.first_ts
             .append_option(group.iter().filter_map(|&i| ts[i]).min());
         out.last_ts
@@ -496,6 +513,12 @@ pub fn derive_interactions(messages: &RecordBatch) -> Result<RecordBatch> {
         start = end;
     }
     out.finish()
+}
+
+/// [`derive_interactions`] of a `messages` table in canonical order (read from the lake).
+pub fn interactions_of(messages: &RecordBatch) -> Result<RecordBatch> {
+    let rows: Vec<(usize, usize)> = (0..messages.num_rows()).map(|r| (0, r)).collect();
+    derive_interactions(std::slice::from_ref(messages), &rows)
 }
 
 struct InteractionBuilders {

@@ -185,18 +185,19 @@ fn load_ultimate(
     )
 }
 
-/// Reads Anywhere365 Dialogues; `lean` for metrics-only runs.
+/// Reads Anywhere365 Dialogues; `only` (the `dialogues` columns read) for metrics-only runs.
 fn load_anywhere365(
     input: &InputArgs,
     scope: Scope,
-    lean: bool,
+    only: Option<Vec<String>>,
     notes: &Notes,
 ) -> Result<(anywhere365::Tables, Rejects)> {
+    let opts = anywhere365::Options { only };
     load(
         input,
         notes,
         "the later delivery of each dialogue",
-        |c, b, r| anywhere365::read(c, &anywhere365::Options { lean }, b, r),
+        |c, b, r| anywhere365::read(c, &opts, b, r),
         |root| crate::lake::anywhere365_tables(root, scope),
         |t| &t.stats,
     )
@@ -487,7 +488,8 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
 
 fn metrics_queue(a: crate::cli::QueueArgs, notes: &Notes) -> Result<()> {
     let q = query(&a.query, metrics::queue::DIMENSIONS)?;
-    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), true, notes)?;
+    let only = metrics::queue::columns(&q.by);
+    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), Some(only), notes)?;
     let opts = metrics::queue::Options {
         direction: a.direction,
         sla_threshold: a.sla_threshold,
@@ -527,7 +529,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (batch, r)
         }
         "dialogues" => {
-            let (t, r) = load_anywhere365(&a.input, Scope::default(), false, notes)?;
+            let (t, r) = load_anywhere365(&a.input, Scope::default(), None, notes)?;
             (t.dialogues, r)
         }
         _ => {

@@ -1061,14 +1061,12 @@ impl Deferred {
 /// Where the canonical order is the key alone, one stable sort does both jobs: the copies
 /// of a key end up adjacent and in delivery order, so the last of each run is kept, and the
 /// table is gathered once (no concatenation, no hash map). Other tables concatenate, keep
-/// the last by key, then sort. Nullable columns `wanted` rejects come out all null (see
-/// [`gather`]).
+/// the last by key, then sort.
 pub fn latest_in_canonical_order(
     mut parts: Vec<RecordBatch>,
     sources: Option<Vec<Arc<str>>>,
     def: &TableDef,
     key: &str,
-    wanted: impl Fn(&str) -> bool + Sync,
 ) -> Result<(RecordBatch, usize), ArrowError> {
     let schema = def.schema();
     let index = schema.index_of(key)?;
@@ -1084,6 +1082,24 @@ pub fn latest_in_canonical_order(
         let (kept, dropped) = keep_last_by(&all, key)?;
         return Ok((in_canonical_order(&kept, def)?, dropped));
     }
+    let (kept, dropped) = latest_by_text_key(&parts, index);
+    let table = match sources {
+        Some(sources) => Deferred {
+            schema,
+            parts,
+            sources,
+            positions: kept,
+            parent_key: None,
+        }
+        .into_batch(|_| true)?,
+        None => gather(parts, schema, &kept, |_| true)?,
+    };
+    Ok((table, dropped))
+}
+
+/// The `(part, row)` of the last delivery of each value of the Utf8 column `index` of
+/// `parts`, in key order (rows with a null key all kept, first), and how many rows lost.
+pub fn latest_by_text_key(parts: &[RecordBatch], index: usize) -> (Vec<(usize, usize)>, usize) {
     let keys: Vec<&arrow::array::StringArray> = parts
         .iter()
         .map(|p| p.column(index).as_string::<i32>())
@@ -1095,19 +1111,7 @@ pub fn latest_in_canonical_order(
         }));
     let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
     let dropped = sorted.len() - kept.len();
-    drop(keys);
-    let table = match sources {
-        Some(sources) => Deferred {
-            schema,
-            parts,
-            sources,
-            positions: kept,
-            parent_key: None,
-        }
-        .into_batch(wanted)?,
-        None => gather(parts, schema, &kept, wanted)?,
-    };
-    Ok((table, dropped))
+    (kept, dropped)
 }
 
 /// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves

@@ -137,6 +137,34 @@ fn queue_daily_across_dst_and_by_queue() {
     assert_eq!(all["inbound_dialogues"], 9);
 }
 
+/// A metrics run copies only the columns the queue KPIs read (`queue::columns`), so the
+/// KPIs are run by every dimension: each run must find its columns, and its counts must
+/// add up to the unbroken run's.
+#[test]
+fn queue_kpis_by_every_dimension_keep_their_totals() {
+    let counts = [
+        "inbound_dialogues",
+        "accepted",
+        "abandoned",
+        "ivr_drops",
+        "in_sla",
+    ];
+    let total = |rows: &[serde_json::Value], c: &str| -> i64 {
+        rows.iter().map(|r| r[c].as_i64().unwrap_or(0)).sum()
+    };
+    let whole = rows(&["metrics", "queue", A, "--direction", "all"]);
+    for d in cxkpi::metrics::queue::DIMENSIONS {
+        let by = rows(&["metrics", "queue", A, "--direction", "all", "--by", d]);
+        assert!(
+            by.len() > 1,
+            "by {d}: one group only, the test would show nothing"
+        );
+        for c in counts {
+            assert_eq!(total(&by, c), total(&whole, c), "by {d}: {c}");
+        }
+    }
+}
+
 #[test]
 fn calls_join_csat_for_after_call_work() {
     let r = &rows(&["metrics", "calls", S])[0];

@@ -75,6 +75,31 @@ fn secs(t: f64) -> String {
     format!("{t}s")
 }
 
+/// The `dialogues` columns the queue KPIs read, besides the `--by` dimensions.
+const COLUMNS: [&str; 9] = [
+    "start_time",
+    "direction",
+    "outcome",
+    "in_sla",
+    "quick_drop",
+    "queue_sec",
+    "initial_talk_sec",
+    "ivr_sec",
+    "abandon_wait_sec",
+];
+
+/// The `dialogues` columns a run reads: [`COLUMNS`] and `by`'s. A metrics-only read copies
+/// no others (a column left out is absent, so a mistake fails loudly).
+pub fn columns(by: &[String]) -> Vec<String> {
+    let mut columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    for d in by {
+        if !columns.contains(d) {
+            columns.push(d.clone());
+        }
+    }
+    columns
+}
+
 pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFrame> {
     for t in [o.sla_threshold, o.quick_drop_threshold]
         .into_iter()
@@ -86,21 +111,7 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
             )));
         }
     }
-    let df = frame(
-        dialogues,
-        &[
-            "start_time",
-            "direction",
-            "outcome",
-            "in_sla",
-            "quick_drop",
-            "queue_sec",
-            "initial_talk_sec",
-            "ivr_sec",
-            "abandon_wait_sec",
-        ],
-        &q.by,
-    )?;
+    let df = frame(dialogues, &COLUMNS, &q.by)?;
     let df = match o.direction {
         DirectionFilter::All => df,
         DirectionFilter::Inbound => df

@@ -14,7 +14,9 @@ use super::de::KeyMemo;
 use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
 use super::{read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Vendor};
 use crate::error::Result;
-use crate::table::{latest_in_canonical_order, TableBuilder, DIALOGUES};
+use crate::table::{
+    latest_by_text_key, latest_in_canonical_order, Deferred, TableBuilder, DIALOGUES,
+};
 
 #[derive(Debug)]
 pub struct Tables {
@@ -24,9 +26,9 @@ pub struct Tables {
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Metrics-only read: the fields no queue KPI reads ([`LEAN_SKIPPED`]) are skipped
-    /// undecoded, and the columns of [`LEAN_NULL_COLUMNS`] come out null.
-    pub lean: bool,
+    /// Metrics-only read: `dialogues` comes out with only these columns, and the fields no
+    /// queue KPI reads ([`LEAN_SKIPPED`]) are skipped undecoded. `None` reads every column.
+    pub only: Option<Vec<String>>,
 }
 
 /// The keys a metrics-only read skips (lower-cased).
@@ -36,18 +38,6 @@ const LEAN_SKIPPED: [&str; 5] = [
     "accepttimestamp",
     "sessiondurationinsec",
     "customerid",
-];
-
-/// The columns a metrics-only read leaves null: those of [`LEAN_SKIPPED`], and the queue
-/// entry and end times, read only to derive `abandon_wait_sec`.
-const LEAN_NULL_COLUMNS: [&str; 7] = [
-    "order_number",
-    "start_date",
-    "accept_time",
-    "session_sec",
-    "customer_id",
-    "queue_enter_time",
-    "end_time",
 ];
 
 /// Reads Dialogues exports into the `dialogues` table.
@@ -64,14 +54,27 @@ pub fn read(
         on_bad,
         rejects,
         &keyless,
-        |f, spans, keyless| parse_chunk(f, spans, opts.lean, keyless),
+        |f, spans, keyless| parse_chunk(f, spans, opts.only.is_some(), keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
-    let wanted = |c: &str| !opts.lean || !LEAN_NULL_COLUMNS.contains(&c);
-    let (chunks, sources) = chunks.into_iter().unzip();
-    let (dialogues, duplicates) =
-        latest_in_canonical_order(chunks, Some(sources), &DIALOGUES, "id", wanted)?;
+    let (chunks, sources): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+    let (dialogues, duplicates) = match &opts.only {
+        // The kept rows are copied column by column, and only the columns asked for.
+        Some(columns) => {
+            let schema = DIALOGUES.schema();
+            let (positions, dropped) = latest_by_text_key(&chunks, schema.index_of("id")?);
+            let kept = Deferred {
+                schema,
+                parts: chunks,
+                sources,
+                positions,
+                parent_key: None,
+            };
+            (kept.select(columns)?, dropped)
+        }
+        None => latest_in_canonical_order(chunks, Some(sources), &DIALOGUES, "id")?,
+    };
     let mut stats = super::Stats {
         files,
         records,

@@ -69,7 +69,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
             .map(|(_, b)| b.clone())
             .collect();
         let records = parts.iter().map(RecordBatch::num_rows).sum::<usize>();
-        let (kept, dropped) = latest_in_canonical_order(parts, None, def, key, |_| true)?;
+        let (kept, dropped) = latest_in_canonical_order(parts, None, def, key)?;
         if def.name != CSAT_ANSWERS.name {
             stats.records += records;
             stats.duplicates += dropped;

@@ -353,9 +353,9 @@ fn latest_in_canonical_order(chunks: Vec<(RecordBatch, Arc<str>)>) -> Result<Def
         })
         .collect::<Result<Vec<_>>>()?;
     let mut rows: Vec<(MessageKey, usize, usize)> = columns
-        .iter()
+        .par_iter()
         .enumerate()
-        .flat_map(|(p, (sid, ts, st, text))| {
+        .flat_map_iter(|(p, (sid, ts, st, text))| {
             (0..sid.len()).map(move |r| {
                 let key = (
                     sid.value(r),
@@ -420,6 +420,7 @@ fn is(v: Option<&str>, what: &str) -> bool {
 /// after an agent message (or at the start) and is answered by the next agent message;
 /// its response time is the gap between the two. Messages without ts take no part.
 pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Result<RecordBatch> {
+    use rayon::prelude::*;
     let sid = Parted::of(parts, "sessionid")?;
     let conv = Parted::of(parts, "conversation_id")?;
     let seg = parts
@@ -453,66 +454,90 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
 
     let mut order: Vec<usize> = (0..rows.len()).collect();
     // By sessionid, then ts with untimed messages last, then delivery order.
-    order.sort_by(|&a, &b| {
+    order.par_sort_by(|&a, &b| {
         session(a)
             .cmp(session(b))
             .then(ts[a].is_none().cmp(&ts[b].is_none()))
             .then(ts[a].cmp(&ts[b]))
             .then(a.cmp(&b))
     });
-
-    let mut out = InteractionBuilders::default();
-    let mut start = 0;
-    while start < order.len() {
-        let s = session(order[start]);
-        let mut end = start;
-        while end < order.len() && session(order[end]) == s {
-            end += 1;
+    // Sessions are independent: pieces of whole sessions are derived on every core and
+    // their rows put back in order.
+    let mut cuts = vec![0];
+    let step = order.len() / (4 * rayon::current_num_threads()) + 1;
+    while let Some(&last) = cuts.last() {
+        let mut at = (last + step).min(order.len());
+        while at < order.len() && session(order[at]) == session(order[at - 1]) {
+            at += 1;
         }
-        let group = &order[start..end];
-        let sent_by = |i: usize, what: &str| is(sender.at(rows[i]), what);
-        let count = |what: &str| group.iter().filter(|&&i| sent_by(i, what)).count() as i64;
-        let mut pending: Option<i64> = None;
-        let mut responses: Vec<f64> = Vec::new();
-        for &i in group {
-            let Some(t) = ts[i] else { continue };
-            if sent_by(i, "customer") {
-                pending.get_or_insert(t);
-            } else if sent_by(i, "agent") {
-                if let Some(t0) = pending.take() {
-                    responses.push((t - t0) as f64 / 1e6);
-                }
-            }
+        if at == last {
+            break;
         }
-        let first = rows[group[0]];
-        out.sessionid.append_value(s);
-        out.conversation_id.append_option(conv.at(first));
-        let (p, r) = first;
-        out.segment
-            .append_option(seg[p].is_valid(r).then(|| seg[p].value(r)));
-        out.customersessionid
-            .append_option(csid.first_some(group, rows));
-        out.chattype.append_option(chattype.first_some(group, rows));
-        out.sessionchannel
-            .append_option(channel.first_some(group, rows));
-        out.lang.append_option(lang.first_some(group, rows));
-        out.workflow.append_option(workflow.first_some(group, rows));
-        out.first_ts
-            .append_option(group.iter().filter_map(|&i| ts[i]).min());
-        out.last_ts
-            .append_option(group.iter().filter_map(|&i| ts[i]).max());
-        out.messages.append_value(group.len() as i64);
-        out.customer_messages.append_value(count("customer"));
-        out.bot_messages.append_value(count("bot"));
-        out.agent_messages.append_value(count("agent"));
-        out.first_response.append_option(responses.first().copied());
-        out.avg_response.append_option(
-            (!responses.is_empty()).then(|| responses.iter().sum::<f64>() / responses.len() as f64),
-        );
-        out.responses.append_value(responses.len() as i64);
-        start = end;
+        cuts.push(at);
     }
-    out.finish()
+    let pieces = cuts
+        .par_windows(2)
+        .map(|w| {
+            let order = &order[w[0]..w[1]];
+            let mut out = InteractionBuilders::default();
+            let mut start = 0;
+            while start < order.len() {
+                let s = session(order[start]);
+                let mut end = start;
+                while end < order.len() && session(order[end]) == s {
+                    end += 1;
+                }
+                let group = &order[start..end];
+                let sent_by = |i: usize, what: &str| is(sender.at(rows[i]), what);
+                let count = |what: &str| group.iter().filter(|&&i| sent_by(i, what)).count() as i64;
+                let mut pending: Option<i64> = None;
+                let mut responses: Vec<f64> = Vec::new();
+                for &i in group {
+                    let Some(t) = ts[i] else { continue };
+                    if sent_by(i, "customer") {
+                        pending.get_or_insert(t);
+                    } else if sent_by(i, "agent") {
+                        if let Some(t0) = pending.take() {
+                            responses.push((t - t0) as f64 / 1e6);
+                        }
+                    }
+                }
+                let first = rows[group[0]];
+                out.sessionid.append_value(s);
+                out.conversation_id.append_option(conv.at(first));
+                let (p, r) = first;
+                out.segment
+                    .append_option(seg[p].is_valid(r).then(|| seg[p].value(r)));
+                out.customersessionid
+                    .append_option(csid.first_some(group, rows));
+                out.chattype.append_option(chattype.first_some(group, rows));
+                out.sessionchannel
+                    .append_option(channel.first_some(group, rows));
+                out.lang.append_option(lang.first_some(group, rows));
+                out.workflow.append_option(workflow.first_some(group, rows));
+                out.first_ts
+                    .append_option(group.iter().filter_map(|&i| ts[i]).min());
+                out.last_ts
+                    .append_option(group.iter().filter_map(|&i| ts[i]).max());
+                out.messages.append_value(group.len() as i64);
+                out.customer_messages.append_value(count("customer"));
+                out.bot_messages.append_value(count("bot"));
+                out.agent_messages.append_value(count("agent"));
+                out.first_response.append_option(responses.first().copied());
+                out.avg_response.append_option(
+                    (!responses.is_empty())
+                        .then(|| responses.iter().sum::<f64>() / responses.len() as f64),
+                );
+                out.responses.append_value(responses.len() as i64);
+                start = end;
+            }
+            out.finish()
+        })
+        .collect::<Result<Vec<RecordBatch>>>()?;
+    Ok(arrow::compute::concat_batches(
+        &INTERACTIONS.schema(),
+        &pieces,
+    )?)
 }
 
 /// [`derive_interactions`] of a `messages` table in canonical order (read from the lake).

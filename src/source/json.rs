@@ -141,7 +141,10 @@ pub fn record_spans(buf: &[u8]) -> Result<(Framing, Vec<Range<usize>>), FrameErr
 /// JSON string, so when every span parses as exactly one value, the spans are exactly the
 /// ones [`record_spans`] finds. Any failure must be retried with [`record_spans`] (a
 /// pretty-printed record, two records on one line), which also gives the exact error.
-pub fn line_spans(buf: &[u8]) -> Option<Vec<Range<usize>>> {
+///
+/// `framed` is called with pieces of `buf` whose lines are found, so the caller may hand
+/// their memory back (see [`super::Bytes::release`]).
+pub fn line_spans(buf: &[u8], framed: &(dyn Fn(Range<usize>) + Sync)) -> Option<Vec<Range<usize>>> {
     let start = skip_ws(buf, 0);
     let first_end = match buf.get(start)? {
         b'{' => super::de::record_end(buf, start).ok()?,
@@ -157,7 +160,7 @@ pub fn line_spans(buf: &[u8]) -> Option<Vec<Range<usize>>> {
     if !buf[first_end..line_end].iter().all(|b| is_blank(&b)) {
         return None;
     }
-    let rest = all_lines(buf, line_end);
+    let rest = all_lines(buf, line_end, framed);
     if buf[start] == b'{' {
         let mut spans = Vec::with_capacity(rest.len() + 1);
         spans.push(start..first_end);
@@ -204,7 +207,7 @@ fn is_blank(b: &&u8) -> bool {
 const LINES_PIECE: usize = 4 << 20;
 
 /// The non-blank lines of `buf` from `from`, without their surrounding blanks.
-fn all_lines(buf: &[u8], from: usize) -> Vec<Range<usize>> {
+fn all_lines(buf: &[u8], from: usize, framed: &(dyn Fn(Range<usize>) + Sync)) -> Vec<Range<usize>> {
     use rayon::prelude::*;
     let len = buf.len().saturating_sub(from);
     if len < 2 * LINES_PIECE {
@@ -222,7 +225,11 @@ fn all_lines(buf: &[u8], from: usize) -> Vec<Range<usize>> {
     bounds.push(buf.len());
     let pieces: Vec<Vec<Range<usize>>> = bounds
         .par_windows(2)
-        .map(|w| lines(buf, w[0], w[1]).collect())
+        .map(|w| {
+            let found = lines(buf, w[0], w[1]).collect();
+            framed(w[0]..w[1]);
+            found
+        })
         .collect();
     pieces.concat()
 }
@@ -929,16 +936,16 @@ mod tests {
     #[test]
     fn line_spans_are_the_structural_spans_of_ndjson() {
         let text = b"\n {\"a\":\"x\\ny\"}\r\n\n\t{\"b\":[1,{\"c\":2}]}  \n{}\n{\"d\":null}";
-        let lines = line_spans(text).expect("NDJSON");
+        let lines = line_spans(text, &|_| ()).expect("NDJSON");
         assert_eq!(lines, record_spans(text).unwrap().1);
         assert_eq!(&text[lines[1].clone()], b"{\"b\":[1,{\"c\":2}]}");
         // Arrays, and first records that do not end their line, are left to the scan.
-        assert_eq!(line_spans(b"[{\"a\":1}]"), None);
-        assert_eq!(line_spans(b"{\"a\":1} {\"b\":2}\n"), None);
-        assert_eq!(line_spans(b"{\n\"a\":1\n}\n"), None);
+        assert_eq!(line_spans(b"[{\"a\":1}]", &|_| ()), None);
+        assert_eq!(line_spans(b"{\"a\":1} {\"b\":2}\n", &|_| ()), None);
+        assert_eq!(line_spans(b"{\n\"a\":1\n}\n", &|_| ()), None);
         // A later record spread over lines gives spans that do not parse (the caller's
         // cue to fall back).
-        let spans = line_spans(b"{\"a\":1}\n{\n\"b\":2}\n").expect("first line");
+        let spans = line_spans(b"{\"a\":1}\n{\n\"b\":2}\n", &|_| ()).expect("first line");
         assert_eq!(spans.len(), 3);
     }
 
@@ -961,18 +968,26 @@ mod tests {
         }
         let one_pass: Vec<Range<usize>> = lines(&text, 0, text.len()).collect();
         assert_eq!(one_pass.len() as u64, i);
-        assert_eq!(all_lines(&text, 0), one_pass);
+        let pieces = std::sync::Mutex::new(Vec::new());
+        let framed = |r: Range<usize>| pieces.lock().unwrap().push(r);
+        assert_eq!(all_lines(&text, 0, &framed), one_pass);
+        // Every byte is handed back once, in pieces that meet.
+        let mut pieces = pieces.into_inner().unwrap();
+        pieces.sort_by_key(|r| r.start);
+        assert!(pieces.len() > 1 && pieces[0].start == 0);
+        assert!(pieces.windows(2).all(|w| w[0].end == w[1].start));
+        assert_eq!(pieces.last().map(|r| r.end), Some(text.len()));
         assert_eq!(
-            line_spans(&text).expect("NDJSON"),
+            line_spans(&text, &|_| ()).expect("NDJSON"),
             record_spans(&text).unwrap().1
         );
         // Without a final newline, and as a JSON array one element per line.
         text.truncate(text.len() - 1);
-        assert_eq!(all_lines(&text, 0), one_pass);
+        assert_eq!(all_lines(&text, 0, &|_| ()), one_pass);
         let body: Vec<&[u8]> = one_pass.iter().map(|r| &text[r.clone()]).collect();
         let array = [b"[\n".as_slice(), &body.join(b",\n".as_slice()), b"\n]\n"].concat();
         assert_eq!(
-            line_spans(&array).expect("array"),
+            line_spans(&array, &|_| ()).expect("array"),
             record_spans(&array).unwrap().1
         );
     }
@@ -983,7 +998,7 @@ mod tests {
             &b"[\n{\"a\":\"x,\"},\n {\"b\":[1,{\"c\":2}]} ,\r\n\n{}\n]\n"[..],
             b" [ \n]",
         ] {
-            let lines = line_spans(text).expect("array by lines");
+            let lines = line_spans(text, &|_| ()).expect("array by lines");
             assert_eq!(lines, record_spans(text).unwrap().1);
         }
         // Anything else is left to the structural scan (which reports the errors).
@@ -997,10 +1012,16 @@ mod tests {
             b"[\n,\n]",
             b"[\n{\"a\":1}\n] x",
         ] {
-            assert_eq!(line_spans(text), None, "{}", String::from_utf8_lossy(text));
+            assert_eq!(
+                line_spans(text, &|_| ()),
+                None,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
         // Elements over several lines give spans that do not parse (the cue to fall back).
-        let spans = line_spans(b"[\n{\"a\":1},\n{\"b\":2,\n\"c\":3}\n]").expect("by lines");
+        let spans =
+            line_spans(b"[\n{\"a\":1},\n{\"b\":2,\n\"c\":3}\n]", &|_| ()).expect("by lines");
         assert_eq!(spans.len(), 3);
     }
 

@@ -108,6 +108,23 @@ const LEAN_SKIPPED: [&str; 6] = [
     "workflownodeid",
 ];
 
+/// Fields (each also a column) a metrics-only read skips unless its view reads them: the
+/// dedupe and the interactions read none of them.
+const VIEW_ONLY: [&str; 3] = ["topic", "score", "sentiment"];
+
+impl Options {
+    /// The fields to skip unparsed.
+    fn skipped(&self) -> Vec<&'static str> {
+        let Some(only) = &self.only else {
+            return Vec::new();
+        };
+        let unread = VIEW_ONLY
+            .into_iter()
+            .filter(|f| !only.iter().any(|c| c == f));
+        LEAN_SKIPPED.into_iter().chain(unread).collect()
+    }
+}
+
 /// The keys of a message the reader knows (lower-cased).
 const KEYS: [&str; 18] = [
     "sessionid",
@@ -130,15 +147,14 @@ const KEYS: [&str; 18] = [
     "sessionchannelinfo",
 ];
 
-/// Reads one message at `d`; a `lean` read skips [`LEAN_SKIPPED`] (`memo` carries the key
-/// order from one record of a chunk to the next).
+/// Reads one message at `d`, skipping the `skipped` fields (see [`Options::skipped`]; `memo`
+/// carries the key order from one record of a chunk to the next).
 fn message<'de>(
     d: &mut super::de::Deserializer<'de>,
-    lean: bool,
+    skipped: &[&str],
     memo: &mut KeyMemo<'de, &'static str>,
 ) -> Result<Message<'de>, super::de::Error> {
     let mut m = Message::default();
-    let skipped: &[&str] = if lean { &LEAN_SKIPPED } else { &[] };
     let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
     d.fields("a Dialpad message object", memo, resolve, |d, k, key| {
         match k {
@@ -305,11 +321,11 @@ fn parse_chunk(
 ) -> Result<(RecordBatch, Arc<str>)> {
     let mut b = Builders::new();
     let mut memo = KeyMemo::default();
+    let skipped = opts.skipped();
     for span in spans {
-        let m = super::de::from_slice_with(&f.bytes[span.clone()], |d| {
-            message(d, opts.only.is_some(), &mut memo)
-        })
-        .map_err(|e| f.record_error(span, &e))?;
+        let m =
+            super::de::from_slice_with(&f.bytes[span.clone()], |d| message(d, &skipped, &mut memo))
+                .map_err(|e| f.record_error(span, &e))?;
         let kept = b.push(&m).map_err(|message| Error::Data {
             location: f.location(span.start),
             message,
@@ -638,7 +654,7 @@ mod tests {
             "score":0.87,"topmatches":[{"topic":"a","score":0.8}],"sessionchannelinfo":{"n":"+1"},
             "chattype":"bot","unknown":{"x":1}}"#;
         let m = crate::source::de::from_slice_with(text.as_bytes(), |d| {
-            message(d, false, &mut KeyMemo::default())
+            message(d, &[], &mut KeyMemo::default())
         })
         .unwrap();
         assert_eq!(m.sessionid.0.as_deref(), Some("12.10"));

@@ -655,6 +655,70 @@ impl Incoming {
     }
 }
 
+/// A parent table's partitions (`names`), and how its child rows find theirs.
+struct ParentDays {
+    names: Vec<String>,
+    rows: ParentRows,
+}
+
+enum ParentRows {
+    /// The parent's key column and each row's partition (an index into `names`).
+    Keys(StringArray, Vec<u32>),
+    /// A deferred parent, per part: each parsed row's partition (`u32::MAX`: not kept). A
+    /// deferred child (see [`table::ParentKey`]) then finds its parent's partition by
+    /// position: hashing 1.5M keys and looking up every intent's was a serial half second
+    /// of an ingest.
+    Positions(Vec<Vec<u32>>),
+}
+
+/// The partition of each row of a child table (an index into the names returned): its
+/// parent's, or the null partition for an orphan.
+fn child_days(
+    parent: Option<&ParentDays>,
+    new: &Incoming,
+    key: &str,
+) -> Result<(Vec<String>, Vec<u32>)> {
+    let mut names = parent.map_or_else(Vec::new, |p| p.names.clone());
+    let null = names.len() as u32;
+    names.push(NULL_PARTITION.to_string());
+    let rows = match (parent.map(|p| &p.rows), new) {
+        (
+            Some(ParentRows::Positions(at)),
+            Incoming::Deferred(table::Deferred {
+                positions,
+                parent_key: Some(k),
+                ..
+            }),
+        ) => positions
+            .iter()
+            .map(|&(p, r)| {
+                let dt = at[p][k.rows[p][r] as usize];
+                if dt == u32::MAX {
+                    null
+                } else {
+                    dt
+                }
+            })
+            .collect(),
+        (parent, new) => {
+            let parent_of: HashMap<&str, u32, foldhash::fast::RandomState> = match parent {
+                Some(ParentRows::Keys(keys, dts)) => keys
+                    .iter()
+                    .zip(dts)
+                    .filter_map(|(k, d)| k.map(|k| (k, *d)))
+                    .collect(),
+                _ => HashMap::default(),
+            };
+            new.column(key)?
+                .as_string::<i32>()
+                .iter()
+                .map(|k| k.and_then(|k| parent_of.get(k).copied()).unwrap_or(null))
+                .collect()
+        }
+    };
+    Ok((names, rows))
+}
+
 /// What every partition merge of one table shares.
 struct MergeContext<'a> {
     root: &'a Path,
@@ -944,8 +1008,8 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     let mut removals: Vec<String> = Vec::new();
     let mut file_partitions: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut file_rows: HashMap<String, u64> = HashMap::new();
-    // Parent key → partition, for child tables.
-    let mut parent_dt: HashMap<&'static str, (StringArray, Vec<u32>, Vec<String>)> = HashMap::new();
+    // Each parent table's partitions, for its child tables.
+    let mut parent_dt: HashMap<&'static str, ParentDays> = HashMap::new();
     // Per partition of a parent table: the kept (key, source_file) pairs.
     let mut kept_parents: HashMap<(&'static str, String), KeptRows> = HashMap::new();
 
@@ -961,27 +1025,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
         // Partition of every new row, as an index into `dt_names`.
         let (dt_names, dts): (Vec<String>, Vec<u32>) = match (t.partition_by, t.parent) {
             (Some(c), _) => days(&new.column(c)?)?,
-            (None, Some((parent, key))) => {
-                let mut names: Vec<String> = Vec::new();
-                let mut rows = Vec::with_capacity(new.num_rows());
-                let parent_of: HashMap<&str, u32, foldhash::fast::RandomState> =
-                    match parent_dt.get(parent) {
-                        Some((keys, dts, parent_names)) => {
-                            names = parent_names.clone();
-                            keys.iter()
-                                .zip(dts)
-                                .filter_map(|(k, d)| k.map(|k| (k, *d)))
-                                .collect()
-                        }
-                        None => HashMap::default(),
-                    };
-                let null = names.len() as u32;
-                names.push(NULL_PARTITION.to_string());
-                for k in new.column(key)?.as_string::<i32>().iter() {
-                    rows.push(k.and_then(|k| parent_of.get(k).copied()).unwrap_or(null));
-                }
-                (names, rows)
-            }
+            (None, Some((parent, key))) => child_days(parent_dt.get(parent), &new, key)?,
             (None, None) => (vec![NULL_PARTITION.to_string()], vec![0; new.num_rows()]),
         };
         let mut by_index: Vec<Vec<u32>> = vec![Vec::new(); dt_names.len()];
@@ -1047,8 +1091,29 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
         // are a copy, which then does not add to the merges' peak.
         if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
             crate::alloc::release_freed();
-            let keys = new.column(t.key[0])?.as_string::<i32>().clone();
-            parent_dt.insert(name, (keys, dts, dt_names));
+            let rows = match &new {
+                Incoming::Deferred(d) => {
+                    let mut at: Vec<Vec<u32>> = d
+                        .parts
+                        .iter()
+                        .map(|p| vec![u32::MAX; p.num_rows()])
+                        .collect();
+                    for (&(p, r), &dt) in d.positions.iter().zip(&dts) {
+                        at[p][r] = dt;
+                    }
+                    ParentRows::Positions(at)
+                }
+                Incoming::Batch(_) => {
+                    ParentRows::Keys(new.column(t.key[0])?.as_string::<i32>().clone(), dts)
+                }
+            };
+            parent_dt.insert(
+                name,
+                ParentDays {
+                    names: dt_names,
+                    rows,
+                },
+            );
         }
         // The table's chunks go here: hand their memory back to the OS before the next
         // table is merged, or the peak holds both tables' chunks.
@@ -1304,6 +1369,57 @@ mod tests {
         assert_eq!((per_file["x.json"], per_file["y.json"]), (2, 2));
         let per_file = gathered.rows_per_source().unwrap();
         assert_eq!((per_file["x"], per_file["y"]), (2, 2));
+    }
+
+    #[test]
+    fn a_deferred_child_finds_its_parents_partition_by_position_as_by_key() {
+        // Parent parts ["a", "b"] and ["c", "d"]; "b" lost to a later copy. Kept in the
+        // order d, a, c, with partitions 2, 0, 1.
+        let parent = deferred(vec![(1, 1), (0, 0), (1, 0)]);
+        let names: Vec<String> = ["d0", "d1", "d2"].map(String::from).to_vec();
+        let dts = vec![2, 0, 1];
+        let mut at: Vec<Vec<u32>> = vec![vec![u32::MAX; 2]; 2];
+        for (&(p, r), &dt) in parent.positions.iter().zip(&dts) {
+            at[p][r] = dt;
+        }
+        let keys = Incoming::Deferred(parent).column("name").unwrap();
+        let by_key = ParentDays {
+            names: names.clone(),
+            rows: ParentRows::Keys(keys.as_string::<i32>().clone(), dts),
+        };
+        let by_position = ParentDays {
+            names,
+            rows: ParentRows::Positions(at),
+        };
+        // Children of a, a, b (part 0) and d, c (part 1); the one of "b" is an orphan.
+        let child = || {
+            let mut d = deferred(vec![(0, 0), (0, 1), (1, 0), (1, 1), (0, 2)]);
+            d.parts[0] = RecordBatch::try_new(
+                d.schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(vec!["", "", ""])),
+                    Arc::new(StringArray::from(vec!["", "", ""])),
+                ],
+            )
+            .unwrap();
+            d.parent_key = Some(table::ParentKey {
+                column: "name",
+                keys: vec![
+                    StringArray::from(vec!["a", "b"]),
+                    StringArray::from(vec!["c", "d"]),
+                ],
+                rows: vec![vec![0, 0, 1], vec![1, 0]],
+            });
+            Incoming::Deferred(d)
+        };
+        let (n1, rows1) = child_days(Some(&by_position), &child(), "name").unwrap();
+        let (n2, rows2) = child_days(Some(&by_key), &child(), "name").unwrap();
+        assert_eq!(rows1, [0, 0, 2, 1, 3]);
+        assert_eq!((n1.clone(), rows1), (n2, rows2));
+        assert_eq!(n1[3], NULL_PARTITION);
+        // Without a parent, every child is an orphan.
+        let (n, rows) = child_days(None, &child(), "name").unwrap();
+        assert_eq!((n.len(), rows), (1, vec![0; 5]));
     }
 
     #[test]

@@ -398,6 +398,17 @@ fn latest_in_canonical_order(chunks: Vec<(RecordBatch, Arc<str>)>) -> Result<Def
     })
 }
 
+/// The primitive column `name` of every part.
+fn primitive_parts<'a, T: arrow::datatypes::ArrowPrimitiveType>(
+    parts: &'a [RecordBatch],
+    name: &str,
+) -> Result<Vec<&'a arrow::array::PrimitiveArray<T>>> {
+    parts
+        .iter()
+        .map(|b| Ok(b.column(b.schema().index_of(name)?).as_primitive::<T>()))
+        .collect()
+}
+
 /// A Utf8 column of every part, read at a message's `(part, row)`.
 struct Parted<'a>(Vec<&'a StringArray>);
 
@@ -439,28 +450,14 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
     use rayon::prelude::*;
     let sid = Parted::of(parts, "sessionid")?;
     let conv = Parted::of(parts, "conversation_id")?;
-    let seg = parts
-        .iter()
-        .map(|b| {
-            let i = b.schema().index_of("segment")?;
-            Ok(b.column(i)
-                .as_primitive::<arrow::datatypes::Int64Type>()
-                .clone())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let seg = primitive_parts::<arrow::datatypes::Int64Type>(parts, "segment")?;
     let csid = Parted::of(parts, "customersessionid")?;
     let chattype = Parted::of(parts, "chattype")?;
     let channel = Parted::of(parts, "sessionchannel")?;
     let lang = Parted::of(parts, "lang")?;
     let workflow = Parted::of(parts, "workflow")?;
     let sender = Parted::of(parts, "sendertype")?;
-    let ts_parts = parts
-        .iter()
-        .map(|b| {
-            let i = b.schema().index_of("ts")?;
-            Ok(b.column(i).as_primitive::<TimestampMicrosecondType>())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let ts_parts = primitive_parts::<TimestampMicrosecondType>(parts, "ts")?;
     let ts: Vec<Option<i64>> = rows
         .iter()
         .map(|&(p, r)| ts_parts[p].is_valid(r).then(|| ts_parts[p].value(r)))

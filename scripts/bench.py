@@ -341,11 +341,15 @@ def main():
     def ratio(a, b):
         return "—" if b is None else f"{b['seconds'] / a['seconds']:.2f}×"
 
+    peers = subprocess.run([args.python, "-c", "import duckdb, polars; print(duckdb.__version__, polars.__version__)"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    ours = subprocess.run([args.cxkpi, "--version"], check=True, capture_output=True, text=True).stdout.strip()
     lines = [
         "# Benchmarks",
         "",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}; "
-        f"Python {platform.python_version()}. Peers: DuckDB and Polars from scripts/requirements-bench.txt.",
+        f"Python {platform.python_version()}. Versions: {ours} (release build), DuckDB {peers[0]}, "
+        f"Polars {peers[1]} (scripts/requirements-bench.txt).",
         f"Data: `cxkpi generate ultimate --days {args.days} --per-day {args.per_day} --seed 7 --plain` "
         f"({args.days * args.per_day:,} conversations), and the same records as JSON arrays. "
         f"Other vendors, plain exports over the same {args.days} days: Anywhere365 "

@@ -700,6 +700,14 @@ fn child_days(
                 }
             })
             .collect(),
+        (Some(ParentRows::Positions(_)), _) => {
+            // A deferred parent's reader hands its children over deferred, with their
+            // parent rows; anything else would orphan every child, so it is an error.
+            return Err(arrow::error::ArrowError::InvalidArgumentError(
+                "a child of a deferred table must be deferred with its parent rows".into(),
+            )
+            .into());
+        }
         (parent, new) => {
             let parent_of: HashMap<&str, u32, foldhash::fast::RandomState> = match parent {
                 Some(ParentRows::Keys(keys, dts)) => keys
@@ -1420,6 +1428,13 @@ mod tests {
         // Without a parent, every child is an orphan.
         let (n, rows) = child_days(None, &child(), "name").unwrap();
         assert_eq!((n.len(), rows), (1, vec![0; 5]));
+        // A deferred parent's child that cannot be found by position is an error, not a
+        // table of orphans.
+        let mut gathered = child();
+        if let Incoming::Deferred(d) = &mut gathered {
+            d.parent_key = None;
+        }
+        assert!(child_days(Some(&by_position), &gathered, "name").is_err());
     }
 
     #[test]

@@ -26,8 +26,8 @@ use crate::table::{last_of_runs, Deferred, INTERACTIONS, MESSAGES};
 pub struct Options {
     /// Metrics-only read: `messages` comes out with only these columns (the interactions are
     /// derived in full first), and the fields no view reads (`topmatches`,
-    /// `sessionchannelinfo`, sender name and e-mail, `timestamp` text, `workflownodeid`) are
-    /// skipped undecoded. `None` reads every column.
+    /// `sessionchannelinfo`, sender name and e-mail, `timestamp` text, `workflownodeid`), and
+    /// those of [`VIEW_ONLY`] not asked for, are skipped undecoded. `None` reads every column.
     pub only: Option<Vec<String>>,
 }
 
@@ -440,8 +440,9 @@ fn is(v: Option<&str>, what: &str) -> bool {
     v.is_some_and(|v| v.eq_ignore_ascii_case(what))
 }
 
-/// Derives `interactions` (one row per sessionid) in one pass over the messages sorted by
-/// sessionid, then ts (untimed messages last, ties in delivery order).
+/// Derives `interactions` (one row per sessionid) from the messages at `rows` (`(part, row)`
+/// of `parts`, in canonical order) in one pass over them sorted by sessionid, then ts
+/// (untimed messages last, ties in canonical order).
 ///
 /// Response times follow customer *turns*: a turn starts at the first customer message
 /// after an agent message (or at the start) and is answered by the next agent message;

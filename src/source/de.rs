@@ -329,21 +329,45 @@ fn string_scan_bytes(
 }
 
 /// The index just past the closing quote of the string whose content starts at `i`.
-pub fn string_end(buf: &[u8], mut i: usize) -> Result<usize, ScanError> {
+pub fn string_end(buf: &[u8], i: usize) -> Result<usize, ScanError> {
     let open = i.saturating_sub(1);
-    loop {
-        let (j, _) = string_scan(buf, i).map_err(|(at, msg)| (at.max(open), msg))?;
-        if buf[j] == b'"' {
-            return Ok(j + 1);
-        }
-        i = j + 2;
-        if i > buf.len() {
+    let (j, _) = string_scan(buf, i).map_err(|(at, msg)| (at.max(open), msg))?;
+    if buf[j] == b'"' {
+        return Ok(j + 1);
+    }
+    escaped_string_end(buf, j, open)
+}
+
+/// [`string_end`] from `i`, the first backslash of a string that opened at `open`: by
+/// 64-byte blocks, escapes resolved by bit arithmetic ([`escaped`]). Why: skipped strings
+/// that hold JSON (Ultimate's `conversations_data`, `{\"country\":…}`) have a backslash
+/// every few bytes, and a scan restarted after each escape cost one pass per escape.
+/// Escaped bytes are not checked (as when the escape is parsed: it rejects them).
+fn escaped_string_end(buf: &[u8], mut i: usize, open: usize) -> Result<usize, ScanError> {
+    let mut carry = 0;
+    while i < buf.len() {
+        let block = block_at(buf, i);
+        let m = classify(&block);
+        let escaped = escaped(m.backslash, &mut carry);
+        let quotes = m.quote & !escaped;
+        // The bytes before the closing quote (all of the block without one).
+        let inside = quotes.wrapping_sub(1) & !quotes;
+        let bad = m.control & !escaped & inside;
+        if bad != 0 && i + (bad.trailing_zeros() as usize) < buf.len() {
             return Err((
-                open,
-                "unexpected end of input inside a string (truncated file?)",
+                i + bad.trailing_zeros() as usize,
+                "control character inside a string",
             ));
         }
+        if quotes != 0 && i + (quotes.trailing_zeros() as usize) < buf.len() {
+            return Ok(i + quotes.trailing_zeros() as usize + 1);
+        }
+        i += 64;
     }
+    Err((
+        open,
+        "unexpected end of input inside a string (truncated file?)",
+    ))
 }
 
 /// The index just past the object or array opening at `start`. Brackets must pair up,
@@ -696,6 +720,51 @@ struct Slot<'de, F> {
     /// As written, for messages.
     key: &'de str,
     field: Option<F>,
+    /// `quoted` padded to 32 bytes, and one bit per byte of it (none when it is longer):
+    /// two 16-byte comparisons match most keys (see [`Slot::at`]).
+    padded: [u8; 32],
+    mask: u32,
+}
+
+impl<'de, F> Slot<'de, F> {
+    fn new(quoted: &'de [u8], key: &'de str, field: Option<F>) -> Self {
+        let mut padded = [0u8; 32];
+        let mask = match quoted.len() {
+            n @ 1..=32 => {
+                padded[..n].copy_from_slice(quoted);
+                (((1u64 << n) - 1) & 0xffff_ffff) as u32
+            }
+            _ => 0,
+        };
+        Slot {
+            quoted,
+            key,
+            field,
+            padded,
+            mask,
+        }
+    }
+
+    /// Whether the key at `at` of `buf` is this one (see [`Slot::quoted`]).
+    #[inline]
+    fn at(&self, buf: &[u8], at: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self.mask != 0 && at + 32 <= buf.len() {
+            use std::arch::x86_64::*;
+            // SAFETY: SSE2 is in the x86_64 baseline; the loads read buf[at..at + 32],
+            // in bounds as checked above, and the 32 bytes of `padded`.
+            let equal = unsafe {
+                let eq = |k: usize| {
+                    let a = _mm_loadu_si128(buf.as_ptr().add(at + k) as *const __m128i);
+                    let b = _mm_loadu_si128(self.padded.as_ptr().add(k) as *const __m128i);
+                    _mm_movemask_epi8(_mm_cmpeq_epi8(a, b)) as u32
+                };
+                eq(0) | eq(16) << 16
+            };
+            return equal & self.mask == self.mask;
+        }
+        bytes_at(buf, at, self.quoted)
+    }
 }
 
 /// Keys remembered at most: far above any record's, but bounded for input whose keys
@@ -765,7 +834,7 @@ impl<'de> Deserializer<'de> {
                     return self.fail(self.pos, "expected a key (a string) in an object");
                 }
                 let start = self.pos + 1;
-                let at = |s: &Slot<F>| bytes_at(buf, start, s.quoted);
+                let at = |s: &Slot<F>| s.at(buf, start);
                 let found = match memo.slots.get(next) {
                     Some(s) if at(s) => Some(next),
                     _ => memo.slots.iter().position(at),
@@ -833,7 +902,7 @@ impl<'de> Deserializer<'de> {
             memo.slots.clear();
         }
         let next = next.min(memo.slots.len());
-        memo.slots.insert(next, Slot { quoted, key, field });
+        memo.slots.insert(next, Slot::new(quoted, key, field));
         Ok(next)
     }
 
@@ -1095,6 +1164,40 @@ mod tests {
     }
 
     #[test]
+    fn string_ends_agree_with_a_byte_walk() {
+        // Reference: the walk `string_end` replaces; a backslash skips the byte after it.
+        fn walk(b: &[u8], mut i: usize) -> Result<usize, ScanError> {
+            let open = i.saturating_sub(1);
+            while i < b.len() {
+                match b[i] {
+                    b'"' => return Ok(i + 1),
+                    b'\\' => i += 2,
+                    0..=0x1f => return Err((i.max(open), "control character inside a string")),
+                    _ => i += 1,
+                }
+            }
+            Err((
+                open,
+                "unexpected end of input inside a string (truncated file?)",
+            ))
+        }
+        let mut ended = 0;
+        for seed in 0..3000 {
+            let b = bytes(
+                seed,
+                1 + seed as usize % 200,
+                b"abcdefgh\\\\\\\"\x01\xc3\xa9",
+            );
+            for start in [1, 2, 7].into_iter().filter(|s| *s <= b.len()) {
+                let r = string_end(&b, start);
+                assert_eq!(r, walk(&b, start), "{b:?} from {start}");
+                ended += usize::from(r.is_ok());
+            }
+        }
+        assert!(ended > 1000, "the generator closes strings too ({ended})");
+    }
+
+    #[test]
     fn escapes_are_found_across_block_boundaries() {
         // Reference: walk the bytes, a backslash escapes the next byte unless escaped itself.
         for seed in 0..300 {
@@ -1292,6 +1395,48 @@ mod tests {
         ]
         .to_vec();
         assert_eq!(read, want);
+    }
+
+    #[test]
+    fn keys_of_every_length_are_matched_exactly() {
+        // Keys of 1 to 40 bytes, then the same keys with their last byte changed, then keys
+        // one byte longer two ways, each followed by enough bytes that the 16-byte comparisons apply.
+        let key = |n: usize, last: char| format!("{}{last}", "k".repeat(n - 1));
+        // `longer` adds a byte before the last one, `then` one after it (the old key is
+        // then a prefix of the new one).
+        let record = |last: char, longer: usize, then: &str| -> String {
+            let fields: String = (1..=40)
+                .map(|n| format!(r#""{}{then}":{n},"#, key(n + longer, last)))
+                .collect();
+            format!(r#"{{{fields}"pad":"{}"}}"#, "p".repeat(64))
+        };
+        let texts = [
+            (record('z', 0, ""), 'z', 0),
+            (record('z', 0, ""), 'z', 0),
+            (record('y', 0, ""), 'y', 0),
+            (record('z', 1, ""), 'z', 1),
+            (record('z', 0, "x"), 'x', 1),
+        ];
+        let buf: String = texts.iter().map(|t| t.0.as_str()).collect();
+        let mut memo = KeyMemo::default();
+        let mut at = 0;
+        for (t, last, longer) in &texts {
+            let mut read = Vec::new();
+            let resolve = |k: &str| Some((k.len(), k.as_bytes()[k.len() - 1]));
+            from_slice_with(&buf.as_bytes()[at..at + t.len()], |d| {
+                d.fields("a test object", &mut memo, resolve, |d, f, key| {
+                    if f.1 == b'd' {
+                        return Ok(false); // "pad"
+                    }
+                    read.push((f, d.value::<usize>(key)?));
+                    Ok(true)
+                })
+            })
+            .unwrap();
+            at += t.len();
+            let want: Vec<_> = (1..=40).map(|n| ((n + longer, *last as u8), n)).collect();
+            assert_eq!(read, want, "{t}");
+        }
     }
 
     #[test]

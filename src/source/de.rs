@@ -942,6 +942,12 @@ impl<'de> Deserializer<'de> {
                             Some(end) => self.pos = end,
                             None => self.skip()?,
                         },
+                        // `[]` or `{}` (the closing bracket is two code points on).
+                        Some(&open @ (b'[' | b'{'))
+                            if buf.get(self.pos + 1) == Some(&(open + 2)) =>
+                        {
+                            self.pos += 2
+                        }
                         _ => self.skip()?,
                     }
                 }
@@ -1514,6 +1520,7 @@ mod tests {
             r#"{"\u0061":9,"b\"":{"a":1},"A":10}"#,
             r#"{}"#,
             r#"{"aa":1,"a":11}"#,
+            r#"{"x":[],"y":{},"z":[ ],"a":12,"w":{"a":[]},"b":13}"#,
         ];
         let read = walk(&texts).unwrap();
         let want: Vec<(u8, u64)> = [
@@ -1528,6 +1535,8 @@ mod tests {
             (b'a', 9),
             (b'a', 10),
             (b'a', 11),
+            (b'a', 12),
+            (b'b', 13),
         ]
         .to_vec();
         assert_eq!(read, want);
@@ -1594,6 +1603,8 @@ mod tests {
             (r#"{"a":1 "b":2}"#, 7, "expected ',' or '}'"),
             (r#"{"a":"x"}"#, 5, "field `a`: invalid type"),
             (r#"{"b":2,"x":[1}"#, 13, "mismatched closing bracket"),
+            (r#"{"b":2,"x":[}"#, 12, "mismatched closing bracket"),
+            (r#"{"b":2,"x":{]}"#, 12, "mismatched closing bracket"),
             (r#"{"a":1"#, 6, "unexpected end of input"),
         ] {
             let (offset, message) = walk(&[first, bad]).unwrap_err();

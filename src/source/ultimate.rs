@@ -330,7 +330,7 @@ impl Field {
 }
 
 /// Reads one record at `d`, skipping the fields whose bit is set in `skip` (`memo` carries
-/// the key order from one record of a chunk to the next).
+/// the key order from one record of a chunk to the next). The tests' form of [`fill`].
 #[cfg(test)]
 fn record<'de>(
     d: &mut super::de::Deserializer<'de>,
@@ -342,8 +342,9 @@ fn record<'de>(
     Ok(r)
 }
 
-/// [`record`] into `r`, which the caller has emptied: one record value per chunk, not a
-/// new one moved out of the parse for every record (two copies of a few hundred bytes).
+/// [`record`] into `r`, a fresh record of the caller's: filled where it lives instead of
+/// being built inside the parse and moved out of it (two copies of a few hundred bytes per
+/// record).
 fn fill<'de>(
     d: &mut super::de::Deserializer<'de>,
     skip: u64,

@@ -6,13 +6,11 @@
 //! booleans (null stays null: it means "not applicable"); `direction` as 1/2 or
 //! "Inbound"/"Outbound"; durations in seconds.
 
-use std::ops::Range;
-
 use arrow::array::RecordBatch;
 
 use super::de::KeyMemo;
 use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
-use super::{read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Vendor};
+use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Vendor};
 use crate::error::Result;
 use crate::table::{
     latest_by_text_key, latest_in_canonical_order, Deferred, TableBuilder, DIALOGUES,
@@ -54,7 +52,7 @@ pub fn read(
         on_bad,
         rejects,
         &keyless,
-        |f, spans, keyless| parse_chunk(f, spans, opts.only.is_some(), keyless),
+        |records, keyless| parse_chunk(records, opts.only.is_some(), keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
@@ -186,19 +184,16 @@ pub fn direction(v: &str) -> &str {
 }
 
 fn parse_chunk(
-    f: &Framed,
-    spans: &[Range<usize>],
+    mut records: Records<'_>,
     lean: bool,
     keyless: &Keyless,
 ) -> Result<(RecordBatch, std::sync::Arc<str>)> {
+    let f = records.file();
     let mut b = TableBuilder::new(&DIALOGUES);
     let mut memo = KeyMemo::default();
-    for span in spans {
-        let r =
-            super::de::from_slice_with(&f.bytes[span.clone()], |d| dialogue(d, lean, &mut memo))
-                .map_err(|e| f.record_error(span, &e))?;
+    while let Some((start, r)) = records.next(|d| dialogue(d, lean, &mut memo))? {
         let Some(id) = r.id.0.as_deref() else {
-            keyless.note(f.location(span.start), "id");
+            keyless.note(f.location(start), "id");
             continue;
         };
         let abandoned = r

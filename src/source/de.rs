@@ -75,29 +75,10 @@ pub fn from_slice_with<'de, T>(
     buf: &'de [u8],
     read: impl FnOnce(&mut Deserializer<'de>) -> Result<T, Error>,
 ) -> Result<T, Failure> {
-    let mut d = Deserializer {
-        buf,
-        pos: 0,
-        scratch: Vec::new(),
-        depth: 0,
-        err_at: None,
-    };
-    match read(&mut d) {
-        Ok(v) => {
-            d.skip_ws();
-            if d.pos < buf.len() {
-                return Err(Failure {
-                    offset: d.pos,
-                    message: "unexpected content after the end of the JSON value".into(),
-                });
-            }
-            Ok(v)
-        }
-        Err(e) => Err(Failure {
-            offset: d.err_at.unwrap_or(d.pos).min(buf.len()),
-            message: e.0,
-        }),
-    }
+    let mut d = Deserializer::new(buf, 0);
+    let v = d.read(read)?;
+    d.expect_end()?;
+    Ok(v)
 }
 
 /// [`from_slice_seed`] for a plain `Deserialize` type.
@@ -552,6 +533,67 @@ fn utf8(bytes: &[u8]) -> Result<&str, Error> {
 }
 
 impl<'de> Deserializer<'de> {
+    /// A deserializer over `buf` at `pos`. Records are parsed where they lie in their file
+    /// (`buf` ending where the record or the piece of the file must end), so every offset,
+    /// in values and in failures, is the file's.
+    pub fn new(buf: &'de [u8], pos: usize) -> Self {
+        Deserializer {
+            buf,
+            pos,
+            scratch: Vec::new(),
+            depth: 0,
+            err_at: None,
+        }
+    }
+
+    /// Moves to `pos` of `buf`, keeping the scratch buffer: the next record's parse.
+    pub fn reset(&mut self, buf: &'de [u8], pos: usize) {
+        self.buf = buf;
+        self.pos = pos;
+        self.depth = 0;
+        self.err_at = None;
+    }
+
+    /// The offset reached: just past the value last read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The first byte after blanks (moving past them), or `None` at the end of the input.
+    pub fn next_byte(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Steps over one byte, one [`Deserializer::next_byte`] returned.
+    pub fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    /// Runs `read` on the value at the current position; a failure carries the offset of
+    /// the innermost value that failed, or of the syntax error.
+    pub fn read<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, Error>,
+    ) -> Result<T, Failure> {
+        self.err_at = None;
+        read(self).map_err(|e| Failure {
+            offset: self.err_at.unwrap_or(self.pos).min(self.buf.len()),
+            message: e.0,
+        })
+    }
+
+    /// Checks that only blanks are left in the input.
+    pub fn expect_end(&mut self) -> Result<(), Failure> {
+        match self.next_byte() {
+            None => Ok(()),
+            Some(_) => Err(Failure {
+                offset: self.pos,
+                message: "unexpected content after the end of the JSON value".into(),
+            }),
+        }
+    }
+
     fn fail<T>(&mut self, at: usize, msg: impl fmt::Display) -> Result<T, Error> {
         self.err_at.get_or_insert(at);
         Err(Error(msg.to_string()))

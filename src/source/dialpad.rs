@@ -7,7 +7,6 @@
 //! may be missing. There is no message id, so a message delivered again by an overlapping
 //! pull is recognised by (sessionid, ts, sendertype, text) and counted once.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -18,8 +17,8 @@ use arrow::datatypes::TimestampMicrosecondType;
 
 use super::de::KeyMemo;
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
-use super::{read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor};
-use crate::error::{Error, Result};
+use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor};
+use crate::error::Result;
 use crate::table::{last_of_runs, Deferred, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
@@ -52,7 +51,7 @@ pub fn read(
         on_bad,
         rejects,
         &keyless,
-        |f, spans, keyless| parse_chunk(f, spans, opts, keyless),
+        |records, keyless| parse_chunk(records, opts, keyless),
     )?;
     let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
@@ -314,24 +313,18 @@ impl Builders {
 }
 
 fn parse_chunk(
-    f: &Framed,
-    spans: &[Range<usize>],
+    mut records: Records<'_>,
     opts: &Options,
     keyless: &Keyless,
 ) -> Result<(RecordBatch, Arc<str>)> {
+    let f = records.file();
     let mut b = Builders::new();
     let mut memo = KeyMemo::default();
     let skipped = opts.skipped();
-    for span in spans {
-        let m =
-            super::de::from_slice_with(&f.bytes[span.clone()], |d| message(d, &skipped, &mut memo))
-                .map_err(|e| f.record_error(span, &e))?;
-        let kept = b.push(&m).map_err(|message| Error::Data {
-            location: f.location(span.start),
-            message,
-        })?;
+    while let Some((start, m)) = records.next(|d| message(d, &skipped, &mut memo))? {
+        let kept = b.push(&m).map_err(|message| f.error_at(start, message))?;
         if !kept {
-            keyless.note(f.location(span.start), "sessionid");
+            keyless.note(f.location(start), "sessionid");
         }
     }
     Ok((b.finish()?, f.path.to_string_lossy().into()))

@@ -294,18 +294,175 @@ pub fn record_keys(record: &[u8]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A file's bytes and the spans of its records, checked to be of the expected vendor.
+/// A file's bytes and where its records are, checked to be of the expected vendor.
 pub struct Framed {
     pub path: PathBuf,
     pub bytes: Bytes,
-    pub spans: Vec<Range<usize>>,
+    layout: Layout,
     /// The format detected from the first record (the first accepted one if empty).
     pub vendor: Vendor,
-    /// The spans are lines ([`json::line_spans`]), to be confirmed by the parse.
+    /// The layout is a guess from lines ([`json::pieces`], [`json::line_spans`]), to be
+    /// confirmed by the parse.
     by_lines: bool,
 }
 
+/// Where a file's records are.
+enum Layout {
+    /// The span of every record, from a structural scan or from lines.
+    Spans(Vec<Range<usize>>),
+    /// Pieces of the file whose records are framed by their own parse ([`json::pieces`]).
+    Pieces {
+        pieces: Vec<Range<usize>>,
+        array: bool,
+    },
+}
+
+/// One parallel task's share of a file's records.
+#[derive(Clone)]
+enum Part<'a> {
+    Spans(&'a [Range<usize>]),
+    Piece {
+        range: Range<usize>,
+        array: bool,
+        /// The file's last piece: in an array, the one that holds the closing bracket.
+        last: bool,
+    },
+}
+
+impl Part<'_> {
+    /// The bytes the part covers.
+    fn range(&self) -> Range<usize> {
+        match self {
+            Part::Spans(spans) => match (spans.first(), spans.last()) {
+                (Some(first), Some(last)) => first.start..last.end,
+                _ => 0..0,
+            },
+            Part::Piece { range, .. } => range.clone(),
+        }
+    }
+}
+
+/// A task's records, each parsed where it lies in the file: a reader calls
+/// [`Records::next`] with the parse of one record until it returns `None`.
+pub struct Records<'a> {
+    file: &'a Framed,
+    d: de::Deserializer<'a>,
+    part: Part<'a>,
+    /// The part's records are all read.
+    done: bool,
+}
+
+impl<'a> Records<'a> {
+    fn new(file: &'a Framed, part: Part<'a>) -> Self {
+        let d = match &part {
+            Part::Spans(_) => de::Deserializer::new(&[], 0),
+            Part::Piece { range, .. } => {
+                de::Deserializer::new(&file.bytes[..range.end], range.start)
+            }
+        };
+        Records {
+            file,
+            d,
+            part,
+            done: false,
+        }
+    }
+
+    /// The file the records are in.
+    pub fn file(&self) -> &'a Framed {
+        self.file
+    }
+
+    /// Reads the next record with `read`, which must read exactly one value; returns the
+    /// record's offset in the file and what `read` returned, or `None` after the last one.
+    pub fn next<T>(
+        &mut self,
+        read: impl FnOnce(&mut de::Deserializer<'a>) -> std::result::Result<T, de::Error>,
+    ) -> Result<Option<(usize, T)>> {
+        let Records {
+            file,
+            d,
+            part,
+            done,
+        } = self;
+        let bytes: &'a [u8] = &file.bytes;
+        if *done {
+            return Ok(None);
+        }
+        let failed = |e: de::Failure| file.error_at(e.offset, e.message);
+        match part {
+            Part::Spans(spans) => {
+                let Some((span, rest)) = spans.split_first() else {
+                    *done = true;
+                    return Ok(None);
+                };
+                *spans = rest;
+                d.reset(&bytes[..span.end], span.start);
+                let v = d.read(read).map_err(failed)?;
+                d.expect_end().map_err(failed)?;
+                Ok(Some((span.start, v)))
+            }
+            Part::Piece { array, last, .. } => {
+                if d.next_byte().is_none() {
+                    *done = true;
+                    // Pieces but the last end past an element's comma.
+                    return match *array && *last {
+                        true => Err(file.error_at(
+                            d.position(),
+                            "unexpected end of file: the JSON array is not closed",
+                        )),
+                        false => Ok(None),
+                    };
+                }
+                let start = d.position();
+                let v = d.read(read).map_err(failed)?;
+                if *array {
+                    match d.next_byte() {
+                        Some(b',') => d.bump(),
+                        Some(b']') if *last => {
+                            d.bump();
+                            d.expect_end().map_err(failed)?;
+                            *done = true;
+                        }
+                        _ => {
+                            return Err(file.error_at(
+                                d.position(),
+                                "expected ',' or ']' after an array element",
+                            ))
+                        }
+                    }
+                }
+                Ok(Some((start, v)))
+            }
+        }
+    }
+}
+
 impl Framed {
+    /// The tasks' shares of the records.
+    fn parts(&self) -> Vec<Part<'_>> {
+        match &self.layout {
+            Layout::Spans(spans) => spans.chunks(RECORDS_PER_TASK).map(Part::Spans).collect(),
+            Layout::Pieces { pieces, array } => pieces
+                .iter()
+                .enumerate()
+                .map(|(i, range)| Part::Piece {
+                    range: range.clone(),
+                    array: *array,
+                    last: i + 1 == pieces.len(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A data error at `offset`.
+    pub fn error_at(&self, offset: usize, message: impl Into<String>) -> Error {
+        Error::Data {
+            location: self.location(offset),
+            message: message.into(),
+        }
+    }
+
     /// The location of a byte offset, for error messages.
     pub fn location(&self, offset: usize) -> Location {
         let (line, column) = json::line_col(&self.bytes, offset);
@@ -314,14 +471,6 @@ impl Framed {
             line,
             column,
             offset,
-        }
-    }
-
-    /// Converts a parse failure of the record at `span` into a located data error.
-    pub fn record_error(&self, span: &Range<usize>, e: &de::Failure) -> Error {
-        Error::Data {
-            location: self.location(span.start + e.offset),
-            message: e.message.clone(),
         }
     }
 }
@@ -463,7 +612,8 @@ pub enum OnBadFile {
 }
 
 /// Reads every candidate of `vendor`: files in parallel, and each file's records in
-/// parallel chunks of [`RECORDS_PER_TASK`], with `parse` filling one chunk-local builder
+/// parallel tasks of about [`RECORDS_PER_TASK`] records (a piece of the file, or a run of
+/// spans), with `parse` reading them through [`Records`] into one chunk-local builder
 /// and noting keyless records in the `Keyless` it is given. A file's bytes are dropped as
 /// soon as its chunks are parsed, so memory holds the parsed columns plus the files being
 /// read, not the whole input.
@@ -481,19 +631,18 @@ pub fn read_all<B, F>(
 ) -> Result<Vec<B>>
 where
     B: Send,
-    F: Fn(&Framed, &[Range<usize>], &Keyless) -> Result<B> + Sync,
+    F: Fn(Records<'_>, &Keyless) -> Result<B> + Sync,
 {
     let parse_file = |file: &Framed| -> Result<Vec<B>> {
         // Keyless records are noted per attempt: a retried file must not count them twice.
         let noted = Keyless::default();
         let chunks = file
-            .spans
-            .par_chunks(RECORDS_PER_TASK)
-            .map(|spans| {
-                let chunk = parse(file, spans, &noted);
-                if let (Some(first), Some(last)) = (spans.first(), spans.last()) {
-                    file.bytes.release(first.start..last.end);
-                }
+            .parts()
+            .into_par_iter()
+            .map(|part| {
+                let range = part.range();
+                let chunk = parse(Records::new(file, part), &noted);
+                file.bytes.release(range);
                 chunk
             })
             .collect::<Result<Vec<B>>>()?;
@@ -541,23 +690,41 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);
     }
-    // Where each line is one record (NDJSON), a newline search frames the file and nothing
-    // else looks at every byte first. It is a guess the parse confirms (see `read_all`).
-    let framed = |piece| bytes.release(piece);
-    let lines =
-        json::line_spans(&bytes, &framed).and_then(|s| json::unwrap_envelopes(&bytes, s).ok());
-    if let Some(spans) = lines {
-        if let Ok(vendor) = vendor_of(&c.path, &bytes, &spans, vendors) {
-            return Ok(Some(Framed {
-                path: c.path.clone(),
-                bytes,
-                spans,
-                vendor,
-                by_lines: true,
-            }));
+    // Where each line is one record (NDJSON, or an array's elements), the file is cut at
+    // newlines and each piece's parse frames its records: nothing else looks at every byte
+    // first. Lines of envelopes are framed by a newline search. Both are guesses the parse
+    // confirms (see `read_all`).
+    let Some(first) = json::first_record(&bytes) else {
+        return frame_by_structure(&c.path, bytes, vendors).map(Some);
+    };
+    let layout = if first.envelope {
+        let framed = |piece| bytes.release(piece);
+        match json::envelope_lines(&bytes, &first, &framed)
+            .and_then(|s| json::unwrap_envelopes(&bytes, s).ok())
+        {
+            Some(spans) => Layout::Spans(spans),
+            None => return frame_by_structure(&c.path, bytes, vendors).map(Some),
         }
+    } else {
+        Layout::Pieces {
+            pieces: json::pieces(&bytes, &first, RECORDS_PER_TASK),
+            array: first.array,
+        }
+    };
+    let detected = match &layout {
+        Layout::Spans(spans) => vendor_of(&c.path, &bytes, spans, vendors),
+        Layout::Pieces { .. } => vendor_of(&c.path, &bytes, &[first.span], vendors),
+    };
+    match detected {
+        Ok(vendor) => Ok(Some(Framed {
+            path: c.path.clone(),
+            bytes,
+            layout,
+            vendor,
+            by_lines: true,
+        })),
+        Err(_) => frame_by_structure(&c.path, bytes, vendors).map(Some),
     }
-    frame_by_structure(&c.path, bytes, vendors).map(Some)
 }
 
 /// Frames a file by a structural scan, after rewriting MongoDB shell notation if it has
@@ -571,7 +738,7 @@ fn frame_by_structure(path: &Path, mut bytes: Bytes, vendors: &[Vendor]) -> Resu
     Ok(Framed {
         path: path.to_path_buf(),
         bytes,
-        spans,
+        layout: Layout::Spans(spans),
         vendor,
         by_lines: false,
     })
@@ -636,6 +803,108 @@ fn structural_spans(path: &Path, bytes: &[u8]) -> Result<Vec<Range<usize>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The records of `text` cut into pieces of `size` bytes, each as its offset and text,
+    /// or the first error.
+    fn records_of_pieces(text: &[u8], size: usize) -> Result<Vec<(usize, String)>> {
+        let first = json::first_record(text).expect("one record per line");
+        let file = Framed {
+            path: "t.json".into(),
+            bytes: Bytes::Owned(text.to_vec()),
+            layout: Layout::Pieces {
+                pieces: json::cut_at_lines(text, first.span.start, size, first.array),
+                array: first.array,
+            },
+            vendor: Vendor::Ultimate,
+            by_lines: true,
+        };
+        let mut out = Vec::new();
+        for part in file.parts() {
+            let mut records = Records::new(&file, part);
+            while let Some((start, raw)) =
+                records.next(|d| <de::Raw as serde::Deserialize>::deserialize(d))?
+            {
+                out.push((start, raw.0.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn records_framed_by_their_parse_are_the_structural_records() {
+        let mut ndjson = Vec::new();
+        let mut array = b"[\n".to_vec();
+        for i in 0..40 {
+            let record = format!("{{\"id\":{i},\"s\":\"x\\\"}}\\n,\",\"l\":[{{}},[]]}}");
+            ndjson.extend(format!("{record}{}", ["\n", "\r\n", " \n\n"][i % 3]).bytes());
+            let sep = if i == 39 {
+                "\n]\n"
+            } else {
+                [",\n", " ,\r\n", "\n,"][i % 3]
+            };
+            array.extend(format!("{record}{sep}").bytes());
+        }
+        for text in [&ndjson, &array] {
+            let spans = json::record_spans(text).expect("valid").1;
+            let expected: Vec<(usize, String)> = spans
+                .iter()
+                .map(|s| {
+                    (
+                        s.start,
+                        String::from_utf8_lossy(&text[s.clone()]).into_owned(),
+                    )
+                })
+                .collect();
+            assert_eq!(expected.len(), 40);
+            for size in [1, 50, 200, 100_000] {
+                assert_eq!(records_of_pieces(text, size).expect("valid"), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn broken_arrays_fail_in_pieces() {
+        for (text, message) in [
+            (
+                &b"[\n{\"a\":1},\n{\"a\":2},\n]"[..],
+                "expected a JSON value",
+            ),
+            (
+                b"[\n{\"a\":1},\n{\"a\":2},\n",
+                "the JSON array is not closed",
+            ),
+            (b"[\n{\"a\":1},\n{\"a\":2}\n", "expected ',' or ']'"),
+            (
+                b"[\n{\"a\":1},\n{\"a\":2}\n]\n{}",
+                "unexpected content after",
+            ),
+            (b"[\n{\"a\":1}\n{\"a\":2}\n]", "expected ',' or ']'"),
+        ] {
+            for size in [1, 100] {
+                let err = records_of_pieces(text, size)
+                    .expect_err("broken")
+                    .to_string();
+                assert!(
+                    err.contains(message),
+                    "{}: {err}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_cut_inside_a_record_fails_the_piece_before_it() {
+        // Valid JSON, but the second record is over two lines: cut there, its first piece
+        // ends inside it (the caller then frames the file by structure).
+        let text = b"{\"a\":1}\n{\"a\":\n2}\n{\"a\":3}\n";
+        let err = records_of_pieces(text, 1)
+            .expect_err("cut inside")
+            .to_string();
+        assert!(err.contains("unexpected end of input"), "{err}");
+        let whole = records_of_pieces(text, 100).expect("one piece");
+        assert_eq!(whole[1], (8, "{\"a\":\n2}".to_string()));
+    }
 
     #[test]
     fn released_pages_of_a_big_mapped_file_read_back_the_same() {

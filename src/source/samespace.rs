@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::json::{parse_count, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
 use super::{
-    read_all, strip_position, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
-    SAMESPACE,
+    read_all, strip_position, Candidate, Framed, Keyless, OnBadFile, Records, Rejects, Stats,
+    Vendor, SAMESPACE,
 };
 use crate::error::{Error, Result};
 use crate::table::{
@@ -131,10 +131,19 @@ impl<'de> Deserialize<'de> for Pairs<'de> {
 }
 
 impl<'a> Fields<'a> {
+    /// The fields of the value at `span` (an item nested in a record).
     fn parse(file: &'a Framed, span: &Range<usize>) -> Result<Self> {
         let Pairs(fields) = super::de::from_slice(&file.bytes[span.clone()])
-            .map_err(|e| file.record_error(span, &e))?;
+            .map_err(|e| file.error_at(span.start + e.offset, e.message))?;
         Ok(Fields { file, fields })
+    }
+
+    /// The fields of the next record, with its offset.
+    fn next(records: &mut Records<'a>) -> Result<Option<(usize, Self)>> {
+        let file = records.file();
+        Ok(records
+            .next(|d| Pairs::deserialize(d))?
+            .map(|(start, Pairs(fields))| (start, Fields { file, fields })))
     }
 
     /// The value of `key` read as `T` (`T::default()` when absent), with the error located
@@ -175,7 +184,8 @@ impl<'a> Fields<'a> {
 
 type Chunk = Vec<(&'static TableDef, RecordBatch)>;
 
-fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<Chunk> {
+fn parse_chunk(mut records: Records<'_>, keyless: &Keyless) -> Result<Chunk> {
+    let f = records.file();
     let source = f.path.to_string_lossy();
     let source = Some(source.as_ref());
     match f.vendor {
@@ -184,8 +194,8 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
                 TableBuilder::new(&CSAT_CALLS),
                 TableBuilder::new(&CSAT_ANSWERS),
             );
-            for span in spans {
-                csat_record(f, span, &mut calls, &mut answers, source, keyless)?;
+            while let Some((start, r)) = Fields::next(&mut records)? {
+                csat_record(f, start, r, &mut calls, &mut answers, source, keyless)?;
             }
             Ok(vec![
                 (&CSAT_CALLS, calls.finish()?),
@@ -194,11 +204,10 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
         }
         Vendor::SamespaceLogs => {
             let mut b = TableBuilder::new(&AGENT_SESSIONS);
-            for span in spans {
-                let r = Fields::parse(f, span)?;
+            while let Some((start, r)) = Fields::next(&mut records)? {
                 let Some(id) = required(
                     f,
-                    span,
+                    start,
                     r.str("_id")?.or(r.str("session_id")?),
                     "_id",
                     keyless,
@@ -224,9 +233,8 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
         }
         Vendor::SamespaceProductivity => {
             let mut b = TableBuilder::new(&PRODUCTIVITY);
-            for span in spans {
-                let r = Fields::parse(f, span)?;
-                let Some(id) = required(f, span, r.str("_id")?.or(r.str("user")?), "_id", keyless)
+            while let Some((start, r)) = Fields::next(&mut records)? {
+                let Some(id) = required(f, start, r.str("_id")?.or(r.str("user")?), "_id", keyless)
                 else {
                     continue;
                 };
@@ -251,10 +259,9 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
         }
         _ => {
             let mut b = TableBuilder::new(&CALLS);
-            for span in spans {
-                let r = Fields::parse(f, span)?;
+            while let Some((start, r)) = Fields::next(&mut records)? {
                 let id = r.str("_id")?;
-                let Some(uuid) = required(f, span, r.str("uuid")?.or(id.clone()), "uuid", keyless)
+                let Some(uuid) = required(f, start, r.str("uuid")?.or(id.clone()), "uuid", keyless)
                 else {
                     continue;
                 };
@@ -299,13 +306,13 @@ fn parse_chunk(f: &Framed, spans: &[Range<usize>], keyless: &Keyless) -> Result<
 /// The record's key, or `None` (noted in `keyless`) when it has none.
 fn required<'a>(
     f: &Framed,
-    span: &Range<usize>,
+    start: usize,
     v: Option<Cow<'a, str>>,
     name: &str,
     keyless: &Keyless,
 ) -> Option<Cow<'a, str>> {
     if v.is_none() {
-        keyless.note(f.location(span.start), name);
+        keyless.note(f.location(start), name);
     }
     v
 }
@@ -326,14 +333,14 @@ pub fn split_question(q: &str) -> (Option<i64>, &str) {
 
 fn csat_record(
     f: &Framed,
-    span: &Range<usize>,
+    start: usize,
+    r: Fields,
     calls: &mut TableBuilder,
     answers: &mut TableBuilder,
     source: Option<&str>,
     keyless: &Keyless,
 ) -> Result<()> {
-    let r = Fields::parse(f, span)?;
-    let Some(call) = required(f, span, r.str("_id")?.or(r.str("uuid")?), "_id", keyless) else {
+    let Some(call) = required(f, start, r.str("_id")?.or(r.str("uuid")?), "_id", keyless) else {
         return Ok(());
     };
     let items: Option<Vec<Raw>> = r.get("csat")?;
@@ -343,7 +350,7 @@ fn csat_record(
         r.str("user_display_name")?,
         r.str("direction")?,
     );
-    let start = r.time("start_time")?;
+    let started = r.time("start_time")?;
     let tags: Option<Vec<LooseStr>> = r.get("conversation_tags")?;
     calls
         .str(Some(&call))
@@ -352,7 +359,7 @@ fn csat_record(
         .str(r.str("callee")?.as_deref())
         .str(agent.as_deref())
         .str(team.as_deref())
-        .ts(start)
+        .ts(started)
         .ts(r.time("end_time")?)
         .f64(r.num("duration")?)
         .f64(r.num("acw_duration")?)
@@ -381,7 +388,7 @@ fn csat_record(
             .str(question.is_some().then_some(text))
             .str(answer.as_deref())
             .i64(numeric)
-            .ts(a.time("timestamp")?.or(start))
+            .ts(a.time("timestamp")?.or(started))
             .str(agent.as_deref())
             .str(team.as_deref())
             .str(direction.as_deref())

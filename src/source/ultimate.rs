@@ -10,7 +10,6 @@ use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
-use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -24,7 +23,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::de::KeyMemo;
 use super::json::{LooseBool, LooseCount, LooseStr, LooseTime, RawText};
 use super::{
-    field, for_each_field, read_all, Candidate, Framed, Keyless, OnBadFile, Rejects, Stats, Vendor,
+    field, for_each_field, read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
 use crate::table::{sorted_by_group_and_text, Deferred, ParentKey, BOT_CONVERSATIONS, BOT_INTENTS};
@@ -158,7 +157,7 @@ fn parse(
         on_bad,
         rejects,
         &keyless,
-        |f, spans, keyless| parse_chunk(f, spans, opts, shrink, keyless, &nulls),
+        |records, keyless| parse_chunk(records, opts, shrink, keyless, &nulls),
     )?;
     let mut stats = Stats {
         files: candidates.len() - rejects.files.len() - rejects.skipped_not_json.len(),
@@ -825,25 +824,24 @@ const START_TIME: usize = 4;
 const END_TIME: usize = 5;
 
 fn parse_chunk(
-    f: &Framed,
-    spans: &[Range<usize>],
+    mut records: Records<'_>,
     opts: &Options,
     shrink: bool,
     keyless: &Keyless,
     nulls: &Nulls,
 ) -> Result<Chunk> {
+    let f = records.file();
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
     let mut b = Builders::new(&want);
     let skip = opts.skipped();
     let mut memo = KeyMemo::default();
-    for span in spans {
+    loop {
         let mut rec = Record::default();
-        super::de::from_slice_with(&f.bytes[span.clone()], |d| {
-            fill(d, skip, &mut memo, &mut rec)
-        })
-        .map_err(|e| f.record_error(span, &e))?;
+        let Some((start, ())) = records.next(|d| fill(d, skip, &mut memo, &mut rec))? else {
+            break;
+        };
         if !b.push(&rec, opts) {
-            keyless.note(f.location(span.start), "conversation_id");
+            keyless.note(f.location(start), "conversation_id");
         }
     }
     b.finish(f.path.to_string_lossy().into(), shrink, nulls)

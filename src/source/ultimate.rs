@@ -530,6 +530,8 @@ struct Chunk {
     conversations: RecordBatch,
     intents: RecordBatch,
     intent_parent: Vec<u32>,
+    /// The conversation ids' hashes, grouped by deduplication shard (see [`superseded`]).
+    keys: Keys,
     /// The file the chunk came from. `source_file` is left empty in the chunk's batches and
     /// filled in once, after the gather: copying the same path per row through the gather
     /// cost more than the rest of the columns together.
@@ -627,6 +629,60 @@ struct Builders {
     i_not_meaningful: BooleanBuilder,
     intent_parent: Vec<u32>,
     rows: u32,
+    /// [`id_hash`] of each row's conversation_id.
+    hashes: Vec<u64>,
+}
+
+/// A chunk's conversation id hashes, and its rows grouped by [`shard`] in row order: each
+/// shard of the deduplication visits only its own rows.
+struct Keys {
+    hashes: Vec<u64>,
+    by_shard: Vec<u32>,
+    /// Shard `s` holds `by_shard[starts[s]..starts[s + 1]]`.
+    starts: [u32; SHARDS as usize + 1],
+}
+
+impl Keys {
+    /// Groups the rows by shard (a counting sort, so each shard's rows stay in order).
+    fn new(hashes: Vec<u64>) -> Self {
+        let mut starts = [0u32; SHARDS as usize + 1];
+        for &h in &hashes {
+            starts[shard(h) + 1] += 1;
+        }
+        for s in 0..SHARDS as usize {
+            starts[s + 1] += starts[s];
+        }
+        let mut next = starts;
+        let mut by_shard = vec![0u32; hashes.len()];
+        for (row, &h) in hashes.iter().enumerate() {
+            let at = &mut next[shard(h)];
+            by_shard[*at as usize] = row as u32;
+            *at += 1;
+        }
+        Keys {
+            hashes,
+            by_shard,
+            starts,
+        }
+    }
+
+    /// The rows of shard `s`, in order.
+    fn rows(&self, s: usize) -> &[u32] {
+        &self.by_shard[self.starts[s] as usize..self.starts[s + 1] as usize]
+    }
+}
+
+/// The hash a conversation id is deduplicated by: computed as the id is parsed, while its
+/// bytes are in cache (a separate pass over the ids was a twentieth of a metrics run).
+fn id_hash(id: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(id)
+}
+
+/// The deduplication shard of a hash: bits 32.. of it, which the maps do not use for
+/// their buckets or tags.
+fn shard(h: u64) -> usize {
+    ((h >> 32) % SHARDS) as usize
 }
 
 fn utc_ts() -> TimestampMicrosecondBuilder {
@@ -672,6 +728,7 @@ impl Builders {
             i_not_meaningful: BooleanBuilder::new(),
             intent_parent: Vec::new(),
             rows: 0,
+            hashes: Vec::new(),
         }
     }
 
@@ -681,6 +738,7 @@ impl Builders {
             return false;
         };
         self.conversation_id.append_value(id);
+        self.hashes.push(id_hash(id));
         self.start.append_option(r.start.0);
         self.end.append_option(r.end.0);
         let text = |c: &mut Col<StringBuilder>, v: Option<&str>| c.put(|b| b.append_option(v));
@@ -812,6 +870,7 @@ impl Builders {
             conversations,
             intents,
             intent_parent: self.intent_parent,
+            keys: Keys::new(self.hashes),
             source,
         })
     }
@@ -886,25 +945,13 @@ impl std::hash::Hasher for PassThrough {
 /// record).
 ///
 /// Why sharded: one map over millions of ids was a serial tenth of a metrics run. Ids are
-/// hashed per chunk in parallel; each shard (bits 32.. of the hash, which the map itself
-/// does not use for its buckets or tags) then sees its ids in delivery order, so the rule
-/// above holds per id exactly as with one map.
+/// hashed as they are parsed, and each chunk's rows grouped by [`shard`] (see [`Keys`]);
+/// each shard then sees its ids in delivery order, so the rule above holds per id exactly
+/// as with one map.
 fn superseded(chunks: &[Chunk]) -> Vec<u64> {
     use rayon::prelude::*;
-    use std::hash::BuildHasher;
-    let hasher = foldhash::fast::FixedState::with_seed(0x5eed);
-    let keyed: Vec<(&StringArray, Vec<u64>)> = chunks
-        .par_iter()
-        .map(|c| {
-            let ids = c.conversations.column(CONVERSATION_ID).as_string::<i32>();
-            let hashes = (0..ids.len())
-                .map(|r| hasher.hash_one(ids.value(r)))
-                .collect();
-            (ids, hashes)
-        })
-        .collect();
-    let rows: usize = keyed.iter().map(|(ids, _)| ids.len()).sum();
-    let mut lost: Vec<u64> = (0..SHARDS)
+    let rows: usize = chunks.iter().map(|c| c.keys.hashes.len()).sum();
+    let mut lost: Vec<u64> = (0..SHARDS as usize)
         .into_par_iter()
         .flat_map_iter(|shard| {
             let mut best: HashMap<
@@ -916,15 +963,14 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
                 Default::default(),
             );
             let mut lost = Vec::new();
-            for (ci, (ids, hashes)) in keyed.iter().enumerate() {
-                let ends = chunks[ci]
+            for (ci, c) in chunks.iter().enumerate() {
+                let ids = c.conversations.column(CONVERSATION_ID).as_string::<i32>();
+                let ends = c
                     .conversations
                     .column(END_TIME)
                     .as_primitive::<TimestampMicrosecondType>();
-                for (row, &h) in hashes.iter().enumerate() {
-                    if (h >> 32) % SHARDS != shard {
-                        continue;
-                    }
+                for &row in c.keys.rows(shard) {
+                    let (row, h) = (row as usize, c.keys.hashes[row as usize]);
                     let end = ends.is_valid(row).then(|| ends.value(row));
                     let at = (ci as u64) << 32 | row as u64;
                     match best.entry(Key(h, ids.value(row))) {

@@ -613,7 +613,9 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    #[inline]
+    // Always inlined: it is called for every key and value, and as a call (LLVM's choice
+    // moves with unrelated changes) it cost 1.5% of a Samespace read.
+    #[inline(always)]
     fn peek(&mut self) -> Result<u8, Error> {
         self.skip_ws();
         match self.buf.get(self.pos) {

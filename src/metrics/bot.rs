@@ -16,8 +16,11 @@
 //!
 //! Every rate is null when its denominator is 0.
 
-use arrow::array::{AsArray, RecordBatch, StringArray};
-use arrow::datatypes::{Schema, TimestampMicrosecondType};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use arrow::buffer::BooleanBuffer;
+use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimestampMicrosecondType};
 use polars::prelude::*;
 
 use super::{
@@ -127,9 +130,16 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
     };
     // The chunks become chunks of the polars columns: shared, not copied (strings are
     // converted to polars' views, in parallel).
+    // The statuses are counted as flags (see `status_flags`); they stay as text only when
+    // they are dimensions.
+    let columns: Vec<&str> = needed
+        .iter()
+        .copied()
+        .filter(|c| !STATUS_COLUMNS.contains(c) || q.by.iter().any(|d| d == c))
+        .collect();
     let frames = parts
         .par_iter()
-        .map(|part| to_polars(&select(part, &needed, o.status_match)?))
+        .map(|part| to_polars(&select(part, &columns, o.status_match)?))
         .collect::<Result<Vec<DataFrame>>>()?;
     let mut df: Option<DataFrame> = None;
     for next in frames {
@@ -158,33 +168,18 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
         None => df,
     };
 
-    let m = |s: &str| match o.status_match {
-        StatusMatch::Exact => s.to_string(),
-        StatusMatch::Normalized => normalize(s),
-    };
-    let status = || col("conversation_status");
-    let resolution = || col("last_resolution");
-    let escalated = || any_of(status(), ESCALATION_STATUSES, &m);
+    let flag = |f: Flag| col(FLAGS[f as usize]);
     let aggs = vec![
         rows("total_conversations"),
+        count_if(flag(Flag::BotHandled), "bot_handled_conversations"),
+        count_if(flag(Flag::Deflected), "deflected_conversations"),
+        count_if(flag(Flag::Escalated), "escalated_conversations"),
         count_if(
-            status().eq(lit(m(BOT_HANDLED))),
-            "bot_handled_conversations",
-        ),
-        count_if(
-            status().is_not_null().and(escalated().not()),
-            "deflected_conversations",
-        ),
-        count_if(escalated(), "escalated_conversations"),
-        count_if(
-            status().eq(lit(m(FAILED_ESCALATION))),
+            flag(Flag::FailedEscalation),
             "failed_escalation_conversations",
         ),
-        count_if(resolution().eq(lit(m(INFORMED))), "informed_conversations"),
-        count_if(
-            any_of(resolution(), AUTOMATED_RESOLUTIONS, &m),
-            "automated_conversations",
-        ),
+        count_if(flag(Flag::Informed), "informed_conversations"),
+        count_if(flag(Flag::Automated), "automated_conversations"),
         sql_sum("visitor_messages_count", "visitor_messages"),
         sql_sum("not_understood_messages_count", "not_understood_messages"),
         count_if(
@@ -308,13 +303,81 @@ fn time_column(o: &Options) -> &'static str {
     }
 }
 
-/// `expr` equals one of `values` (null stays null, as SQL `IN`).
-fn any_of(expr: Expr, values: &[&str], m: &dyn Fn(&str) -> String) -> Expr {
-    values
-        .iter()
-        .map(|v| expr.clone().eq(lit(m(v))))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or(lit(false))
+/// The columns the status flags are computed from.
+const STATUS_COLUMNS: [&str; 2] = ["conversation_status", "last_resolution"];
+
+/// What a conversation's status and last resolution count as (see the module table).
+#[derive(Clone, Copy)]
+enum Flag {
+    BotHandled,
+    Deflected,
+    Escalated,
+    FailedEscalation,
+    Informed,
+    Automated,
+}
+
+/// The flags' columns in the frame the KPIs aggregate, in [`Flag`] order (names no table
+/// column has).
+const FLAGS: [&str; 6] = [
+    "_bot_handled",
+    "_deflected",
+    "_escalated",
+    "_failed_escalation",
+    "_informed",
+    "_automated",
+];
+
+/// The [`Flag`]s of every row of `batch`, as boolean columns without nulls: a null status
+/// or resolution counts as none of the values (SQL `=` and `IN` on NULL), and a null status
+/// is not deflected (`NOT IN` on NULL). Why here: computed per chunk, in parallel, with one
+/// match per row, instead of polars comparing the two columns as text once per value,
+/// after converting them to its own strings: that was a tenth of a metrics run.
+fn status_flags(batch: &RecordBatch, status_match: StatusMatch) -> Result<Vec<ArrayRef>> {
+    let schema = batch.schema();
+    let text = |name: &str| -> Result<&StringArray> {
+        Ok(batch.column(schema.index_of(name)?).as_string::<i32>())
+    };
+    let (status, resolution) = (text(STATUS_COLUMNS[0])?, text(STATUS_COLUMNS[1])?);
+    let m = |s: &str| match status_match {
+        StatusMatch::Exact => s.to_string(),
+        StatusMatch::Normalized => normalize(s),
+    };
+    let (handled, failed, informed) = (m(BOT_HANDLED), m(FAILED_ESCALATION), m(INFORMED));
+    let escalation: Vec<String> = ESCALATION_STATUSES.iter().map(|s| m(s)).collect();
+    let automated: Vec<String> = AUTOMATED_RESOLUTIONS.iter().map(|s| m(s)).collect();
+    // Each row's flags as the bits of a byte, then each flag's column from those bytes, 64
+    // rows at a time.
+    let mut bits = vec![0u8; batch.num_rows()];
+    for (i, row) in bits.iter_mut().enumerate() {
+        let mut set = |f: Flag, on: bool| *row |= u8::from(on) << f as u8;
+        // Exact matching (the default) compares the text as it is, with no copy.
+        let (s_normalized, r_normalized);
+        let (s, r) = match status_match {
+            StatusMatch::Exact => (text_at(status, i), text_at(resolution, i)),
+            StatusMatch::Normalized => {
+                s_normalized = text_at(status, i).map(normalize);
+                r_normalized = text_at(resolution, i).map(normalize);
+                (s_normalized.as_deref(), r_normalized.as_deref())
+            }
+        };
+        let escalated = s.is_some_and(|s| escalation.iter().any(|e| e == s));
+        set(Flag::BotHandled, s == Some(handled.as_str()));
+        set(Flag::Deflected, s.is_some() && !escalated);
+        set(Flag::Escalated, escalated);
+        set(Flag::FailedEscalation, s == Some(failed.as_str()));
+        set(Flag::Informed, r == Some(informed.as_str()));
+        set(
+            Flag::Automated,
+            r.is_some_and(|r| automated.iter().any(|a| a == r)),
+        );
+    }
+    Ok((0..FLAGS.len())
+        .map(|f| {
+            let column = BooleanBuffer::collect_bool(bits.len(), |i| bits[i] >> f & 1 == 1);
+            Arc::new(BooleanArray::new(column, None)) as ArrayRef
+        })
+        .collect())
 }
 
 /// Lower case without separators: `bot_handled`, `Bot-Handled` and `botHandled` agree.
@@ -325,7 +388,13 @@ pub fn normalize(s: &str) -> String {
         .collect()
 }
 
-/// The named columns of the batch, with statuses normalized when asked.
+/// Row `i` of `a`, `None` when null.
+fn text_at(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
+/// The named columns of the batch (statuses normalized when asked), then the
+/// [`status_flags`].
 fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Result<RecordBatch> {
     let schema = batch.schema();
     let mut fields = Vec::with_capacity(names.len());
@@ -345,6 +414,10 @@ fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Res
         }
         fields.push(schema.field(i).clone());
         arrays.push(array);
+    }
+    for (name, flag) in FLAGS.iter().zip(status_flags(batch, status_match)?) {
+        fields.push(Field::new(*name, ArrowType::Boolean, false));
+        arrays.push(flag);
     }
     Ok(RecordBatch::try_new(
         std::sync::Arc::new(Schema::new(fields)),
@@ -391,5 +464,77 @@ mod tests {
             normalize("customEscalation")
         );
         assert_ne!(normalize("agent"), normalize("email"));
+    }
+
+    #[test]
+    fn status_flags_follow_the_vendor_sql() {
+        let status = [
+            Some("botHandled"),
+            Some("email"),
+            Some("agent"),
+            Some("customEscalation"),
+            Some("failedEscalation"),
+            None,
+            Some(""),
+            Some("Bot-Handled"),
+            Some("EMAIL"),
+        ];
+        let resolution = [
+            Some("informed"),
+            Some("resolved"),
+            None,
+            Some("Informed"),
+            Some("other"),
+            Some("resolved"),
+            None,
+            Some("RESOLVED"),
+            Some("informed"),
+        ];
+        let batch = RecordBatch::try_from_iter([
+            (
+                "conversation_status",
+                Arc::new(StringArray::from(status.to_vec())) as ArrayRef,
+            ),
+            (
+                "last_resolution",
+                Arc::new(StringArray::from(resolution.to_vec())) as ArrayRef,
+            ),
+        ])
+        .expect("batch");
+        // Per flag, in `Flag` order, the rows set: `bot_handled`, `deflected`,
+        // `escalated`, `failed_escalation`, `informed`, `automated`.
+        let set = |m| -> Vec<Vec<usize>> {
+            status_flags(&batch, m)
+                .expect("flags")
+                .iter()
+                .map(|f| {
+                    let f = f.as_boolean();
+                    assert_eq!(f.null_count(), 0);
+                    (0..f.len()).filter(|&i| f.value(i)).collect()
+                })
+                .collect()
+        };
+        assert_eq!(
+            set(StatusMatch::Exact),
+            [
+                vec![0],
+                vec![0, 4, 6, 7, 8],
+                vec![1, 2, 3],
+                vec![4],
+                vec![0, 8],
+                vec![0, 1, 5, 8],
+            ]
+        );
+        assert_eq!(
+            set(StatusMatch::Normalized),
+            [
+                vec![0, 7],
+                vec![0, 4, 6, 7],
+                vec![1, 2, 3, 8],
+                vec![4],
+                vec![0, 3, 8],
+                vec![0, 1, 3, 5, 7, 8],
+            ]
+        );
     }
 }

@@ -975,18 +975,24 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
         let ids = c.column(CONVERSATION_ID).as_string::<i32>();
         ids.value((at & 0xffff_ffff) as usize)
     };
-    let mut lost: Vec<u64> = (0..SHARDS as usize)
+    // The best copy so far by hash; the ids are compared only when hashes are equal.
+    // Distinct ids with equal hashes (about one run in ten billion) go to the second map,
+    // keyed by the id itself. The maps are made once per task and cleared per shard: made
+    // per shard, their fresh pages were most of the deduplication's time.
+    type Best<'a> = (
+        HashMap<u64, (Option<i64>, u64), BuildHasherDefault<PassThrough>>,
+        HashMap<&'a str, (Option<i64>, u64)>,
+    );
+    let maps = || -> Best {
+        let per_shard = rows / SHARDS as usize + 1024;
+        let best = HashMap::with_capacity_and_hasher(per_shard, Default::default());
+        (best, HashMap::new())
+    };
+    let lost: Vec<Vec<u64>> = (0..SHARDS as usize)
         .into_par_iter()
-        .flat_map_iter(|shard| {
-            // The best copy so far by hash; the ids are compared only when hashes are
-            // equal. Distinct ids with equal hashes (about one run in ten billion) go to
-            // `others`, keyed by the id itself.
-            let mut best: HashMap<u64, (Option<i64>, u64), BuildHasherDefault<PassThrough>> =
-                HashMap::with_capacity_and_hasher(
-                    rows / SHARDS as usize + 1024,
-                    Default::default(),
-                );
-            let mut others: HashMap<&str, (Option<i64>, u64)> = HashMap::new();
+        .map_init(maps, |(best, others), shard| {
+            best.clear();
+            others.clear();
             let mut lost = Vec::new();
             let mut keep = |kept: &mut (Option<i64>, u64), end: Option<i64>, at: u64| {
                 if end >= kept.0 {
@@ -1018,6 +1024,7 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
             lost
         })
         .collect();
+    let mut lost = lost.concat();
     lost.par_sort_unstable();
     lost
 }

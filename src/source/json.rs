@@ -885,13 +885,8 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
     if !matches!(head[10], b' ' | b'T') || head[13] != b':' || head[16] != b':' {
         return None;
     }
-    // Each two-digit group as a number, every byte checked to be a digit at once.
     let mut not_digit = 0u8;
-    let mut two = |i: usize| {
-        let (hi, lo) = (head[i].wrapping_sub(b'0'), head[i + 1].wrapping_sub(b'0'));
-        not_digit |= u8::from(hi > 9) | u8::from(lo > 9);
-        i64::from(hi) * 10 + i64::from(lo)
-    };
+    let mut two = |i| two_digits(head, i, &mut not_digit);
     let (h, mi, sec) = (two(11), two(14), two(17));
     if not_digit != 0 || h > 23 || mi > 59 || sec > 60 {
         return None;
@@ -915,6 +910,15 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
     Some(days * 86_400_000_000 + (h * 3600 + mi * 60 + sec) * 1_000_000 + frac)
 }
 
+/// The two digits at `i` as a number; `not_digit` is set when either is not a digit, so a
+/// group of them is checked at once.
+#[inline(always)]
+fn two_digits(b: &[u8], i: usize, not_digit: &mut u8) -> i64 {
+    let (hi, lo) = (b[i].wrapping_sub(b'0'), b[i + 1].wrapping_sub(b'0'));
+    *not_digit |= u8::from(hi > 9) | u8::from(lo > 9);
+    i64::from(hi) * 10 + i64::from(lo)
+}
+
 thread_local! {
     /// The last date [`day_number`] read on this thread, and its day number. Zero bytes are
     /// no date, so the first call always computes.
@@ -935,11 +939,7 @@ fn day_number(date: &[u8; 10]) -> Option<i64> {
         return None;
     }
     let mut not_digit = 0u8;
-    let mut two = |i: usize| {
-        let (hi, lo) = (date[i].wrapping_sub(b'0'), date[i + 1].wrapping_sub(b'0'));
-        not_digit |= u8::from(hi > 9) | u8::from(lo > 9);
-        i64::from(hi) * 10 + i64::from(lo)
-    };
+    let mut two = |i| two_digits(date, i, &mut not_digit);
     let (c, yy, mo, d) = (two(0), two(2), two(5), two(8));
     let y = c * 100 + yy;
     if not_digit != 0
@@ -1154,25 +1154,38 @@ pub fn has_ascii_uppercase(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     const T0: i64 = 1_715_073_123_512_000; // 2024-05-07 09:12:03.512 UTC
 
-    #[test]
-    fn pieces_are_cut_just_past_newlines_between_records() {
-        let mut ndjson = b"\n ".to_vec();
-        let mut array = b"[\r\n".to_vec();
-        for i in 0..60 {
-            let record = format!("{{\"id\":\"{i}\",\"n\":[{i},{{\"x\":\"a,\\\"b\"}}]}}");
+    /// `n` records made by `record`, one per line, as NDJSON and as a JSON array (after
+    /// `ndjson_head` and `array_head`), with blanks, `\r\n` and commas placed each way.
+    pub(in crate::source) fn one_per_line(
+        n: usize,
+        ndjson_head: &[u8],
+        array_head: &[u8],
+        record: impl Fn(usize) -> String,
+    ) -> (Vec<u8>, Vec<u8>) {
+        let (mut ndjson, mut array) = (ndjson_head.to_vec(), array_head.to_vec());
+        for i in 0..n {
+            let record = record(i);
             ndjson.extend(format!("{record}{}", ["\n", "\r\n", " \n\n"][i % 3]).bytes());
-            let sep = if i == 59 {
+            let sep = if i + 1 == n {
                 "\n]\n"
             } else {
                 [",\n", ", \r\n", "\n,"][i % 3]
             };
             array.extend(format!("{record}{sep}").bytes());
         }
+        (ndjson, array)
+    }
+
+    #[test]
+    fn pieces_are_cut_just_past_newlines_between_records() {
+        let (ndjson, array) = one_per_line(60, b"\n ", b"[\r\n", |i| {
+            format!("{{\"id\":\"{i}\",\"n\":[{i},{{\"x\":\"a,\\\"b\"}}]}}")
+        });
         for (text, is_array) in [(&ndjson, false), (&array, true)] {
             let first = first_record(text).expect("one record per line");
             assert_eq!((first.array, first.envelope), (is_array, false));

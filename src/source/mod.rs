@@ -832,18 +832,9 @@ mod tests {
 
     #[test]
     fn records_framed_by_their_parse_are_the_structural_records() {
-        let mut ndjson = Vec::new();
-        let mut array = b"[\n".to_vec();
-        for i in 0..40 {
-            let record = format!("{{\"id\":{i},\"s\":\"x\\\"}}\\n,\",\"l\":[{{}},[]]}}");
-            ndjson.extend(format!("{record}{}", ["\n", "\r\n", " \n\n"][i % 3]).bytes());
-            let sep = if i == 39 {
-                "\n]\n"
-            } else {
-                [",\n", " ,\r\n", "\n,"][i % 3]
-            };
-            array.extend(format!("{record}{sep}").bytes());
-        }
+        let (ndjson, array) = json::tests::one_per_line(40, b"", b"[\n", |i| {
+            format!("{{\"id\":{i},\"s\":\"x\\\"}}\\n,\",\"l\":[{{}},[]]}}")
+        });
         for text in [&ndjson, &array] {
             let spans = json::record_spans(text).expect("valid").1;
             let expected: Vec<(usize, String)> = spans

@@ -25,6 +25,11 @@ use serde::de::{self, Deserialize, DeserializeSeed, MapAccess, SeqAccess, Visito
 /// visitor as a borrowed `&str` (the role serde_json's `RawValue` plays).
 pub const RAW_TOKEN: &str = "$cxkpi::RawJson";
 
+/// Newtype-struct name that makes [`Deserializer`] hand over a value as text: a string's
+/// content (borrowed, or unescaped into the deserializer's scratch buffer), null as a
+/// unit, any other value's raw JSON text (see `json::RawText`).
+pub const TEXT_TOKEN: &str = "$cxkpi::JsonText";
+
 /// Deepest nesting accepted, as serde_json's recursion limit.
 const MAX_DEPTH: usize = 128;
 
@@ -1133,12 +1138,16 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         name: &'static str,
         v: V,
     ) -> Result<V::Value, Error> {
-        if name != RAW_TOKEN {
-            return v.visit_newtype_struct(self);
-        }
-        let start = {
-            self.peek()?;
-            self.pos
+        let start = match name {
+            RAW_TOKEN => {
+                self.peek()?;
+                self.pos
+            }
+            TEXT_TOKEN => match self.peek()? {
+                b'"' | b'n' => return self.deserialize_any(v),
+                _ => self.pos,
+            },
+            _ => return v.visit_newtype_struct(self),
         };
         self.skip()?;
         let buf = self.buf;

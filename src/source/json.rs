@@ -534,15 +534,26 @@ pub struct RawText<'a>(pub Option<Cow<'a, str>>);
 
 impl<'de> de::Deserialize<'de> for RawText<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = super::de::Raw::deserialize(d)?.0;
-        if text == "null" {
-            Ok(RawText(None))
-        } else if text.starts_with('"') {
-            let s: LooseStr<'de> = super::de::from_str(text).map_err(de::Error::custom)?;
-            Ok(RawText(s.0))
-        } else {
-            Ok(RawText(Some(Cow::Borrowed(text))))
+        // One token for all three cases, so that a string is read where it lies. Why: its
+        // raw text parsed again by a fresh deserializer grew a new scratch buffer for each
+        // escaped string (a JSON object held as a string has many), 2% of an ingest.
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawText<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawText(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RawText(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(RawText(None))
+            }
         }
+        d.deserialize_newtype_struct(super::de::TEXT_TOKEN, V)
     }
 }
 
@@ -1570,6 +1581,14 @@ pub(super) mod tests {
         assert_eq!(t.0.as_deref(), Some("-17.48"));
         let t: RawText = crate::source::de::from_str("null").unwrap();
         assert_eq!(t.0, None);
+        // A JSON object held as a string comes back unescaped; the string "null" is text.
+        let t: RawText = crate::source::de::from_str(r#""{\"a\":\"\u00e9\"}""#).unwrap();
+        assert_eq!(t.0.as_deref(), Some(r#"{"a":"é"}"#));
+        let t: RawText = crate::source::de::from_str(r#""null""#).unwrap();
+        assert_eq!(t.0.as_deref(), Some("null"));
+        let t: RawText = crate::source::de::from_str("true").unwrap();
+        assert_eq!(t.0.as_deref(), Some("true"));
+        assert!(crate::source::de::from_str::<RawText>(r#""bad \q escape""#).is_err());
         let f: LooseF64 = crate::source::de::from_str(r#""-0.25""#).unwrap();
         assert_eq!(f.0, Some(-0.25));
         assert_eq!(

@@ -789,7 +789,12 @@ pub fn sorted_by_group_and_text<'a>(
     rows: impl Iterator<Item = (Option<i64>, Option<&'a str>, usize, usize)>,
 ) -> Vec<(usize, usize)> {
     use rayon::prelude::*;
-    let (mut keys, mut texts, mut positions) = (Vec::new(), Vec::new(), Vec::new());
+    let n = rows.size_hint().0;
+    let (mut keys, mut texts, mut positions) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for (g, k, i, r) in rows {
         keys.push(SortKey {
             has_group: g.is_some(),

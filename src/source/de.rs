@@ -1024,6 +1024,33 @@ impl<'de> Deserializer<'de> {
         Ok(())
     }
 
+    /// Walks the array at the current position, calling `read` at each element, which must
+    /// read exactly that element: the array form of [`Deserializer::fields`], for arrays of
+    /// objects inside a record, walked without serde's sequence visitor.
+    pub fn elements(
+        &mut self,
+        mut read: impl FnMut(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.peek()? != b'[' {
+            return self.fail(self.pos, "expected an array");
+        }
+        self.enter()?;
+        if self.peek()? != b']' {
+            loop {
+                read(self)?;
+                match self.peek()? {
+                    // A trailing comma fails in `read`, at the `]`.
+                    b',' => self.pos += 1,
+                    b']' => break,
+                    _ => return self.fail(self.pos, "expected ',' or ']' in an array"),
+                }
+            }
+        }
+        self.pos += 1;
+        self.depth -= 1;
+        Ok(())
+    }
+
     /// The key at `pos`, met for the first time: read, resolved, and remembered at `next`.
     /// Returns its slot; `pos` is left at its start.
     #[cold]

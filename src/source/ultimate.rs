@@ -335,11 +335,19 @@ impl Field {
 fn record<'de>(
     d: &mut super::de::Deserializer<'de>,
     skip: u64,
-    memo: &mut KeyMemo<'de, Field>,
+    memo: &mut Memos<'de>,
 ) -> Result<Record<'de>, super::de::Error> {
     let mut r = Record::default();
     fill(d, skip, memo, &mut r)?;
     Ok(r)
+}
+
+/// The key orders [`fill`] carries from one record of a chunk to the next: the records'
+/// and their intents'.
+#[derive(Default)]
+struct Memos<'de> {
+    record: KeyMemo<'de, Field>,
+    intent: KeyMemo<'de, IntentField>,
 }
 
 /// [`record`] into `r`, a fresh record of the caller's: filled where it lives instead of
@@ -348,10 +356,14 @@ fn record<'de>(
 fn fill<'de>(
     d: &mut super::de::Deserializer<'de>,
     skip: u64,
-    memo: &mut KeyMemo<'de, Field>,
+    memo: &mut Memos<'de>,
     r: &mut Record<'de>,
 ) -> Result<(), super::de::Error> {
     let resolve = |k: &str| Field::of(k).filter(|f| skip >> f.bit() & 1 == 0);
+    let Memos {
+        record: memo,
+        intent: intent_memo,
+    } = memo;
     d.fields(
         "an Ultimate conversation object",
         memo,
@@ -372,7 +384,7 @@ fn fill<'de>(
                 Field::Status => r.status = d.value(key)?,
                 Field::LastResolution => r.last_resolution = d.value(key)?,
                 Field::TriggeredReplies => r.triggered_replies = d.value(key)?,
-                Field::Intents => r.intents = d.value::<Intents>(key)?.0,
+                Field::Intents => read_intents(d, key, intent_memo, &mut r.intents)?,
                 Field::IsLlm => r.is_llm = d.value(key)?,
                 Field::AutomatedResolution => r.automated_resolution = d.value(key)?,
                 Field::ConversationType => r.conversation_type = d.value(key)?,
@@ -465,6 +477,64 @@ impl<'de> Deserialize<'de> for Intent<'de> {
         }
         d.deserialize_any(V)
     }
+}
+
+/// The fields of an intent the reader keeps.
+#[derive(Debug, Clone, Copy)]
+enum IntentField {
+    Id,
+    Name,
+    Timestamp,
+    NotMeaningful,
+}
+
+impl IntentField {
+    /// The field of a lower-cased key.
+    fn of(key: &str) -> Option<IntentField> {
+        Some(match key {
+            "intent_id" => IntentField::Id,
+            "intent_name" => IntentField::Name,
+            "intent_timestamp" => IntentField::Timestamp,
+            "not_meaningful" => IntentField::NotMeaningful,
+            _ => return None,
+        })
+    }
+}
+
+/// `triggered_intent_replies` into `out`. The usual shape, an array of intent objects, is
+/// walked as records are (by `Deserializer::fields`, with the intents' key memo); the
+/// others (null, the array or an intent as JSON text) go through [`Intents`]. Why: through
+/// serde's visitors the intents were a quarter of an ingest's parse.
+fn read_intents<'de>(
+    d: &mut super::de::Deserializer<'de>,
+    key: &str,
+    memo: &mut KeyMemo<'de, IntentField>,
+    out: &mut Vec<Intent<'de>>,
+) -> Result<(), super::de::Error> {
+    if d.next_byte() != Some(b'[') {
+        *out = d.value::<Intents>(key)?.0;
+        return Ok(());
+    }
+    out.clear();
+    d.elements(|d| {
+        if d.next_byte() != Some(b'{') {
+            out.push(Intent::deserialize(&mut *d)?);
+            return Ok(());
+        }
+        let mut it = Intent::default();
+        d.fields("an intent object", memo, IntentField::of, |d, f, k| {
+            match f {
+                IntentField::Id => it.id = d.value(k)?,
+                IntentField::Name => it.name = d.value(k)?,
+                IntentField::Timestamp => it.timestamp = d.value(k)?,
+                IntentField::NotMeaningful => it.not_meaningful = d.value(k)?,
+            }
+            Ok(true)
+        })?;
+        out.push(it);
+        Ok(())
+    })
+    .map_err(|e| serde::de::Error::custom(format_args!("field `{key}`: {e}")))
 }
 
 /// `triggered_intent_replies`: an array of intents, null, or the array as JSON text.
@@ -921,7 +991,7 @@ fn parse_chunk(
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
     let mut b = Builders::new(&want);
     let skip = opts.skipped();
-    let mut memo = KeyMemo::default();
+    let mut memo = Memos::default();
     loop {
         let mut rec = Record::default();
         let Some((start, ())) = records.next(|d| fill(d, skip, &mut memo, &mut rec))? else {
@@ -1145,6 +1215,39 @@ fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTab
 mod tests {
     use super::*;
 
+    #[test]
+    fn intents_walked_in_place_read_as_through_serde() {
+        let shapes = [
+            r#"[]"#,
+            r#"null"#,
+            r#" [ { "Intent_Name" : "A", "x": [1, {"y": "]"}], "intent_id": "i\u0041",
+                 "not_meaningful": "true", "intent_timestamp": "2024-03-25 04:07:28.551 UTC" },
+                 {"intent_name": null}, "{\"intent_name\": \"as text\"}", {} ] "#,
+            r#""[{\"intent_name\": \"array as text\"}]""#,
+            r#"[{"intent_name": "B", "intent_name": "C"}, {"not_meaningful": false}]"#,
+        ];
+        for json in shapes {
+            let expected = super::super::de::from_str::<Intents>(json).unwrap().0;
+            let mut d = super::super::de::Deserializer::new(json.as_bytes(), 0);
+            let mut got = vec![Intent::default()];
+            read_intents(&mut d, "k", &mut KeyMemo::default(), &mut got).unwrap();
+            assert_eq!(got, expected, "{json}");
+            assert_eq!(d.next_byte(), None, "{json}: read to its end");
+        }
+        for bad in [
+            r#"[{"intent_name": "A"},]"#,
+            r#"[{"intent_name": "A"}"#,
+            r#"[1 2]"#,
+            "[,]",
+        ] {
+            let mut d = super::super::de::Deserializer::new(bad.as_bytes(), 0);
+            let e = read_intents(&mut d, "k", &mut KeyMemo::default(), &mut Vec::new());
+            let expected = super::super::de::from_str::<Intents>(bad).err().unwrap();
+            let expected = format!("field `k`: {}", expected.message);
+            assert_eq!(e.err().map(|e| e.to_string()), Some(expected), "{bad}");
+        }
+    }
+
     fn intent(name: &str, ts: Option<i64>, nm: Option<bool>) -> Intent<'static> {
         Intent {
             id: LooseStr(None),
@@ -1185,7 +1288,7 @@ mod tests {
 
     fn parse(text: &str) -> Result<Record<'_>, crate::source::de::Failure> {
         crate::source::de::from_slice_with(text.as_bytes(), |d| {
-            super::record(d, 0, &mut KeyMemo::default())
+            super::record(d, 0, &mut super::Memos::default())
         })
     }
 
@@ -1278,7 +1381,7 @@ mod tests {
         };
         let text = r#"{"conversation_id":"c","labels":["x"],"conversations_data":"{}","visitor_messages_count":"2"}"#;
         let r = crate::source::de::from_slice_with(text.as_bytes(), |d| {
-            super::record(d, only.skipped(), &mut KeyMemo::default())
+            super::record(d, only.skipped(), &mut super::Memos::default())
         })
         .unwrap();
         assert!(r.labels.is_none() && r.conversations_data.0.is_none());

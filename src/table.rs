@@ -925,6 +925,18 @@ pub fn part_labels(labels: &[impl AsRef<str>], positions: &[(usize, usize)]) -> 
     Arc::new(b.finish())
 }
 
+/// `positions` as runs of consecutive rows of one part: `(part, first row, rows)`.
+fn runs(positions: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+    for &(p, r) in positions {
+        match runs.last_mut() {
+            Some((q, first, n)) if *q == p && *first + *n == r => *n += 1,
+            _ => runs.push((p, r, 1)),
+        }
+    }
+    runs
+}
+
 /// `batch` with the column `name` replaced by `values`.
 pub fn with_column(
     batch: &RecordBatch,
@@ -1035,6 +1047,17 @@ impl Deferred {
             .iter()
             .map(|&p| self.parts[p].column(i).as_ref())
             .collect();
+        // Rows in runs of a part (files whose rows already come in the table's order): the
+        // runs' slices concatenated, a copy per run rather than per row.
+        let runs = runs(local);
+        if runs.len() * 64 <= local.len() {
+            let slices: Vec<ArrayRef> = runs
+                .iter()
+                .map(|&(p, r, n)| pieces[p].slice(r, n))
+                .collect();
+            let slices: Vec<&dyn Array> = slices.iter().map(|a| a.as_ref()).collect();
+            return arrow::compute::concat(&slices);
+        }
         arrow::compute::interleave(&pieces, local)
     }
 
@@ -1274,6 +1297,43 @@ mod tests {
         expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let expected: Vec<(usize, usize)> = expected.iter().map(|r| (r.2, r.3)).collect();
         assert_eq!(sorted_by_group_and_text(rows.into_iter()), expected);
+    }
+
+    #[test]
+    fn deferred_rows_in_runs_are_copied_as_row_by_row() {
+        // Long runs of a part (copied as slices) and scattered rows (copied row by row).
+        let names: Vec<Vec<String>> = (0..2)
+            .map(|p| (0..300).map(|r| format!("{p}-{r}")).collect())
+            .collect();
+        let refs: Vec<Vec<&str>> = names
+            .iter()
+            .map(|n| n.iter().map(String::as_str).collect())
+            .collect();
+        let parts = vec![part(&refs[0]), part(&refs[1])];
+        let d = Deferred {
+            schema: parts[0].schema(),
+            parts,
+            sources: vec!["x.json".into(), "y.json".into()],
+            positions: Vec::new(),
+            parent_key: None,
+        };
+        let runs: Vec<(usize, usize)> = (5..200)
+            .map(|r| (1, r))
+            .chain((0..150).map(|r| (0, r)))
+            .chain((200..300).map(|r| (1, r)))
+            .collect();
+        let scattered: Vec<(usize, usize)> = (0..300).map(|i| (i % 2, i * 7 % 300)).collect();
+        for positions in [runs, scattered] {
+            let got = d.rows(&positions).unwrap();
+            let expected: Vec<String> =
+                positions.iter().map(|&(p, r)| format!("{p}-{r}")).collect();
+            assert_eq!(texts(got.column(0)), expected);
+            let files: Vec<&str> = positions
+                .iter()
+                .map(|&(p, _)| ["x.json", "y.json"][p])
+                .collect();
+            assert_eq!(texts(got.column(1)), files);
+        }
     }
 
     #[test]

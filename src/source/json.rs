@@ -536,24 +536,11 @@ impl<'de> de::Deserialize<'de> for RawText<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // One token for all three cases, so that a string is read where it lies. Why: its
         // raw text parsed again by a fresh deserializer grew a new scratch buffer for each
-        // escaped string (a JSON object held as a string has many), 2% of an ingest.
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = RawText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(RawText(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(RawText(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(RawText(None))
-            }
-        }
-        d.deserialize_newtype_struct(super::de::TEXT_TOKEN, V)
+        // escaped string (a JSON object held as a string has many), 2% of an ingest. The
+        // token hands over only strings (content or raw text) and null, which
+        // `LooseStrVisitor` takes as `RawText` wants them.
+        let s = d.deserialize_newtype_struct(super::de::TEXT_TOKEN, LooseStrVisitor)?;
+        Ok(RawText(s.0))
     }
 }
 
@@ -564,45 +551,48 @@ pub struct LooseStr<'a>(pub Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> de::Deserialize<'de> for LooseStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = LooseStr<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Borrowed(v))))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Owned(v.to_owned()))))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Owned(v))))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(LooseStr(Some(Cow::Borrowed(if v {
-                    "true"
-                } else {
-                    "false"
-                }))))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(LooseStr(None))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                extended(map, EXT_STRING, "a string")
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(LooseStrVisitor)
+    }
+}
+
+/// Reads a [`LooseStr`] (and, through the text token, a [`RawText`]).
+struct LooseStrVisitor;
+
+impl<'de> Visitor<'de> for LooseStrVisitor {
+    type Value = LooseStr<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v))))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(LooseStr(Some(Cow::Borrowed(if v {
+            "true"
+        } else {
+            "false"
+        }))))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(LooseStr(None))
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        extended(map, EXT_STRING, "a string")
     }
 }
 

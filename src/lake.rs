@@ -839,10 +839,13 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
             .collect();
         parts.push(filter(&old, keep)?);
     }
-    let new_rows = c.by_dt.get(&dt).map_or(0, Vec::len);
-    if let Some(rows) = c.by_dt.get(&dt) {
-        parts.push(c.new.rows(rows)?);
-    }
+    let new_rows = match c.by_dt.get(&dt) {
+        Some(rows) => {
+            parts.push(c.new.rows(rows)?);
+            rows.len()
+        }
+        None => 0,
+    };
     let combined = match parts.len() {
         1 => parts.swap_remove(0),
         _ => arrow::compute::concat_batches(&t.def.schema(), &parts)?,

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
     ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
@@ -709,7 +711,7 @@ pub fn concat_in_canonical_order(
                 .iter()
                 .map(|p| key_of(p, key))
                 .collect::<Result<Vec<_>, _>>()?;
-            sorted_by_text(keys.iter().enumerate().flat_map(|(i, k)| {
+            sorted_by_text(keys.par_iter().enumerate().flat_map_iter(|(i, k)| {
                 let k = k.as_string::<i32>();
                 (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), i, r))
             }))
@@ -756,7 +758,7 @@ pub fn concat_in_canonical_order(
 /// every caller). Sorts in parallel, and compares the first 16 bytes of each key as one
 /// integer before the whole strings.
 pub fn sorted_by_text<'a>(
-    rows: impl Iterator<Item = (Option<&'a str>, usize, usize)>,
+    rows: impl ParallelIterator<Item = (Option<&'a str>, usize, usize)>,
 ) -> Vec<(usize, usize)> {
     sorted_by_group_and_text(rows.map(|(k, i, r)| (None, k, i, r)))
 }
@@ -785,12 +787,17 @@ struct SortKey<'a> {
     at: (usize, usize),
 }
 
-/// [`sorted_by_text`] within groups: by group (nulls first), then text key.
+/// [`sorted_by_text`] within groups: by group (nulls first), then text key. The input
+/// order does not matter: ties are broken by position, which is unique.
+///
+/// The rows are first put in group order by counting (one pass), then each group is sorted
+/// on its own, groups in parallel. Groups are days in an ingest: a day's rows fit the
+/// cache where one sort of the whole history moved every row through memory twenty times
+/// over, and it was a tenth of an ingest.
 pub fn sorted_by_group_and_text<'a>(
-    rows: impl Iterator<Item = (Option<i64>, Option<&'a str>, usize, usize)>,
+    rows: impl ParallelIterator<Item = (Option<i64>, Option<&'a str>, usize, usize)>,
 ) -> Vec<(usize, usize)> {
-    use rayon::prelude::*;
-    let mut keys: Vec<SortKey> = rows
+    let keys: Vec<SortKey> = rows
         .map(|(g, k, i, r)| SortKey {
             has_group: g.is_some(),
             group: g.unwrap_or(0),
@@ -800,16 +807,73 @@ pub fn sorted_by_group_and_text<'a>(
             at: (i, r),
         })
         .collect();
-    // Unstable, but ties are broken by position, so the result is a stable sort's without
-    // a merge sort's copying of every row at every level.
-    let head = |k: &SortKey| (k.has_group, k.group, k.has_key, k.prefix);
-    keys.par_sort_unstable_by(|a, b| {
-        head(a)
-            .cmp(&head(b))
+    let Some(&first) = keys.first() else {
+        return Vec::new();
+    };
+    let group = |k: &SortKey| (k.has_group, k.group);
+    // Each group's rank in group order, and where its rows start.
+    let mut rank: HashMap<(bool, i64), usize, foldhash::fast::RandomState> = HashMap::default();
+    let mut last = None;
+    for k in &keys {
+        if last != Some(group(k)) {
+            last = Some(group(k));
+            rank.entry(group(k)).or_insert(0);
+        }
+    }
+    let mut groups: Vec<(bool, i64)> = rank.keys().copied().collect();
+    groups.sort_unstable();
+    for (i, g) in groups.iter().enumerate() {
+        rank.insert(*g, i);
+    }
+    let slot_of = |k: &SortKey, last: &mut Option<((bool, i64), usize)>| match *last {
+        Some((g, slot)) if g == group(k) => slot,
+        _ => {
+            let slot = rank[&group(k)];
+            *last = Some((group(k), slot));
+            slot
+        }
+    };
+    let mut starts = vec![0usize; groups.len() + 1];
+    let mut cached = None;
+    for k in &keys {
+        starts[slot_of(k, &mut cached) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut grouped = vec![first; keys.len()];
+    let mut next = starts.clone();
+    let mut cached = None;
+    for k in &keys {
+        let slot = slot_of(k, &mut cached);
+        grouped[next[slot]] = *k;
+        next[slot] += 1;
+    }
+    drop(keys);
+    let mut slices: Vec<&mut [SortKey]> = Vec::with_capacity(groups.len());
+    let mut rest = grouped.as_mut_slice();
+    for w in starts.windows(2) {
+        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
+        slices.push(head);
+        rest = tail;
+    }
+    let order = |a: &SortKey, b: &SortKey| {
+        (a.has_key, a.prefix)
+            .cmp(&(b.has_key, b.prefix))
             .then_with(|| a.text.cmp(b.text))
             .then(a.at.cmp(&b.at))
+    };
+    // Unstable, but ties are broken by position, so the result is a stable sort's without
+    // a merge sort's copying. A group much larger than the rest (one day, or no groups at
+    // all) is itself sorted in parallel.
+    slices.into_par_iter().for_each(|s| {
+        if s.len() >= 1 << 16 {
+            s.par_sort_unstable_by(order);
+        } else {
+            s.sort_unstable_by(order);
+        }
     });
-    keys.into_iter().map(|k| k.at).collect()
+    grouped.into_iter().map(|k| k.at).collect()
 }
 
 /// The rows at `(part, row)` positions of `parts`, in that order, as one batch; one column
@@ -861,7 +925,6 @@ fn build_columns(
     positions: Option<&[(usize, usize)]>,
     wanted: impl Fn(&str) -> bool + Sync,
 ) -> Result<RecordBatch, ArrowError> {
-    use rayon::prelude::*;
     let rows = match positions {
         Some(p) => p.len(),
         None => parts.iter().map(|p| p.num_rows()).sum(),
@@ -1058,7 +1121,6 @@ impl Deferred {
     /// The columns `names` of every row, in order, as a batch of only those columns (for a
     /// metrics run, which reads a few columns of a table it never writes).
     pub fn select(&self, names: &[String]) -> Result<RecordBatch, ArrowError> {
-        use rayon::prelude::*;
         let indices = names
             .iter()
             .map(|n| self.schema.index_of(n))
@@ -1155,10 +1217,9 @@ pub fn latest_by_text_key(parts: &[RecordBatch], index: usize) -> (Vec<(usize, u
         .map(|p| p.column(index).as_string::<i32>())
         .collect();
     let key_at = |(p, r): (usize, usize)| keys[p].is_valid(r).then(|| keys[p].value(r));
-    let sorted =
-        sorted_by_text(keys.iter().enumerate().flat_map(|(p, k)| {
-            (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))
-        }));
+    let sorted = sorted_by_text(keys.par_iter().enumerate().flat_map_iter(|(p, k)| {
+        (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))
+    }));
     let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
     let dropped = sorted.len() - kept.len();
     (kept, dropped)
@@ -1274,23 +1335,29 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
-        let rows: Vec<(Option<i64>, Option<&str>, usize, usize)> = (0..500)
-            .map(|i| {
-                let g = match next(4) {
-                    0 => None,
-                    g => Some(g as i64 - 2),
-                };
-                let k = match next(8) as usize {
-                    7 => None,
-                    t => Some(texts[t]),
-                };
-                (g, k, i / 100, i % 100)
-            })
-            .collect();
-        let mut expected = rows.clone();
-        expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let expected: Vec<(usize, usize)> = expected.iter().map(|r| (r.2, r.3)).collect();
-        assert_eq!(sorted_by_group_and_text(rows.into_iter()), expected);
+        // Small groups, and groups large enough to be sorted in parallel themselves.
+        for (n, groups) in [(500, 4), (150_000, 2)] {
+            let rows: Vec<(Option<i64>, Option<&str>, usize, usize)> = (0..n)
+                .map(|i| {
+                    let g = match next(groups) {
+                        0 => None,
+                        g => Some(g as i64 - 2),
+                    };
+                    let k = match next(8) as usize {
+                        7 => None,
+                        t => Some(texts[t]),
+                    };
+                    (g, k, i / 100, i % 100)
+                })
+                .collect();
+            let mut expected = rows.clone();
+            expected.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            let expected: Vec<(usize, usize)> = expected.iter().map(|r| (r.2, r.3)).collect();
+            // The order rows come in does not matter.
+            let reversed: Vec<_> = rows.iter().rev().copied().collect();
+            assert_eq!(sorted_by_group_and_text(rows.into_par_iter()), expected);
+            assert_eq!(sorted_by_group_and_text(reversed.into_par_iter()), expected);
+        }
     }
 
     #[test]

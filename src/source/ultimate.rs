@@ -1128,29 +1128,32 @@ fn kept_in_delivery_order(chunks: Vec<Chunk>) -> Result<(Vec<RecordBatch>, usize
 /// conversation_id, then intent position; by start day first with
 /// [`Options::by_start_day`]).
 fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTables {
+    use rayon::prelude::*;
     let lost = superseded(&chunks);
     stats.duplicates = lost.len();
-    let mut lost = lost.iter().peekable();
-    let mut rows = Vec::new();
-    for (ci, c) in chunks.iter().enumerate() {
+    let rows = chunks.par_iter().enumerate().flat_map_iter(|(ci, c)| {
         let ids = c.conversations.column(CONVERSATION_ID).as_string::<i32>();
         let starts = c
             .conversations
             .column(START_TIME)
             .as_primitive::<TimestampMicrosecondType>();
-        for r in 0..ids.len() {
+        // `lost` is in (chunk, row) order: this chunk's are one run of it.
+        let from = lost.partition_point(|&at| at >> 32 < ci as u64);
+        let to = lost.partition_point(|&at| at >> 32 <= ci as u64);
+        let mut lost = lost[from..to].iter().peekable();
+        (0..ids.len()).filter_map(move |r| {
             let at = (ci as u64) << 32 | r as u64;
-            if lost.next_if_eq(&&at).is_none() {
+            lost.next_if_eq(&&at).is_none().then(|| {
                 let day = match opts.by_start_day && starts.is_valid(r) {
                     true => Some(starts.value(r).div_euclid(crate::time::DAY_US)),
                     false => None,
                 };
-                rows.push((day, Some(ids.value(r)), ci, r));
-            }
-        }
-    }
+                (day, Some(ids.value(r)), ci, r)
+            })
+        })
+    });
     // Ids are unique now, so the order is fully determined.
-    let kept = sorted_by_group_and_text(rows.into_iter());
+    let kept = sorted_by_group_and_text(rows);
     // The intents of each chunk row are contiguous and in position order: index them by row.
     let firsts: Vec<Vec<u32>> = chunks
         .iter()

@@ -369,6 +369,11 @@ impl<'a> Records<'a> {
     }
 
     /// The file the records are in.
+    /// How many input bytes the part covers.
+    pub fn input_len(&self) -> usize {
+        self.part.range().len()
+    }
+
     pub fn file(&self) -> &'a Framed {
         self.file
     }

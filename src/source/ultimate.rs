@@ -782,25 +782,87 @@ fn shard(h: u64) -> usize {
     ((h >> 32) % SHARDS) as usize
 }
 
-fn utc_ts() -> TimestampMicrosecondBuilder {
-    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+fn utc_ts(rows: usize) -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC")
+}
+
+/// How big the last chunk a thread parsed came out, for the builders of its next chunk.
+///
+/// Why: builders that start small double their way up, and every doubling copies the
+/// column into fresh pages: a quarter of an ingest's page faults, and page faults are
+/// much of a run's system time. Started at the size the last chunk reached for as many
+/// input bytes, a builder is allocated once; capacity a chunk does not fill is never
+/// touched, so it costs no memory.
+#[derive(Clone, Default)]
+struct Sizes {
+    input: usize,
+    rows: usize,
+    intents: usize,
+    /// Bytes of string values per column, by name (`i_` for `bot_intents`' columns).
+    text: Vec<(&'static str, usize)>,
+}
+
+thread_local! {
+    static LAST_SIZES: std::cell::RefCell<Sizes> = std::cell::RefCell::default();
+}
+
+/// [`Sizes`] scaled to a chunk's input, with room to spare.
+struct Hint {
+    sizes: Sizes,
+    scale: f64,
+}
+
+impl Hint {
+    fn for_input(input: usize) -> Hint {
+        let sizes = LAST_SIZES.with(|s| s.borrow().clone());
+        let scale = match sizes.input {
+            0 => 0.0,
+            last => input as f64 / last as f64 * 1.15,
+        };
+        Hint { sizes, scale }
+    }
+
+    fn scaled(&self, n: usize) -> usize {
+        (n as f64 * self.scale) as usize
+    }
+
+    fn rows(&self) -> usize {
+        self.scaled(self.sizes.rows)
+    }
+
+    fn intents(&self) -> usize {
+        self.scaled(self.sizes.intents)
+    }
+
+    fn bytes(&self, column: &str) -> usize {
+        let at = self.sizes.text.iter().find(|(c, _)| *c == column);
+        at.map_or(0, |&(_, n)| self.scaled(n))
+    }
+
+    fn text(&self, column: &str) -> StringBuilder {
+        StringBuilder::with_capacity(self.rows(), self.bytes(column))
+    }
 }
 
 impl Builders {
-    /// Builders for the columns `want` names (the key and both times always).
-    fn new(want: &dyn Fn(&str) -> bool) -> Self {
-        let text = |name| Col::new(name, want, StringBuilder::new);
-        let flag = |name| Col::new(name, want, BooleanBuilder::new);
+    /// Builders for the columns `want` names (the key and both times always), sized by `hint`.
+    fn new(want: &dyn Fn(&str) -> bool, hint: &Hint) -> Self {
+        let (rows, intents) = (hint.rows(), hint.intents());
+        let text = |name| Col::new(name, want, || hint.text(name));
+        let flag = |name| Col::new(name, want, || BooleanBuilder::with_capacity(rows));
+        let int = |name| Col::new(name, want, || Int64Builder::with_capacity(rows));
         Builders {
-            conversation_id: StringBuilder::new(),
-            start: utc_ts(),
-            end: utc_ts(),
+            conversation_id: hint.text("conversation_id"),
+            start: utc_ts(rows),
+            end: utc_ts(rows),
             platform_conversation_id: text("platform_conversation_id"),
             bot_id: text("bot_id"),
             bot_name: text("bot_name"),
             language: text("language"),
             channel: text("channel"),
-            labels: Col::new("labels", want, || ListBuilder::new(StringBuilder::new())),
+            labels: Col::new("labels", want, || {
+                ListBuilder::with_capacity(hint.text("labels"), rows)
+            }),
             conversations_data: text("conversations_data"),
             test_mode: flag("test_mode"),
             status: text("conversation_status"),
@@ -809,23 +871,20 @@ impl Builders {
             is_llm: flag("is_llm_conversation"),
             automated_resolution: flag("automated_resolution"),
             conversation_type: text("conversation_type"),
-            counts: COUNT_FIELDS
-                .iter()
-                .map(|(_, name)| Col::new(name, want, Int64Builder::new))
-                .collect(),
-            intent_count: Col::new("intent_count", want, Int64Builder::new),
+            counts: COUNT_FIELDS.iter().map(|(_, name)| int(name)).collect(),
+            intent_count: int("intent_count"),
             first_intent: text("first_intent"),
             last_intent: text("last_intent"),
             first_meaningful_intent: text("first_meaningful_intent"),
-            duration_sec: Col::new("duration_sec", want, Float64Builder::new),
-            i_position: Int64Builder::new(),
-            i_id: StringBuilder::new(),
-            i_name: StringBuilder::new(),
-            i_timestamp: utc_ts(),
-            i_not_meaningful: BooleanBuilder::new(),
-            intent_parent: Vec::new(),
+            duration_sec: Col::new("duration_sec", want, || Float64Builder::with_capacity(rows)),
+            i_position: Int64Builder::with_capacity(intents),
+            i_id: StringBuilder::with_capacity(intents, hint.bytes("i_intent_id")),
+            i_name: StringBuilder::with_capacity(intents, hint.bytes("i_intent_name")),
+            i_timestamp: utc_ts(intents),
+            i_not_meaningful: BooleanBuilder::with_capacity(intents),
+            intent_parent: Vec::with_capacity(intents),
             rows: 0,
-            hashes: Vec::new(),
+            hashes: Vec::with_capacity(rows),
         }
     }
 
@@ -910,7 +969,14 @@ impl Builders {
     /// The chunk's tables; with `shrink`, each buffer is cut to its length (a copy, which
     /// slowed a full read by a tenth). A builder grows by doubling, and an ingest holds
     /// every chunk until it has written them: the spare capacity was a quarter of its memory.
-    fn finish(mut self, source: Arc<str>, shrink: bool, nulls: &Nulls) -> Result<Chunk> {
+    /// The chunk, and the sizes it came out at (see [`Sizes`]) for `input` bytes.
+    fn finish(
+        mut self,
+        source: Arc<str>,
+        input: usize,
+        shrink: bool,
+        nulls: &Nulls,
+    ) -> Result<Chunk> {
         let rows = self.rows as usize;
         let end = self.end.finish();
         let keys = Keys::new(&self.hashes, &end);
@@ -965,6 +1031,28 @@ impl Builders {
         }
         let conversations = RecordBatch::try_new(BOT_CONVERSATIONS.schema(), cols)?;
         let intents = RecordBatch::try_new(BOT_INTENTS.schema(), intent_cols)?;
+        // String values, or a list's string values (`labels`).
+        let text_bytes = |c: &ArrayRef| {
+            let list = c.as_list_opt::<i32>().map(|l| l.values());
+            let strings = list.unwrap_or(c).as_string_opt::<i32>();
+            strings.map(|s| s.values().len())
+        };
+        let mut text = Vec::new();
+        let columns = BOT_CONVERSATIONS.columns.iter().map(|c| c.name);
+        for (name, c) in columns.zip(conversations.columns()) {
+            text.extend(text_bytes(c).map(|n| (name, n)));
+        }
+        for (name, i) in [("i_intent_id", 2), ("i_intent_name", 3)] {
+            text.extend(text_bytes(intents.column(i)).map(|n| (name, n)));
+        }
+        LAST_SIZES.with(|s| {
+            *s.borrow_mut() = Sizes {
+                input,
+                rows,
+                intents: intents.num_rows(),
+                text,
+            }
+        });
         Ok(Chunk {
             conversations,
             intents,
@@ -989,7 +1077,8 @@ fn parse_chunk(
 ) -> Result<Chunk> {
     let f = records.file();
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
-    let mut b = Builders::new(&want);
+    let input = records.input_len();
+    let mut b = Builders::new(&want, &Hint::for_input(input));
     let skip = opts.skipped();
     let mut memo = Memos::default();
     loop {
@@ -1001,7 +1090,7 @@ fn parse_chunk(
             keyless.note(f.location(start), "conversation_id");
         }
     }
-    b.finish(f.path.to_string_lossy().into(), shrink, nulls)
+    b.finish(f.path.to_string_lossy().into(), input, shrink, nulls)
 }
 
 /// Shards of the deduplication: many, so that each shard's map stays in a core's cache
@@ -1296,13 +1385,43 @@ mod tests {
     }
 
     fn chunk(records: &[String]) -> Chunk {
+        chunk_sized(records, &Hint::for_input(0))
+    }
+
+    fn chunk_sized(records: &[String], hint: &Hint) -> Chunk {
         let opts = Options::default();
-        let mut b = Builders::new(&|_| true);
+        let mut b = Builders::new(&|_| true, hint);
         for r in records {
             assert!(b.push(&parse(r).expect("record"), &opts));
         }
-        b.finish("f.json".into(), true, &Nulls::default())
+        b.finish("f.json".into(), 0, true, &Nulls::default())
             .expect("chunk")
+    }
+
+    #[test]
+    fn builders_sized_by_a_hint_make_the_same_chunk() {
+        let records: Vec<String> = (0..50)
+            .map(|i| {
+                format!(
+                    r#"{{"conversation_id":"c{i}","bot_name":"bot {i}","labels":["a","b{i}"],
+                    "triggered_replies":"[\"r{i}\"]","conversation_end_time":null,
+                    "intents":[{{"intent_id":"i{i}","intent_name":"n{i}","position":{i}}}]}}"#
+                )
+            })
+            .collect();
+        let none = chunk(&records);
+        // Far too small (every column grows) and far too large (none fills).
+        for scale in [0.01, 40.0] {
+            let sizes = Sizes {
+                input: 1,
+                rows: 50,
+                intents: 20,
+                text: vec![("conversation_id", 100), ("labels", 7), ("i_intent_id", 30)],
+            };
+            let sized = chunk_sized(&records, &Hint { sizes, scale });
+            assert_eq!(sized.conversations, none.conversations);
+            assert_eq!(sized.intents, none.intents);
+        }
     }
 
     fn record(id: &str, end: Option<&str>) -> String {

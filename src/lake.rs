@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::datatypes::TimestampMicrosecondType;
@@ -583,11 +583,10 @@ impl IngestReport {
 ///
 /// Read through a small buffer rather than a memory map: the buffer stays in cache, while
 /// mapping faulted in and unmapped every page, which took three times the CPU of the copy.
-fn hash_file(path: &Path) -> Result<(u64, String)> {
+fn hash_file(path: &Path) -> Result<source::Digest> {
     use std::io::Read;
     let mut file = File::open(path).map_err(io(path))?;
-    let len = file.metadata().map_err(io(path))?.len();
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut hasher = source::Hasher::default();
     let mut buf = vec![0u8; 256 << 10];
     loop {
         match file.read(&mut buf) {
@@ -597,7 +596,7 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
             Err(e) => return Err(io(path)(e)),
         }
     }
-    Ok((len, format!("{:016x}", hasher.digest())))
+    Ok(hasher.finish())
 }
 
 fn format_name(v: Vendor) -> &'static str {
@@ -609,9 +608,14 @@ fn format_name(v: Vendor) -> &'static str {
     }
 }
 
-/// One candidate file at the start of an ingest: its path (the manifest key), size and
-/// hash, and, when it is new or changed, its detected format (`None` inside: not JSON).
-type Scanned = (String, u64, String, Option<Result<Option<Vendor>>>);
+/// One candidate file at the start of an ingest: its path (the manifest key), its digest
+/// (taken already if the lake knows the path), and, when it is new or changed, its
+/// detected format (`None` inside: not JSON).
+type Scanned = (
+    String,
+    Arc<OnceLock<source::Digest>>,
+    Option<Result<Option<Vendor>>>,
+);
 
 /// A table's new rows: gathered into one batch, or (a full Ultimate read, the bulk of most
 /// runs) still in the reader's chunks, copied partition by partition as each is written.
@@ -935,24 +939,28 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
 
     // Which files are new or changed, and of which format.
     let mut fresh: BTreeMap<Vendor, Vec<Candidate>> = BTreeMap::new();
-    let mut identity: HashMap<String, (u64, String, Vendor)> = HashMap::new();
+    // Each file's digest: taken here for a path the lake has seen (to tell whether it
+    // changed), by the read for a new path (from the bytes it parses).
+    let mut identity: HashMap<String, (Arc<OnceLock<source::Digest>>, Vendor)> = HashMap::new();
     let mut rejects = Rejects::default();
-    // Hash and sniff every file in parallel (each reads the whole file); decide in order.
+    // Hash the known files and sniff every new or changed one in parallel; decide in order.
     let scanned: Vec<Result<Scanned>> = candidates
         .par_iter()
         .map(|c| {
             let key = c.path.to_string_lossy().into_owned();
-            let (size, hash) = hash_file(&c.path)?;
-            let unchanged = manifest
-                .files
-                .get(&key)
-                .is_some_and(|e| e.size == size && e.hash == hash);
+            let digest = OnceLock::new();
+            let mut unchanged = false;
+            if let Some(e) = manifest.files.get(&key) {
+                let (size, hash) = hash_file(&c.path)?;
+                unchanged = e.size == size && e.hash == hash;
+                let _ = digest.set((size, hash));
+            }
             let sniffed = (!unchanged).then(|| source::sniff(c));
-            Ok((key, size, hash, sniffed))
+            Ok((key, Arc::new(digest), sniffed))
         })
         .collect();
     for (c, scan) in candidates.iter().zip(scanned) {
-        let (key, size, hash, sniffed) = scan?;
+        let (key, digest, sniffed) = scan?;
         let Some(sniffed) = sniffed else {
             report.files_unchanged += 1;
             continue;
@@ -972,8 +980,11 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
             }
             v => v,
         };
-        identity.insert(key, (size, hash, vendor));
-        fresh.entry(family).or_default().push(c.clone());
+        identity.insert(key, (digest.clone(), vendor));
+        fresh.entry(family).or_default().push(Candidate {
+            digest: Some(digest),
+            ..c.clone()
+        });
     }
 
     // Read the new files, format by format.
@@ -1167,12 +1178,18 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
     }
 
     // The new manifest: the ingested files, and updated partitions for the files kept.
-    for (path, (size, hash, vendor)) in &identity {
+    for (path, (digest, vendor)) in &identity {
+        // Every read file was digested as it was loaded; hashed here only should a reader
+        // not have loaded it.
+        let (size, hash) = match digest.get() {
+            Some(d) => d.clone(),
+            None => hash_file(Path::new(path))?,
+        };
         manifest.files.insert(
             path.clone(),
             FileEntry {
-                size: *size,
-                hash: hash.clone(),
+                size,
+                hash,
                 format: format_name(*vendor).to_string(),
                 rows: file_rows.get(path).copied().unwrap_or(0),
                 partitions: BTreeSet::new(),

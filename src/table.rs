@@ -841,15 +841,20 @@ pub fn sorted_by_group_and_text<'a>(
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut grouped = vec![first; keys.len()];
-    let mut next = starts.clone();
-    let mut cached = None;
-    for k in &keys {
-        let slot = slot_of(k, &mut cached);
-        grouped[next[slot]] = *k;
-        next[slot] += 1;
-    }
-    drop(keys);
+    // One group (no groups at all, or one day) is already in group order.
+    let mut grouped = if groups.len() == 1 {
+        keys
+    } else {
+        let mut grouped = vec![first; keys.len()];
+        let mut next = starts.clone();
+        let mut cached = None;
+        for k in &keys {
+            let slot = slot_of(k, &mut cached);
+            grouped[next[slot]] = *k;
+            next[slot] += 1;
+        }
+        grouped
+    };
     let mut slices: Vec<&mut [SortKey]> = Vec::with_capacity(groups.len());
     let mut rest = grouped.as_mut_slice();
     for w in starts.windows(2) {
@@ -873,7 +878,7 @@ pub fn sorted_by_group_and_text<'a>(
             s.sort_unstable_by(order);
         }
     });
-    grouped.into_iter().map(|k| k.at).collect()
+    grouped.par_iter().map(|k| k.at).collect()
 }
 
 /// The rows at `(part, row)` positions of `parts`, in that order, as one batch; one column
@@ -1335,8 +1340,8 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
-        // Small groups, and groups large enough to be sorted in parallel themselves.
-        for (n, groups) in [(500, 4), (150_000, 2)] {
+        // Small groups, groups large enough to be sorted in parallel themselves, one group.
+        for (n, groups) in [(500, 4), (150_000, 2), (300, 1)] {
             let rows: Vec<(Option<i64>, Option<&str>, usize, usize)> = (0..n)
                 .map(|i| {
                     let g = match next(groups) {

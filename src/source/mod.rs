@@ -35,7 +35,8 @@ pub struct Candidate {
     pub from_dir: bool,
     /// Where a read puts the file's [`Digest`] when it loads the file, if asked to. Why:
     /// an ingest records the digest of every new file, and taking it from the bytes the
-    /// parse maps anyway saves reading each file a second time (a twentieth of an ingest).
+    /// parse maps anyway saves reading each file a second time (from disk, on a night
+    /// whose files are not in the page cache).
     pub digest: Option<Arc<OnceLock<Digest>>>,
 }
 

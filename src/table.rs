@@ -711,7 +711,7 @@ pub fn concat_in_canonical_order(
                 .iter()
                 .map(|p| key_of(p, key))
                 .collect::<Result<Vec<_>, _>>()?;
-            sorted_by_text(keys.par_iter().enumerate().flat_map_iter(|(i, k)| {
+            sorted_by_text(keys.par_iter().enumerate().map(|(i, k)| {
                 let k = k.as_string::<i32>();
                 (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), i, r))
             }))
@@ -757,10 +757,11 @@ pub fn concat_in_canonical_order(
 /// order, as Arrow sorts strings; ties in `(part, row)` order, which is the input order of
 /// every caller). Sorts in parallel, and compares the first 16 bytes of each key as one
 /// integer before the whole strings.
-pub fn sorted_by_text<'a>(
-    rows: impl ParallelIterator<Item = (Option<&'a str>, usize, usize)>,
-) -> Vec<(usize, usize)> {
-    sorted_by_group_and_text(rows.map(|(k, i, r)| (None, k, i, r)))
+pub fn sorted_by_text<'a, I>(parts: impl IndexedParallelIterator<Item = I>) -> Vec<(usize, usize)>
+where
+    I: Iterator<Item = (Option<&'a str>, usize, usize)> + Send,
+{
+    sorted_by_group_and_text(parts.map(|rows| rows.map(|(k, i, r)| (None, k, i, r))))
 }
 
 /// The first 16 bytes of `k` as two integers that order as the bytes do (zero-padded): a
@@ -788,80 +789,52 @@ struct SortKey<'a> {
 }
 
 /// [`sorted_by_text`] within groups: by group (nulls first), then text key. The input
-/// order does not matter: ties are broken by position, which is unique.
+/// order does not matter: ties are broken by position, which is unique. `parts` yields
+/// each part's rows (a chunk's, a partition's).
 ///
-/// The rows are first put in group order by counting (one pass), then each group is sorted
-/// on its own, groups in parallel. Groups are days in an ingest: a day's rows fit the
-/// cache where one sort of the whole history moved every row through memory twenty times
-/// over, and it was a tenth of an ingest.
-pub fn sorted_by_group_and_text<'a>(
-    rows: impl ParallelIterator<Item = (Option<i64>, Option<&'a str>, usize, usize)>,
-) -> Vec<(usize, usize)> {
-    let keys: Vec<SortKey> = rows
-        .map(|(g, k, i, r)| SortKey {
-            has_group: g.is_some(),
-            group: g.unwrap_or(0),
-            has_key: k.is_some(),
-            prefix: k.map_or((0, 0), text_prefix),
-            text: k.unwrap_or(""),
-            at: (i, r),
+/// Each part's keys are put in group order on their own, parts in parallel; then each group
+/// gathers its runs from every part and is sorted on its own, groups in parallel. Groups
+/// are days in an ingest: a day's rows fit the cache where one sort of the whole history
+/// moved every row through memory twenty times over, and it was a tenth of an ingest. One
+/// counting pass and scatter over all rows, the way before, kept one core waiting.
+pub fn sorted_by_group_and_text<'a, I>(
+    parts: impl IndexedParallelIterator<Item = I>,
+) -> Vec<(usize, usize)>
+where
+    I: Iterator<Item = (Option<i64>, Option<&'a str>, usize, usize)>,
+{
+    let group = |k: &SortKey| (k.has_group, k.group);
+    let parts: Vec<Vec<SortKey>> = parts
+        .map(|rows| {
+            let mut keys: Vec<SortKey> = rows
+                .map(|(g, k, i, r)| SortKey {
+                    has_group: g.is_some(),
+                    group: g.unwrap_or(0),
+                    has_key: k.is_some(),
+                    prefix: k.map_or((0, 0), text_prefix),
+                    text: k.unwrap_or(""),
+                    at: (i, r),
+                })
+                .collect();
+            // Usually one group per part (a file holds a day): already in order, one pass.
+            keys.sort_unstable_by_key(group);
+            keys
         })
         .collect();
-    let Some(&first) = keys.first() else {
-        return Vec::new();
-    };
-    let group = |k: &SortKey| (k.has_group, k.group);
-    // Each group's rank in group order, and where its rows start.
-    let mut rank: HashMap<(bool, i64), usize, foldhash::fast::RandomState> = HashMap::default();
-    let mut last = None;
-    for k in &keys {
-        if last != Some(group(k)) {
-            last = Some(group(k));
-            rank.entry(group(k)).or_insert(0);
+    let mut groups: Vec<((bool, i64), usize)> = Vec::new();
+    for p in &parts {
+        for run in p.chunk_by(|a, b| group(a) == group(b)) {
+            groups.push((group(&run[0]), run.len()));
         }
     }
-    let mut groups: Vec<(bool, i64)> = rank.keys().copied().collect();
-    groups.sort_unstable();
-    for (i, g) in groups.iter().enumerate() {
-        rank.insert(*g, i);
-    }
-    let slot_of = |k: &SortKey, last: &mut Option<((bool, i64), usize)>| match *last {
-        Some((g, slot)) if g == group(k) => slot,
-        _ => {
-            let slot = rank[&group(k)];
-            *last = Some((group(k), slot));
-            slot
+    groups.sort_unstable_by_key(|&(g, _)| g);
+    groups.dedup_by(|b, a| {
+        let same = a.0 == b.0;
+        if same {
+            a.1 += b.1;
         }
-    };
-    let mut starts = vec![0usize; groups.len() + 1];
-    let mut cached = None;
-    for k in &keys {
-        starts[slot_of(k, &mut cached) + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    // One group (no groups at all, or one day) is already in group order.
-    let mut grouped = if groups.len() == 1 {
-        keys
-    } else {
-        let mut grouped = vec![first; keys.len()];
-        let mut next = starts.clone();
-        let mut cached = None;
-        for k in &keys {
-            let slot = slot_of(k, &mut cached);
-            grouped[next[slot]] = *k;
-            next[slot] += 1;
-        }
-        grouped
-    };
-    let mut slices: Vec<&mut [SortKey]> = Vec::with_capacity(groups.len());
-    let mut rest = grouped.as_mut_slice();
-    for w in starts.windows(2) {
-        let (head, tail) = rest.split_at_mut(w[1] - w[0]);
-        slices.push(head);
-        rest = tail;
-    }
+        same
+    });
     let order = |a: &SortKey, b: &SortKey| {
         (a.has_key, a.prefix)
             .cmp(&(b.has_key, b.prefix))
@@ -871,14 +844,35 @@ pub fn sorted_by_group_and_text<'a>(
     // Unstable, but ties are broken by position, so the result is a stable sort's without
     // a merge sort's copying. A group much larger than the rest (one day, or no groups at
     // all) is itself sorted in parallel.
-    slices.into_par_iter().for_each(|s| {
-        if s.len() >= 1 << 16 {
-            s.par_sort_unstable_by(order);
+    let sort = |mut keys: Vec<SortKey>| -> Vec<(usize, usize)> {
+        if keys.len() >= 1 << 16 {
+            keys.par_sort_unstable_by(order);
+            keys.par_iter().map(|k| k.at).collect()
         } else {
-            s.sort_unstable_by(order);
+            keys.sort_unstable_by(order);
+            keys.iter().map(|k| k.at).collect()
         }
-    });
-    grouped.par_iter().map(|k| k.at).collect()
+    };
+    if let [(_, n)] = groups[..] {
+        let mut keys = Vec::with_capacity(n);
+        for p in parts {
+            keys.extend_from_slice(&p);
+        }
+        return sort(keys);
+    }
+    groups
+        .par_iter()
+        .map(|&(g, n)| {
+            let mut keys = Vec::with_capacity(n);
+            for p in &parts {
+                let from = p.partition_point(|k| group(k) < g);
+                let to = from + p[from..].partition_point(|k| group(k) == g);
+                keys.extend_from_slice(&p[from..to]);
+            }
+            sort(keys)
+        })
+        .collect::<Vec<_>>()
+        .concat()
 }
 
 /// The rows at `(part, row)` positions of `parts`, in that order, as one batch; one column
@@ -1222,9 +1216,11 @@ pub fn latest_by_text_key(parts: &[RecordBatch], index: usize) -> (Vec<(usize, u
         .map(|p| p.column(index).as_string::<i32>())
         .collect();
     let key_at = |(p, r): (usize, usize)| keys[p].is_valid(r).then(|| keys[p].value(r));
-    let sorted = sorted_by_text(keys.par_iter().enumerate().flat_map_iter(|(p, k)| {
-        (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))
-    }));
+    let sorted = sorted_by_text(
+        keys.par_iter()
+            .enumerate()
+            .map(|(p, k)| (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))),
+    );
     let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
     let dropped = sorted.len() - kept.len();
     (kept, dropped)
@@ -1360,8 +1356,26 @@ mod tests {
             let expected: Vec<(usize, usize)> = expected.iter().map(|r| (r.2, r.3)).collect();
             // The order rows come in does not matter.
             let reversed: Vec<_> = rows.iter().rev().copied().collect();
-            assert_eq!(sorted_by_group_and_text(rows.into_par_iter()), expected);
-            assert_eq!(sorted_by_group_and_text(reversed.into_par_iter()), expected);
+            // Parts of uneven sizes, some holding several groups.
+            let mut parts = |rows: &[(Option<i64>, Option<&'static str>, usize, usize)]| {
+                let mut parts = Vec::new();
+                let mut rest = rows;
+                while !rest.is_empty() {
+                    let (part, tail) = rest.split_at((next(40) as usize + 1).min(rest.len()));
+                    parts.push(part.to_vec());
+                    rest = tail;
+                }
+                parts
+            };
+            let (forward, backward) = (parts(&rows), parts(&reversed));
+            assert_eq!(
+                sorted_by_group_and_text(forward.into_par_iter().map(|p| p.into_iter())),
+                expected
+            );
+            assert_eq!(
+                sorted_by_group_and_text(backward.into_par_iter().map(|p| p.into_iter())),
+                expected
+            );
         }
     }
 

@@ -1220,7 +1220,7 @@ fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTab
     use rayon::prelude::*;
     let lost = superseded(&chunks);
     stats.duplicates = lost.len();
-    let rows = chunks.par_iter().enumerate().flat_map_iter(|(ci, c)| {
+    let rows = chunks.par_iter().enumerate().map(|(ci, c)| {
         let ids = c.conversations.column(CONVERSATION_ID).as_string::<i32>();
         let starts = c
             .conversations
@@ -1245,7 +1245,7 @@ fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTab
     let kept = sorted_by_group_and_text(rows);
     // The intents of each chunk row are contiguous and in position order: index them by row.
     let firsts: Vec<Vec<u32>> = chunks
-        .iter()
+        .par_iter()
         .map(|c| {
             let mut first = vec![0u32; c.conversations.num_rows() + 1];
             for &p in &c.intent_parent {
@@ -1258,12 +1258,17 @@ fn deferred(chunks: Vec<Chunk>, opts: &Options, mut stats: Stats) -> DeferredTab
         })
         .collect();
     let intent_positions: Vec<(usize, usize)> = kept
-        .iter()
-        .flat_map(|&(c, r)| {
-            let first = &firsts[c];
-            (first[r]..first[r + 1]).map(move |i| (c, i as usize))
+        .par_chunks(1 << 14)
+        .map(|kept| {
+            kept.iter()
+                .flat_map(|&(c, r)| {
+                    let first = &firsts[c];
+                    (first[r]..first[r + 1]).map(move |i| (c, i as usize))
+                })
+                .collect::<Vec<_>>()
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .concat();
     let sources: Vec<Arc<str>> = chunks.iter().map(|c| c.source.clone()).collect();
     let mut parts = Vec::with_capacity(chunks.len());
     let mut intent_parts = Vec::with_capacity(chunks.len());

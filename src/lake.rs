@@ -1155,10 +1155,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
                 report.partitions_written += 1;
             }
         }
-        // Read after the merges, their buffers handed back: for a deferred table the keys
-        // are a copy, which then does not add to the merges' peak.
         if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
-            crate::alloc::release_freed();
             let rows = match &new {
                 Incoming::Deferred(d) => {
                     let mut at: Vec<Vec<u32>> = d

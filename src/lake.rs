@@ -298,9 +298,20 @@ fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &LakeTab
     let file = File::create(path).map_err(io(path))?;
     let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_props(run_id, table)?))?;
     w.write(batch)?;
-    let file = w.into_inner()?;
-    file.sync_all().map_err(io(path))?;
+    w.close()?;
     Ok(())
+}
+
+/// Waits until the staged files are on disk, all at once before the commit: an `fsync`
+/// after each file held its core idle while the disk wrote it (62 waits in a 1.5M
+/// conversation ingest), where together the writes overlap.
+fn sync_staged(root: &Path, renames: &[(String, String)]) -> Result<()> {
+    renames.par_iter().try_for_each(|(staged, _)| {
+        let path = root.join(staged);
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&path))
+    })
 }
 
 fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
@@ -1215,6 +1226,7 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
             entry.partitions.extend(parts.iter().cloned());
         }
     }
+    sync_staged(root, &renames)?;
     let staged_manifest = format!("{staging_rel}/manifest.json");
     let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Usage(e.to_string()))?;
     write_atomic(&root.join(&staged_manifest), &bytes)?;

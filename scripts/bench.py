@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Peer benchmark: cxkpi against DuckDB and Polars on the same generated exports.
 
-Every measurement is the median of --runs runs. Peers run in a child process of their own that
+Every measurement is the median of --runs runs; the tools compared on a task take turns run by
+run (cxkpi, DuckDB, Polars, cxkpi, …), so a slow spell of the machine falls on all of them. Peers run in a child process of their own that
 times only the work (so interpreter start-up does not count against them) and reports its
 peak RSS; cxkpi is timed as a whole process. Writes a Markdown report (BENCHMARKS.md).
 
@@ -210,6 +211,17 @@ def median(runs, f):
     return summary([f() for _ in range(runs)])
 
 
+def interleaved(runs, *tasks):
+    """Each task run `runs` times, taking turns (a, b, c, a, b, c, …): the machine's speed
+    drifts from minute to minute, and a slow spell then falls on every tool alike rather
+    than on the one whose runs it happened to meet. The results of each task, in order."""
+    results = [[] for _ in tasks]
+    for _ in range(runs):
+        for out, task in zip(results, tasks):
+            out.append(task())
+    return results
+
+
 def bucket_total(sql):
     """A queries/ file with its ${bucket(COL)} placeholders as one bucket over everything."""
     import re
@@ -247,16 +259,20 @@ def main():
         for label, d, fmt in [("NDJSON", nd, "newline_delimited"), ("JSON array", arr, "array")]:
             files = f"{d}/*.json"
             paths = [str(p) for p in sorted(d.iterdir())]
-            c = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(d), "--format", "csv"]))
-            duck = median(args.runs, lambda: peer(args.python, {
-                "tool": "duckdb", "setup": [DUCKDB_STAGE.format(files=files, fmt=fmt)],
-                "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()}))
-            pol = median(args.runs, lambda: peer(args.python, {"tool": "polars", "fmt": fmt, "files": files, "paths": paths}))
+            c, duck, pol = map(summary, interleaved(
+                args.runs,
+                lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(d), "--format", "csv"]),
+                lambda: peer(args.python, {
+                    "tool": "duckdb", "setup": [DUCKDB_STAGE.format(files=files, fmt=fmt)],
+                    "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()}),
+                lambda: peer(args.python, {"tool": "polars", "fmt": fmt, "files": files, "paths": paths})))
             rows.append((f"bot KPIs, {label}", mb, c, duck, pol))
         # cxkpi with one thread against two.
-        one = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(nd), "--format", "csv"],
-                                                  env={"RAYON_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}))
-        two = rows[0][2]
+        bot = [args.cxkpi, "-q", "metrics", "bot", str(nd), "--format", "csv"]
+        one, two = map(summary, interleaved(
+            args.runs,
+            lambda: timed_rss(bot, env={"RAYON_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}),
+            lambda: timed_rss(bot)))
         # Time against history size: the first third, two thirds and all of the days.
         files = sorted(nd.iterdir())
         days = sorted({f.name.split("_")[2] for f in files})
@@ -276,19 +292,20 @@ def main():
         def ingest():
             lake = tmp / f"lake-{time.perf_counter_ns()}"
             return timed_rss([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)])
-        ci = median(args.runs, ingest)
-        di = median(args.runs, lambda: peer(args.python, {
+        ci, di = map(summary, interleaved(args.runs, ingest, lambda: peer(args.python, {
             "tool": "duckdb", "setup": [],
             "sql": f"COPY (SELECT * FROM read_json('{nd}/*.json', format = 'newline_delimited')) TO "
-                   f"'{tmp}/duck-{time.perf_counter_ns()}.parquet' (FORMAT parquet, COMPRESSION zstd)"}))
+                   f"'{tmp}/duck-{time.perf_counter_ns()}.parquet' (FORMAT parquet, COMPRESSION zstd)"})))
         rows.append(("JSON → Parquet", mb, ci, di, None))
         lake = tmp / "lake-final"
         subprocess.run([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)], check=True)
-        cl = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", "--lake", str(lake), "--format", "csv"]))
-        dl = median(args.runs, lambda: peer(args.python, {
-            "tool": "duckdb",
-            "setup": [f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet('{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"],
-            "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()}))
+        cl, dl = map(summary, interleaved(
+            args.runs,
+            lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", "--lake", str(lake), "--format", "csv"]),
+            lambda: peer(args.python, {
+                "tool": "duckdb",
+                "setup": [f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet('{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"],
+                "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()})))
         rows.append(("bot KPIs over the Parquet lake", None, cl, dl, None))
 
         # The other vendors: each family's KPIs straight from its plain exports.
@@ -316,20 +333,20 @@ def main():
             files = sorted(p for p in d.iterdir())
             mbv = sum(f.stat().st_size for f in files) / 1e6
             sql = bucket_total((ROOT / sql).read_text())
-            runs = [timed_rss([args.cxkpi, "-q", *cli, str(d), "--format", "csv"]) for _ in range(args.runs)]
-            c = summary(runs)
-            duck_runs = [peer(args.python, {"tool": "duckdb", "setup": [stage.format(dir=d)], "sql": sql,
-                                            "result_column": 1})  # after the bucket
-                         for _ in range(args.runs)]
-            duck = summary(duck_runs)
+            tasks = [lambda: timed_rss([args.cxkpi, "-q", *cli, str(d), "--format", "csv"]),
+                     lambda: peer(args.python, {"tool": "duckdb", "setup": [stage.format(dir=d)], "sql": sql,
+                                                "result_column": 1})]  # after the bucket
+            if polars_tool:
+                tasks.append(lambda: peer(args.python, {"tool": polars_tool, "paths": [str(f) for f in files]}))
+            runs, duck_runs, *pol_runs = interleaved(args.runs, *tasks)
+            c, duck = summary(runs), summary(duck_runs)
             # The peers must have computed the same thing: compare the first count.
             ours = first_value(runs[0]["stdout"])
             if duck_runs[0]["result"] != ours:
                 raise SystemExit(f"{label}: DuckDB counts {duck_runs[0]['result']}, cxkpi {ours}")
             pol = None
-            if polars_tool:
-                pol_runs = [peer(args.python, {"tool": polars_tool, "paths": [str(f) for f in files]})
-                            for _ in range(args.runs)]
+            if pol_runs:
+                pol_runs = pol_runs[0]
                 if pol_runs[0]["result"] != ours:
                     raise SystemExit(f"{label}: Polars counts {pol_runs[0]['result']}, cxkpi {ours}")
                 pol = summary(pol_runs)
@@ -357,8 +374,9 @@ def main():
         f"Dialpad `--per-day {args.per_day // 12}`; DuckDB stages each by hand from the raw files "
         "(scripts/bench.py) and runs the queries/ SQL; Polars computes the same KPIs; every peer's "
         "first count is checked against cxkpi's.",
-        f"Median of {args.runs} runs; cxkpi timed as a whole process, peers inside their own process "
-        "(start-up excluded); peak RSS of each process.",
+        f"Median of {args.runs} runs, the tools of a task taking turns run by run (cxkpi, DuckDB, Polars, "
+        "cxkpi, …: this VM's speed drifts from minute to minute); cxkpi timed as a whole process, peers "
+        "inside their own process (start-up excluded); peak RSS of each process.",
         "",
         "Reproduce: `scripts/bench.sh` (or with `--days N --per-day N`).",
         "",

@@ -1194,11 +1194,15 @@ pub fn ingest(root: &Path, paths: &[PathBuf], on_bad: OnBadFile) -> Result<Inges
         // The table's chunks go here: hand their memory back to the OS while the next
         // table is merged (or the peak holds both tables' chunks), on a thread of its own,
         // not waited for: unmapping a gigabyte stopped both cores' merges for a sixth of
-        // a second, and after the last table it only delayed the commit.
-        std::thread::spawn(move || {
+        // a second, and after the last table it only delayed the commit. Should no thread
+        // be available, the failed spawn drops the closure, freeing the chunks right here.
+        let free = move || {
             drop(new);
             crate::alloc::release_freed();
-        });
+        };
+        let _ = std::thread::Builder::new()
+            .name("cxkpi-free".into())
+            .spawn(free);
     }
 
     // The new manifest: the ingested files, and updated partitions for the files kept.

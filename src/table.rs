@@ -1336,6 +1336,9 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
+        // No rows at all, and parts with none.
+        let empty: Vec<Vec<(Option<i64>, Option<&str>, usize, usize)>> = vec![Vec::new(); 3];
+        assert!(sorted_by_group_and_text(empty.into_par_iter().map(|p| p.into_iter())).is_empty());
         // Small groups, groups large enough to be sorted in parallel themselves, one group.
         for (n, groups) in [(500, 4), (150_000, 2), (300, 1)] {
             let rows: Vec<(Option<i64>, Option<&str>, usize, usize)> = (0..n)

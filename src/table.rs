@@ -1228,14 +1228,16 @@ pub fn latest_by_text_key(parts: &[RecordBatch], index: usize) -> (Vec<(usize, u
 
 /// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves
 /// them), the `(part, row)` of the last of each run of equal keys: the latest delivery.
-/// Rows whose key is `None` are all kept.
-pub fn last_of_runs<T, K: PartialEq>(
+/// Rows whose key is `None` are all kept. Each row looks only at the next, so the rows are
+/// checked in parallel (on one core, the key comparisons of a million dialogues held the
+/// other core idle).
+pub fn last_of_runs<T: Sync, K: PartialEq>(
     sorted: &[T],
-    key: impl Fn(&T) -> Option<K>,
-    position: impl Fn(&T) -> (usize, usize),
+    key: impl Fn(&T) -> Option<K> + Sync,
+    position: impl Fn(&T) -> (usize, usize) + Sync + Send,
 ) -> Vec<(usize, usize)> {
     sorted
-        .iter()
+        .par_iter()
         .enumerate()
         .filter(|&(i, row)| {
             let k = key(row);

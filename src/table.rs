@@ -1320,6 +1320,7 @@ mod tests {
 
     #[test]
     fn rows_sort_by_group_then_text_as_a_stable_sort_does() {
+        type Row = (Option<i64>, Option<&'static str>, usize, usize);
         // Keys sharing their first 16 bytes, shorter than 16, with a zero byte (which the
         // zero-padded prefix cannot tell from the end), empty, null; groups null or not.
         let texts = [
@@ -1339,11 +1340,11 @@ mod tests {
             (state >> 33) % n
         };
         // No rows at all, and parts with none.
-        let empty: Vec<Vec<(Option<i64>, Option<&str>, usize, usize)>> = vec![Vec::new(); 3];
+        let empty: Vec<Vec<Row>> = vec![Vec::new(); 3];
         assert!(sorted_by_group_and_text(empty.into_par_iter().map(|p| p.into_iter())).is_empty());
         // Small groups, groups large enough to be sorted in parallel themselves, one group.
         for (n, groups) in [(500, 4), (150_000, 2), (300, 1)] {
-            let rows: Vec<(Option<i64>, Option<&str>, usize, usize)> = (0..n)
+            let rows: Vec<Row> = (0..n)
                 .map(|i| {
                     let g = match next(groups) {
                         0 => None,
@@ -1362,7 +1363,7 @@ mod tests {
             // The order rows come in does not matter.
             let reversed: Vec<_> = rows.iter().rev().copied().collect();
             // Parts of uneven sizes, some holding several groups.
-            let mut parts = |rows: &[(Option<i64>, Option<&'static str>, usize, usize)]| {
+            let mut parts = |rows: &[Row]| {
                 let mut parts = Vec::new();
                 let mut rest = rows;
                 while !rest.is_empty() {

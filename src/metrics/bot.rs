@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::buffer::BooleanBuffer;
-use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimestampMicrosecondType};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimestampMicrosecondType, UInt8Type};
 use polars::prelude::*;
 
 use super::{
@@ -330,15 +330,13 @@ const FLAGS: [&str; 6] = [
 
 /// The [`Flag`]s of every row of `batch`, as boolean columns without nulls: a null status
 /// or resolution counts as none of the values (SQL `=` and `IN` on NULL), and a null status
-/// is not deflected (`NOT IN` on NULL). Why here: computed per chunk, in parallel, with one
-/// match per row, instead of polars comparing the two columns as text once per value,
-/// after converting them to its own strings: that was a tenth of a metrics run.
+/// is not deflected (`NOT IN` on NULL). Why here: computed per chunk, in parallel, instead
+/// of polars comparing the two columns as text once per value, after converting them to
+/// its own strings: that was a tenth of a metrics run. A read from the files gives the
+/// statuses as codes, whose values are each matched once (see [`or_each_row`]).
 fn status_flags(batch: &RecordBatch, status_match: StatusMatch) -> Result<Vec<ArrayRef>> {
     let schema = batch.schema();
-    let text = |name: &str| -> Result<&StringArray> {
-        Ok(batch.column(schema.index_of(name)?).as_string::<i32>())
-    };
-    let (status, resolution) = (text(STATUS_COLUMNS[0])?, text(STATUS_COLUMNS[1])?);
+    let column = |name: &str| -> Result<&ArrayRef> { Ok(batch.column(schema.index_of(name)?)) };
     let m = |s: &str| match status_match {
         StatusMatch::Exact => s.to_string(),
         StatusMatch::Normalized => normalize(s),
@@ -346,36 +344,63 @@ fn status_flags(batch: &RecordBatch, status_match: StatusMatch) -> Result<Vec<Ar
     let (handled, failed, informed) = (m(BOT_HANDLED), m(FAILED_ESCALATION), m(INFORMED));
     let escalation: Vec<String> = ESCALATION_STATUSES.iter().map(|s| m(s)).collect();
     let automated: Vec<String> = AUTOMATED_RESOLUTIONS.iter().map(|s| m(s)).collect();
+    let is = |v: Option<&str>, c: &String| v.is_some_and(|v| same(v, c));
+    let bit = |f: Flag, on: bool| u8::from(on) << f as u8;
     // Each row's flags as the bits of a byte, then each flag's column from those bytes, 64
     // rows at a time.
     let mut bits = vec![0u8; batch.num_rows()];
-    for (i, row) in bits.iter_mut().enumerate() {
-        let mut set = |f: Flag, on: bool| *row |= u8::from(on) << f as u8;
-        // Exact matching (the default) compares the text as it is, with no copy.
-        let (s_normalized, r_normalized);
-        let (s, r) = match status_match {
-            StatusMatch::Exact => (text_at(status, i), text_at(resolution, i)),
-            StatusMatch::Normalized => {
-                s_normalized = text_at(status, i).map(normalize);
-                r_normalized = text_at(resolution, i).map(normalize);
-                (s_normalized.as_deref(), r_normalized.as_deref())
-            }
-        };
-        let is = |v: Option<&str>, c: &String| v.is_some_and(|v| same(v, c));
+    or_each_row(&mut bits, column(STATUS_COLUMNS[0])?, status_match, |s| {
         let escalated = escalation.iter().any(|e| is(s, e));
-        set(Flag::BotHandled, is(s, &handled));
-        set(Flag::Deflected, s.is_some() && !escalated);
-        set(Flag::Escalated, escalated);
-        set(Flag::FailedEscalation, is(s, &failed));
-        set(Flag::Informed, is(r, &informed));
-        set(Flag::Automated, automated.iter().any(|a| is(r, a)));
-    }
+        bit(Flag::BotHandled, is(s, &handled))
+            | bit(Flag::Deflected, s.is_some() && !escalated)
+            | bit(Flag::Escalated, escalated)
+            | bit(Flag::FailedEscalation, is(s, &failed))
+    })?;
+    or_each_row(&mut bits, column(STATUS_COLUMNS[1])?, status_match, |r| {
+        bit(Flag::Informed, is(r, &informed))
+            | bit(Flag::Automated, automated.iter().any(|a| is(r, a)))
+    })?;
     Ok((0..FLAGS.len())
         .map(|f| {
             let column = BooleanBuffer::collect_bool(bits.len(), |i| bits[i] >> f & 1 == 1);
             Arc::new(BooleanArray::new(column, None)) as ArrayRef
         })
         .collect())
+}
+
+/// ORs `flags` of each row's text of `column` (`None` when null; normalized first when
+/// asked) into `bits`. Codes (`Dictionary(UInt8, Utf8)`) are looked up in `flags` of each
+/// distinct value; any other column is read as text, exact matching with no copy.
+fn or_each_row(
+    bits: &mut [u8],
+    column: &ArrayRef,
+    status_match: StatusMatch,
+    flags: impl Fn(Option<&str>) -> u8,
+) -> Result<()> {
+    let of = |v: Option<&str>| match status_match {
+        StatusMatch::Exact => flags(v),
+        StatusMatch::Normalized => flags(v.map(normalize).as_deref()),
+    };
+    if let Some(codes) = column.as_dictionary_opt::<UInt8Type>() {
+        if let Some(values) = codes.values().as_string_opt::<i32>() {
+            let by_code: Vec<u8> = (0..values.len()).map(|c| of(text_at(values, c))).collect();
+            let null = of(None);
+            let keys = codes.keys();
+            for (i, b) in bits.iter_mut().enumerate() {
+                *b |= match keys.is_valid(i) {
+                    true => by_code[keys.value(i) as usize],
+                    false => null,
+                };
+            }
+            return Ok(());
+        }
+    }
+    let text = arrow::compute::cast(column, &ArrowType::Utf8)?;
+    let text = text.as_string::<i32>();
+    for (i, b) in bits.iter_mut().enumerate() {
+        *b |= of(text_at(text, i));
+    }
+    Ok(())
 }
 
 /// Lower case without separators: `bot_handled`, `Bot-Handled` and `botHandled` agree.
@@ -427,6 +452,10 @@ fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Res
     for name in names {
         let i = schema.index_of(name)?;
         let mut array = batch.column(i).clone();
+        // Statuses read as codes are dimensions here: polars groups text.
+        if STATUS_COLUMNS.contains(name) && array.data_type() != &ArrowType::Utf8 {
+            array = arrow::compute::cast(&array, &ArrowType::Utf8)?;
+        }
         if status_match == StatusMatch::Normalized
             && (*name == "conversation_status" || *name == "last_resolution")
         {
@@ -437,7 +466,12 @@ fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Res
                 .collect();
             array = std::sync::Arc::new(normalized);
         }
-        fields.push(schema.field(i).clone());
+        fields.push(
+            schema
+                .field(i)
+                .clone()
+                .with_data_type(array.data_type().clone()),
+        );
         arrays.push(array);
     }
     for (name, flag) in FLAGS.iter().zip(status_flags(batch, status_match)?) {
@@ -561,9 +595,26 @@ mod tests {
         .expect("batch");
         // Per flag, in `Flag` order, the rows set: `bot_handled`, `deflected`,
         // `escalated`, `failed_escalation`, `informed`, `automated`.
+        // The same statuses as codes, as a read from the files gives them.
+        let codes = {
+            let code = ArrowType::Dictionary(Box::new(ArrowType::UInt8), Box::new(ArrowType::Utf8));
+            let columns = batch.columns().iter();
+            let cast = columns.map(|c| arrow::compute::cast(c, &code).expect("codes"));
+            let names = ["conversation_status", "last_resolution"];
+            RecordBatch::try_from_iter(names.into_iter().zip(cast)).expect("batch")
+        };
+        assert!(matches!(
+            codes.column(0).data_type(),
+            ArrowType::Dictionary(..)
+        ));
         let set = |m| -> Vec<Vec<usize>> {
-            status_flags(&batch, m)
-                .expect("flags")
+            let from_codes = status_flags(&codes, m).expect("flags");
+            let from_text = status_flags(&batch, m).expect("flags");
+            assert_eq!(from_codes.len(), from_text.len());
+            for (a, b) in from_codes.iter().zip(&from_text) {
+                assert_eq!(a.to_data(), b.to_data());
+            }
+            from_text
                 .iter()
                 .map(|f| {
                     let f = f.as_boolean();

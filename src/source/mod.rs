@@ -4,6 +4,7 @@
 pub use json::strip_position;
 
 pub mod anywhere365;
+pub mod codes;
 pub mod de;
 pub mod dialpad;
 pub mod json;

@@ -18,9 +18,10 @@ use arrow::array::{
     Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::TimestampMicrosecondType;
+use arrow::datatypes::{Schema, SchemaRef, TimestampMicrosecondType};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::codes::CodesBuilder;
 use super::de::KeyMemo;
 use super::json::{LooseBool, LooseCount, LooseStr, LooseTime, RawText};
 use super::{
@@ -680,8 +681,8 @@ struct Builders {
     labels: Col<ListBuilder<StringBuilder>>,
     conversations_data: Col<StringBuilder>,
     test_mode: Col<BooleanBuilder>,
-    status: Col<StringBuilder>,
-    last_resolution: Col<StringBuilder>,
+    status: Col<CodesBuilder>,
+    last_resolution: Col<CodesBuilder>,
     triggered_replies: Col<StringBuilder>,
     is_llm: Col<BooleanBuilder>,
     automated_resolution: Col<BooleanBuilder>,
@@ -845,12 +846,20 @@ impl Hint {
 }
 
 impl Builders {
-    /// Builders for the columns `want` names (the key and both times always), sized by `hint`.
-    fn new(want: &dyn Fn(&str) -> bool, hint: &Hint) -> Self {
+    /// Builders for the columns `want` names (the key and both times always), sized by `hint`;
+    /// `lean` for a metrics-only read.
+    fn new(want: &dyn Fn(&str) -> bool, lean: bool, hint: &Hint) -> Self {
         let (rows, intents) = (hint.rows(), hint.intents());
         let text = |name| Col::new(name, want, || hint.text(name));
         let flag = |name| Col::new(name, want, || BooleanBuilder::with_capacity(rows));
         let int = |name| Col::new(name, want, || Int64Builder::with_capacity(rows));
+        // Metrics-only reads keep statuses as codes (see `codes`); tables keep text.
+        let codes = |name| {
+            Col::new(name, want, || match lean {
+                true => CodesBuilder::codes(rows),
+                false => CodesBuilder::plain(hint.text(name)),
+            })
+        };
         Builders {
             conversation_id: hint.text("conversation_id"),
             start: utc_ts(rows),
@@ -865,8 +874,8 @@ impl Builders {
             }),
             conversations_data: text("conversations_data"),
             test_mode: flag("test_mode"),
-            status: text("conversation_status"),
-            last_resolution: text("last_resolution"),
+            status: codes("conversation_status"),
+            last_resolution: codes("last_resolution"),
             triggered_replies: text("triggered_replies"),
             is_llm: flag("is_llm_conversation"),
             automated_resolution: flag("automated_resolution"),
@@ -920,8 +929,9 @@ impl Builders {
             r.conversations_data.0.as_deref(),
         );
         self.test_mode.put(|b| b.append_option(r.test_mode.0));
-        text(&mut self.status, r.status.0.as_deref());
-        text(&mut self.last_resolution, r.last_resolution.0.as_deref());
+        let code = |c: &mut Col<CodesBuilder>, v: Option<&str>| c.put(|b| b.append_option(v));
+        code(&mut self.status, r.status.0.as_deref());
+        code(&mut self.last_resolution, r.last_resolution.0.as_deref());
         text(
             &mut self.triggered_replies,
             r.triggered_replies.0.as_deref(),
@@ -1029,7 +1039,8 @@ impl Builders {
                 c.shrink_to_fit();
             }
         }
-        let conversations = RecordBatch::try_new(BOT_CONVERSATIONS.schema(), cols)?;
+        let conversations =
+            RecordBatch::try_new(schema_of(BOT_CONVERSATIONS.schema(), &cols), cols)?;
         let intents = RecordBatch::try_new(BOT_INTENTS.schema(), intent_cols)?;
         // String values, or a list's string values (`labels`).
         let text_bytes = |c: &ArrayRef| {
@@ -1063,6 +1074,24 @@ impl Builders {
     }
 }
 
+/// `schema` with each field's type that of its column: the schema of a metrics-only read's
+/// chunk, whose statuses may be codes (see [`CodesBuilder`]).
+fn schema_of(schema: SchemaRef, columns: &[ArrayRef]) -> SchemaRef {
+    let fields = schema.fields();
+    if fields
+        .iter()
+        .zip(columns)
+        .all(|(f, c)| f.data_type() == c.data_type())
+    {
+        return schema;
+    }
+    let typed = fields.iter().zip(columns);
+    let fields: Vec<_> = typed
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
 /// Where the columns the deduplication and the ordering read sit in `bot_conversations`
 /// (checked by a test against the schema).
 const CONVERSATION_ID: usize = 0;
@@ -1078,7 +1107,7 @@ fn parse_chunk(
     let f = records.file();
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
     let input = records.input_len();
-    let mut b = Builders::new(&want, &Hint::for_input(input));
+    let mut b = Builders::new(&want, opts.lean(), &Hint::for_input(input));
     let skip = opts.skipped();
     let mut memo = Memos::default();
     loop {
@@ -1395,7 +1424,7 @@ mod tests {
 
     fn chunk_sized(records: &[String], hint: &Hint) -> Chunk {
         let opts = Options::default();
-        let mut b = Builders::new(&|_| true, hint);
+        let mut b = Builders::new(&|_| true, false, hint);
         for r in records {
             assert!(b.push(&parse(r).expect("record"), &opts));
         }

@@ -1,0 +1,223 @@
+//! Text columns of few distinct values (statuses, resolutions) built as dictionary codes.
+//!
+//! Why: a metrics-only read keeps its columns for the whole run, and the bot KPIs only ask
+//! of a status which of a handful of values it is. As text, a status is its bytes and a
+//! four-byte offset per row, copied in by the parse and compared against every vocabulary
+//! value per row afterwards; as a code it is one byte, and the vocabulary is checked once
+//! per distinct value (see `metrics::bot`).
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::array::NullBufferBuilder;
+use arrow::array::{
+    ArrayBuilder, ArrayRef, DictionaryArray, StringArray, StringBuilder, UInt8Array,
+};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::UInt8Type;
+
+/// Distinct values a chunk's column may hold as codes. Each row looks its value up among
+/// those met so far, one comparison each, so a column of more values (not a status at
+/// all) is cheaper as plain text: the builder turns into one when it meets one more.
+const MAX_CODES: usize = 16;
+
+/// Builds a column as a `Dictionary(UInt8, Utf8)` array while it meets at most
+/// [`MAX_CODES`] distinct values, as a `Utf8` array otherwise (or when made
+/// [`CodesBuilder::plain`]). Readers of its arrays must accept both types.
+pub struct CodesBuilder {
+    /// The distinct values met, in order of first appearance: a value's code is its index.
+    values: Vec<Box<str>>,
+    keys: Vec<u8>,
+    nulls: NullBufferBuilder,
+    /// The column as text, once it is no longer codes.
+    plain: Option<StringBuilder>,
+}
+
+impl CodesBuilder {
+    /// A builder of codes for about `rows` rows.
+    pub fn codes(rows: usize) -> Self {
+        CodesBuilder {
+            values: Vec::new(),
+            keys: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            plain: None,
+        }
+    }
+
+    /// A builder of plain text: for tables whose schema says `Utf8`.
+    pub fn plain(text: StringBuilder) -> Self {
+        CodesBuilder {
+            plain: Some(text),
+            ..CodesBuilder::codes(0)
+        }
+    }
+
+    #[inline]
+    pub fn append_option(&mut self, v: Option<&str>) {
+        if let Some(plain) = &mut self.plain {
+            plain.append_option(v);
+            return;
+        }
+        let Some(v) = v else {
+            self.keys.push(0);
+            self.nulls.append_null();
+            return;
+        };
+        let code = match self.values.iter().position(|m| **m == *v) {
+            Some(code) => code,
+            None if self.values.len() < MAX_CODES => {
+                self.values.push(v.into());
+                self.values.len() - 1
+            }
+            None => {
+                self.make_plain().append_value(v);
+                return;
+            }
+        };
+        self.keys.push(code as u8);
+        self.nulls.append_non_null();
+    }
+
+    /// Turns the builder into a plain one, the codes met so far into text.
+    #[cold]
+    fn make_plain(&mut self) -> &mut StringBuilder {
+        let longest = self.values.iter().map(|v| v.len()).max().unwrap_or(0);
+        let mut plain =
+            StringBuilder::with_capacity(self.keys.capacity(), self.keys.len() * longest);
+        let nulls = self.nulls.finish();
+        for (i, &k) in self.keys.iter().enumerate() {
+            match nulls.as_ref().is_some_and(|n| n.is_null(i)) {
+                true => plain.append_null(),
+                false => plain.append_value(&self.values[k as usize]),
+            }
+        }
+        self.keys = Vec::new();
+        self.plain.insert(plain)
+    }
+
+    fn build(&mut self) -> ArrayRef {
+        match &mut self.plain {
+            Some(plain) => Arc::new(plain.finish()),
+            None => {
+                let a = dictionary(
+                    std::mem::take(&mut self.keys),
+                    self.nulls.finish(),
+                    &self.values,
+                );
+                self.values.clear();
+                a
+            }
+        }
+    }
+}
+
+/// The dictionary array of `keys` (null where `nulls` says) into `values`.
+fn dictionary(keys: Vec<u8>, nulls: Option<NullBuffer>, values: &[Box<str>]) -> ArrayRef {
+    let keys = UInt8Array::new(keys.into(), nulls);
+    let values = StringArray::from_iter_values(values.iter());
+    // Every key is below `values.len()`, as `append_option` made them, so this cannot fail.
+    Arc::new(DictionaryArray::<UInt8Type>::new(keys, Arc::new(values)))
+}
+
+impl ArrayBuilder for CodesBuilder {
+    fn len(&self) -> usize {
+        match &self.plain {
+            Some(plain) => plain.len(),
+            None => self.keys.len(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        self.build()
+    }
+
+    fn finish_cloned(&self) -> ArrayRef {
+        match &self.plain {
+            Some(plain) => Arc::new(plain.finish_cloned()),
+            None => dictionary(self.keys.clone(), self.nulls.finish_cloned(), &self.values),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn into_box_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::compute::cast;
+    use arrow::datatypes::DataType;
+
+    fn build(values: &[Option<&str>], mut b: CodesBuilder) -> ArrayRef {
+        for v in values {
+            b.append_option(*v);
+        }
+        assert_eq!(b.len(), values.len());
+        let cloned = b.finish_cloned();
+        let a = b.finish();
+        assert_eq!(cloned.to_data(), a.to_data());
+        a
+    }
+
+    fn texts(a: &ArrayRef) -> Vec<Option<String>> {
+        let a = cast(a, &DataType::Utf8).expect("cast");
+        let s = a.as_string::<i32>();
+        s.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn codes_hold_the_values_and_nulls() {
+        let values = [
+            Some("email"),
+            None,
+            Some("botHandled"),
+            Some("email"),
+            Some(""),
+            None,
+        ];
+        let a = build(&values, CodesBuilder::codes(2));
+        assert!(matches!(a.data_type(), DataType::Dictionary(..)));
+        let d = a.as_dictionary::<UInt8Type>();
+        assert_eq!(d.values().len(), 3);
+        assert_eq!(d.keys().null_count(), 2);
+        let want: Vec<Option<String>> = values.iter().map(|v| v.map(str::to_string)).collect();
+        assert_eq!(texts(&a), want);
+        let plain = build(&values, CodesBuilder::plain(StringBuilder::new()));
+        assert_eq!(plain.data_type(), &DataType::Utf8);
+        assert_eq!(texts(&plain), want);
+    }
+
+    #[test]
+    fn too_many_values_become_text() {
+        let owned: Vec<Option<String>> = (0..3 * MAX_CODES)
+            .map(|i| (i % 5 != 3).then(|| format!("v{}", i % (MAX_CODES + 2))))
+            .collect();
+        let values: Vec<Option<&str>> = owned.iter().map(|v| v.as_deref()).collect();
+        let a = build(&values, CodesBuilder::codes(4));
+        assert_eq!(a.data_type(), &DataType::Utf8);
+        assert_eq!(texts(&a), owned);
+        // Exactly MAX_CODES values stay codes.
+        let a = build(&values[..MAX_CODES], CodesBuilder::codes(4));
+        assert!(matches!(a.data_type(), DataType::Dictionary(..)));
+        assert_eq!(texts(&a), owned[..MAX_CODES]);
+    }
+
+    #[test]
+    fn empty_columns() {
+        assert_eq!(build(&[], CodesBuilder::codes(0)).len(), 0);
+        assert_eq!(
+            build(&[], CodesBuilder::plain(StringBuilder::new())).len(),
+            0
+        );
+    }
+}

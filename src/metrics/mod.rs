@@ -227,6 +227,19 @@ pub fn exact_mean_seconds(micros: Expr, name: &str) -> Expr {
         .alias(name)
 }
 
+/// Mean in seconds of `seconds`, a Float64 duration, over the rows where `cond` holds
+/// (null when none). Each duration is first taken to the nearest microsecond, an exact
+/// integer, and then averaged by [`exact_mean_seconds`]: the mean is the same to the last
+/// bit in any row order, so a metrics-only read may leave its rows in delivery order
+/// instead of sorting them. Exports give durations to the millisecond: nothing is lost. A
+/// duration beyond ±292,000 years fails the run rather than being left out.
+pub fn duration_mean_if(seconds: Expr, cond: Expr, name: &str) -> Expr {
+    let micros = (seconds * lit(1e6))
+        .round(0, polars::prelude::RoundMode::HalfToEven)
+        .strict_cast(DataType::Int64);
+    exact_mean_seconds(micros.filter(cond.fill_null(lit(false))), name)
+}
+
 /// Mean of `expr` over the rows where `cond` holds (null when none).
 pub fn mean_if(expr: Expr, cond: Expr, name: &str) -> Expr {
     expr.filter(cond.fill_null(lit(false))).mean().alias(name)

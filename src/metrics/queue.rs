@@ -12,6 +12,10 @@
 //! | asa_sec, queue_p50_sec, queue_p90_sec | mean and exact percentiles of queue_sec over accepted |
 //! | avg_talk_sec | mean initial_talk_sec over accepted: initial talk, not AHT (no hold/ACW in this export) |
 //! | avg_ivr_sec | mean ivr_sec over all dialogues (IVR drops too) |
+//!
+//! The means are exact (durations to the microsecond, an integer sum: see
+//! [`duration_mean_if`]), and every other aggregate is a count, a percentile or a maximum:
+//! nothing depends on row order, so a read from the files keeps delivery order.
 //! | max_queue_sec | max wait: queue_sec of accepted, abandon_wait_sec of abandoned |
 //!
 //! `--sla-threshold T` recomputes in_sla as accepted with queue_sec ≤ T (columns suffixed
@@ -22,8 +26,8 @@
 use polars::prelude::*;
 
 use super::{
-    aggregate, count_if, frame, is_in, lower_in, mean_if, quantile_if, ratio, rows, with_lowered,
-    Query, Spec,
+    aggregate, count_if, duration_mean_if, frame, is_in, lower_in, quantile_if, ratio, rows,
+    with_lowered, Query, Spec,
 };
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
@@ -173,11 +177,11 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
         count_if(in_sla, &c_in_sla),
         count_if(sla_known, &c_known),
         count_if(quick, &c_quick),
-        mean_if(col("queue_sec"), acc(), "asa_sec"),
+        duration_mean_if(col("queue_sec"), acc(), "asa_sec"),
         quantile_if(col("queue_sec"), acc(), 0.5, "queue_p50_sec"),
         quantile_if(col("queue_sec"), acc(), 0.9, "queue_p90_sec"),
-        mean_if(col("initial_talk_sec"), acc(), "avg_talk_sec"),
-        col("ivr_sec").mean().alias("avg_ivr_sec"),
+        duration_mean_if(col("initial_talk_sec"), acc(), "avg_talk_sec"),
+        duration_mean_if(col("ivr_sec"), lit(true), "avg_ivr_sec"),
         wait().max().alias("max_queue_sec"),
     ];
     let offered = || col("accepted") + col("abandoned");

@@ -13,7 +13,7 @@ use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText}
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Vendor};
 use crate::error::Result;
 use crate::table::{
-    latest_by_text_key, latest_in_canonical_order, Deferred, TableBuilder, DIALOGUES,
+    latest_in_canonical_order, latest_in_delivery_order, Deferred, TableBuilder, DIALOGUES,
 };
 
 #[derive(Debug)]
@@ -24,8 +24,9 @@ pub struct Tables {
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Metrics-only read: `dialogues` comes out with only these columns, and the fields no
-    /// queue KPI reads ([`LEAN_SKIPPED`]) are skipped undecoded. `None` reads every column.
+    /// Metrics-only read: `dialogues` comes out with only these columns, in delivery order
+    /// rather than canonical order, and the fields no queue KPI reads ([`LEAN_SKIPPED`]) are
+    /// skipped undecoded. `None` reads every column, in canonical order.
     pub only: Option<Vec<String>>,
 }
 
@@ -58,10 +59,11 @@ pub fn read(
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     let (chunks, sources): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
     let (dialogues, duplicates) = match &opts.only {
-        // The kept rows are copied column by column, and only the columns asked for.
+        // The kept rows are copied column by column, and only the columns asked for, in
+        // delivery order: no queue KPI depends on the order of its rows.
         Some(columns) => {
             let schema = DIALOGUES.schema();
-            let (positions, dropped) = latest_by_text_key(&chunks, schema.index_of("id")?);
+            let (positions, dropped) = latest_in_delivery_order(&chunks, schema.index_of("id")?);
             let kept = Deferred {
                 schema,
                 parts: chunks,

@@ -28,7 +28,9 @@ use super::{
     field, for_each_field, read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor,
 };
 use crate::error::Result;
-use crate::table::{sorted_by_group_and_text, Deferred, ParentKey, BOT_CONVERSATIONS, BOT_INTENTS};
+use crate::table::{
+    sorted_by_group_and_text, Deferred, ParentKey, PassThrough, BOT_CONVERSATIONS, BOT_INTENTS,
+};
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
 pub const DEFAULT_EXCLUDED_INTENTS: &[&str] = &["Greeting", "Talk to a human/agent"];
@@ -1126,25 +1128,6 @@ fn parse_chunk(
 /// (1.5M conversations make maps of about 6,000 entries, 200 KB); each shard reads only its
 /// own rows (see [`Keys`]), so more shards cost no more passes.
 const SHARDS: u64 = 256;
-
-/// Hands a precomputed hash (the key of [`superseded`]'s map) to the map unchanged.
-#[derive(Default, Clone, Copy)]
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used by a `u64` key; a plain fold keeps the hasher correct for any other input.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
 
 /// The rows of `chunks` that lose to another copy of their conversation_id, as
 /// `chunk << 32 | row`, sorted. The copy kept is the one with the latest end time (a

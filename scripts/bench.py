@@ -207,8 +207,17 @@ def summary(results):
             "rss_kb": max(r["rss_kb"] for r in results)}
 
 
+def settled(task):
+    """`task()` after the files written so far are on disk (not timed): the inputs just
+    generated, and the Parquet the previous run wrote, would otherwise be written back by
+    the kernel during the next run, whichever tool's it is, and slow it (an ingest's own
+    fsync then waits behind the previous tool's unflushed files)."""
+    os.sync()
+    return task()
+
+
 def median(runs, f):
-    return summary([f() for _ in range(runs)])
+    return summary([settled(f) for _ in range(runs)])
 
 
 def interleaved(runs, *tasks):
@@ -218,7 +227,7 @@ def interleaved(runs, *tasks):
     results = [[] for _ in tasks]
     for _ in range(runs):
         for out, task in zip(results, tasks):
-            out.append(task())
+            out.append(settled(task))
     return results
 
 
@@ -375,8 +384,9 @@ def main():
         "(scripts/bench.py) and runs the queries/ SQL; Polars computes the same KPIs; every peer's "
         "first count is checked against cxkpi's.",
         f"Median of {args.runs} runs, the tools of a task taking turns run by run (cxkpi, DuckDB, Polars, "
-        "cxkpi, …: this VM's speed drifts from minute to minute); cxkpi timed as a whole process, peers "
-        "inside their own process (start-up excluded); peak RSS of each process.",
+        "cxkpi, …: this VM's speed drifts from minute to minute), each run after a `sync` (untimed) so "
+        "that none shares the disk with the kernel writing the previous run's files; cxkpi timed as a "
+        "whole process, peers inside their own process (start-up excluded); peak RSS of each process.",
         "",
         "Reproduce: `scripts/bench.sh` (or with `--days N --per-day N`).",
         "",

@@ -707,28 +707,19 @@ struct Builders {
     hashes: Vec<u64>,
 }
 
-/// What the deduplication reads of a chunk's row, grouped by [`shard`] (see [`Keys`]).
+/// What the deduplication reads of a chunk's row, grouped by [`shard`] (see [`Keys`]). The
+/// end time, which only a repeated id needs, is looked up in the chunk: kept here, it made
+/// the keys half as big again, for 1.5M conversations 12 MB more to fault in.
 #[derive(Clone, Copy)]
 struct KeyRow {
     /// [`id_hash`] of the conversation_id.
     hash: u64,
-    /// The end time, when `has_end`.
-    end: i64,
-    has_end: bool,
     row: u32,
 }
 
-impl KeyRow {
-    /// The end time, a missing one ordered first.
-    fn end(&self) -> Option<i64> {
-        self.has_end.then_some(self.end)
-    }
-}
-
 /// A chunk's rows as the deduplication reads them, grouped by [`shard`] in row order: each
-/// shard reads only its own rows, front to back. Why: reading the hash, end time and row
-/// of a shard's rows where they sit in the chunk touched a cache line per row, for one
-/// row in sixteen.
+/// shard reads only its own rows, front to back. Why: reading the hash of a shard's rows
+/// where they sit in the chunk touched a cache line per row, for one row in sixteen.
 struct Keys {
     by_shard: Vec<KeyRow>,
     /// Shard `s` holds `by_shard[starts[s]..starts[s + 1]]`.
@@ -737,7 +728,7 @@ struct Keys {
 
 impl Keys {
     /// Groups the rows by shard (a counting sort, so each shard's rows stay in order).
-    fn new(hashes: &[u64], ends: &arrow::array::TimestampMicrosecondArray) -> Self {
+    fn new(hashes: &[u64]) -> Self {
         let mut starts = [0u32; SHARDS as usize + 1];
         for &h in hashes {
             starts[shard(h) + 1] += 1;
@@ -746,19 +737,12 @@ impl Keys {
             starts[s + 1] += starts[s];
         }
         let mut next = starts;
-        let blank = KeyRow {
-            hash: 0,
-            end: 0,
-            has_end: false,
-            row: 0,
-        };
+        let blank = KeyRow { hash: 0, row: 0 };
         let mut by_shard = vec![blank; hashes.len()];
         for (row, &hash) in hashes.iter().enumerate() {
             let at = &mut next[shard(hash)];
             by_shard[*at as usize] = KeyRow {
                 hash,
-                end: ends.value(row),
-                has_end: ends.is_valid(row),
                 row: row as u32,
             };
             *at += 1;
@@ -991,7 +975,7 @@ impl Builders {
     ) -> Result<Chunk> {
         let rows = self.rows as usize;
         let end = self.end.finish();
-        let keys = Keys::new(&self.hashes, &end);
+        let keys = Keys::new(&self.hashes);
         let empty = |n: usize| -> ArrayRef {
             Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", n)))
         };
@@ -1098,6 +1082,7 @@ fn schema_of(schema: SchemaRef, columns: &[ArrayRef]) -> SchemaRef {
 /// (checked by a test against the schema).
 const CONVERSATION_ID: usize = 0;
 const START_TIME: usize = 4;
+const END_TIME: usize = 5;
 
 fn parse_chunk(
     mut records: Records<'_>,
@@ -1146,13 +1131,22 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
         let ids = c.column(CONVERSATION_ID).as_string::<i32>();
         ids.value((at & 0xffff_ffff) as usize)
     };
+    // The end time of a copy, a missing one ordered first.
+    let end = |at: u64| {
+        let c = &chunks[(at >> 32) as usize].conversations;
+        let ends = c
+            .column(END_TIME)
+            .as_primitive::<TimestampMicrosecondType>();
+        let row = (at & 0xffff_ffff) as usize;
+        ends.is_valid(row).then(|| ends.value(row))
+    };
     // The best copy so far by hash; the ids are compared only when hashes are equal.
     // Distinct ids with equal hashes (about one run in ten billion) go to the second map,
     // keyed by the id itself. The maps are made once per task and cleared per shard: made
     // per shard, their fresh pages were most of the deduplication's time.
     type Best<'a> = (
-        HashMap<u64, (Option<i64>, u64), BuildHasherDefault<PassThrough>>,
-        HashMap<&'a str, (Option<i64>, u64)>,
+        HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+        HashMap<&'a str, u64>,
     );
     let maps = || -> Best {
         let per_shard = rows / SHARDS as usize + 1024;
@@ -1165,29 +1159,27 @@ fn superseded(chunks: &[Chunk]) -> Vec<u64> {
             best.clear();
             others.clear();
             let mut lost = Vec::new();
-            let mut keep = |kept: &mut (Option<i64>, u64), end: Option<i64>, at: u64| {
-                if end >= kept.0 {
-                    lost.push(kept.1);
-                    *kept = (end, at);
+            let mut keep = |kept: &mut u64, at: u64| {
+                if end(at) >= end(*kept) {
+                    lost.push(*kept);
+                    *kept = at;
                 } else {
                     lost.push(at);
                 }
             };
             for (ci, c) in chunks.iter().enumerate() {
                 for k in c.keys.rows(shard) {
-                    let (end, at) = (k.end(), (ci as u64) << 32 | u64::from(k.row));
+                    let at = (ci as u64) << 32 | u64::from(k.row);
                     match best.entry(k.hash) {
                         Entry::Vacant(v) => {
-                            v.insert((end, at));
+                            v.insert(at);
                         }
-                        Entry::Occupied(mut o) if id(o.get().1) == id(at) => {
-                            keep(o.get_mut(), end, at)
-                        }
+                        Entry::Occupied(mut o) if id(*o.get()) == id(at) => keep(o.get_mut(), at),
                         Entry::Occupied(_) => match others.entry(id(at)) {
                             Entry::Vacant(v) => {
-                                v.insert((end, at));
+                                v.insert(at);
                             }
-                            Entry::Occupied(mut o) => keep(o.get_mut(), end, at),
+                            Entry::Occupied(mut o) => keep(o.get_mut(), at),
                         },
                     }
                 }
@@ -1374,6 +1366,7 @@ mod tests {
             schema.index_of("conversation_start_time").unwrap(),
             START_TIME
         );
+        assert_eq!(schema.index_of("conversation_end_time").unwrap(), END_TIME);
     }
 
     #[test]
@@ -1478,11 +1471,7 @@ mod tests {
         assert_eq!(superseded(&chunks), expected);
         // The same when every id has the same hash: the ids are told apart by their text.
         let colliding = chunks.map(|mut c| {
-            let ends = c
-                .conversations
-                .column(5)
-                .as_primitive::<TimestampMicrosecondType>();
-            c.keys = Keys::new(&vec![7 << 32; ends.len()], ends);
+            c.keys = Keys::new(&vec![7 << 32; c.conversations.num_rows()]);
             c
         });
         assert_eq!(superseded(&colliding), expected);

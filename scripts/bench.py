@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -276,6 +277,7 @@ def main():
                     "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()}),
                 lambda: peer(args.python, {"tool": "polars", "fmt": fmt, "files": files, "paths": paths})))
             rows.append((f"bot KPIs, {label}", mb, c, duck, pol))
+        shutil.rmtree(arr)  # the arrays are done with: the disk of a small VM runs out
         # cxkpi with one thread against two.
         bot = [args.cxkpi, "-q", "metrics", "bot", str(nd), "--format", "csv"]
         one, two = map(summary, interleaved(
@@ -297,14 +299,24 @@ def main():
             mbk = sum(f.stat().st_size for f in sub.iterdir()) / 1e6
             m = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(sub), "--format", "csv"]))
             scaling.append((len(chosen), n, mbk, m))
-        # Ingest into Parquet: cxkpi's lake against DuckDB COPY … TO … (FORMAT parquet).
+        # Ingest into Parquet: cxkpi's lake against DuckDB COPY … TO … (FORMAT parquet). Each
+        # run writes anew and its output is deleted once timed (untimed), so the runs' copies
+        # do not pile up on the disk.
         def ingest():
-            lake = tmp / f"lake-{time.perf_counter_ns()}"
-            return timed_rss([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)])
-        ci, di = map(summary, interleaved(args.runs, ingest, lambda: peer(args.python, {
-            "tool": "duckdb", "setup": [],
-            "sql": f"COPY (SELECT * FROM read_json('{nd}/*.json', format = 'newline_delimited')) TO "
-                   f"'{tmp}/duck-{time.perf_counter_ns()}.parquet' (FORMAT parquet, COMPRESSION zstd)"})))
+            lake = tmp / "lake-run"
+            t = timed_rss([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)])
+            shutil.rmtree(lake)
+            return t
+
+        def duck_copy():
+            out = tmp / "duck-run.parquet"
+            t = peer(args.python, {
+                "tool": "duckdb", "setup": [],
+                "sql": f"COPY (SELECT * FROM read_json('{nd}/*.json', format = 'newline_delimited')) TO "
+                       f"'{out}' (FORMAT parquet, COMPRESSION zstd)"})
+            out.unlink()
+            return t
+        ci, di = map(summary, interleaved(args.runs, ingest, duck_copy))
         rows.append(("JSON → Parquet", mb, ci, di, None))
         lake = tmp / "lake-final"
         subprocess.run([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)], check=True)
@@ -316,6 +328,8 @@ def main():
                 "setup": [f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet('{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"],
                 "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()})))
         rows.append(("bot KPIs over the Parquet lake", None, cl, dl, None))
+        shutil.rmtree(lake)
+        shutil.rmtree(nd)
 
         # The other vendors: each family's KPIs straight from its plain exports.
         def first_value(stdout):

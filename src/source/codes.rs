@@ -9,9 +9,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use arrow::array::NullBufferBuilder;
 use arrow::array::{
-    ArrayBuilder, ArrayRef, DictionaryArray, StringArray, StringBuilder, UInt8Array,
+    ArrayBuilder, ArrayRef, DictionaryArray, NullBufferBuilder, StringArray, StringBuilder,
+    UInt8Array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::UInt8Type;

@@ -404,6 +404,32 @@ pub struct Records<'a> {
     part: Part<'a>,
     /// The part's records are all read.
     done: bool,
+    /// The input before this offset has been prefetched (see [`read_ahead`]).
+    ahead: usize,
+}
+
+/// How far ahead of the record being parsed its input is prefetched. On a 1.5M
+/// conversation metrics run, prefetching 1–8 KiB ahead took 11–17% off the CPU time, with no
+/// difference between distances in that range: the parse stalled on loads of input not yet
+/// in the cache (the hardware prefetchers stop at every 4 KiB page).
+const READ_AHEAD: usize = 2048;
+
+/// Prefetches the input from `*ahead` (or just past `start`) up to `READ_AHEAD` bytes past
+/// `start`, where the record being parsed begins, a cache line at a time; lines already
+/// asked for are not asked for again.
+fn read_ahead(bytes: &[u8], start: usize, ahead: &mut usize) {
+    let end = (start + READ_AHEAD).min(bytes.len());
+    let mut at = (*ahead).max(start + 64);
+    while at < end {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `at` < `bytes.len()`; a prefetch only hints the cache and never faults.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(at) as *const i8);
+        }
+        at += 64;
+    }
+    *ahead = at;
 }
 
 impl<'a> Records<'a> {
@@ -419,6 +445,7 @@ impl<'a> Records<'a> {
             d,
             part,
             done: false,
+            ahead: 0,
         }
     }
 
@@ -443,6 +470,7 @@ impl<'a> Records<'a> {
             d,
             part,
             done,
+            ahead,
         } = self;
         let bytes: &'a [u8] = &file.bytes;
         if *done {
@@ -456,6 +484,7 @@ impl<'a> Records<'a> {
                     return Ok(None);
                 };
                 *spans = rest;
+                read_ahead(bytes, span.start, ahead);
                 d.reset(&bytes[..span.end], span.start);
                 let v = d.read(read).map_err(failed)?;
                 d.expect_end().map_err(failed)?;
@@ -474,6 +503,7 @@ impl<'a> Records<'a> {
                     };
                 }
                 let start = d.position();
+                read_ahead(bytes, start, ahead);
                 let v = d.read(read).map_err(failed)?;
                 if *array {
                     match d.next_byte() {

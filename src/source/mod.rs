@@ -54,14 +54,14 @@ pub fn digest(bytes: &[u8]) -> Digest {
 /// A [`Digest`] taken in pieces, for a file read through a buffer.
 pub struct Hasher {
     len: u64,
-    xxh3: xxhash_rust::xxh3::Xxh3,
+    xxh3: twox_hash::XxHash3_64,
 }
 
 impl Default for Hasher {
     fn default() -> Self {
         Hasher {
             len: 0,
-            xxh3: xxhash_rust::xxh3::Xxh3::new(),
+            xxh3: twox_hash::XxHash3_64::default(),
         }
     }
 }
@@ -69,11 +69,12 @@ impl Default for Hasher {
 impl Hasher {
     pub fn update(&mut self, bytes: &[u8]) {
         self.len += bytes.len() as u64;
-        self.xxh3.update(bytes);
+        std::hash::Hasher::write(&mut self.xxh3, bytes);
     }
 
     pub fn finish(&self) -> Digest {
-        (self.len, format!("{:016x}", self.xxh3.digest()))
+        let hash = std::hash::Hasher::finish(&self.xxh3);
+        (self.len, format!("{hash:016x}"))
     }
 }
 

@@ -63,7 +63,11 @@ impl CodesBuilder {
             self.nulls.append_null();
             return;
         };
-        let code = match self.values.iter().position(|m| **m == *v) {
+        // Compared inline, eight bytes at a time: `==` on strings called `memcmp` per
+        // candidate, 2% of a metrics run.
+        let same =
+            |m: &Box<str>| m.len() == v.len() && super::de::bytes_at(v.as_bytes(), 0, m.as_bytes());
+        let code = match self.values.iter().position(same) {
             Some(code) => code,
             None if self.values.len() < MAX_CODES => {
                 self.values.push(v.into());

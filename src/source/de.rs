@@ -630,7 +630,9 @@ impl<'de> Deserializer<'de> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), Error> {
-        if self.buf[self.pos..].starts_with(word) {
+        // `bytes_at` rather than `starts_with`, whose `memcmp` call cost more than the
+        // four or five bytes compared.
+        if bytes_at(self.buf, self.pos, word) {
             self.pos += word.len();
             Ok(())
         } else {
@@ -913,7 +915,7 @@ impl<F> Default for KeyMemo<'_, F> {
 /// Whether `buf` holds `pat` at `at`: eight bytes at a time (keys are short, and a call to
 /// `memcmp` per key costs more than the comparison).
 #[inline]
-fn bytes_at(buf: &[u8], at: usize, pat: &[u8]) -> bool {
+pub(crate) fn bytes_at(buf: &[u8], at: usize, pat: &[u8]) -> bool {
     let Some(b) = buf.get(at..at + pat.len()) else {
         return false;
     };

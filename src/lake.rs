@@ -296,7 +296,10 @@ fn write_parquet(path: &Path, batch: &RecordBatch, run_id: &str, table: &LakeTab
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
     let file = File::create(path).map_err(io(path))?;
-    let mut w = ArrowWriter::try_new(file, batch.schema(), Some(writer_props(run_id, table)?))?;
+    // The table's own schema, not the batch's: text columns may come as views (see
+    // `merge_partition`), which the writer encodes as the same Parquet strings.
+    let schema = table.def.schema();
+    let mut w = ArrowWriter::try_new(file, schema, Some(writer_props(run_id, table)?))?;
     w.write(batch)?;
     w.close()?;
     Ok(())
@@ -676,8 +679,10 @@ impl Incoming {
     }
 
     /// The rows at `rows` (distinct, ascending). A run of rows, as a reader delivering them
-    /// in partition order gives, is a slice of a batch rather than a copy.
-    fn rows(&self, rows: &[u32]) -> Result<RecordBatch> {
+    /// in partition order gives, is a slice of a batch rather than a copy. Deferred rows
+    /// come with the text columns named in `views` as views (see
+    /// [`table::Deferred::rows_viewing`]).
+    fn rows(&self, rows: &[u32], views: &[&str]) -> Result<RecordBatch> {
         let run = match (rows.first(), rows.last()) {
             (Some(&a), Some(&b)) if b.checked_sub(a) == Some(rows.len() as u32 - 1) => {
                 Some(a as usize..b as usize + 1)
@@ -690,11 +695,11 @@ impl Incoming {
                 let idx = arrow::array::UInt32Array::from(rows.to_vec());
                 arrow::compute::take_record_batch(b, &idx)?
             }
-            (Incoming::Deferred(d), Some(run)) => d.rows(&d.positions[run])?,
+            (Incoming::Deferred(d), Some(run)) => d.rows_viewing(&d.positions[run], views)?,
             (Incoming::Deferred(d), None) => {
                 let at: Vec<(usize, usize)> =
                     rows.iter().map(|&r| d.positions[r as usize]).collect();
-                d.rows(&at)?
+                d.rows_viewing(&at, views)?
             }
         })
     }
@@ -866,9 +871,21 @@ fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
             .collect();
         parts.push(filter(&old, keep)?);
     }
+    // A new partition's heavy text goes to the writer as views of the parsed strings;
+    // merged with an existing file's rows it is copied, as the concatenation needs one type.
+    let views: Vec<&str> = match parts.is_empty() {
+        true => t
+            .def
+            .columns
+            .iter()
+            .filter(|c| c.heavy && c.kind == table::Kind::Utf8)
+            .map(|c| c.name)
+            .collect(),
+        false => Vec::new(),
+    };
     let new_rows = match c.by_dt.get(&dt) {
         Some(rows) => {
-            parts.push(c.new.rows(rows)?);
+            parts.push(c.new.rows(rows, &views)?);
             rows.len()
         }
         None => 0,
@@ -1465,14 +1482,14 @@ mod tests {
         let deferred = Incoming::Deferred(deferred(vec![(1, 1), (0, 0), (1, 0), (0, 1)]));
         assert_eq!(deferred.num_rows(), 4);
         // A run of rows, then rows with a gap (a take rather than a slice).
-        let run = deferred.rows(&[1, 2]).unwrap();
+        let run = deferred.rows(&[1, 2], &[]).unwrap();
         assert_eq!(texts(&run, 0), ["a", "c"]);
         assert_eq!(texts(&run, 1), ["x.json", "y.json"]);
-        let gap = deferred.rows(&[0, 3]).unwrap();
+        let gap = deferred.rows(&[0, 3], &[]).unwrap();
         assert_eq!(texts(&gap, 0), ["d", "b"]);
         assert_eq!(texts(&gap, 1), ["y.json", "x.json"]);
-        assert_eq!(texts(&gathered.rows(&[1, 2]).unwrap(), 0), ["a", "c"]);
-        assert_eq!(texts(&gathered.rows(&[0, 3]).unwrap(), 0), ["d", "b"]);
+        assert_eq!(texts(&gathered.rows(&[1, 2], &[]).unwrap(), 0), ["a", "c"]);
+        assert_eq!(texts(&gathered.rows(&[0, 3], &[]).unwrap(), 0), ["d", "b"]);
         let per_file = deferred.rows_per_source().unwrap();
         assert_eq!((per_file["x.json"], per_file["y.json"]), (2, 2));
         let per_file = gathered.rows_per_source().unwrap();

@@ -52,18 +52,10 @@ pub fn digest(bytes: &[u8]) -> Digest {
 }
 
 /// A [`Digest`] taken in pieces, for a file read through a buffer.
+#[derive(Default)]
 pub struct Hasher {
     len: u64,
     xxh3: twox_hash::XxHash3_64,
-}
-
-impl Default for Hasher {
-    fn default() -> Self {
-        Hasher {
-            len: 0,
-            xxh3: twox_hash::XxHash3_64::default(),
-        }
-    }
 }
 
 impl Hasher {

@@ -1097,14 +1097,22 @@ fn parse_chunk(
     let mut b = Builders::new(&want, opts.lean(), &Hint::for_input(input));
     let skip = opts.skipped();
     let mut memo = Memos::default();
+    // One list of intents for every record, cleared rather than allocated and freed per
+    // record.
+    let mut intents = Vec::new();
     loop {
-        let mut rec = Record::default();
+        intents.clear();
+        let mut rec = Record {
+            intents,
+            ..Record::default()
+        };
         let Some((start, ())) = records.next(|d| fill(d, skip, &mut memo, &mut rec))? else {
             break;
         };
         if !b.push(&rec, opts) {
             keyless.note(f.location(start), "conversation_id");
         }
+        intents = rec.intents;
     }
     b.finish(f.path.to_string_lossy().into(), input, shrink, nulls)
 }

@@ -182,6 +182,17 @@ print(json.dumps({"seconds": elapsed, "rss_kb": resource.getrusage(resource.RUSA
 '''
 
 
+def cpu_model():
+    """The CPU's model name: results differ between machines of the same size."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def peer(python, task):
     out = subprocess.run([python, "-c", PEER, json.dumps(task)], capture_output=True, text=True)
     if out.returncode != 0:
@@ -387,7 +398,7 @@ def main():
     lines = [
         "# Benchmarks",
         "",
-        f"Machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}; "
+        f"Machine: {os.cpu_count()} cores, {platform.machine()} ({cpu_model()}), Linux {platform.release()}; "
         f"Python {platform.python_version()}. Versions: {ours} (release build), DuckDB {peers[0]}, "
         f"Polars {peers[1]} (scripts/requirements-bench.txt).",
         f"Data: `cxkpi generate ultimate --days {args.days} --per-day {args.per_day} --seed 7 --plain` "

@@ -402,9 +402,9 @@ pub struct Records<'a> {
 }
 
 /// How far ahead of the record being parsed its input is prefetched. On a 1.5M
-/// conversation metrics run, prefetching 1–8 KiB ahead took 11–17% off the CPU time, with no
-/// difference between distances in that range: the parse stalled on loads of input not yet
-/// in the cache (the hardware prefetchers stop at every 4 KiB page).
+/// conversation metrics run (Intel Xeon VM), prefetching took 9–13% off the CPU time, with
+/// no difference between distances of 1 to 8 KiB: the parse stalled on loads of input not
+/// yet in the cache (the hardware prefetchers stop at every 4 KiB page).
 const READ_AHEAD: usize = 2048;
 
 /// Prefetches the input from `*ahead` (or just past `start`) up to `READ_AHEAD` bytes past

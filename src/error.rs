@@ -56,6 +56,14 @@ pub enum Error {
     #[error("{count} input file(s) were rejected and skipped")]
     Rejected { count: usize },
 
+    /// Another run holds the lake's lock and did not release it within `--wait`.
+    #[error("{}: the lake is locked by another run ({holder}); waited {waited:.1} s (see --wait)", path.display())]
+    Locked {
+        path: PathBuf,
+        holder: String,
+        waited: f64,
+    },
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
@@ -81,6 +89,9 @@ pub mod exit {
     pub const IO: u8 = 3;
     /// The run completed, but some input files were rejected and skipped (`--skip-bad-files`).
     pub const REJECTED: u8 = 4;
+    /// The lake is locked by another run that did not finish within `--wait`: try again
+    /// later (sysexits' EX_TEMPFAIL, which schedulers know as "retry").
+    pub const LOCKED: u8 = 75;
     /// A bug in cxkpi (an engine error that bad input should never cause).
     pub const INTERNAL: u8 = 70;
 }
@@ -92,6 +103,7 @@ impl Error {
             Error::Io { .. } => exit::IO,
             Error::Usage(_) => exit::USAGE,
             Error::Rejected { .. } => exit::REJECTED,
+            Error::Locked { .. } => exit::LOCKED,
             Error::Polars(_) | Error::Arrow(_) | Error::Parquet(_) => exit::INTERNAL,
         }
     }

@@ -1,0 +1,513 @@
+//! An ingest run: which files are new or changed, read in batches of bounded size, each
+//! batch merged into the partitions it touches and staged, the whole run committed once.
+//!
+//! Why batches: a run used to read its whole inbox into memory before writing, so a
+//! backfill's peak grew with its length (60 days of bot exports, 3.4 GB of JSON, peaked at
+//! 2.2 GB). Now memory holds one batch's rows and the partitions being merged, whatever
+//! the inbox. Batches change nothing in the result: a batch merges with what earlier
+//! batches staged exactly as a later run merges with the lake, by the same key and rule
+//! (a later delivery is a later file in sorted order, so a later batch), and the lake
+//! still changes once, at the commit ([`super::commit`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use arrow::array::{AsArray, RecordBatch};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::commit::{crash_point, recover, Staging};
+use super::lock::LakeLock;
+use super::manifest::{format_name, hash_file, load_manifest, FileEntry, Manifest};
+use super::merge::{
+    child_days, days, merge_partition, Incoming, KeptRows, MergeContext, ParentDays, ParentRows,
+};
+use super::{NULL_PARTITION, TABLES};
+use crate::error::Result;
+use crate::source::{
+    self, anywhere365, dialpad, samespace, ultimate, Candidate, OnBadFile, Rejects, Vendor,
+};
+
+/// How much JSON (after gzip is undone) one batch reads by default. Peak memory is about
+/// 0.45 byte per byte of Ultimate JSON in a batch plus the partitions being merged (see
+/// ARCHITECTURE.md): 512 MiB keeps an ingest of any length under 1 GiB on the bot exports,
+/// while a nightly inbox of a few hundred MB stays one batch, with no partition written
+/// twice.
+pub const DEFAULT_BATCH_BYTES: u64 = 512 << 20;
+
+/// How an ingest runs.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    pub on_bad: OnBadFile,
+    /// JSON bytes read per batch (a file larger than this is a batch of its own).
+    pub batch_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            on_bad: OnBadFile::Fail,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+        }
+    }
+}
+
+/// What one ingest run did.
+#[derive(Debug, Default, Serialize)]
+pub struct IngestReport {
+    pub run_id: String,
+    pub files_seen: usize,
+    pub files_ingested: usize,
+    pub files_unchanged: usize,
+    pub files_rejected: Vec<(String, String)>,
+    pub recovered_previous_run: bool,
+    /// Batches the new files were read in.
+    pub batches: usize,
+    /// Rows read from the ingested files, per table.
+    pub rows_read: BTreeMap<String, usize>,
+    /// Rows in the rewritten partitions after the merge, per table.
+    pub rows_written: BTreeMap<String, usize>,
+    pub partitions_written: usize,
+    /// Records left out because they lack their key (see `source::Keyless`).
+    pub keyless: usize,
+    pub first_keyless: Option<String>,
+    pub seconds: f64,
+}
+
+impl IngestReport {
+    fn note_keyless(&mut self, stats: &source::Stats) {
+        self.keyless += stats.keyless;
+        if self.first_keyless.is_none() {
+            self.first_keyless = stats.first_keyless.clone();
+        }
+    }
+}
+
+/// One candidate file at the start of an ingest: its path (the manifest key), its digest
+/// (taken already if the lake knows the path), and, when it is new or changed, its
+/// detected format (`None` inside: not JSON).
+type Scanned = (
+    String,
+    Arc<OnceLock<source::Digest>>,
+    Option<Result<Option<Vendor>>>,
+);
+
+/// The new or changed files of a run, by family, and what is known of each.
+struct Plan {
+    fresh: BTreeMap<Vendor, Vec<Candidate>>,
+    /// Digest and format per file path.
+    identity: HashMap<String, (Arc<OnceLock<source::Digest>>, Vendor)>,
+}
+
+/// A new run id: its start time and pid, unique per lake since runs hold its lock.
+pub fn new_run_id() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ").to_string()
+        + &format!("-{}", std::process::id())
+}
+
+/// Ingests the files under `paths` into the lake whose lock is held.
+pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result<IngestReport> {
+    let started = std::time::Instant::now();
+    let root = lock.root();
+    crash_point("locked");
+    let mut report = IngestReport {
+        run_id: lock.holder.run_id.clone(),
+        recovered_previous_run: recover(root)?,
+        ..IngestReport::default()
+    };
+    let mut manifest = load_manifest(root)?;
+    // Identity of a file is its absolute path, whatever the command line said.
+    let mut absolute = Vec::with_capacity(paths.len());
+    for p in paths {
+        absolute.push(std::fs::canonicalize(p).map_err(super::io(p))?);
+    }
+    let candidates = source::discover(&absolute)?;
+    report.files_seen = candidates.len();
+    let mut rejects = Rejects::default();
+    let Plan {
+        fresh,
+        mut identity,
+    } = plan(
+        &candidates,
+        &manifest,
+        opts.on_bad,
+        &mut rejects,
+        &mut report,
+    )?;
+
+    if !fresh.is_empty() {
+        for t in TABLES {
+            report.rows_read.insert(t.def.name.to_string(), 0);
+        }
+    }
+    let mut staging = Staging::new(&report.run_id);
+    let mut run = RunState::default();
+    for (vendor, files) in &fresh {
+        for batch in batches(files, opts.batch_bytes)? {
+            let before = rejects.files.len();
+            let incoming = read_batch(*vendor, batch, opts.on_bad, &mut rejects, &mut report)?;
+            let rejected: HashSet<String> = rejects.files[before..]
+                .iter()
+                .map(|(p, _)| p.to_string_lossy().into_owned())
+                .collect();
+            // Files re-read because they changed: their old rows leave the lake.
+            let replaced: HashSet<String> = batch
+                .iter()
+                .map(|c| c.path.to_string_lossy().into_owned())
+                .filter(|k| !rejected.contains(k) && manifest.files.contains_key(k))
+                .collect();
+            merge_batch(
+                root,
+                incoming,
+                &replaced,
+                &manifest,
+                &mut staging,
+                &mut run,
+                &mut report,
+            )?;
+            report.batches += 1;
+            crash_point(&format!("batch:{}", report.batches));
+        }
+    }
+    report.files_rejected = rejects
+        .files
+        .iter()
+        .map(|(p, why)| (p.to_string_lossy().into_owned(), why.clone()))
+        .collect();
+    let rejected: HashSet<&str> = report
+        .files_rejected
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .collect();
+    identity.retain(|k, _| !rejected.contains(k.as_str()));
+    if identity.is_empty() && staging.is_empty() {
+        staging.discard(root)?;
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    // The new manifest: the ingested files, and updated partitions for the files kept.
+    for (path, (digest, vendor)) in &identity {
+        // Every read file was digested as it was loaded; hashed here only should a reader
+        // not have loaded it.
+        let (size, hash) = match digest.get() {
+            Some(d) => d.clone(),
+            None => hash_file(Path::new(path))?,
+        };
+        manifest.files.insert(
+            path.clone(),
+            FileEntry {
+                size,
+                hash,
+                format: format_name(*vendor).to_string(),
+                rows: run.file_rows.get(path).copied().unwrap_or(0),
+                partitions: BTreeSet::new(),
+                run_id: report.run_id.clone(),
+            },
+        );
+    }
+    for (path, entry) in manifest.files.iter_mut() {
+        if let Some(parts) = run.file_partitions.get(path) {
+            entry.partitions.extend(parts.iter().cloned());
+        }
+    }
+    for ((table, _), rows) in &run.partition_rows {
+        *report.rows_written.entry(table.to_string()).or_default() += rows;
+    }
+    report.partitions_written = staging.partitions();
+    staging.commit(root, &manifest)?;
+    report.files_ingested = identity.len();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Which files are new or changed, and of which format: the known ones hashed and the rest
+/// sniffed in parallel, decided in order.
+fn plan(
+    candidates: &[Candidate],
+    manifest: &Manifest,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+    report: &mut IngestReport,
+) -> Result<Plan> {
+    let mut fresh: BTreeMap<Vendor, Vec<Candidate>> = BTreeMap::new();
+    // Each file's digest: taken here for a path the lake has seen (to tell whether it
+    // changed), by the read for a new path (from the bytes it parses).
+    let mut identity = HashMap::new();
+    let scanned: Vec<Result<Scanned>> = candidates
+        .par_iter()
+        .map(|c| {
+            let key = c.path.to_string_lossy().into_owned();
+            let digest = OnceLock::new();
+            let mut unchanged = false;
+            if let Some(e) = manifest.files.get(&key) {
+                let (size, hash) = hash_file(&c.path)?;
+                unchanged = e.size == size && e.hash == hash;
+                let _ = digest.set((size, hash));
+            }
+            let sniffed = (!unchanged).then(|| source::sniff(c));
+            Ok((key, Arc::new(digest), sniffed))
+        })
+        .collect();
+    for (c, scan) in candidates.iter().zip(scanned) {
+        let (key, digest, sniffed) = scan?;
+        let Some(sniffed) = sniffed else {
+            report.files_unchanged += 1;
+            continue;
+        };
+        let vendor = match sniffed {
+            Ok(Some(v)) => v,
+            Ok(None) => continue, // not JSON, below a directory
+            Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
+                rejects.files.push((c.path.clone(), e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let family = match vendor {
+            Vendor::SamespaceLogs | Vendor::SamespaceProductivity | Vendor::SamespaceCsat => {
+                Vendor::SamespaceCalls
+            }
+            v => v,
+        };
+        identity.insert(key, (digest.clone(), vendor));
+        fresh.entry(family).or_default().push(Candidate {
+            digest: Some(digest),
+            ..c.clone()
+        });
+    }
+    Ok(Plan { fresh, identity })
+}
+
+/// Consecutive runs of `files` (sorted path order, so a later delivery stays in a later
+/// batch) of at most `budget` JSON bytes each; a larger file is a batch of its own.
+fn batches(files: &[Candidate], budget: u64) -> Result<Vec<&[Candidate]>> {
+    let sizes = files
+        .par_iter()
+        .map(|c| source::content_size(&c.path))
+        .collect::<Result<Vec<u64>>>()?;
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, size) in sizes.into_iter().enumerate() {
+        if i > start && bytes + size > budget {
+            out.push(&files[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    Ok(out)
+}
+
+/// Reads one batch of one family into its tables' new rows.
+fn read_batch(
+    vendor: Vendor,
+    files: &[Candidate],
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+    report: &mut IngestReport,
+) -> Result<BTreeMap<&'static str, Incoming>> {
+    let mut incoming = BTreeMap::new();
+    match vendor {
+        Vendor::Ultimate => {
+            // In partition order, so each partition is written from a slice of rows.
+            let opts = ultimate::Options {
+                by_start_day: true,
+                ..ultimate::Options::default()
+            };
+            let t = ultimate::read_deferred(files, &opts, on_bad, rejects)?;
+            report.note_keyless(&t.stats);
+            incoming.insert("bot_conversations", Incoming::Deferred(t.conversations));
+            incoming.insert("bot_intents", Incoming::Deferred(t.intents));
+        }
+        Vendor::Dialpad => {
+            let t = dialpad::read(files, &dialpad::Options::default(), on_bad, rejects)?;
+            report.note_keyless(&t.stats);
+            incoming.insert("messages", Incoming::Batch(t.messages));
+        }
+        Vendor::Anywhere365 => {
+            let t = anywhere365::read(files, &anywhere365::Options::default(), on_bad, rejects)?;
+            report.note_keyless(&t.stats);
+            incoming.insert("dialogues", Incoming::Batch(t.dialogues));
+        }
+        _ => {
+            let t = samespace::read(files, on_bad, rejects)?;
+            report.note_keyless(&t.stats);
+            for (name, batch) in [
+                ("calls", t.calls),
+                ("csat_calls", t.csat_calls),
+                ("csat_answers", t.csat_answers),
+                ("agent_sessions", t.agent_sessions),
+                ("productivity", t.productivity),
+            ] {
+                incoming.insert(name, Incoming::Batch(batch));
+            }
+        }
+    }
+    Ok(incoming)
+}
+
+/// What the batches of a run add up, for the manifest and the report.
+#[derive(Default)]
+struct RunState {
+    /// The `table/dt=…` partitions holding rows of each file.
+    file_partitions: HashMap<String, BTreeSet<String>>,
+    /// Rows read from each file (after its batch's deduplication).
+    file_rows: HashMap<String, u64>,
+    /// Rows of each partition the run wrote, as last written.
+    partition_rows: BTreeMap<(&'static str, String), usize>,
+}
+
+/// Merges one batch's new rows into every partition they touch, and the partitions holding
+/// rows of the batch's replaced files, table by table (parents before their children).
+fn merge_batch(
+    root: &Path,
+    mut incoming: BTreeMap<&'static str, Incoming>,
+    replaced: &HashSet<String>,
+    manifest: &Manifest,
+    staging: &mut Staging,
+    run: &mut RunState,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let mut stale_partitions: BTreeSet<&str> = BTreeSet::new();
+    for f in replaced {
+        stale_partitions.extend(manifest.files[f].partitions.iter().map(String::as_str));
+    }
+    // Each parent table's partitions, for its child tables.
+    let mut parent_dt: HashMap<&'static str, ParentDays> = HashMap::new();
+    // Per partition of a parent table: the kept (key, source_file) pairs.
+    let mut kept_parents: HashMap<(&'static str, String), KeptRows> = HashMap::new();
+
+    for t in TABLES {
+        let name = t.def.name;
+        let prefix = format!("{name}/dt=");
+        let stale: Vec<&str> = stale_partitions
+            .iter()
+            .filter_map(|p| p.strip_prefix(&prefix))
+            .collect();
+        let Some(new) = incoming.remove(name).or_else(|| {
+            (!stale.is_empty()).then(|| Incoming::Batch(RecordBatch::new_empty(t.def.schema())))
+        }) else {
+            continue;
+        };
+        *report.rows_read.entry(name.to_string()).or_default() += new.num_rows();
+        for (s, n) in new.rows_per_source()? {
+            *run.file_rows.entry(s.to_string()).or_default() += n;
+        }
+        // Partition of every new row, as an index into `dt_names`.
+        let (dt_names, dts): (Vec<String>, Vec<u32>) = match (t.partition_by, t.parent) {
+            (Some(c), _) => days(&new.column(c)?)?,
+            (None, Some((parent, key))) => child_days(parent_dt.get(parent), &new, key)?,
+            (None, None) => (vec![NULL_PARTITION.to_string()], vec![0; new.num_rows()]),
+        };
+        let mut by_index: Vec<Vec<u32>> = vec![Vec::new(); dt_names.len()];
+        for (i, &d) in dts.iter().enumerate() {
+            by_index[d as usize].push(i as u32);
+        }
+        let mut by_dt: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (name, rows) in dt_names.iter().zip(by_index) {
+            if !rows.is_empty() {
+                let all = by_dt.entry(name.clone()).or_default();
+                let merge = !all.is_empty();
+                all.extend(rows);
+                if merge {
+                    all.sort_unstable(); // rows stay in delivery order within a partition
+                }
+            }
+        }
+        // Partitions to rewrite: those with new rows, and those holding rows of replaced files.
+        let mut touched: BTreeSet<String> = by_dt.keys().cloned().collect();
+        touched.extend(stale.iter().map(|dt| dt.to_string()));
+        // And a child table's partitions whose parent partition changed: a parent copy
+        // replaced by a later delivery takes its children along, even when the new copy
+        // brings none (or lives in another partition).
+        if let Some((parent, _)) = t.parent {
+            touched.extend(
+                kept_parents
+                    .keys()
+                    .filter(|(p, _)| *p == parent)
+                    .map(|(_, dt)| dt.clone()),
+            );
+        }
+        // Partitions are independent: merge and write them in parallel.
+        let ctx = MergeContext {
+            root,
+            table: t,
+            new: &new,
+            by_dt: &by_dt,
+            replaced,
+            kept_parents: &kept_parents,
+            staging,
+            run_id: &report.run_id,
+        };
+        let merged = touched
+            .into_iter()
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|dt| merge_partition(&ctx, dt))
+            .collect::<Result<Vec<_>>>()?;
+        for m in merged {
+            let partition = format!("{name}/dt={}", m.dt);
+            for s in m.sources {
+                run.file_partitions
+                    .entry(s)
+                    .or_default()
+                    .insert(partition.clone());
+            }
+            match m.rows {
+                0 => {
+                    run.partition_rows.remove(&(name, m.dt.clone()));
+                    staging.emptied(root, m.rel)?;
+                }
+                rows => {
+                    run.partition_rows.insert((name, m.dt.clone()), rows);
+                    staging.written(m.rel);
+                }
+            }
+            if let Some(kept) = m.kept {
+                kept_parents.insert((name, m.dt), kept);
+            }
+        }
+        if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
+            let rows = match &new {
+                Incoming::Deferred(d) => {
+                    let mut at: Vec<Vec<u32>> = d
+                        .parts
+                        .iter()
+                        .map(|p| vec![u32::MAX; p.num_rows()])
+                        .collect();
+                    for (&(p, r), &dt) in d.positions.iter().zip(&dts) {
+                        at[p][r] = dt;
+                    }
+                    ParentRows::Positions(at)
+                }
+                Incoming::Batch(_) => {
+                    ParentRows::Keys(new.column(t.key[0])?.as_string::<i32>().clone(), dts)
+                }
+            };
+            parent_dt.insert(
+                name,
+                ParentDays {
+                    names: dt_names,
+                    rows,
+                },
+            );
+        }
+        // The table's chunks go here: hand their memory back to the OS while the next
+        // table is merged (or the peak holds both tables' chunks), on a thread of its own,
+        // not waited for: unmapping a gigabyte stopped both cores' merges for a sixth of
+        // a second, and after the last table it only delayed the commit. Should no thread
+        // be available, the failed spawn drops the closure, freeing the chunks right here.
+        let free = move || {
+            drop(new);
+            crate::alloc::release_freed();
+        };
+        let _ = std::thread::Builder::new()
+            .name("cxkpi-free".into())
+            .spawn(free);
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Partition files: how they are written (encodings chosen per column) and read back
+//! (whole, or projected to the columns a query reads).
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::{io, LakeTable};
+use crate::error::Result;
+use crate::table::{self, TableDef};
+
+fn writer_props(run_id: &str, t: &LakeTable) -> Result<WriterProperties> {
+    let table = t.def.name;
+    let mut props = WriterProperties::builder();
+    // Dictionary encoding pays off on repeated values (statuses, bots, files) and is wasted
+    // work on nearly unique ones: a single-column key, a child's parent key, the heavy text
+    // columns (JSON, ids), instants and durations. Interning those was a fifth of the
+    // time spent writing partitions.
+    for c in t.def.columns {
+        let unique_key = t.key == [c.name] && t.parent.is_none();
+        let parent_key = t.parent.is_some_and(|(_, k)| k == c.name);
+        let continuous = matches!(c.kind, table::Kind::Timestamp | table::Kind::Float64);
+        let heavy_text = c.heavy && c.kind == table::Kind::Utf8;
+        if unique_key || parent_key || continuous || heavy_text {
+            props = props.set_column_dictionary_enabled(c.name.into(), false);
+        }
+        // Min/max statistics cost two comparisons per value. No query filters on JSON text
+        // or on the file a row came from (a long path, equal on every row of a file, so
+        // compared in full): there they bought nothing for a tenth of a partition's writing.
+        if heavy_text || c.name == "source_file" {
+            props = props.set_column_statistics_enabled(c.name.into(), EnabledStatistics::None);
+        }
+    }
+    Ok(props
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .set_created_by(format!("cxkpi {}", env!("CARGO_PKG_VERSION")))
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new(
+                "cxkpi_version".into(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+            KeyValue::new("cxkpi_run_id".into(), run_id.to_string()),
+            KeyValue::new("cxkpi_table".into(), table.to_string()),
+        ]))
+        .build())
+}
+
+pub(super) fn write_parquet(
+    path: &Path,
+    batch: &RecordBatch,
+    run_id: &str,
+    table: &LakeTable,
+) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let file = File::create(path).map_err(io(path))?;
+    // The table's own schema, not the batch's: text columns may come as views (see
+    // `merge::merge_partition`), which the writer encodes as the same Parquet strings.
+    let schema = table.def.schema();
+    let mut w = ArrowWriter::try_new(file, schema, Some(writer_props(run_id, table)?))?;
+    w.write(batch)?;
+    w.close()?;
+    Ok(())
+}
+
+pub(super) fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
+    read_parquet_columns(path, def, false, None)
+}
+
+/// Reads a partition file; with `lean`, the heavy columns are not read (Parquet projection)
+/// and come back as nulls, so the batch keeps the canonical schema.
+pub(super) fn read_parquet_columns(
+    path: &Path,
+    def: &TableDef,
+    lean: bool,
+    only: Option<&[String]>,
+) -> Result<RecordBatch> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    // One batch per file: no small batches to concatenate afterwards.
+    let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
+    let builder = builder.with_batch_size(rows);
+    let skipped = |c: &table::Column| {
+        (lean && c.heavy) || only.is_some_and(|o| !o.iter().any(|n| n == c.name))
+    };
+    if !def.columns.iter().any(skipped) {
+        let batches = builder
+            .build()?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        return Ok(arrow::compute::concat_batches(&def.schema(), &batches)?);
+    }
+    let wanted: Vec<usize> = (0..def.columns.len())
+        .filter(|&i| !skipped(&def.columns[i]))
+        .collect();
+    let mask =
+        parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    let batches = builder
+        .with_projection(mask)
+        .build()?
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let mut read = wanted
+        .iter()
+        .map(|_| Vec::<ArrayRef>::with_capacity(batches.len()))
+        .collect::<Vec<_>>();
+    for b in &batches {
+        for (slot, col) in read.iter_mut().zip(b.columns()) {
+            slot.push(col.clone());
+        }
+    }
+    // Skipped columns read back as nulls, so they are declared nullable here, even the keys.
+    let schema = Arc::new(arrow::datatypes::Schema::new(
+        def.columns
+            .iter()
+            .map(|c| arrow::datatypes::Field::new(c.name, c.kind.arrow(), c.nullable || skipped(c)))
+            .collect::<Vec<_>>(),
+    ));
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
+    let mut next = read.into_iter();
+    for (i, c) in def.columns.iter().enumerate() {
+        if skipped(c) {
+            arrays.push(arrow::array::new_null_array(
+                schema.field(i).data_type(),
+                rows,
+            ));
+        } else {
+            let parts = next.next().unwrap_or_default();
+            let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+            arrays.push(match refs.len() {
+                0 => arrow::array::new_empty_array(schema.field(i).data_type()),
+                _ => arrow::compute::concat(&refs)?,
+            });
+        }
+    }
+    Ok(RecordBatch::try_new(schema, arrays)?)
+}

@@ -243,12 +243,35 @@ fn load_dialpad(
     )
 }
 
+/// Takes the lake's lock for a run that writes it, telling the user while it waits and when
+/// it takes over from a killed run.
+fn lock_lake(
+    lake: &std::path::Path,
+    w: &crate::cli::WriteArgs,
+    notes: &Notes,
+) -> Result<crate::lake::LakeLock> {
+    let run_id = crate::lake::new_run_id();
+    let wait = std::time::Duration::from_secs(w.wait);
+    let lock = crate::lake::LakeLock::acquire(lake, &run_id, wait, &|m| notes.note(m))?;
+    if let Some(dead) = &lock.taken_over {
+        notes.note(&format!(
+            "took over the lake lock from a run that ended without releasing it ({dead})"
+        ));
+    }
+    Ok(lock)
+}
+
 fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
-    let on_bad = match a.skip_bad_files {
-        true => OnBadFile::Skip,
-        false => OnBadFile::Fail,
+    let opts = crate::lake::IngestOptions {
+        on_bad: match a.skip_bad_files {
+            true => OnBadFile::Skip,
+            false => OnBadFile::Fail,
+        },
+        batch_bytes: a.write.batch_size,
     };
-    let r = crate::lake::ingest(&a.lake, &a.paths, on_bad)?;
+    let lock = lock_lake(&a.lake, &a.write, notes)?;
+    let r = crate::lake::ingest(&lock, &a.paths, opts)?;
+    drop(lock);
     if r.recovered_previous_run {
         notes.note("completed the commit of a previous run that was interrupted");
     }
@@ -315,11 +338,18 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
         validate_query(&cli).map_err(|e| Error::Usage(format!("kpi {}: {e}", k.name)))?;
         jobs.push((k, cli));
     }
-    let on_bad = match cfg.skip_bad_files {
-        true => OnBadFile::Skip,
-        false => OnBadFile::Fail,
+    let opts = crate::lake::IngestOptions {
+        on_bad: match cfg.skip_bad_files {
+            true => OnBadFile::Skip,
+            false => OnBadFile::Fail,
+        },
+        batch_bytes: a.write.batch_size,
     };
-    let report = crate::lake::ingest(&cfg.lake, &cfg.inbox, on_bad)?;
+    // Held until every KPI table is written: a run that overlapped this one could
+    // otherwise commit between this run's ingest and its KPIs, and the later run's KPI
+    // files be replaced by this run's older ones.
+    let lock = lock_lake(&cfg.lake, &a.write, notes)?;
+    let report = crate::lake::ingest(&lock, &cfg.inbox, opts)?;
     notes.note(&format!(
         "ingest: {} file(s) ingested, {} unchanged, {} rejected",
         report.files_ingested,

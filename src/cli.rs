@@ -63,6 +63,53 @@ pub struct RunArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// How a run that writes the lake shares it and bounds its memory.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Seconds to wait for another run that holds the lake's lock; 0 fails at once. A run
+    /// still locked out after the wait exits with code 75 (try again later).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub wait: u64,
+
+    /// JSON read per batch (after gzip), which bounds the run's memory: a number of bytes
+    /// with an optional unit (K, M, G: binary; KB, MB, GB: decimal). The run still commits
+    /// once, whatever the number of batches.
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    pub batch_size: u64,
+}
+
+/// A size such as `512M`, `64KiB`, `2GB` or `1000`, in bytes (at least 1).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (a number, then K, M or G)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (K, M, G, KB, MB or GB)"
+            ))
+        }
+    };
+    match n.checked_mul(scale) {
+        Some(0) => Err("the size must be at least 1 byte".into()),
+        Some(b) => Ok(b),
+        None => Err(format!("{s:?} is too large")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +129,9 @@ pub struct IngestArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 #[derive(Debug, Args)]

@@ -228,6 +228,24 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
     })
 }
 
+/// How many bytes of content a file holds: its size, or for a gzip file the size its
+/// trailer records (modulo 4 GiB, as the format stores it; never less than the compressed
+/// size). An ingest sizes its batches by it without decompressing anything.
+pub fn content_size(path: &Path) -> Result<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut magic = [0u8; 2];
+    if size < 18 || file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+        return Ok(size);
+    }
+    let mut trailer = [0u8; 4];
+    file.seek(SeekFrom::End(-4))
+        .and_then(|_| file.read_exact(&mut trailer))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(u64::from(u32::from_le_bytes(trailer)).max(size))
+}
+
 /// True when the content could be a JSON export at all (first non-blank byte `[` or `{`).
 pub fn looks_like_json(bytes: &[u8]) -> bool {
     bytes
@@ -334,11 +352,27 @@ pub fn detect(keys: &[String]) -> Option<Vendor> {
     None
 }
 
-/// The top-level keys of a JSON object record, for detection and error messages.
-pub fn record_keys(record: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(record)
-        .map(|m| m.into_iter().map(|(k, _)| k).collect())
-        .unwrap_or_default()
+/// The top-level keys of a JSON object record (as written), for detection and error
+/// messages; a record that is not a JSON object fails where it goes wrong. Values are
+/// checked for structure only: the reader parses this record again, strictly in a full
+/// read, and then names the field of a bad value.
+pub fn record_keys(record: &[u8]) -> std::result::Result<Vec<String>, de::Failure> {
+    let mut keys = Vec::new();
+    let mut memo = de::KeyMemo::default();
+    let mut d = de::Deserializer::new(record, 0).lenient();
+    d.read(|d| {
+        d.fields(
+            "an object (a record)",
+            &mut memo,
+            |_| Some(()),
+            |_, (), key| {
+                keys.push(key.to_string());
+                Ok(false)
+            },
+        )
+    })?;
+    d.expect_end()?;
+    Ok(keys)
 }
 
 /// A file's bytes and where its records are, checked to be of the expected vendor.
@@ -426,13 +460,16 @@ fn read_ahead(bytes: &[u8], start: usize, ahead: &mut usize) {
 }
 
 impl<'a> Records<'a> {
-    fn new(file: &'a Framed, part: Part<'a>) -> Self {
+    /// The records of `part`; unread values are parsed in full when `strict` (see
+    /// [`de::Deserializer::lenient`]).
+    fn new(file: &'a Framed, part: Part<'a>, strict: bool) -> Self {
         let d = match &part {
             Part::Spans(_) => de::Deserializer::new(&[], 0),
             Part::Piece { range, .. } => {
                 de::Deserializer::new(&file.bytes[..range.end], range.start)
             }
         };
+        let d = if strict { d } else { d.lenient() };
         Records {
             file,
             d,
@@ -547,13 +584,18 @@ impl Framed {
 
     /// The location of a byte offset, for error messages.
     pub fn location(&self, offset: usize) -> Location {
-        let (line, column) = json::line_col(&self.bytes, offset);
-        Location {
-            path: self.path.clone(),
-            line,
-            column,
-            offset,
-        }
+        locate(&self.path, &self.bytes, offset)
+    }
+}
+
+/// The location of a byte offset of a file's content, for error messages.
+fn locate(path: &Path, bytes: &[u8], offset: usize) -> Location {
+    let (line, column) = json::line_col(bytes, offset);
+    Location {
+        path: path.to_path_buf(),
+        line,
+        column,
+        offset,
     }
 }
 
@@ -703,10 +745,17 @@ pub enum OnBadFile {
 /// Returns the chunks in file and record order; keyless records are added to `keyless`.
 /// Files below a directory that are not JSON at all are skipped with a note (in
 /// `rejects.skipped_not_json`).
+///
+/// `strict` reads check every value of every record as JSON (RFC 8259), the ones no
+/// column keeps included: what a full read keeps (a table, the lake) is valid. Metrics-only
+/// reads pass false and skip unread values by structure (see
+/// [`de::Deserializer::lenient`]).
+#[allow(clippy::too_many_arguments)]
 pub fn read_all<B, F>(
     candidates: &[Candidate],
     vendors: &[Vendor],
     on_bad: OnBadFile,
+    strict: bool,
     rejects: &mut Rejects,
     keyless: &Keyless,
     parse: F,
@@ -723,7 +772,7 @@ where
             .into_par_iter()
             .map(|part| {
                 let range = part.range();
-                let chunk = parse(Records::new(file, part), &noted);
+                let chunk = parse(Records::new(file, part, strict), &noted);
                 file.bytes.release(range);
                 chunk
             })
@@ -837,7 +886,11 @@ fn vendor_of(
     let Some(first) = spans.first() else {
         return Ok(vendors[0]);
     };
-    let keys = record_keys(&bytes[first.clone()]);
+    // A first record that is not valid says so where it fails, not as "no keys".
+    let keys = record_keys(&bytes[first.clone()]).map_err(|f| Error::Data {
+        location: locate(path, bytes, first.start + f.offset),
+        message: format!("the first record, read to tell the format: {}", f.message),
+    })?;
     let detected = detect(&keys);
     if let Some(v) = detected.filter(|v| vendors.contains(v)) {
         return Ok(v);
@@ -902,7 +955,7 @@ mod tests {
         };
         let mut out = Vec::new();
         for part in file.parts() {
-            let mut records = Records::new(&file, part);
+            let mut records = Records::new(&file, part, true);
             while let Some((start, raw)) =
                 records.next(|d| <de::Raw as serde::Deserialize>::deserialize(d))?
             {
@@ -1031,15 +1084,16 @@ mod tests {
 
     #[test]
     fn detects_ultimate_by_keys() {
-        let keys = record_keys(br#"{"CONVERSATION_ID":"a","CONVERSATION_STATUS":"agent"}"#);
+        let keys =
+            record_keys(br#"{"CONVERSATION_ID":"a","CONVERSATION_STATUS":"agent"}"#).unwrap();
         assert_eq!(detect(&keys), Some(Vendor::Ultimate));
-        let keys = record_keys(br#"{"sessionid":"1.1","ts":1}"#);
+        let keys = record_keys(br#"{"sessionid":"1.1","ts":1}"#).unwrap();
         assert_eq!(detect(&keys), Some(Vendor::Dialpad));
-        let keys = record_keys(br#"{"Id":"1","StartTimestamp":"x","Outcome":"Accepted"}"#);
+        let keys = record_keys(br#"{"Id":"1","StartTimestamp":"x","Outcome":"Accepted"}"#).unwrap();
         assert_eq!(detect(&keys), Some(Vendor::Anywhere365));
-        let keys = record_keys(br#"{"_id":"1","csat":[]}"#);
+        let keys = record_keys(br#"{"_id":"1","csat":[]}"#).unwrap();
         assert_eq!(detect(&keys), Some(Vendor::SamespaceCsat));
-        let keys = record_keys(br#"{"name":"x","value":1}"#);
+        let keys = record_keys(br#"{"name":"x","value":1}"#).unwrap();
         assert_eq!(detect(&keys), None);
     }
 

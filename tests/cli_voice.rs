@@ -298,7 +298,7 @@ fn bad_voice_exports_are_located() {
         (
             "csat",
             "samespace_csat_vendor_example.json",
-            &[":17:", "key must be a string"][..],
+            &[":17:", "expected a key (a string)"][..],
         ),
         (
             "queue",

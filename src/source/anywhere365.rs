@@ -51,6 +51,7 @@ pub fn read(
         candidates,
         &[Vendor::Anywhere365],
         on_bad,
+        opts.only.is_none(),
         rejects,
         &keyless,
         |records, keyless| parse_chunk(records, opts.only.is_some(), keyless),

@@ -30,6 +30,12 @@ pub const RAW_TOKEN: &str = "$cxkpi::RawJson";
 /// unit, any other value's raw JSON text (see `json::RawText`).
 pub const TEXT_TOKEN: &str = "$cxkpi::JsonText";
 
+/// Newtype-struct name that makes [`Deserializer`] hand a number to the visitor as its text
+/// (borrowed), any other value as `deserialize_any` would: ids that arrive as numbers keep
+/// their digits, at any size, where a number read as `u64` or `f64` would round them
+/// (`100000000000000000001` and `…002` would become one id).
+pub const NUMBER_TEXT_TOKEN: &str = "$cxkpi::NumberText";
+
 /// Deepest nesting accepted, as serde_json's recursion limit.
 const MAX_DEPTH: usize = 128;
 
@@ -525,6 +531,10 @@ pub struct Deserializer<'de> {
     depth: usize,
     /// Offset of the innermost value that failed: set once, by the first failure.
     err_at: Option<usize>,
+    /// Skipped values are parsed in full (every scalar, escape and UTF-8 sequence checked,
+    /// RFC 8259) rather than scanned for structure only. On by default: only metrics-only
+    /// reads, which keep nothing they skip, turn it off for speed ([`Deserializer::lenient`]).
+    strict: bool,
 }
 
 /// A string's content: borrowed from the input, or unescaped into the scratch buffer.
@@ -548,7 +558,16 @@ impl<'de> Deserializer<'de> {
             scratch: Vec::new(),
             depth: 0,
             err_at: None,
+            strict: true,
         }
+    }
+
+    /// This deserializer, skipping unread values by structure only: brackets pair, strings
+    /// close, no raw control characters, but scalars, escapes and UTF-8 inside them are not
+    /// checked. For metrics-only reads, which keep no value they skip.
+    pub fn lenient(mut self) -> Self {
+        self.strict = false;
+        self
     }
 
     /// Moves to `pos` of `buf`, keeping the scratch buffer: the next record's parse.
@@ -729,9 +748,13 @@ impl<'de> Deserializer<'de> {
 
     /// The `\uXXXX` escape at `at` (with its low surrogate if it is a high one).
     fn unicode(&mut self, at: usize) -> Result<(char, usize), Error> {
+        // Exactly four hex digits: `from_str_radix` alone also takes a sign (`\u+041`).
         let hex = |buf: &[u8], i: usize| -> Option<u32> {
-            let h = std::str::from_utf8(buf.get(i..i + 4)?).ok()?;
-            u32::from_str_radix(h, 16).ok()
+            let h = buf.get(i..i + 4)?;
+            if !h.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
         };
         let Some(hi) = hex(self.buf, at + 2) else {
             return self.fail(at, "invalid \\u escape in a string");
@@ -755,7 +778,9 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    fn number<V: Visitor<'de>>(&mut self, v: V) -> Result<V::Value, Error> {
+    /// The number at `pos`, checked against JSON's grammar: its text, and whether it has a
+    /// fraction or an exponent. Moves past it.
+    fn number_text(&mut self) -> Result<(&'de str, bool), Error> {
         let (buf, start) = (self.buf, self.pos);
         let digits = |mut i: usize| {
             while buf.get(i).is_some_and(u8::is_ascii_digit) {
@@ -792,6 +817,12 @@ impl<'de> Deserializer<'de> {
         // SAFETY: the scan above accepted only ASCII bytes (digits, '-', '+', '.', 'e', 'E'),
         // and ASCII is valid UTF-8. (Checking it again was 4% of an Anywhere365 run.)
         let text = unsafe { std::str::from_utf8_unchecked(&buf[start..i]) };
+        Ok((text, float))
+    }
+
+    fn number<V: Visitor<'de>>(&mut self, v: V) -> Result<V::Value, Error> {
+        let (buf, start) = (self.buf, self.pos);
+        let (text, float) = self.number_text()?;
         if !float {
             if buf[start] == b'-' {
                 if let Ok(n) = text.parse::<i64>() {
@@ -807,8 +838,12 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    /// Skips the value at `pos` (after whitespace), checking its structure only.
+    /// Skips the value at `pos` (after whitespace): parsed in full when strict, else checked
+    /// for structure only.
     fn skip(&mut self) -> Result<(), Error> {
+        if self.strict {
+            return de::Deserializer::deserialize_any(&mut *self, de::IgnoredAny).map(|_| ());
+        }
         match self.peek()? {
             b'{' | b'[' => {
                 let end = container_end(self.buf, self.pos);
@@ -823,6 +858,12 @@ impl<'de> Deserializer<'de> {
             }
         }
         Ok(())
+    }
+
+    /// [`Deserializer::skip`] of the value of the field `key`, named in any error.
+    fn skip_field(&mut self, key: &str) -> Result<(), Error> {
+        self.skip()
+            .map_err(|e| Error(format!("field `{key}`: {}", e.0)))
     }
 
     fn enter(&mut self) -> Result<(), Error> {
@@ -991,9 +1032,11 @@ impl<'de> Deserializer<'de> {
                     // Most skipped values are short strings: found here, without the calls
                     // of the general skip (a tenth of a metrics run's instructions).
                     match buf.get(self.pos) {
-                        Some(b'"') => match short_string_end(buf, self.pos + 1, false) {
+                        // Strict, only ASCII is taken here: other bytes must be checked
+                        // as UTF-8, which the full skip does.
+                        Some(b'"') => match short_string_end(buf, self.pos + 1, self.strict) {
                             Some(end) => self.pos = end,
-                            None => self.skip()?,
+                            None => self.skip_field(key)?,
                         },
                         // `[]` or `{}` (the closing bracket is two code points on).
                         Some(&open @ (b'[' | b'{'))
@@ -1001,7 +1044,7 @@ impl<'de> Deserializer<'de> {
                         {
                             self.pos += 2
                         }
-                        _ => self.skip()?,
+                        _ => self.skip_field(key)?,
                     }
                 }
                 // The next key, in compact JSON.
@@ -1175,6 +1218,13 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
             TEXT_TOKEN => match self.peek()? {
                 b'"' | b'n' => return self.deserialize_any(v),
                 _ => self.pos,
+            },
+            NUMBER_TEXT_TOKEN => match self.peek()? {
+                b'-' | b'0'..=b'9' => {
+                    let (text, _) = self.number_text()?;
+                    return v.visit_borrowed_str(text);
+                }
+                _ => return self.deserialize_any(v),
             },
             _ => return v.visit_newtype_struct(self),
         };
@@ -1534,6 +1584,39 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_correctly_rounded_and_the_skip_is_strict_unless_lenient() {
+        for text in [
+            "184467446744073709551615",
+            "18446744073767440737161518446744073709551616",
+            "0.1",
+            "2.2250738585072011e-308",
+            "-9223372036854775809",
+        ] {
+            let v: f64 = from_str(text).unwrap();
+            assert_eq!(v, text.parse::<f64>().unwrap(), "{text}");
+        }
+        for bad in [
+            "[tru]",
+            "[1,]",
+            "[01]",
+            r#"["\u+041"]"#,
+            r#"["\q"]"#,
+            "{1:1}",
+        ] {
+            assert!(from_str::<de::IgnoredAny>(bad).is_err(), "strict: {bad}");
+        }
+        // Lenient: structure only.
+        let mut d = Deserializer::new(b"[tru, 01, 1e]", 0).lenient();
+        assert!(d
+            .read(|d| de::Deserialize::deserialize(&mut *d).map(|_: de::IgnoredAny| ()))
+            .is_ok());
+        let mut d = Deserializer::new(b"[1, [2]", 0).lenient();
+        assert!(d
+            .read(|d| de::Deserialize::deserialize(&mut *d).map(|_: de::IgnoredAny| ()))
+            .is_err());
+    }
+
+    #[test]
     fn errors_point_at_the_failing_value() {
         let text = r#"{"a": 1, "b": [1, 2 3]}"#;
         let e = from_str::<serde_json::Value>(text).unwrap_err();
@@ -1571,6 +1654,11 @@ mod tests {
     /// Walks each object of `texts` with one memo, as a reader walks a chunk's records:
     /// the (field, value) pairs read, or the first failure (offset, message).
     fn walk(texts: &[&str]) -> Result<Vec<(u8, u64)>, (usize, String)> {
+        walk_in(texts, true)
+    }
+
+    /// [`walk`], strict or lenient.
+    fn walk_in(texts: &[&str], strict: bool) -> Result<Vec<(u8, u64)>, (usize, String)> {
         let buf = texts.concat();
         let mut memo = KeyMemo::default();
         let mut out = Vec::new();
@@ -1583,12 +1671,17 @@ mod tests {
                 "c" => Some(b'c'),
                 _ => None,
             };
-            from_slice_with(record, |d| {
+            let mut d = Deserializer::new(record, 0);
+            if !strict {
+                d = d.lenient();
+            }
+            d.read(|d| {
                 d.fields("a test object", &mut memo, resolve, |d, f, key| {
                     out.push((f, d.value(key)?));
                     Ok(f != b'c' || out.len() < 100)
                 })
             })
+            .and_then(|()| d.expect_end())
             .map_err(|e| (at + e.offset, e.message))?;
             at += t.len();
         }
@@ -1694,9 +1787,17 @@ mod tests {
             (r#"{"b":2,"x":{]}"#, 12, "mismatched closing bracket"),
             (r#"{"a":1"#, 6, "unexpected end of input"),
         ] {
-            let (offset, message) = walk(&[first, bad]).unwrap_err();
+            // The structural skip (lenient) names the bracket; a skipped field is named.
+            let (offset, message) = walk_in(&[first, bad], false).unwrap_err();
             assert_eq!(offset - first.len(), at, "{bad}: {message}");
+            let message = message.trim_start_matches("field `x`: ");
             assert!(message.starts_with(msg), "{bad}: {message}");
+            // The strict skip fails too, inside the bad record.
+            let (offset, message) = walk_in(&[first, bad], true).unwrap_err();
+            assert!(
+                offset >= first.len() && offset <= first.len() + bad.len(),
+                "{bad}: {message}"
+            );
         }
     }
 }

@@ -49,6 +49,7 @@ pub fn read(
         candidates,
         &[Vendor::Dialpad],
         on_bad,
+        opts.only.is_none(),
         rejects,
         &keyless,
         |records, keyless| parse_chunk(records, opts, keyless),

@@ -155,7 +155,7 @@ pub fn first_record(buf: &[u8]) -> Option<First> {
     if buf.get(at) != Some(&b'{') {
         return None;
     }
-    let (end, inner) = envelope_walk(buf, at).ok()?;
+    let (end, inner) = envelope_walk(buf, at, false).ok()?;
     let span = at..end;
     if memchr::memchr(b'\n', &buf[span.clone()]).is_some() {
         return None;
@@ -445,11 +445,20 @@ pub fn unwrap_envelopes(
 /// The byte range of the envelope array inside the object at `span`, if it is one.
 fn envelope_array(buf: &[u8], span: &Range<usize>) -> Result<Option<Range<usize>>, FrameError> {
     // An envelope holds the whole file: find its array with the structural scan (both cores
-    // are idle until it is found), and only when that fails, ask serde_json, which
-    // validates every value it skips and so reports the exact spot.
-    match envelope_walk(&buf[..span.end], span.start) {
+    // are idle until it is found), and only when that fails, walk it again strictly, which
+    // checks every value and so reports the exact spot and field.
+    let walked = envelope_walk(&buf[..span.end], span.start, false)
+        .or_else(|_| envelope_walk(&buf[..span.end], span.start, true));
+    match walked {
         Ok((end, found)) if skip_ws(buf, end) >= span.end => Ok(found),
-        _ => envelope_array_exact(buf, span),
+        Ok((end, _)) => Err(FrameError {
+            offset: skip_ws(buf, end),
+            message: "unexpected content after the end of the JSON value".into(),
+        }),
+        Err(e) => Err(FrameError {
+            offset: e.offset,
+            message: e.message,
+        }),
     }
 }
 
@@ -458,10 +467,16 @@ fn envelope_array(buf: &[u8], span: &Range<usize>) -> Result<Option<Range<usize>
 fn envelope_walk(
     buf: &[u8],
     at: usize,
+    strict: bool,
 ) -> Result<(usize, Option<Range<usize>>), super::de::Failure> {
     let mut found = None;
     let mut memo = super::de::KeyMemo::default();
+    // Lenient first: the records inside are parsed (strictly, in a full read) by the
+    // reader; a strict walk here would parse a whole OData page once more, on one core.
     let mut d = super::de::Deserializer::new(buf, at);
+    if !strict {
+        d = d.lenient();
+    }
     d.read(|d| {
         let resolve = |k: &str| ENVELOPE_KEYS.contains(&k).then_some(());
         d.fields("a JSON object", &mut memo, resolve, |d, (), key| {
@@ -477,49 +492,6 @@ fn envelope_walk(
         })
     })?;
     Ok((d.position(), found))
-}
-
-/// [`envelope_array`] by serde_json: every value checked, errors at the exact spot.
-fn envelope_array_exact(
-    buf: &[u8],
-    span: &Range<usize>,
-) -> Result<Option<Range<usize>>, FrameError> {
-    use serde::de::{IgnoredAny, MapAccess};
-    struct Finder<'b>(&'b [u8]);
-    impl<'de> Visitor<'de> for Finder<'de> {
-        type Value = Option<Range<usize>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
-            while let Some(key) = map.next_key::<LooseStr<'de>>()? {
-                let key = key.0.unwrap_or_default();
-                if found.is_none() && ENVELOPE_KEYS.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
-                    let raw = map.next_value::<&'de serde_json::value::RawValue>()?;
-                    let text = raw.get();
-                    if text.starts_with('[') {
-                        let start = text.as_ptr() as usize - self.0.as_ptr() as usize;
-                        found = Some(start..start + text.len());
-                    }
-                } else {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-            Ok(found)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-    }
-    let mut de = serde_json::Deserializer::from_slice(&buf[span.clone()]);
-    de.deserialize_any(Finder(buf))
-        .map(|r| r.map(|inner| inner.start..inner.end))
-        .map_err(|e| FrameError {
-            offset: offset_of(buf, span.start, e.line(), e.column()),
-            message: strip_position(&e.to_string()),
-        })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -551,7 +523,8 @@ pub struct LooseStr<'a>(pub Option<Cow<'a, str>>);
 
 impl<'de: 'a, 'a> de::Deserialize<'de> for LooseStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LooseStrVisitor)
+        // A number comes as its text: ids keep every digit (see the token's doc).
+        d.deserialize_newtype_struct(super::de::NUMBER_TEXT_TOKEN, LooseStrVisitor)
     }
 }
 
@@ -593,6 +566,10 @@ impl<'de> Visitor<'de> for LooseStrVisitor {
     }
     fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         extended(map, EXT_STRING, "a string")
+    }
+    // Another deserializer, which does not know the number-text token.
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
@@ -1536,29 +1513,34 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn envelopes_are_found_by_the_fast_scan_and_errors_by_serde_json() {
-        // The structural scan and serde_json find the same array.
+    fn envelopes_are_found_by_the_fast_scan_and_errors_by_the_strict_walk() {
+        // The first envelope key holding an array, in any case; other shapes are no envelope.
+        let b = br#"{"total":2,"Data":[{"x":1},{"x":"]"}],"data":[]}"#;
+        let at = b.windows(7).position(|w| w == b"[{\"x\":1").unwrap();
+        let end = b.windows(3).position(|w| w == b"}],").unwrap() + 2;
+        assert_eq!(envelope_array(b, &(0..b.len())).unwrap(), Some(at..end));
         for b in [
-            &br#"{"total":2,"Data":[{"x":1},{"x":"]"}],"data":[]}"#[..],
-            br#"{"value":{"a":1},"x":[{"value":[]}]}"#,
+            &br#"{"value":{"a":1},"x":[{"value":[]}]}"#[..],
             br#"{"a":1}"#,
         ] {
-            let span = 0..b.len();
-            assert_eq!(
-                envelope_array(b, &span).unwrap(),
-                envelope_array_exact(b, &span).unwrap()
-            );
+            assert_eq!(envelope_array(b, &(0..b.len())).unwrap(), None);
         }
         let b = br#"{"total":2,"data":[{"x":1},{"x":2}]}"#;
         assert_eq!(
             envelope_array(&b[..], &(0..b.len())).unwrap(),
             Some(18..b.len() - 1)
         );
-        // A broken envelope is reported where serde_json sees it.
-        let b = br#"{"total":2,"data":[{"x":1},{"x":[2}]}"#;
-        let span = 0..b.len();
-        let e = envelope_array(b, &span).unwrap_err();
-        assert_eq!(e.offset, envelope_array_exact(b, &span).unwrap_err().offset);
+        // A broken envelope is reported where it breaks, as serde_json sees it.
+        for b in [
+            &br#"{"total":2,"data":[{"x":1},{"x":[2}]}"#[..],
+            br#"{"total":tru,"data":[]}"#,
+            br#"{"total":2,"data":[]}x"#,
+        ] {
+            let e = envelope_array(b, &(0..b.len())).unwrap_err();
+            let theirs = serde_json::from_slice::<serde_json::Value>(b).unwrap_err();
+            let at = offset_of(b, 0, theirs.line(), theirs.column());
+            assert!(e.offset <= at && at <= e.offset + 3, "{e:?} vs {theirs}");
+        }
     }
 
     #[test]

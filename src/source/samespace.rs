@@ -51,6 +51,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         candidates,
         SAMESPACE,
         on_bad,
+        true,
         rejects,
         &keyless,
         parse_chunk,
@@ -321,7 +322,10 @@ fn required<'a>(
 pub fn split_question(q: &str) -> (Option<i64>, &str) {
     let t = q.trim();
     let prefix = "SURVEY_ANSWER_";
-    if t.len() > prefix.len() && t[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    // `get`, not indexing: a question whose first bytes are not ASCII has no char boundary
+    // where the prefix would end (the fuzz loop found the panic).
+    let head = t.get(..prefix.len()).filter(|_| t.len() > prefix.len());
+    if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix)) {
         if let Some((n, text)) = t[prefix.len()..].split_once(':') {
             if let Ok(n) = n.trim().parse::<i64>() {
                 return (Some(n), text.trim());
@@ -413,6 +417,15 @@ mod tests {
             (Some(12), "Again?")
         );
         assert_eq!(split_question("Free text"), (None, "Free text"));
+        // No char boundary where the prefix would end: free text, not a panic.
+        assert_eq!(
+            split_question("SURVEY_ANSWER\u{e9}1:x"),
+            (None, "SURVEY_ANSWER\u{e9}1:x")
+        );
+        assert_eq!(
+            split_question("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}"),
+            (None, "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}")
+        );
         assert_eq!(
             split_question("SURVEY_ANSWER_x:oops"),
             (None, "SURVEY_ANSWER_x:oops")

@@ -159,6 +159,7 @@ fn parse(
         candidates,
         &[Vendor::Ultimate],
         on_bad,
+        opts.only.is_none(),
         rejects,
         &keyless,
         |records, keyless| parse_chunk(records, opts, shrink, keyless, &nulls),

@@ -10,6 +10,7 @@ pub mod app;
 pub mod bridge;
 pub mod cli;
 pub mod error;
+pub mod fuzz;
 pub mod generate;
 pub mod job;
 pub mod lake;

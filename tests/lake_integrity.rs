@@ -1,0 +1,311 @@
+//! The lake at any size and under overlapping runs: an ingest read in many batches equals
+//! one read in a single batch; a run killed between batches leaves the lake as before; a
+//! second run on a locked lake waits (or exits 75 naming the holder) and never costs data;
+//! a lock left by a killed run is taken over.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::run;
+
+const TABLES: [&str; 9] = [
+    "bot_conversations",
+    "bot_intents",
+    "messages",
+    "dialogues",
+    "calls",
+    "csat_calls",
+    "csat_answers",
+    "agent_sessions",
+    "productivity",
+];
+
+/// Generated exports of `vendor` in `dir`, starting at `start` (with re-deliveries).
+fn generate(vendor: &str, dir: &Path, start: &str, days: &str, per_day: &str, seed: &str) {
+    let out = run(&[
+        "generate",
+        vendor,
+        "--out",
+        dir.to_str().unwrap(),
+        "--days",
+        days,
+        "--per-day",
+        per_day,
+        "--start",
+        start,
+        "--seed",
+        seed,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An inbox of all four vendors, re-deliveries and overlapping pulls included.
+fn mixed_inbox(dir: &Path) -> PathBuf {
+    let inbox = dir.join("inbox");
+    for v in ["ultimate", "dialpad", "anywhere365", "samespace"] {
+        generate(v, &inbox.join(v), "2024-03-25", "6", "150", "11");
+    }
+    inbox
+}
+
+fn ingest_cmd(inbox: &Path, lake: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cxkpi"));
+    c.args([
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+    ])
+    .args(extra)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    c
+}
+
+fn ingest(inbox: &Path, lake: &Path, extra: &[&str]) -> Output {
+    ingest_cmd(inbox, lake, extra).output().unwrap()
+}
+
+#[track_caller]
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every table of the lake as CSV, `source_file` included.
+fn content(lake: &Path) -> Vec<String> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let out = run(&[
+                "-q",
+                "table",
+                t,
+                "--lake",
+                lake.to_str().unwrap(),
+                "--format",
+                "csv",
+            ]);
+            ok(&out);
+            String::from_utf8(out.stdout).unwrap()
+        })
+        .collect()
+}
+
+fn rows(lake: &Path, table: &str) -> usize {
+    content_of(lake, table).lines().count().saturating_sub(1)
+}
+
+fn content_of(lake: &Path, table: &str) -> String {
+    let out = run(&[
+        "-q",
+        "table",
+        table,
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    ok(&out);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn staging_is_empty(lake: &Path) -> bool {
+    let s = lake.join("_cxkpi/staging");
+    !s.exists() || std::fs::read_dir(s).unwrap().count() == 0
+}
+
+#[test]
+fn many_batches_give_the_lake_one_batch_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = mixed_inbox(dir.path());
+    let one = dir.path().join("one");
+    let many = dir.path().join("many");
+    let out = ingest(&inbox, &one, &["--json", "--batch-size", "1G"]);
+    ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["batches"], 4, "one batch per vendor");
+    // One file per batch: every re-delivery and overlapping pull crosses a batch.
+    let out = ingest(&inbox, &many, &["--json", "--batch-size", "1"]);
+    ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["batches"], report["files_ingested"], "{report}");
+    assert!(report["batches"].as_u64().unwrap() > 30, "{report}");
+    let expected = content(&one);
+    assert!(expected[0].lines().count() > 800, "bot conversations");
+    assert_eq!(content(&many), expected);
+    assert!(staging_is_empty(&many));
+    // The KPIs agree too (a sample of families).
+    for family in ["bot", "messaging", "queue", "calls", "csat"] {
+        let a = run(&[
+            "-q",
+            "metrics",
+            family,
+            "--lake",
+            one.to_str().unwrap(),
+            "--format",
+            "csv",
+        ]);
+        let b = run(&[
+            "-q",
+            "metrics",
+            family,
+            "--lake",
+            many.to_str().unwrap(),
+            "--format",
+            "csv",
+        ]);
+        ok(&a);
+        assert_eq!(a.stdout, b.stdout, "{family}");
+    }
+}
+
+#[test]
+fn a_run_killed_between_batches_leaves_the_lake_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = mixed_inbox(dir.path());
+    let whole = dir.path().join("whole");
+    ok(&ingest(&inbox, &whole, &[]));
+    let lake = dir.path().join("lake");
+    for step in ["batch:1", "batch:9", "batch:30"] {
+        let killed = ingest_cmd(&inbox, &lake, &["--batch-size", "1"])
+            .env("CXKPI_CRASH_AT", step)
+            .output()
+            .unwrap();
+        assert!(!killed.status.success(), "{step}: aborted");
+        for t in TABLES {
+            assert_eq!(rows(&lake, t), 0, "{step}: nothing committed in {t}");
+        }
+    }
+    let again = ingest(&inbox, &lake, &["--batch-size", "1"]);
+    ok(&again);
+    assert_eq!(content(&lake), content(&whole));
+    assert!(staging_is_empty(&lake));
+}
+
+/// Two inboxes of one vendor on disjoint days (as March and May).
+fn two_inboxes(dir: &Path) -> (PathBuf, PathBuf) {
+    let (a, b) = (dir.join("march"), dir.join("may"));
+    generate("ultimate", &a, "2024-03-01", "4", "200", "11");
+    generate("ultimate", &b, "2024-05-01", "4", "200", "12");
+    (a, b)
+}
+
+#[test]
+fn overlapping_runs_in_every_phase_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (march, may) = two_inboxes(dir.path());
+    let both = dir.path().join("both");
+    ok(&ingest(&march, &both, &[]));
+    ok(&ingest(&may, &both, &[]));
+    let expected = content(&both);
+    // The first run pauses at each step while holding the lock; the second starts then.
+    for (i, step) in ["locked", "batch:1", "staged", "journaled", "renamed:1"]
+        .iter()
+        .enumerate()
+    {
+        let lake = dir.path().join(format!("lake{i}"));
+        let first = ingest_cmd(&march, &lake, &["--batch-size", "1"])
+            .env("CXKPI_PAUSE_AT", format!("{step}:1500"))
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        let second = ingest(&may, &lake, &[]);
+        let first = first.wait_with_output().unwrap();
+        ok(&first);
+        ok(&second);
+        let waited = String::from_utf8_lossy(&second.stderr);
+        assert!(
+            waited.contains("waiting up to 600 s for the lake lock"),
+            "{step}: {waited}"
+        );
+        assert_eq!(content(&lake), expected, "{step}");
+        // Ingesting both again finds everything there.
+        let out = ingest(&dir.path().join("march"), &lake, &[]);
+        ok(&out);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to ingest"));
+        assert!(staging_is_empty(&lake));
+    }
+}
+
+#[test]
+fn runs_started_at_random_moments_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (march, may) = two_inboxes(dir.path());
+    let both = dir.path().join("both");
+    ok(&ingest(&march, &both, &[]));
+    ok(&ingest(&may, &both, &[]));
+    let expected = content(&both);
+    for (i, delay) in [0u64, 50, 150, 400].iter().enumerate() {
+        let lake = dir.path().join(format!("lake{i}"));
+        let first = ingest_cmd(&march, &lake, &[]).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(*delay));
+        let second = ingest(&may, &lake, &[]);
+        ok(&first.wait_with_output().unwrap());
+        ok(&second);
+        assert_eq!(content(&lake), expected, "second run {delay} ms later");
+    }
+}
+
+#[test]
+fn a_locked_lake_fails_after_the_wait_naming_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (march, may) = two_inboxes(dir.path());
+    let lake = dir.path().join("lake");
+    let first = ingest_cmd(&march, &lake, &[])
+        .env("CXKPI_PAUSE_AT", "locked:2500")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let second = ingest(&may, &lake, &["--wait", "0"]);
+    assert_eq!(second.status.code(), Some(75));
+    let msg = String::from_utf8_lossy(&second.stderr);
+    assert!(msg.contains("the lake is locked by another run"), "{msg}");
+    assert!(msg.contains(&format!("pid {}", first.id())), "{msg}");
+    assert!(msg.contains("on host "), "{msg}");
+    assert!(msg.contains("started 20"), "{msg}");
+    ok(&first.wait_with_output().unwrap());
+    // The refused run wrote nothing: the lake holds March alone.
+    let march_only = dir.path().join("march-only");
+    ok(&ingest(&march, &march_only, &[]));
+    assert_eq!(content(&lake), content(&march_only));
+    ok(&ingest(&may, &lake, &["--wait", "0"]));
+    assert!(rows(&lake, "bot_conversations") > rows(&march_only, "bot_conversations"));
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (march, may) = two_inboxes(dir.path());
+    let lake = dir.path().join("lake");
+    let mut first = ingest_cmd(&march, &lake, &["--batch-size", "1"])
+        .env("CXKPI_PAUSE_AT", "batch:2:5000")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    first.kill().unwrap(); // SIGKILL: no chance to release anything
+    first.wait().unwrap();
+    let second = ingest(&may, &lake, &["--wait", "5"]);
+    ok(&second);
+    let msg = String::from_utf8_lossy(&second.stderr);
+    assert!(msg.contains("took over the lake lock"), "{msg}");
+    assert!(staging_is_empty(&lake), "the dead run's staging is gone");
+    let alone = dir.path().join("alone");
+    ok(&ingest(&may, &alone, &[]));
+    assert_eq!(
+        content(&lake),
+        content(&alone),
+        "only the second run's data"
+    );
+}

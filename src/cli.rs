@@ -79,7 +79,7 @@ pub struct WriteArgs {
     /// JSON read per batch (after gzip), which bounds the run's memory: a number of bytes
     /// with an optional unit (K, M, G: binary; KB, MB, GB: decimal). The run still commits
     /// once, whatever the number of batches.
-    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     pub batch_size: u64,
 }
 
@@ -393,4 +393,22 @@ pub struct GenerateArgs {
     /// for independent checks with DuckDB.
     #[arg(long, value_name = "FILE")]
     pub reference: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_and_decimal_units() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("3MB"), Ok(3_000_000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
 }

@@ -66,7 +66,7 @@ fn the_parser_agrees_with_serde_json_on_mutated_documents() {
     for d in DOCS {
         check_json(d.as_bytes());
     }
-    let (iters, started, limit) = budget(200_000);
+    let (iters, started, limit) = budget(3_000_000);
     let mut done = 0;
     while done < iters && started.elapsed() < limit {
         let doc = DOCS[pick(&mut rng, DOCS.len())].as_bytes();
@@ -102,7 +102,7 @@ fn every_reader_survives_mutated_exports_and_keeps_only_valid_json() {
         check_file(&path, doc);
     }
     let mut rng = Rng::new(env("CXKPI_FUZZ_SEED", 0x5eed) ^ 0xf11e);
-    let (iters, started, limit) = budget(3_000);
+    let (iters, started, limit) = budget(30_000);
     let mut done = 0;
     while done < iters && started.elapsed() < limit {
         let doc = &corpus[pick(&mut rng, corpus.len())];

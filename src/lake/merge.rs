@@ -82,19 +82,18 @@ pub(super) fn strictly_increasing(batch: &RecordBatch, key: &[&str]) -> Result<b
 
 /// Keeps the last row per key (after a stable sort on `order_by`, nulls first).
 pub(super) fn keep_last(batch: &RecordBatch, t: &LakeTable) -> Result<RecordBatch> {
-    let batch = match t.order_by {
-        Some(c) => {
-            let v = column(batch, c)?.as_primitive::<TimestampMicrosecondType>();
-            let mut order: Vec<usize> = (0..batch.num_rows()).collect();
-            order.sort_by_key(|&i| (v.is_valid(i).then(|| v.value(i)), i));
-            take(batch, &order)?
-        }
-        None => batch.clone(),
-    };
+    // The rows in merge order, as indices: the batch itself is copied once, at the end,
+    // with only the rows kept (a sorted copy and then a filtered one had been two copies
+    // of a partition, the peak of a batch re-merging the partitions its predecessor staged).
+    let mut order: Vec<usize> = (0..batch.num_rows()).collect();
+    if let Some(c) = t.order_by {
+        let v = column(batch, c)?.as_primitive::<TimestampMicrosecondType>();
+        order.sort_by_key(|&i| (v.is_valid(i).then(|| v.value(i)), i));
+    }
     let cols: Vec<ArrayRef> = t
         .key
         .iter()
-        .map(|k| column(&batch, k).cloned())
+        .map(|k| column(batch, k).cloned())
         .collect::<Result<_>>()?;
     let converter = RowConverter::new(
         cols.iter()
@@ -102,16 +101,22 @@ pub(super) fn keep_last(batch: &RecordBatch, t: &LakeTable) -> Result<RecordBatc
             .collect(),
     )?;
     let rows = converter.convert_columns(&cols)?;
+    // Position in `order` of the last row of each key.
     let mut last: HashMap<&[u8], usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
-    for i in 0..rows.num_rows() {
-        last.insert(rows.row(i).data(), i);
+    for (at, &i) in order.iter().enumerate() {
+        last.insert(rows.row(i).data(), at);
     }
-    let mut keep = vec![false; batch.num_rows()];
-    for i in last.into_values() {
-        keep[i] = true;
+    let mut keep = vec![false; order.len()];
+    for at in last.into_values() {
+        keep[at] = true;
     }
-    filter(&batch, keep)
+    let kept: Vec<usize> = order
+        .iter()
+        .zip(&keep)
+        .filter_map(|(&i, &k)| k.then_some(i))
+        .collect();
+    take(batch, &kept)
 }
 
 /// A table's new rows: gathered into one batch, or (a full Ultimate read, the bulk of most
@@ -347,7 +352,11 @@ pub(super) fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged
         let keep: Vec<bool> = (0..old.num_rows())
             .map(|i| src.is_null(i) || !c.replaced.contains(src.value(i)))
             .collect();
-        parts.push(filter(&old, keep)?);
+        // Most merges replace no file: no copy then.
+        parts.push(match keep.iter().all(|&k| k) {
+            true => old,
+            false => filter(&old, keep)?,
+        });
     }
     // A new partition's heavy text goes to the writer as views of the parsed strings;
     // merged with an existing file's rows it is copied, as the concatenation needs one type.

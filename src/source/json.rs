@@ -491,7 +491,36 @@ fn envelope_walk(
             Ok(true)
         })
     })?;
-    Ok((d.position(), found))
+    let end = d.position();
+    if let Some(array) = &found {
+        check_envelope(buf, at..end, array)?;
+    }
+    Ok((end, found))
+}
+
+/// Parses an envelope in full but for its record array, which the readers parse (strictly
+/// in a full read): its other values (`@odata.nextLink`, counts, paging) are a few bytes,
+/// and a file that is not JSON there must not pass a full read. Errors carry the file's
+/// offsets.
+fn check_envelope(
+    buf: &[u8],
+    span: Range<usize>,
+    array: &Range<usize>,
+) -> Result<(), super::de::Failure> {
+    let head = &buf[span.start..array.start];
+    let mut doc = Vec::with_capacity(head.len() + 2 + span.end - array.end);
+    doc.extend_from_slice(head);
+    doc.extend_from_slice(b"[]");
+    doc.extend_from_slice(&buf[array.end..span.end]);
+    super::de::from_slice::<de::IgnoredAny>(&doc)
+        .map(|_| ())
+        .map_err(|mut e| {
+            e.offset = match e.offset {
+                o if o < head.len() => span.start + o,
+                o => array.end + (o - head.len()).saturating_sub(2),
+            };
+            e
+        })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1535,11 +1564,15 @@ pub(super) mod tests {
             &br#"{"total":2,"data":[{"x":1},{"x":[2}]}"#[..],
             br#"{"total":tru,"data":[]}"#,
             br#"{"total":2,"data":[]}x"#,
+            br#"{"total":2,"data":[{"x":1}],"next":"a\uogues"}"#,
+            br#"{"total":01,"data":[{"x":1}]}"#,
         ] {
             let e = envelope_array(b, &(0..b.len())).unwrap_err();
             let theirs = serde_json::from_slice::<serde_json::Value>(b).unwrap_err();
             let at = offset_of(b, 0, theirs.line(), theirs.column());
-            assert!(e.offset <= at && at <= e.offset + 3, "{e:?} vs {theirs}");
+            // Within the bad token: ours points at its start (a `\u` escape's backslash),
+            // serde_json after what it read of it.
+            assert!(e.offset <= at && at <= e.offset + 6, "{e:?} vs {theirs}");
         }
     }
 

@@ -261,14 +261,18 @@ fn lock_lake(
     Ok(lock)
 }
 
-fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
-    let opts = crate::lake::IngestOptions {
-        on_bad: match a.skip_bad_files {
+fn ingest_options(skip_bad_files: bool, w: &crate::cli::WriteArgs) -> crate::lake::IngestOptions {
+    crate::lake::IngestOptions {
+        on_bad: match skip_bad_files {
             true => OnBadFile::Skip,
             false => OnBadFile::Fail,
         },
-        batch_bytes: a.write.batch_size,
-    };
+        batch_bytes: w.batch_size,
+    }
+}
+
+fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
+    let opts = ingest_options(a.skip_bad_files, &a.write);
     let lock = lock_lake(&a.lake, &a.write, notes)?;
     let r = crate::lake::ingest(&lock, &a.paths, opts)?;
     drop(lock);
@@ -338,13 +342,7 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
         validate_query(&cli).map_err(|e| Error::Usage(format!("kpi {}: {e}", k.name)))?;
         jobs.push((k, cli));
     }
-    let opts = crate::lake::IngestOptions {
-        on_bad: match cfg.skip_bad_files {
-            true => OnBadFile::Skip,
-            false => OnBadFile::Fail,
-        },
-        batch_bytes: a.write.batch_size,
-    };
+    let opts = ingest_options(cfg.skip_bad_files, &a.write);
     // Held until every KPI table is written: a run that overlapped this one could
     // otherwise commit between this run's ingest and its KPIs, and the later run's KPI
     // files be replaced by this run's older ones.

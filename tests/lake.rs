@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{rows, run};
+use common::rows;
 
 const SAMPLES: [&str; 4] = [
     "data-samples/ultimate",
@@ -72,36 +72,7 @@ fn parquet_files(lake: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// Every table of the lake as CSV text (the lake's own view of its content).
 fn content(lake: &Path) -> Vec<String> {
-    [
-        "bot_conversations",
-        "bot_intents",
-        "messages",
-        "dialogues",
-        "calls",
-        "csat_calls",
-        "csat_answers",
-        "agent_sessions",
-        "productivity",
-    ]
-    .iter()
-    .map(|t| {
-        let out = run(&[
-            "-q",
-            "table",
-            t,
-            "--lake",
-            lake.to_str().unwrap(),
-            "--format",
-            "csv",
-        ]);
-        assert!(
-            out.status.success(),
-            "{t}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    })
-    .collect()
+    common::lake_content(lake)
 }
 
 #[test]

@@ -11,18 +11,6 @@ use std::time::Duration;
 
 use common::run;
 
-const TABLES: [&str; 9] = [
-    "bot_conversations",
-    "bot_intents",
-    "messages",
-    "dialogues",
-    "calls",
-    "csat_calls",
-    "csat_answers",
-    "agent_sessions",
-    "productivity",
-];
-
 /// Generated exports of `vendor` in `dir`, starting at `start` (with re-deliveries).
 fn generate(vendor: &str, dir: &Path, start: &str, days: &str, per_day: &str, seed: &str) {
     let out = run(&[
@@ -85,22 +73,7 @@ fn ok(out: &Output) {
 
 /// Every table of the lake as CSV, `source_file` included.
 fn content(lake: &Path) -> Vec<String> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let out = run(&[
-                "-q",
-                "table",
-                t,
-                "--lake",
-                lake.to_str().unwrap(),
-                "--format",
-                "csv",
-            ]);
-            ok(&out);
-            String::from_utf8(out.stdout).unwrap()
-        })
-        .collect()
+    common::lake_content(lake)
 }
 
 fn rows(lake: &Path, table: &str) -> usize {
@@ -108,17 +81,7 @@ fn rows(lake: &Path, table: &str) -> usize {
 }
 
 fn content_of(lake: &Path, table: &str) -> String {
-    let out = run(&[
-        "-q",
-        "table",
-        table,
-        "--lake",
-        lake.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
-    ok(&out);
-    String::from_utf8(out.stdout).unwrap()
+    common::lake_table(lake, table)
 }
 
 fn staging_is_empty(lake: &Path) -> bool {
@@ -184,7 +147,7 @@ fn a_run_killed_between_batches_leaves_the_lake_as_before() {
             .output()
             .unwrap();
         assert!(!killed.status.success(), "{step}: aborted");
-        for t in TABLES {
+        for t in common::LAKE_TABLES {
             assert_eq!(rows(&lake, t), 0, "{step}: nothing committed in {t}");
         }
     }
@@ -202,14 +165,20 @@ fn two_inboxes(dir: &Path) -> (PathBuf, PathBuf) {
     (a, b)
 }
 
-#[test]
-fn overlapping_runs_in_every_phase_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (march, may) = two_inboxes(dir.path());
-    let both = dir.path().join("both");
+/// [`two_inboxes`], and the content of a lake that ingested them one after the other.
+fn two_inboxes_and_their_lake(dir: &Path) -> (PathBuf, PathBuf, Vec<String>) {
+    let (march, may) = two_inboxes(dir);
+    let both = dir.join("both");
     ok(&ingest(&march, &both, &[]));
     ok(&ingest(&may, &both, &[]));
     let expected = content(&both);
+    (march, may, expected)
+}
+
+#[test]
+fn overlapping_runs_in_every_phase_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (march, may, expected) = two_inboxes_and_their_lake(dir.path());
     // The first run pauses at each step while holding the lock; the second starts then.
     for (i, step) in ["locked", "batch:1", "staged", "journaled", "renamed:1"]
         .iter()
@@ -242,11 +211,7 @@ fn overlapping_runs_in_every_phase_lose_nothing() {
 #[test]
 fn runs_started_at_random_moments_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let (march, may) = two_inboxes(dir.path());
-    let both = dir.path().join("both");
-    ok(&ingest(&march, &both, &[]));
-    ok(&ingest(&may, &both, &[]));
-    let expected = content(&both);
+    let (march, may, expected) = two_inboxes_and_their_lake(dir.path());
     for (i, delay) in [0u64, 50, 150, 400].iter().enumerate() {
         let lake = dir.path().join(format!("lake{i}"));
         let first = ingest_cmd(&march, &lake, &[]).spawn().unwrap();

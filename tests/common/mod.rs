@@ -34,3 +34,40 @@ pub fn num(v: &Value, expected: f64) {
     let x = v.as_f64().unwrap_or_else(|| panic!("{v} is not a number"));
     assert!((x - expected).abs() < 1e-9, "{x} != {expected}");
 }
+
+/// The tables of the lake.
+pub const LAKE_TABLES: [&str; 9] = [
+    "bot_conversations",
+    "bot_intents",
+    "messages",
+    "dialogues",
+    "calls",
+    "csat_calls",
+    "csat_answers",
+    "agent_sessions",
+    "productivity",
+];
+
+/// One table of the lake as CSV (the lake's own view of its content, `source_file` included).
+pub fn lake_table(lake: &std::path::Path, table: &str) -> String {
+    let out = run(&[
+        "-q",
+        "table",
+        table,
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        out.status.success(),
+        "{table}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every table of the lake as CSV.
+pub fn lake_content(lake: &std::path::Path) -> Vec<String> {
+    LAKE_TABLES.iter().map(|t| lake_table(lake, t)).collect()
+}

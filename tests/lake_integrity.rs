@@ -274,3 +274,37 @@ fn a_lock_left_by_a_killed_run_is_taken_over() {
         "only the second run's data"
     );
 }
+
+#[test]
+fn readers_keep_working_during_a_run_and_see_the_lake_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let (march, may) = two_inboxes(dir.path());
+    let lake = dir.path().join("lake");
+    ok(&ingest(&march, &lake, &[]));
+    let kpis = |lake: &Path| {
+        let out = run(&[
+            "-q",
+            "metrics",
+            "bot",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "csv",
+        ]);
+        ok(&out);
+        out.stdout
+    };
+    let before = kpis(&lake);
+    let writer = ingest_cmd(&may, &lake, &["--batch-size", "1"])
+        .env("CXKPI_PAUSE_AT", "batch:2:2000")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        kpis(&lake),
+        before,
+        "a reader during a run sees the lake as before it"
+    );
+    ok(&writer.wait_with_output().unwrap());
+    assert_ne!(kpis(&lake), before, "and the run's data after it");
+}

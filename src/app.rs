@@ -62,7 +62,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => ingest(a, &notes),
         Command::Run(a) => run_job(a, &notes),
         Command::Ddl(a) => {
-            print!("{}", crate::lake::ddl(&a.lake, &a.engine)?);
+            print!(
+                "{}",
+                crate::lake::ddl(&a.lake, &a.engine, a.location.as_deref())?
+            );
             Ok(())
         }
         Command::Generate(GenerateCommand::Ultimate(a)) => {

@@ -140,9 +140,15 @@ pub struct DdlArgs {
     #[arg(long, value_parser = ["duckdb", "spark", "trino"])]
     pub engine: String,
 
-    /// The lake directory, as the engine will see it.
+    /// The lake directory: read to tell which tables hold data, and, without --location,
+    /// where the engine finds them (as an absolute path).
     #[arg(long, value_name = "DIR")]
     pub lake: PathBuf,
+
+    /// The lake's location as the engine sees it, when it is elsewhere (a copy or sync of
+    /// the lake on object storage: s3a://bucket/cxkpi, abfss://…, gs://…).
+    #[arg(long, value_name = "URI")]
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

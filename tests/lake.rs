@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::rows;
+use common::{rows, run};
 
 const SAMPLES: [&str; 4] = [
     "data-samples/ultimate",
@@ -298,4 +298,58 @@ fn metrics_from_the_lake_equal_metrics_from_the_files() {
         b.extend_from_slice(extra);
         assert_eq!(rows(&a), rows(&b), "{family} {extra:?}");
     }
+}
+
+#[test]
+fn ddl_locates_tables_absolutely_or_at_the_given_uri_and_leaves_no_repair_of_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let u = root().join("data-samples/ultimate");
+    assert!(ingest(&u, &lake, None).status.success());
+    // Relative on the command line, absolute in the DDL.
+    let out = Command::new(env!("CARGO_BIN_EXE_cxkpi"))
+        .current_dir(dir.path())
+        .args(["ddl", "--engine", "spark", "--lake", "lake"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let ddl = String::from_utf8(out.stdout).unwrap();
+    let abs = std::fs::canonicalize(&lake).unwrap();
+    assert!(
+        ddl.contains(&format!("LOCATION '{}/bot_conversations'", abs.display())),
+        "{ddl}"
+    );
+    assert!(ddl.contains("MSCK REPAIR TABLE bot_intents;"));
+    assert!(
+        !ddl.contains("MSCK REPAIR TABLE calls;"),
+        "no repair of a missing folder"
+    );
+    assert!(
+        ddl.contains("CREATE TABLE IF NOT EXISTS calls ("),
+        "but defined"
+    );
+    let out = run(&[
+        "ddl",
+        "--engine",
+        "trino",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--location",
+        "s3a://bucket/cxkpi/",
+    ]);
+    let ddl = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        ddl.contains("external_location = 's3a://bucket/cxkpi/dialogues'"),
+        "{ddl}"
+    );
+    assert!(!ddl.contains("sync_partition_metadata('cxkpi', 'dialogues'"));
+    // Not a lake: a clear error.
+    let out = run(&[
+        "ddl",
+        "--engine",
+        "duckdb",
+        "--lake",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }

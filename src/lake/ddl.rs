@@ -1,17 +1,38 @@
 //! `cxkpi ddl`: the lake's tables defined for DuckDB, Spark and Trino.
+//!
+//! Locations are absolute: an engine resolves a relative one against its own working
+//! directory or warehouse, not the lake. `--location` gives the lake's URI as the cluster sees
+//! it (`s3a://…`, `abfss://…`, `gs://…`) while the local lake is read to tell which tables
+//! hold data. A table the lake does not hold yet is still defined, empty and typed, so every
+//! query plans on a partial lake; nothing scans or repairs a folder that does not exist.
 
 use std::path::Path;
 
-use super::TABLES;
+use super::read::partition_files;
+use super::{io, TABLES};
 use crate::error::{Error, Result};
 use crate::table;
 
-/// `CREATE` statements for the lake's tables in another engine.
-pub fn ddl(root: &Path, engine: &str) -> Result<String> {
-    let root = root.to_string_lossy();
+/// `CREATE` statements for the lake's tables in `engine`, located under `location` (the
+/// lake's absolute path when `None`).
+pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> {
+    if !root.join("_cxkpi").exists() {
+        return Err(Error::Usage(format!(
+            "{} is not a cxkpi lake (no _cxkpi directory)",
+            root.display()
+        )));
+    }
+    let base = match location {
+        Some(uri) => uri.trim_end_matches('/').to_string(),
+        None => std::fs::canonicalize(root)
+            .map_err(io(root))?
+            .to_string_lossy()
+            .into_owned(),
+    };
     let mut out = String::new();
     for t in TABLES {
         let name = t.def.name;
+        let present = !partition_files(root, name)?.is_empty();
         let cols = |ty: &dyn Fn(table::Kind) -> &'static str| {
             t.def
                 .columns
@@ -20,10 +41,37 @@ pub fn ddl(root: &Path, engine: &str) -> Result<String> {
                 .collect::<Vec<_>>()
                 .join(",\n")
         };
+        let at = format!("{base}/{name}");
         match engine {
-            "duckdb" => out += &format!(
-                "CREATE OR REPLACE VIEW {name} AS\n  SELECT * FROM read_parquet('{root}/{name}/*/*.parquet', hive_partitioning = true);\n\n"
+            "duckdb" if present => out += &format!(
+                "CREATE OR REPLACE VIEW {name} AS\n  SELECT * FROM read_parquet('{at}/*/*.parquet', hive_partitioning = true);\n\n"
             ),
+            "duckdb" => {
+                let ty = |k: table::Kind| match k {
+                    table::Kind::Utf8 => "VARCHAR",
+                    table::Kind::Int64 => "BIGINT",
+                    table::Kind::Float64 => "DOUBLE",
+                    table::Kind::Bool => "BOOLEAN",
+                    table::Kind::Timestamp => "TIMESTAMPTZ",
+                    table::Kind::Utf8List => "VARCHAR[]",
+                };
+                let select = t
+                    .def
+                    .columns
+                    .iter()
+                    .map(|c| format!("CAST(NULL AS {}) AS {}", ty(c.kind), c.name))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // As DuckDB's Hive partitioning types it: a date, but for a table that only
+                // has the null partition.
+                let dt = match t.partition_by.is_none() && t.parent.is_none() {
+                    true => "VARCHAR",
+                    false => "DATE",
+                };
+                out += &format!(
+                    "-- {name}: no data in the lake yet; defined empty (run `cxkpi ddl` again once it has some)\nCREATE OR REPLACE VIEW {name} AS\n  SELECT {select}, CAST(NULL AS {dt}) AS dt WHERE false;\n\n"
+                );
+            }
             "spark" => {
                 let ty = |k: table::Kind| match k {
                     table::Kind::Utf8 => "STRING",
@@ -34,9 +82,13 @@ pub fn ddl(root: &Path, engine: &str) -> Result<String> {
                     table::Kind::Utf8List => "ARRAY<STRING>",
                 };
                 out += &format!(
-                    "CREATE TABLE IF NOT EXISTS {name} (\n{},\n  dt STRING\n) USING PARQUET PARTITIONED BY (dt) LOCATION '{root}/{name}';\nMSCK REPAIR TABLE {name};\n\n",
+                    "CREATE TABLE IF NOT EXISTS {name} (\n{},\n  dt STRING\n) USING PARQUET PARTITIONED BY (dt) LOCATION '{at}';\n",
                     cols(&ty)
                 );
+                out += &match present {
+                    true => format!("MSCK REPAIR TABLE {name};\n\n"),
+                    false => format!("-- {name}: no partitions yet; run MSCK REPAIR TABLE {name} once an ingest fills it\n\n"),
+                };
             }
             "trino" => {
                 let ty = |k: table::Kind| match k {
@@ -48,12 +100,18 @@ pub fn ddl(root: &Path, engine: &str) -> Result<String> {
                     table::Kind::Utf8List => "array(varchar)",
                 };
                 out += &format!(
-                    "CREATE TABLE IF NOT EXISTS hive.cxkpi.{name} (\n{},\n  dt varchar\n) WITH (format = 'PARQUET', partitioned_by = ARRAY['dt'], external_location = '{root}/{name}');\nCALL system.sync_partition_metadata('cxkpi', '{name}', 'FULL');\n\n",
+                    "CREATE TABLE IF NOT EXISTS hive.cxkpi.{name} (\n{},\n  dt varchar\n) WITH (format = 'PARQUET', partitioned_by = ARRAY['dt'], external_location = '{at}');\n",
                     cols(&ty)
                 );
+                out += &match present {
+                    true => format!("CALL system.sync_partition_metadata('cxkpi', '{name}', 'FULL');\n\n"),
+                    false => format!("-- {name}: no partitions yet; sync its partition metadata once an ingest fills it\n\n"),
+                };
             }
             other => {
-                return Err(Error::Usage(format!("unknown engine {other:?}: expected duckdb, spark or trino")))
+                return Err(Error::Usage(format!(
+                    "unknown engine {other:?}: expected duckdb, spark or trino"
+                )))
             }
         }
     }

@@ -4,7 +4,9 @@
 1. Generates a deterministic dataset with `cxkpi generate` (exports in every variant plus a
    plain reference twin of every delivered record).
 2. Stages the canonical tables in DuckDB from the twin (tests/parity/*.sql), independently of
-   cxkpi's reader, and runs the queries/ SQL.
+   cxkpi's reader, and runs the SQL `cxkpi sql --engine duckdb` renders from queries/ (plus
+   the vendor's own intent queries, ported in tests/parity/, which check cxkpi's derived
+   intent columns).
 3. Compares DuckDB's results with the goldens checked in under tests/golden/ (which the
    Rust tests use), or rewrites them with --update.
 4. Runs cxkpi on the exports and compares its numbers with DuckDB's.
@@ -34,7 +36,7 @@ KEYS = {
     "popular_metrics": None,
     "first_last_intent": "conversation_id",
     "metrics_by_first_meaningful_intent": "first_meaningful_intent",
-    "popular_metrics_daily": "local_day",
+    "popular_metrics_daily": "bucket_start",
 }
 
 
@@ -43,6 +45,15 @@ def sql_file(path, **params):
     for k, v in params.items():
         text = text.replace("${" + k + "}", v)
     return text
+
+
+def rendered(con, binary, *cli):
+    """Runs `cxkpi sql … --engine duckdb` on `con`: its views, then its query, as CSV."""
+    text = cxkpi(binary, "sql", *cli, "--engine", "duckdb")
+    *views, last = [s for s in text.split(";\n") if s.strip()]
+    for v in views:
+        con.execute(v)
+    return to_csv(con, last)
 
 
 def to_csv(con, query):
@@ -116,12 +127,12 @@ def ultimate(args, failures):
         cxkpi(args.cxkpi, "-q", "generate", "ultimate", "--out", str(exports), "--reference", str(ref), *ULTIMATE_GEN)
         con = duckdb.connect()
         con.execute(sql_file(ROOT / "tests/parity/stage_ultimate_reference.sql", ref=str(ref)))
-        q = ROOT / "queries" / "ultimate"
+        t = ROOT / "tests" / "parity"
         results = {
-            "popular_metrics": to_csv(con, sql_file(q / "popular_metrics.sql")),
-            "first_last_intent": to_csv(con, sql_file(q / "first_last_intent.sql")),
-            "metrics_by_first_meaningful_intent": to_csv(con, sql_file(q / "metrics_by_first_meaningful_intent.sql")),
-            "popular_metrics_daily": to_csv(con, sql_file(q / "popular_metrics_daily_duckdb.sql", tz=TZ)),
+            "popular_metrics": rendered(con, args.cxkpi, "bot"),
+            "first_last_intent": to_csv(con, sql_file(t / "ultimate_first_last_intent.sql")),
+            "metrics_by_first_meaningful_intent": to_csv(con, sql_file(t / "ultimate_metrics_by_first_meaningful_intent.sql")),
+            "popular_metrics_daily": rendered(con, args.cxkpi, "bot", "--interval", "1d", "--tz", TZ),
         }
         for name, text in results.items():
             check_golden(golden_dir, name, text, KEYS[name], args.update, failures)
@@ -141,69 +152,50 @@ def ultimate(args, failures):
 
         exp = parse_csv(results["popular_metrics_daily"])
         act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "bot", str(exports), "--interval", "1d", "--tz", TZ, "--format", "csv"))
-        for r in act:
-            r["local_day"] = r["bucket_start"][:10]
-        compare("daily in " + TZ, exp, act, "local_day", list(exp[0].keys()), failures)
+        compare("daily in " + TZ, exp, act, "bucket_start", list(exp[0].keys()), failures)
 
 
 DIALPAD_GEN = ["--days", "10", "--per-day", "150", "--seed", "11", "--start", "2024-03-25"]
 # view -> (SQL file, the view's own dimension or None)
+# view -> the view's own dimension or None
 DIALPAD_VIEWS = {
-    "interactions": ("view_interactions.sql", None),
-    "interaction-type": ("view_interaction_type.sql", "chattype"),
-    "customer-endpoint": ("view_customer_endpoint.sql", "sessionchannel"),
-    "intents": ("view_intents.sql", "topic"),
-    "sentiment": ("view_sentiment.sql", None),
-    "handoff": ("view_handoff.sql", None),
-    "response-times": ("view_response_times.sql", None),
+    "interactions": None,
+    "interaction-type": "chattype",
+    "customer-endpoint": "sessionchannel",
+    "intents": "topic",
+    "sentiment": None,
+    "handoff": None,
+    "response-times": None,
 }
-
-
-def bucketed(sql, bucket, intent_type="NULL"):
-    sql = re.sub(r"\$\{bucket\((\w+)\)\}", lambda m: bucket.replace("COL", m.group(1)), sql)
-    return sql.replace("${intent_type}", intent_type)
 
 
 def dialpad(args, failures):
     golden_dir = ROOT / "tests" / "golden" / "dialpad"
-    q = ROOT / "queries" / "dialpad"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         exports, ref = tmp / "pulls", tmp / "reference.ndjson"
         cxkpi(args.cxkpi, "-q", "generate", "dialpad", "--out", str(exports), "--reference", str(ref), *DIALPAD_GEN)
         con = duckdb.connect()
         con.execute(sql_file(ROOT / "tests/parity/stage_dialpad_reference.sql", ref=str(ref)))
-        con.execute("CREATE TABLE interactions AS " + (q / "interactions.sql").read_text())
-        buckets = {
-            "total": ("'total'", []),
-            "daily": (f"CAST(timezone('{TZ}', COL) AS DATE)", ["--interval", "1d", "--tz", TZ]),
-        }
         cases = [(v, None) for v in DIALPAD_VIEWS] + [("intents", "bot"), ("intents", "agent")]
         for view, intent_type in cases:
-            sql_name, dim = DIALPAD_VIEWS[view]
-            for bname, (expr, cli) in buckets.items():
+            dim = DIALPAD_VIEWS[view]
+            for bname, cli in BUCKETS.items():
                 name = f"{view}{'_' + intent_type if intent_type else ''}_{bname}"
-                sql = bucketed((q / sql_name).read_text(), expr, f"'{intent_type}'" if intent_type else "NULL")
-                text = to_csv(con, sql)
-                key = ["bucket"] + ([dim] if dim else [])
-                check_golden(golden_dir, name, text, key, args.update, failures)
                 extra = ["--intent-type", intent_type] if intent_type else []
-                act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "messaging", str(exports), "--view", view,
-                                      *cli, *extra, "--format", "csv"))
-                for r in act:
-                    r["bucket"] = r["bucket_start"][:10] if "bucket_start" in r else "total"
-                exp = parse_csv(text)
-                compare(f"dialpad {name}", exp, act, key, [c for c in exp[0].keys()], failures)
+                key = (["bucket_start"] if cli else []) + ([dim] if dim else [])
+                case(con, golden_dir, name, ["metrics", "messaging", "--view", view, *cli, *extra], str(exports),
+                     key or None, args, failures)
 
 
-def case(con, golden_dir, name, sql, cli, key, args, failures, rename=None, skip=()):
-    """One query against cxkpi: DuckDB's result checked against its golden, then against
-    cxkpi's output for the same data (columns renamed by `rename`, `skip` not compared)."""
-    text = to_csv(con, sql)
+def case(con, golden_dir, name, cli, inputs, key, args, failures, rename=None, skip=()):
+    """One family run two ways on the same records: the SQL `cxkpi sql` renders for `cli`,
+    on DuckDB over the independently staged tables (checked against its golden), and
+    `cxkpi metrics` on the exports (columns renamed by `rename`, `skip` not compared)."""
+    text = rendered(con, args.cxkpi, *cli[1:])
     check_golden(golden_dir, name, text, key, args.update, failures)
-    act = parse_csv(cxkpi(args.cxkpi, "-q", *cli, "--format", "csv"))
+    act = parse_csv(cxkpi(args.cxkpi, "-q", cli[0], cli[1], inputs, *cli[2:], "--format", "csv"))
     for r in act:
-        r["bucket"] = r["bucket_start"][:10] if "bucket_start" in r else "total"
         for ours, theirs in (rename or {}).items():
             r[theirs] = r.get(ours, "")
     exp = parse_csv(text)
@@ -214,55 +206,45 @@ def case(con, golden_dir, name, sql, cli, key, args, failures, rename=None, skip
 
 
 BUCKETS = {
-    "total": ("'total'", []),
-    "daily": (f"CAST(timezone('{TZ}', COL) AS DATE)", ["--interval", "1d", "--tz", TZ]),
+    "total": [],
+    "daily": ["--interval", "1d", "--tz", TZ],
 }
 VOICE_GEN = ["--days", "8", "--per-day", "300", "--seed", "3", "--start", "2024-03-27"]
 
 
 def anywhere365(args, failures):
     golden_dir = ROOT / "tests" / "golden" / "anywhere365"
-    q = ROOT / "queries" / "anywhere365"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         exports, ref = tmp / "dialogues", tmp / "reference.ndjson"
         cxkpi(args.cxkpi, "-q", "generate", "anywhere365", "--out", str(exports), "--reference", str(ref), *VOICE_GEN)
         con = duckdb.connect()
         con.execute(sql_file(ROOT / "tests/parity/stage_anywhere365_reference.sql", ref=str(ref)))
-        levels = ["v1", "v2", "v3", "v4", "v5", "v6"]
-        rename = {f"service_level_{v}_30s": v for v in levels}
-        rename.update({"in_sla_30s": "in_sla_t", "sla_accepted_known_30s": "sla_accepted_known_t",
-                       "sla_share_30s": "sla_share_t", "quick_drops_20s": "quick_drops_q",
-                       "quick_drop_share_20s": "quick_drop_share_q",
-                       "abandon_rate_excl_quick_20s": "abandon_rate_excl_quick_q"})
-        for bname, (expr, cli) in BUCKETS.items():
-            case(con, golden_dir, f"queue_{bname}", bucketed((q / "queue.sql").read_text(), expr),
-                 ["metrics", "queue", str(exports), *cli], ["bucket"], args, failures)
-            sql = (q / "service_levels.sql").read_text().replace("${t}", "30").replace("${q}", "20")
-            case(con, golden_dir, f"service_levels_{bname}", bucketed(sql, expr),
-                 ["metrics", "queue", str(exports), "--sla-threshold", "30", "--quick-drop-threshold", "20",
-                  "--service-level", ",".join(levels), *cli], ["bucket"], args, failures, rename=rename)
+        levels = ["--sla-threshold", "30", "--quick-drop-threshold", "20", "--service-level", "v1,v2,v3,v4,v5,v6"]
+        for bname, cli in BUCKETS.items():
+            key = ["bucket_start"] if cli else None
+            case(con, golden_dir, f"queue_{bname}", ["metrics", "queue", *cli], str(exports), key, args, failures)
+            case(con, golden_dir, f"service_levels_{bname}", ["metrics", "queue", *levels, *cli], str(exports), key,
+                 args, failures)
 
 
 def samespace(args, failures):
     golden_dir = ROOT / "tests" / "golden" / "samespace"
-    q = ROOT / "queries" / "samespace"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         exports, ref = tmp / "reports", tmp / "reference.ndjson"
         cxkpi(args.cxkpi, "-q", "generate", "samespace", "--out", str(exports), "--reference", str(ref), *VOICE_GEN)
         con = duckdb.connect()
         con.execute(sql_file(ROOT / "tests/parity/stage_samespace_reference.sql", ref=str(ref)))
-        for bname, (expr, cli) in BUCKETS.items():
-            case(con, golden_dir, f"calls_{bname}", bucketed((q / "calls.sql").read_text(), expr),
-                 ["metrics", "calls", str(exports), *cli], ["bucket"], args, failures)
-            case(con, golden_dir, f"csat_{bname}", bucketed((q / "csat.sql").read_text(), expr),
-                 ["metrics", "csat", str(exports), *cli], ["bucket", "question_id"], args, failures,
-                 skip=("question",))
-            case(con, golden_dir, f"agent_sessions_{bname}", bucketed((q / "agent_sessions.sql").read_text(), expr),
-                 ["metrics", "agents", str(exports), *cli], ["bucket"], args, failures)
-        case(con, golden_dir, "productivity", (q / "productivity.sql").read_text(),
-             ["metrics", "agents", str(exports), "--source", "productivity"], None, args, failures, skip=("bucket",))
+        for bname, cli in BUCKETS.items():
+            key = ["bucket_start"] if cli else None
+            case(con, golden_dir, f"calls_{bname}", ["metrics", "calls", *cli], str(exports), key, args, failures)
+            case(con, golden_dir, f"csat_{bname}", ["metrics", "csat", *cli], str(exports), (key or []) + ["question_id"],
+                 args, failures, skip=("question",))
+            case(con, golden_dir, f"agent_sessions_{bname}", ["metrics", "agents", *cli], str(exports), key, args,
+                 failures)
+        case(con, golden_dir, "productivity", ["metrics", "agents", "--source", "productivity"], str(exports), None,
+             args, failures)
 
 
 def lake(args, failures):
@@ -306,26 +288,7 @@ def lake(args, failures):
             n = pcon.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             if (n > 0) != t.startswith("bot_"):
                 failures.append(f"partial lake {t}: {n} rows")
-        # The queries/ SQL over the lake, against cxkpi over the lake.
-        q = ROOT / "queries"
-        checks = [
-            (sql_file(q / "ultimate" / "popular_metrics.sql"), ["metrics", "bot"], None),
-            (bucketed((q / "anywhere365" / "queue.sql").read_text(), "'total'"), ["metrics", "queue"], ["bucket"]),
-            (bucketed((q / "samespace" / "calls.sql").read_text(), "'total'"), ["metrics", "calls"], ["bucket"]),
-        ]
-        for sql, cli, key in checks:
-            exp = parse_csv(to_csv(con, sql))
-            act = parse_csv(cxkpi(args.cxkpi, "-q", *cli, "--lake", str(lake_dir), "--format", "csv"))
-            for r in act:
-                r["bucket"] = "total"
-            compare(f"lake {' '.join(cli)}", exp, act, key, list(exp[0].keys()), failures)
-        con.execute("CREATE TABLE interactions AS " + (q / "dialpad" / "interactions.sql").read_text())
-        exp = parse_csv(to_csv(con, bucketed((q / "dialpad" / "view_response_times.sql").read_text(), "'total'")))
-        act = parse_csv(cxkpi(args.cxkpi, "-q", "metrics", "messaging", "--lake", str(lake_dir), "--view",
-                              "response-times", "--format", "csv"))
-        for r in act:
-            r["bucket"] = "total"
-        compare("lake messaging response-times", exp, act, ["bucket"], list(exp[0].keys()), failures)
+        # The KPIs over the lake: scripts/sql_parity.py (DuckDB and Spark).
 
 
 def main():
@@ -343,7 +306,7 @@ def main():
         print("\n".join(failures[:50]), file=sys.stderr)
         print(f"parity: 0 passed, {len(failures)} failed")
         return 1
-    print("parity: DuckDB and cxkpi agree on every query of queries/ (Ultimate, Dialpad, Anywhere365, Samespace), from files and from the lake"
+    print("parity: DuckDB running the SQL of `cxkpi sql` agrees with cxkpi on every family (Ultimate, Dialpad, Anywhere365, Samespace), and reads the lake"
           + (" (goldens rewritten)" if args.update else ""))
     return 0
 

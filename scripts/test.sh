@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit and CLI tests, then DuckDB parity of the queries/ SQL.
+# The whole test suite: Rust unit and CLI tests, DuckDB parity of the queries/ SQL, then
+# the rendered SQL on DuckDB and Spark against `cxkpi metrics --lake`.
 # One build profile (release) serves the tests, the benches and the binary.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,3 +12,7 @@ cargo test --release --all-targets
 cargo build --release --bin cxkpi
 python="$(scripts/python-env.sh)"
 "$python" scripts/parity.py --cxkpi "$target/release/cxkpi"
+# `cxkpi sql` on DuckDB and on Spark (local mode, Java from scripts/java-env.sh) against
+# `cxkpi metrics --lake`.
+java_home="$(scripts/java-env.sh)"
+JAVA_HOME="$java_home" "$python" scripts/sql_parity.py --cxkpi "$target/release/cxkpi"

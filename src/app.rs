@@ -61,6 +61,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Table(a) => table(a, &notes),
         Command::Ingest(a) => ingest(a, &notes),
         Command::Run(a) => run_job(a, &notes),
+        Command::Sql(a) => sql(a),
         Command::Ddl(a) => {
             print!(
                 "{}",
@@ -127,6 +128,11 @@ fn load<T>(
 ) -> Result<(T, Rejects)> {
     if let Some(root) = &input.lake {
         return Ok((from_lake(root)?, Rejects::default()));
+    }
+    if input.paths.is_empty() {
+        return Err(Error::Usage(
+            "give export files or directories, or --lake DIR".into(),
+        ));
     }
     let candidates = source::discover(&input.paths)?;
     let mut rejects = Rejects::default();
@@ -474,15 +480,105 @@ fn write(batch: &arrow::array::RecordBatch, o: &OutputArgs) -> Result<()> {
     output::write(batch, format, o.output.as_deref())
 }
 
-fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
-    let q = query(&a.query, bot::DIMENSIONS)?;
-    let opts = bot::Options {
+fn bot_options(a: &BotArgs) -> bot::Options {
+    bot::Options {
         time: a.time,
         exclude_test: a.exclude_test,
         bot_summary: a.bot_summary,
         status_match: a.status_match,
         include_no_intent: a.include_no_intent,
+    }
+}
+
+fn queue_options(a: &crate::cli::QueueArgs) -> metrics::queue::Options {
+    metrics::queue::Options {
+        direction: a.direction,
+        sla_threshold: a.sla_threshold,
+        quick_drop_threshold: a.quick_drop_threshold,
+        service_levels: a.service_level.clone(),
+    }
+}
+
+/// `cxkpi sql`: the family's SQL for the engine, printed or written to `--output`.
+fn sql(a: crate::cli::SqlArgs) -> Result<()> {
+    use crate::sql::Family;
+    let engine = a
+        .engine
+        .ok_or_else(|| Error::Usage("--engine is required: duckdb or spark".into()))?;
+    let (input, output, family, q) = match &a.family {
+        MetricsCommand::Bot(b) => {
+            let default: Vec<String> = ["Greeting", "Talk to a human/agent"]
+                .map(String::from)
+                .into();
+            if b.exclude_intents != default {
+                return Err(Error::Usage(
+                    "--exclude-intents cannot change the SQL: the lake's first_meaningful_intent was derived at ingest with the default list".into(),
+                ));
+            }
+            (
+                &b.input,
+                &b.output,
+                Family::Bot(bot_options(b)),
+                query(&b.query, bot::DIMENSIONS)?,
+            )
+        }
+        MetricsCommand::Messaging(m) => (
+            &m.input,
+            &m.output,
+            Family::Messaging(messaging::Options {
+                view: m.view,
+                intent_type: m.intent_type,
+            }),
+            query(&m.query, messaging::dimensions(m.view))?,
+        ),
+        MetricsCommand::Queue(m) => (
+            &m.input,
+            &m.output,
+            Family::Queue(queue_options(m)),
+            query(&m.query, metrics::queue::DIMENSIONS)?,
+        ),
+        MetricsCommand::Calls(m) => (
+            &m.input,
+            &m.output,
+            Family::Calls,
+            query(&m.query, metrics::calls::DIMENSIONS)?,
+        ),
+        MetricsCommand::Csat(m) => (
+            &m.input,
+            &m.output,
+            Family::Csat,
+            query(&m.query, metrics::csat::DIMENSIONS)?,
+        ),
+        MetricsCommand::Agents(m) => (
+            &m.input,
+            &m.output,
+            Family::Agents(m.source),
+            query(&m.query, metrics::agents::dimensions(m.source))?,
+        ),
     };
+    if !input.paths.is_empty() || input.lake.is_some() || input.skip_bad_files {
+        return Err(Error::Usage(
+            "cxkpi sql reads no files: the SQL reads the tables `cxkpi ddl --engine … --lake DIR` defines".into(),
+        ));
+    }
+    if output.format.is_some() {
+        return Err(Error::Usage(
+            "cxkpi sql writes SQL: --format does not apply".into(),
+        ));
+    }
+    let text = crate::sql::render(&family, &q, engine)?;
+    match &output.output {
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+        Some(path) => crate::output::write_atomically(path, text.as_bytes()),
+    }
+}
+
+fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
+    let q = query(&a.query, bot::DIMENSIONS)?;
+    let opts = bot_options(&a);
     // Partitions are by start day; a day more above keeps the missing-next-day check whole.
     let columns = bot::lake_columns(&q, &opts);
     let prune = Scope {
@@ -521,12 +617,7 @@ fn metrics_queue(a: crate::cli::QueueArgs, notes: &Notes) -> Result<()> {
     let q = query(&a.query, metrics::queue::DIMENSIONS)?;
     let only = metrics::queue::columns(&q.by);
     let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), Some(only), notes)?;
-    let opts = metrics::queue::Options {
-        direction: a.direction,
-        sla_threshold: a.sla_threshold,
-        quick_drop_threshold: a.quick_drop_threshold,
-        service_levels: a.service_level,
-    };
+    let opts = queue_options(&a);
     let frame = metrics::queue::compute(&t.dialogues, &q, &opts)?;
     write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
     finish(rejects)

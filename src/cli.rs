@@ -52,6 +52,22 @@ pub enum Command {
     /// The nightly job: ingest the inbox into the lake, then refresh every KPI table of the
     /// config.
     Run(RunArgs),
+
+    /// Print a KPI family as SQL for DuckDB or Spark over the lake's tables (see `ddl`):
+    /// the same rows as `metrics FAMILY --lake` with the same options.
+    Sql(SqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The engine to write SQL for: duckdb or spark (also Databricks SQL).
+    #[arg(long, value_enum, global = true)]
+    pub engine: Option<crate::sql::Engine>,
+
+    /// The family and its options, as for `metrics` (no input: the SQL reads the tables
+    /// `cxkpi ddl` defines).
+    #[command(subcommand)]
+    pub family: MetricsCommand,
 }
 
 #[derive(Debug, Args)]
@@ -244,7 +260,7 @@ pub struct MessagingArgs {
 #[derive(Debug, Args)]
 pub struct InputArgs {
     /// Export files or directories (searched recursively); gzip and framing are detected by content.
-    #[arg(value_name = "PATH", required_unless_present = "lake")]
+    #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
     /// Read the canonical tables from a cxkpi lake (see `cxkpi ingest`) instead of files.

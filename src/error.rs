@@ -64,6 +64,10 @@ pub enum Error {
         waited: f64,
     },
 
+    /// A bug in cxkpi itself (a SQL template with a placeholder it does not know).
+    #[error("internal error: {0}")]
+    Internal(String),
+
     #[error("polars: {0}")]
     Polars(#[from] polars::error::PolarsError),
 
@@ -104,7 +108,9 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::Rejected { .. } => exit::REJECTED,
             Error::Locked { .. } => exit::LOCKED,
-            Error::Polars(_) | Error::Arrow(_) | Error::Parquet(_) => exit::INTERNAL,
+            Error::Internal(_) | Error::Polars(_) | Error::Arrow(_) | Error::Parquet(_) => {
+                exit::INTERNAL
+            }
         }
     }
 

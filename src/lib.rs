@@ -17,6 +17,7 @@ pub mod lake;
 pub mod metrics;
 pub mod output;
 pub mod source;
+pub mod sql;
 pub mod table;
 pub mod time;
 

@@ -70,11 +70,20 @@ pub fn write(batch: &RecordBatch, format: Format, output: Option<&Path>) -> Resu
 
 /// Writes to a temporary file in the same directory, then renames it into place.
 pub fn write_file(batch: &RecordBatch, format: Format, path: &Path) -> Result<()> {
+    write_with(path, |w| encode(batch, format, w))
+}
+
+/// Writes `bytes` to `path` atomically (a temporary name, then rename).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with(path, |w| w.write_all(bytes).map_err(|e| Error::io(path, e)))
+}
+
+fn write_with(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>) -> Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut w = BufWriter::new(file);
-        encode(batch, format, &mut w)?;
+        fill(&mut w)?;
         let file = w
             .into_inner()
             .map_err(|e| Error::io(&tmp, e.into_error()))?;

@@ -1,6 +1,18 @@
--- Dialpad "CustomerEndpoint": per sessionchannel, interactions booked by their first message.
-SELECT ${bucket(first_ts)} AS bucket, sessionchannel, count(*) AS interactions,
-  count(DISTINCT customersessionid) AS customer_sessions
-FROM interactions
-GROUP BY 1, 2
-ORDER BY 1, 2
+-- Dialpad "CustomerEndpoint", as `cxkpi metrics messaging --view customer-endpoint`:
+-- interactions booked by their first message, per sessionchannel (which leads the
+-- breakdown).
+WITH d AS (
+  SELECT *, ${bucket(first_ts)} AS bucket_us
+  FROM interactions
+  WHERE ${range(first_ts)}
+),
+g AS (
+  SELECT ${keys}
+    count(*) AS interactions,
+    count(DISTINCT customersessionid) AS customer_sessions
+  FROM d
+  ${group}
+)
+SELECT ${out} interactions, customer_sessions
+FROM g
+${order}

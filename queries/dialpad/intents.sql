@@ -1,8 +1,18 @@
--- Dialpad "Intents": messages carrying each topic, and their mean score; ${intent_type}
--- keeps the messages of bot or of agent interactions (the message's chattype).
-SELECT ${bucket(ts)} AS bucket, topic, count(*) AS intents, avg(score) AS avg_score
-FROM messages
-WHERE topic IS NOT NULL AND topic <> ''
-  AND (${intent_type} IS NULL OR lower(chattype) = ${intent_type})
-GROUP BY 1, 2
-ORDER BY 1, 2
+-- Dialpad "Intents", as `cxkpi metrics messaging --view intents`: messages carrying each
+-- topic (which leads the breakdown) and their mean score. ${intent_type}: --intent-type,
+-- the messages of bot or of agent interactions (the message's chattype).
+WITH d AS (
+  SELECT *, ${bucket(ts)} AS bucket_us
+  FROM messages
+  WHERE ${range(ts)} AND topic IS NOT NULL AND topic <> ''${intent_type}
+),
+g AS (
+  SELECT ${keys}
+    count(*) AS intents,
+    avg(score) AS avg_score
+  FROM d
+  ${group}
+)
+SELECT ${out} intents, avg_score
+FROM g
+${order}

@@ -1,11 +1,22 @@
--- Dialpad "InteractionType" (bot vs agent): per chattype.
-WITH i AS (
-  SELECT ${bucket(first_ts)} AS bucket, chattype, count(*) AS interactions FROM interactions GROUP BY 1, 2
+-- Dialpad "InteractionType" (bot vs agent), as `cxkpi metrics messaging --view
+-- interaction-type`: interactions (by their first message) and messages per chattype,
+-- which leads the breakdown.
+WITH d AS (
+  SELECT ${bucket(first_ts)} AS bucket_us, ${dims} 1 AS interaction
+  FROM interactions
+  WHERE ${range(first_ts)}
+  UNION ALL
+  SELECT ${bucket(ts)} AS bucket_us, ${dims} 0 AS interaction
+  FROM messages
+  WHERE ${range(ts)}
 ),
-m AS (
-  SELECT ${bucket(ts)} AS bucket, chattype, count(*) AS messages FROM messages GROUP BY 1, 2
+g AS (
+  SELECT ${keys}
+    count(*) FILTER (WHERE interaction = 1) AS interactions,
+    count(*) FILTER (WHERE interaction = 0) AS messages
+  FROM d
+  ${group}
 )
-SELECT coalesce(i.bucket, m.bucket) AS bucket, coalesce(i.chattype, m.chattype) AS chattype,
-  coalesce(i.interactions, 0) AS interactions, coalesce(m.messages, 0) AS messages
-FROM i FULL JOIN m ON i.bucket IS NOT DISTINCT FROM m.bucket AND i.chattype IS NOT DISTINCT FROM m.chattype
-ORDER BY 1, 2
+SELECT ${out} interactions, messages
+FROM g
+${order}

@@ -1,19 +1,28 @@
--- Dialpad "Interactions": interactions booked by their first message, messages by their own ts.
-WITH i AS (
-  SELECT ${bucket(first_ts)} AS bucket, count(*) AS interactions,
-    count(DISTINCT customersessionid) AS customer_sessions
-  FROM interactions GROUP BY 1
+-- Dialpad "Interactions", as `cxkpi metrics messaging --view interactions`: interactions
+-- booked by their first message, messages by their own ts (both sides counted in one pass
+-- over their union, so a bucket present on one side only has zeros on the other).
+WITH d AS (
+  SELECT ${bucket(first_ts)} AS bucket_us, ${dims} 1 AS interaction, customersessionid,
+    CAST(NULL AS STRING) AS sender
+  FROM interactions
+  WHERE ${range(first_ts)}
+  UNION ALL
+  SELECT ${bucket(ts)} AS bucket_us, ${dims} 0 AS interaction, CAST(NULL AS STRING) AS customersessionid,
+    lower(sendertype) AS sender
+  FROM messages
+  WHERE ${range(ts)}
 ),
-m AS (
-  SELECT ${bucket(ts)} AS bucket, count(*) AS messages,
-    count(*) FILTER (WHERE lower(sendertype) = 'customer') AS customer_messages,
-    count(*) FILTER (WHERE lower(sendertype) = 'bot') AS bot_messages,
-    count(*) FILTER (WHERE lower(sendertype) = 'agent') AS agent_messages
-  FROM messages GROUP BY 1
+g AS (
+  SELECT ${keys}
+    count(*) FILTER (WHERE interaction = 1) AS interactions,
+    count(DISTINCT customersessionid) AS customer_sessions,
+    count(*) FILTER (WHERE interaction = 0) AS messages,
+    count(*) FILTER (WHERE sender = 'customer') AS customer_messages,
+    count(*) FILTER (WHERE sender = 'bot') AS bot_messages,
+    count(*) FILTER (WHERE sender = 'agent') AS agent_messages
+  FROM d
+  ${group}
 )
-SELECT coalesce(i.bucket, m.bucket) AS bucket,
-  coalesce(i.interactions, 0) AS interactions, coalesce(i.customer_sessions, 0) AS customer_sessions,
-  coalesce(m.messages, 0) AS messages, coalesce(m.customer_messages, 0) AS customer_messages,
-  coalesce(m.bot_messages, 0) AS bot_messages, coalesce(m.agent_messages, 0) AS agent_messages
-FROM i FULL JOIN m ON i.bucket IS NOT DISTINCT FROM m.bucket
-ORDER BY 1
+SELECT ${out} interactions, customer_sessions, messages, customer_messages, bot_messages, agent_messages
+FROM g
+${order}

@@ -1,44 +1,42 @@
--- The interactions table (one row per sessionid) derived from messages, as cxkpi derives it.
+-- The interactions table (one row per sessionid) derived from messages, as cxkpi derives
+-- it; rendered as a temporary view before any messaging view that reads it.
+--
 -- Response times follow customer turns: a turn starts at the first customer message after
--- the previous agent message of the segment and is answered by the next agent message.
-WITH ordered AS (
-  SELECT sessionid, ts, sendertype,
-    max(CASE WHEN lower(sendertype) = 'agent' THEN ts END) OVER (
-      PARTITION BY sessionid ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ) AS prev_agent_ts
+-- the previous agent message and is answered by the next agent message (at or after it).
+-- Each customer message is tagged with the time of that next agent message (a window over
+-- the session in time order); the turn is the group of messages sharing the tag.
+CREATE OR REPLACE TEMPORARY VIEW interactions AS
+WITH tagged AS (
+  SELECT sessionid, ts, lower(sendertype) AS sender,
+    min(CASE WHEN lower(sendertype) = 'agent' THEN ts END) OVER (
+      PARTITION BY sessionid ORDER BY ts RANGE BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING
+    ) AS answered_at
   FROM messages
+  WHERE ts IS NOT NULL
 ),
 turns AS (
-  SELECT a.sessionid, a.ts AS agent_ts,
-    (SELECT min(c.ts) FROM messages c
-      WHERE c.sessionid = a.sessionid AND lower(c.sendertype) = 'customer'
-        AND c.ts <= a.ts AND (a.prev_agent_ts IS NULL OR c.ts > a.prev_agent_ts)) AS turn_start
-  FROM ordered a
-  WHERE lower(a.sendertype) = 'agent' AND a.ts IS NOT NULL
-),
-answered AS (
-  SELECT sessionid, (epoch_us(agent_ts) - epoch_us(turn_start)) / 1e6 AS response_sec,
-    row_number() OVER (PARTITION BY sessionid ORDER BY agent_ts) AS k
-  FROM turns
-  WHERE turn_start IS NOT NULL
+  SELECT sessionid, answered_at, (${us(answered_at)} - ${us(min(ts))}) / 1e6 AS response_sec
+  FROM tagged
+  WHERE sender = 'customer' AND answered_at IS NOT NULL
+  GROUP BY sessionid, answered_at
 ),
 responses AS (
   SELECT sessionid,
-    max(CASE WHEN k = 1 THEN response_sec END) AS first_response_sec,
+    ${min_by(response_sec, answered_at)} AS first_response_sec,
     avg(response_sec) AS avg_response_sec,
     count(*) AS responses
-  FROM answered
+  FROM turns
   GROUP BY sessionid
 ),
 per_session AS (
   SELECT sessionid,
-    any_value(conversation_id) AS conversation_id,
-    any_value(segment) AS segment,
-    arg_min(customersessionid, ts) FILTER (WHERE customersessionid IS NOT NULL) AS customersessionid,
-    arg_min(chattype, ts) FILTER (WHERE chattype IS NOT NULL) AS chattype,
-    arg_min(sessionchannel, ts) FILTER (WHERE sessionchannel IS NOT NULL) AS sessionchannel,
-    arg_min(lang, ts) FILTER (WHERE lang IS NOT NULL) AS lang,
-    arg_min(workflow, ts) FILTER (WHERE workflow IS NOT NULL) AS workflow,
+    min(conversation_id) AS conversation_id,
+    min(segment) AS segment,
+    ${min_by(customersessionid, ts)} FILTER (WHERE customersessionid IS NOT NULL) AS customersessionid,
+    ${min_by(chattype, ts)} FILTER (WHERE chattype IS NOT NULL) AS chattype,
+    ${min_by(sessionchannel, ts)} FILTER (WHERE sessionchannel IS NOT NULL) AS sessionchannel,
+    ${min_by(lang, ts)} FILTER (WHERE lang IS NOT NULL) AS lang,
+    ${min_by(workflow, ts)} FILTER (WHERE workflow IS NOT NULL) AS workflow,
     min(ts) AS first_ts,
     max(ts) AS last_ts,
     count(*) AS messages,

@@ -33,6 +33,17 @@ pub fn dimensions(source: Source) -> &'static [&'static str] {
     }
 }
 
+/// The productivity report has no timestamps: a range or buckets cannot apply.
+pub fn check_untimed(q: &Query) -> Result<()> {
+    if q.from.is_some() || q.to.is_some() || q.interval != Interval::Total {
+        return Err(Error::Usage(
+            "the productivity report has no timestamps: --from, --to and --interval do not apply"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 pub fn compute(
     sessions: &RecordBatch,
     productivity: &RecordBatch,
@@ -62,11 +73,7 @@ pub fn compute(
             },
         ),
         Source::Productivity => {
-            if q.from.is_some() || q.to.is_some() || q.interval != Interval::Total {
-                return Err(Error::Usage(
-                    "the productivity report has no timestamps: --from, --to and --interval do not apply".into(),
-                ));
-            }
+            check_untimed(q)?;
             let df = super::frame(
                 productivity,
                 &[

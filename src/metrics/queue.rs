@@ -75,7 +75,7 @@ pub struct Options {
 pub const DEFAULT_SLA_THRESHOLD: f64 = 20.0;
 
 /// `20` → `20s`, `7.5` → `7.5s`.
-fn secs(t: f64) -> String {
+pub fn secs(t: f64) -> String {
     format!("{t}s")
 }
 
@@ -104,7 +104,8 @@ pub fn columns(by: &[String]) -> Vec<String> {
     columns
 }
 
-pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFrame> {
+/// Thresholds are seconds, finite and not negative.
+pub fn check_thresholds(o: &Options) -> Result<()> {
     for t in [o.sla_threshold, o.quick_drop_threshold]
         .into_iter()
         .flatten()
@@ -115,6 +116,20 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
             )));
         }
     }
+    Ok(())
+}
+
+/// The column of a service-level variant at threshold `t`: `service_level_v3_20s`.
+pub fn service_level_name(v: ServiceLevel, t: f64) -> String {
+    format!(
+        "service_level_{}_{}",
+        format!("{v:?}").to_lowercase(),
+        secs(t)
+    )
+}
+
+pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFrame> {
+    check_thresholds(o)?;
     let df = frame(dialogues, &COLUMNS, &q.by)?;
     let df = match o.direction {
         DirectionFilter::All => df,
@@ -244,11 +259,7 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
                 ServiceLevel::V4 => (col(&awt), offered() - col(&abt)),
                 ServiceLevel::V5 => (col(&awt) + col(&abt), offered()),
             };
-            let name = format!(
-                "service_level_{}_{}",
-                format!("{v:?}").to_lowercase(),
-                secs(t)
-            );
+            let name = service_level_name(*v, t);
             finals.push(num.clone().alias(format!("{name}_num")));
             finals.push(den.clone().alias(format!("{name}_den")));
             finals.push(ratio(num, den, &name));

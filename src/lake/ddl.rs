@@ -81,13 +81,18 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
                     table::Kind::Timestamp => "TIMESTAMP",
                     table::Kind::Utf8List => "ARRAY<STRING>",
                 };
+                // The note on an empty table comes before its statement: a statement runner
+                // that splits at `;` (spark.sql, notebooks) rejects a comment on its own.
+                if !present {
+                    out += &format!("-- {name}: no partitions yet; run MSCK REPAIR TABLE {name} once an ingest fills it\n");
+                }
                 out += &format!(
                     "CREATE TABLE IF NOT EXISTS {name} (\n{},\n  dt STRING\n) USING PARQUET PARTITIONED BY (dt) LOCATION '{at}';\n",
                     cols(&ty)
                 );
                 out += &match present {
                     true => format!("MSCK REPAIR TABLE {name};\n\n"),
-                    false => format!("-- {name}: no partitions yet; run MSCK REPAIR TABLE {name} once an ingest fills it\n\n"),
+                    false => "\n".into(),
                 };
             }
             "trino" => {
@@ -99,13 +104,16 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
                     table::Kind::Timestamp => "timestamp(6) with time zone",
                     table::Kind::Utf8List => "array(varchar)",
                 };
+                if !present {
+                    out += &format!("-- {name}: no partitions yet; sync its partition metadata once an ingest fills it\n");
+                }
                 out += &format!(
                     "CREATE TABLE IF NOT EXISTS hive.cxkpi.{name} (\n{},\n  dt varchar\n) WITH (format = 'PARQUET', partitioned_by = ARRAY['dt'], external_location = '{at}');\n",
                     cols(&ty)
                 );
                 out += &match present {
                     true => format!("CALL system.sync_partition_metadata('cxkpi', '{name}', 'FULL');\n\n"),
-                    false => format!("-- {name}: no partitions yet; sync its partition metadata once an ingest fills it\n\n"),
+                    false => "\n".into(),
                 };
             }
             other => {

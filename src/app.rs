@@ -62,6 +62,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(a) => ingest(a, &notes),
         Command::Run(a) => run_job(a, &notes),
         Command::Sql(a) => sql(a),
+        Command::Report(a) => report(a, &notes),
         Command::Ddl(a) => {
             print!(
                 "{}",
@@ -351,6 +352,13 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
         validate_query(&cli).map_err(|e| Error::Usage(format!("kpi {}: {e}", k.name)))?;
         jobs.push((k, cli));
     }
+    let report_job = match &cfg.report {
+        None => None,
+        Some(r) => Some(
+            Cli::try_parse_from(r.argv(&cfg.lake, &cfg.outputs))
+                .map_err(|e| Error::Usage(format!("report: {}", e.render().to_string().trim())))?,
+        ),
+    };
     let opts = ingest_options(cfg.skip_bad_files, &a.write);
     // Held until every KPI table is written: a run that overlapped this one could
     // otherwise commit between this run's ingest and its KPIs, and the later run's KPI
@@ -386,6 +394,18 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
         kpis.push(KpiSummary {
             name: k.name.clone(),
             output: k.output(&cfg.outputs).to_string_lossy().into_owned(),
+            seconds: t.elapsed().as_secs_f64(),
+        });
+    }
+    if let (Some(cli), Some(r)) = (report_job, &cfg.report) {
+        let t = std::time::Instant::now();
+        run(cli).map_err(|e| match e {
+            Error::Usage(m) => Error::Usage(format!("report: {m}")),
+            other => other,
+        })?;
+        kpis.push(KpiSummary {
+            name: "report".into(),
+            output: cfg.outputs.join(&r.file).to_string_lossy().into_owned(),
             seconds: t.elapsed().as_secs_f64(),
         });
     }
@@ -497,6 +517,91 @@ fn queue_options(a: &crate::cli::QueueArgs) -> metrics::queue::Options {
         quick_drop_threshold: a.quick_drop_threshold,
         service_levels: a.service_level.clone(),
     }
+}
+
+/// `cxkpi report`: the page of every family in the input. Files are ingested into a
+/// temporary lake first, so a mixed inbox is read exactly as `ingest` reads it.
+fn report(a: crate::cli::ReportArgs, notes: &Notes) -> Result<()> {
+    let tz = parse_tz(&a.tz)?;
+    let bound = |s: &Option<String>| s.as_deref().map(|s| parse_bound(s, &tz)).transpose();
+    let (from, to) = (bound(&a.from)?, bound(&a.to)?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(Error::Usage("--from must be before --to".into()));
+        }
+    }
+    let interval = a
+        .interval
+        .as_deref()
+        .map(|i| i.parse::<crate::time::Interval>().map_err(Error::Usage))
+        .transpose()?;
+    if interval == Some(crate::time::Interval::Total) {
+        return Err(Error::Usage(
+            "a report charts buckets: --interval total does not apply".into(),
+        ));
+    }
+    let opts = crate::report::Options {
+        from,
+        to,
+        tz,
+        interval,
+        sla_threshold: a.sla_threshold,
+        service_levels: a.service_level.clone(),
+    };
+    metrics::queue::check_thresholds(&metrics::queue::Options {
+        sla_threshold: a.sla_threshold,
+        ..Default::default()
+    })?;
+    let page = match &a.lake {
+        Some(root) => crate::report::render(&report_inputs(root)?, &opts)?,
+        None => {
+            let tmp = std::env::temp_dir().join(format!(
+                "cxkpi-report-{}-{}",
+                std::process::id(),
+                crate::lake::new_run_id()
+            ));
+            let result = (|| {
+                let lock = crate::lake::LakeLock::acquire(
+                    &tmp,
+                    &crate::lake::new_run_id(),
+                    std::time::Duration::ZERO,
+                    &|_: &str| {},
+                )?;
+                let r =
+                    crate::lake::ingest(&lock, &a.paths, crate::lake::IngestOptions::default())?;
+                for (path, why) in &r.files_rejected {
+                    notes.warn(&format!("rejected: {path} ({why})"));
+                }
+                drop(lock);
+                crate::report::render(&report_inputs(&tmp)?, &opts)
+            })();
+            let _ = std::fs::remove_dir_all(&tmp);
+            result?
+        }
+    };
+    crate::output::write_atomically(&a.output, page.as_bytes())?;
+    notes.note(&format!("wrote {}", a.output.display()));
+    Ok(())
+}
+
+/// Every vendor's tables of a lake (a vendor without rows is left out of the report).
+fn report_inputs(root: &std::path::Path) -> Result<crate::report::Inputs> {
+    if !root.join("_cxkpi").exists() {
+        return Err(Error::Usage(format!(
+            "{} is not a cxkpi lake (no _cxkpi folder)",
+            root.display()
+        )));
+    }
+    let scope = || Scope {
+        lean: true,
+        ..Scope::default()
+    };
+    Ok(crate::report::Inputs {
+        ultimate: Some(crate::lake::ultimate_tables(root, scope())?),
+        dialpad: Some(crate::lake::dialpad_tables(root, scope())?),
+        anywhere365: Some(crate::lake::anywhere365_tables(root, scope())?),
+        samespace: Some(crate::lake::samespace_tables(root, scope())?),
+    })
 }
 
 /// `cxkpi sql`: the family's SQL for the engine, printed or written to `--output`.

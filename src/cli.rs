@@ -56,6 +56,48 @@ pub enum Command {
     /// Print a KPI family as SQL for DuckDB or Spark over the lake's tables (see `ddl`):
     /// the same rows as `metrics FAMILY --lake` with the same options.
     Sql(SqlArgs),
+
+    /// Write one self-contained HTML page with the charts of every KPI family in the input.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Export files or directories, any mix of vendors (read through a temporary lake).
+    #[arg(value_name = "PATH", required_unless_present = "lake")]
+    pub paths: Vec<PathBuf>,
+
+    /// Report on a cxkpi lake instead of files.
+    #[arg(long, value_name = "DIR", conflicts_with = "paths")]
+    pub lake: Option<PathBuf>,
+
+    /// Start of the range, inclusive (as for metrics) [default: the first record].
+    #[arg(long, value_name = "T")]
+    pub from: Option<String>,
+
+    /// End of the range, exclusive [default: after the last record].
+    #[arg(long, value_name = "T")]
+    pub to: Option<String>,
+
+    /// IANA time zone for the range, the buckets and the intraday profile.
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub tz: String,
+
+    /// Bucket width (as for metrics) [default: 1d up to 92 days, else 1w].
+    #[arg(long, value_name = "I")]
+    pub interval: Option<String>,
+
+    /// The queue's service level recomputed as queue time ≤ SECONDS (default: the export's InSLA).
+    #[arg(long, value_name = "SECONDS")]
+    pub sla_threshold: Option<f64>,
+
+    /// Service-level variants to chart beside it, comma-separated (v1..v6).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "VARIANT,...")]
+    pub service_level: Vec<ServiceLevel>,
+
+    /// The HTML file to write (atomically).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]

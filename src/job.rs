@@ -28,6 +28,52 @@ pub struct Config {
     pub skip_bad_files: bool,
     #[serde(default, rename = "kpi")]
     pub kpis: Vec<Kpi>,
+    /// The HTML report, written after the KPI tables.
+    pub report: Option<Report>,
+}
+
+/// `[report]`: the command `cxkpi report --lake LAKE --output OUTPUTS/FILE …`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// The HTML file's name, in `outputs`.
+    #[serde(default = "report_html")]
+    pub file: String,
+    pub tz: Option<String>,
+    pub interval: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Any other flag of `cxkpi report`, e.g. ["--sla-threshold", "20"].
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+fn report_html() -> String {
+    "report.html".into()
+}
+
+impl Report {
+    /// The equivalent command line.
+    pub fn argv(&self, lake: &Path, outputs: &Path) -> Vec<String> {
+        let mut a: Vec<String> = vec!["cxkpi".into(), "-q".into(), "report".into()];
+        a.extend(["--lake".into(), lake.to_string_lossy().into_owned()]);
+        for (name, v) in [
+            ("tz", &self.tz),
+            ("interval", &self.interval),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if let Some(v) = v {
+                a.extend([format!("--{name}"), v.clone()]);
+            }
+        }
+        a.extend(self.options.iter().cloned());
+        a.extend([
+            "--output".into(),
+            outputs.join(&self.file).to_string_lossy().into_owned(),
+        ]);
+        a
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,6 +143,16 @@ pub fn load(path: &Path) -> Result<Config> {
             return Err(Error::Usage(format!(
                 "kpi {}: format must be parquet or csv",
                 k.name
+            )));
+        }
+    }
+    if let Some(r) = &cfg.report {
+        let plain = Path::new(&r.file).file_name().map(|n| n == r.file.as_str()) == Some(true);
+        if !plain || !r.file.ends_with(".html") {
+            return Err(Error::Usage(format!(
+                "{}: report file {:?} must be a file name ending in .html",
+                path.display(),
+                r.file
             )));
         }
     }

@@ -16,6 +16,7 @@ pub mod job;
 pub mod lake;
 pub mod metrics;
 pub mod output;
+pub mod report;
 pub mod source;
 pub mod sql;
 pub mod table;

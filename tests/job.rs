@@ -52,7 +52,8 @@ fn the_example_job_ingests_and_refreshes_every_kpi_table() {
             .len(),
         1
     );
-    assert_eq!(summary["kpis"].as_array().unwrap().len(), 8);
+    // Eight KPI tables, then the report.
+    assert_eq!(summary["kpis"].as_array().unwrap().len(), 9);
     let kpis = dir.path().join(".cxkpi/kpis");
     for name in [
         "bot_daily.parquet",
@@ -63,9 +64,15 @@ fn the_example_job_ingests_and_refreshes_every_kpi_table() {
         "calls_daily.parquet",
         "csat_by_team.csv",
         "agent_productivity.csv",
+        "report.html",
     ] {
         assert!(kpis.join(name).exists(), "{name}");
     }
+    let page = std::fs::read_to_string(kpis.join("report.html")).unwrap();
+    assert!(
+        page.contains("service_level_v3_20s"),
+        "the config's variants are charted"
+    );
     // A KPI table from the job equals the same command on the files.
     let direct = run(&[
         "-q",

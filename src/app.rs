@@ -63,30 +63,82 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(a) => run_job(a, &notes),
         Command::Sql(a) => sql(a),
         Command::Report(a) => report(a, &notes),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            // Into memory first: clap_complete panics on a write error (`| head`).
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cxkpi", &mut out);
+            print_bytes(&out)
+        }
+        Command::Man { dir } => man(dir.as_deref()),
         Command::Ddl(a) => {
-            print!(
-                "{}",
-                crate::lake::ddl(&a.lake, &a.engine, a.location.as_deref())?
-            );
-            Ok(())
+            print_bytes(crate::lake::ddl(&a.lake, &a.engine, a.location.as_deref())?.as_bytes())
         }
         Command::Generate(GenerateCommand::Ultimate(a)) => {
-            notes.note(&crate::generate::ultimate::write(&a.into_config()?)?);
+            notes.note(&crate::generate::ultimate::write(&generate_config(a)?)?);
             Ok(())
         }
         Command::Generate(GenerateCommand::Dialpad(a)) => {
-            notes.note(&crate::generate::dialpad::write(&a.into_config()?)?);
+            notes.note(&crate::generate::dialpad::write(&generate_config(a)?)?);
             Ok(())
         }
         Command::Generate(GenerateCommand::Anywhere365(a)) => {
-            notes.note(&crate::generate::anywhere365::write(&a.into_config()?)?);
+            notes.note(&crate::generate::anywhere365::write(&generate_config(a)?)?);
             Ok(())
         }
         Command::Generate(GenerateCommand::Samespace(a)) => {
-            notes.note(&crate::generate::samespace::write(&a.into_config()?)?);
+            notes.note(&crate::generate::samespace::write(&generate_config(a)?)?);
             Ok(())
         }
     }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is the reader's choice, not an error.
+fn print_bytes(bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.map_err(|e| Error::io(std::path::Path::new("<stdout>"), e)),
+    }
+}
+
+/// `cxkpi man`: the top page on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match dir {
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .map_err(|e| Error::io(std::path::Path::new("<stdout>"), e))?;
+            print_bytes(&out)
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            clap_mangen::generate_to(cmd, dir).map_err(|e| Error::io(dir, e))
+        }
+    }
+}
+
+/// The generators' config from the command line (the library does not see clap's types).
+fn generate_config(a: crate::cli::GenerateArgs) -> Result<crate::generate::Config> {
+    let start = chrono::NaiveDate::parse_from_str(&a.start, "%Y-%m-%d").map_err(|_| {
+        Error::Usage(format!(
+            "invalid --start {:?}: expected YYYY-MM-DD",
+            a.start
+        ))
+    })?;
+    Ok(crate::generate::Config {
+        out: a.out,
+        days: a.days,
+        per_day: a.per_day,
+        seed: a.seed,
+        start,
+        plain: a.plain,
+        reference: a.reference,
+    })
 }
 
 fn query(a: &QueryArgs, dimensions: &[&str]) -> Result<Query> {
@@ -146,8 +198,18 @@ fn load<T>(
     for p in &rejects.skipped_not_json {
         notes.note(&format!("skipped {}: not a JSON file", p.display()));
     }
+    let others = other_vendors(&rejects.other_vendor);
+    if !rejects.other_vendor.is_empty() {
+        notes.note(&format!(
+            "passed over {} file(s) of other vendors found in the directories ({others})",
+            rejects.other_vendor.len()
+        ));
+    }
     if s.files == 0 {
         return Err(Error::Usage(match rejects.files.is_empty() {
+            true if !rejects.other_vendor.is_empty() => format!(
+                "no export of this family found in the given paths, only files of other vendors ({others})"
+            ),
             true => "no export files found in the given paths".into(),
             false => {
                 report_rejects(&rejects);
@@ -170,6 +232,19 @@ fn load<T>(
         ));
     }
     Ok((tables, rejects))
+}
+
+/// "12 Dialpad, 3 Samespace": the files passed over, by vendor.
+fn other_vendors(files: &[(std::path::PathBuf, source::Vendor)]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, v) in files {
+        *counts.entry(v.short_name()).or_default() += 1;
+    }
+    counts
+        .iter()
+        .map(|(name, n)| format!("{n} {name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads Ultimate files; `only` for metrics-only runs (see [`ultimate::Options::only`]).
@@ -673,10 +748,7 @@ fn sql(a: crate::cli::SqlArgs) -> Result<()> {
     }
     let text = crate::sql::render(&family, &q, engine)?;
     match &output.output {
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+        None => print_bytes(text.as_bytes()),
         Some(path) => crate::output::write_atomically(path, text.as_bytes()),
     }
 }

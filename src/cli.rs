@@ -59,6 +59,19 @@ pub enum Command {
 
     /// Write one self-contained HTML page with the charts of every KPI family in the input.
     Report(ReportArgs),
+
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// Print the man page (roff), or write every command's page to a directory.
+    Man {
+        /// Write cxkpi.1 and a page per subcommand (cxkpi-metrics-bot.1, …) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// A file is a recognized export, but of another vendor than the command reads.
+    #[error("{}: not {expected}: it looks like {}", path.display(), found.name())]
+    OtherVendor {
+        path: PathBuf,
+        expected: &'static str,
+        found: crate::source::Vendor,
+    },
+
     /// Some input files were rejected and skipped on request; everything else completed.
     #[error("{count} input file(s) were rejected and skipped")]
     Rejected { count: usize },
@@ -103,7 +111,7 @@ pub mod exit {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Data { .. } | Error::Format { .. } => exit::DATA,
+            Error::Data { .. } | Error::Format { .. } | Error::OtherVendor { .. } => exit::DATA,
             Error::Io { .. } => exit::IO,
             Error::Usage(_) => exit::USAGE,
             Error::Rejected { .. } => exit::REJECTED,
@@ -124,6 +132,9 @@ impl Error {
     /// True when the error is about one input file's content, so `--skip-bad-files` may
     /// set the file aside and go on.
     pub fn is_bad_file(&self) -> bool {
-        matches!(self, Error::Data { .. } | Error::Format { .. })
+        matches!(
+            self,
+            Error::Data { .. } | Error::Format { .. } | Error::OtherVendor { .. }
+        )
     }
 }

@@ -315,7 +315,16 @@ fn bad_voice_exports_are_located() {
             assert!(err.contains(n), "{file}: {n:?} in {err}");
         }
     }
-    let wrong = run(&["metrics", "calls", A]);
+    // A file of another vendor named explicitly is an error; a folder of them is passed over.
+    let wrong = run(&[
+        "metrics",
+        "calls",
+        "data-samples/anywhere365/dialogues_2024-03-31.json",
+    ]);
     assert_eq!(wrong.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("looks like an Anywhere365"));
+    let folder = run(&["metrics", "calls", A]);
+    assert_eq!(folder.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&folder.stderr)
+        .contains("only files of other vendors (3 Anywhere365)"));
 }

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 
-use crate::cli::GenerateArgs;
 use crate::error::{Error, Result};
 
 /// What to generate, shared by every vendor's generator.
@@ -25,26 +24,6 @@ pub struct Config {
     pub plain: bool,
     /// Also write the plain twin of every delivered record here.
     pub reference: Option<PathBuf>,
-}
-
-impl GenerateArgs {
-    pub fn into_config(self) -> Result<Config> {
-        let start = NaiveDate::parse_from_str(&self.start, "%Y-%m-%d").map_err(|_| {
-            Error::Usage(format!(
-                "invalid --start {:?}: expected YYYY-MM-DD",
-                self.start
-            ))
-        })?;
-        Ok(Config {
-            out: self.out,
-            days: self.days,
-            per_day: self.per_day,
-            seed: self.seed,
-            start,
-            plain: self.plain,
-            reference: self.reference,
-        })
-    }
 }
 
 /// The plain reference twin of a generated export: one JSON line per delivered record, for

@@ -56,7 +56,7 @@ pub fn read(
         &keyless,
         |records, keyless| parse_chunk(records, opts.only.is_some(), keyless),
     )?;
-    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let files = rejects.read_of(candidates.len());
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     let (chunks, sources): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
     let (dialogues, duplicates) = match &opts.only {

@@ -54,7 +54,7 @@ pub fn read(
         &keyless,
         |records, keyless| parse_chunk(records, opts, keyless),
     )?;
-    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let files = rejects.read_of(candidates.len());
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     let messages = latest_in_canonical_order(chunks)?;
     let interactions = derive_interactions(&messages.parts, &messages.positions)?;

@@ -306,6 +306,16 @@ pub const SAMESPACE: &[Vendor] = &[
 ];
 
 impl Vendor {
+    /// The vendor's short name: Ultimate, Dialpad, Anywhere365, Samespace.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            Vendor::Ultimate => "Ultimate",
+            Vendor::Dialpad => "Dialpad",
+            Vendor::Anywhere365 => "Anywhere365",
+            _ => "Samespace",
+        }
+    }
+
     /// The format's name with its article, for messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -724,6 +734,16 @@ pub fn for_each_field<'de, A: serde::de::MapAccess<'de>>(
 pub struct Rejects {
     pub files: Vec<(PathBuf, String)>,
     pub skipped_not_json: Vec<PathBuf>,
+    /// Files found by walking a directory that are another vendor's exports: passed over
+    /// (a mixed inbox), where a file named explicitly is an error.
+    pub other_vendor: Vec<(PathBuf, Vendor)>,
+}
+
+impl Rejects {
+    /// Candidates neither rejected nor passed over: the files read.
+    pub fn read_of(&self, candidates: usize) -> usize {
+        candidates - self.files.len() - self.skipped_not_json.len() - self.other_vendor.len()
+    }
 }
 
 /// What a reader does with a file whose content is bad.
@@ -803,6 +823,9 @@ where
         match r {
             Ok(Some(chunks)) => out.extend(chunks),
             Ok(None) => rejects.skipped_not_json.push(c.path.clone()),
+            Err(Error::OtherVendor { found, .. }) if c.from_dir => {
+                rejects.other_vendor.push((c.path.clone(), found))
+            }
             Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
                 rejects.files.push((c.path.clone(), e.to_string()))
             }
@@ -854,6 +877,8 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
             vendor,
             by_lines: true,
         })),
+        // Another vendor's export: framing it by structure would only say so again.
+        Err(e @ Error::OtherVendor { .. }) => Err(e),
         Err(_) => frame_by_structure(&c.path, bytes, vendors).map(Some),
     }
 }
@@ -904,17 +929,20 @@ fn vendor_of(
     } else {
         vendors[0].name()
     };
-    let message = match detected {
-        Some(other) => format!("not {expected}: it looks like {}", other.name()),
-        None => format!(
-            "not {expected}: the first record has keys [{}]",
-            shown.join(", ")
-        ),
-    };
-    Err(Error::Format {
-        path: path.to_path_buf(),
-        message,
-    })
+    match detected {
+        Some(found) => Err(Error::OtherVendor {
+            path: path.to_path_buf(),
+            expected,
+            found,
+        }),
+        None => Err(Error::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "not {expected}: the first record has keys [{}]",
+                shown.join(", ")
+            ),
+        }),
+    }
 }
 
 /// The records of `bytes` found by a structural scan, envelopes unwrapped.

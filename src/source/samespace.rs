@@ -56,7 +56,7 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         &keyless,
         parse_chunk,
     )?;
-    let files = candidates.len() - rejects.files.len() - rejects.skipped_not_json.len();
+    let files = rejects.read_of(candidates.len());
     let mut stats = Stats {
         files,
         ..Stats::default()

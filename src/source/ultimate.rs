@@ -165,7 +165,7 @@ fn parse(
         |records, keyless| parse_chunk(records, opts, shrink, keyless, &nulls),
     )?;
     let mut stats = Stats {
-        files: candidates.len() - rejects.files.len() - rejects.skipped_not_json.len(),
+        files: rejects.read_of(candidates.len()),
         records: chunks.iter().map(|c| c.conversations.num_rows()).sum(),
         ..Stats::default()
     };

@@ -23,17 +23,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The bot KPIs of queries/ultimate/popular_metrics.sql over deduplicated conversations,
+# The bot KPIs of `cxkpi sql bot` (queries/ultimate/bot.sql) over deduplicated conversations,
 # read straight from the export files (DuckDB).
 DUCKDB_STAGE = """
+SET TimeZone = 'UTC';
 CREATE OR REPLACE VIEW bot_conversations AS
 SELECT conversation_id, conversation_status, last_resolution,
   TRY_CAST(NULLIF(visitor_messages_count, '') AS BIGINT) AS visitor_messages_count,
-  TRY_CAST(NULLIF(not_understood_messages_count, '') AS BIGINT) AS not_understood_messages_count
+  TRY_CAST(NULLIF(not_understood_messages_count, '') AS BIGINT) AS not_understood_messages_count,
+  TRY_CAST(conversation_start_time AS TIMESTAMPTZ) AS conversation_start_time,
+  TRY_CAST(conversation_end_time AS TIMESTAMPTZ) AS conversation_end_time,
+  is_llm_conversation, TRY_CAST(NULLIF(llm_fallback_count, '') AS BIGINT) AS llm_fallback_count
 FROM read_json('{files}', format = '{fmt}', columns = {{
   conversation_id: 'VARCHAR', conversation_status: 'VARCHAR', last_resolution: 'VARCHAR',
   visitor_messages_count: 'VARCHAR', not_understood_messages_count: 'VARCHAR',
-  conversation_end_time: 'VARCHAR'}})
+  conversation_start_time: 'VARCHAR', conversation_end_time: 'VARCHAR',
+  is_llm_conversation: 'BOOLEAN', llm_fallback_count: 'VARCHAR'}})
 QUALIFY row_number() OVER (PARTITION BY conversation_id ORDER BY conversation_end_time DESC) = 1
 """
 
@@ -243,10 +248,12 @@ def interleaved(runs, *tasks):
     return results
 
 
-def bucket_total(sql):
-    """A queries/ file with its ${bucket(COL)} placeholders as one bucket over everything."""
-    import re
-    return re.sub(r"\$\{bucket\((\w+)\)\}", "'total'", sql).replace("${intent_type}", "NULL")
+def rendered(cxkpi, *family):
+    """The query of `cxkpi sql FAMILY … --engine duckdb` (totals): the last statement, as the
+    stages below define the tables a view reads themselves."""
+    text = subprocess.run([cxkpi, "sql", *family, "--engine", "duckdb"], check=True,
+                          capture_output=True, text=True).stdout
+    return [st for st in text.split(";\n") if st.strip()][-1]
 
 
 def to_array(ndjson_dir, array_dir):
@@ -285,7 +292,7 @@ def main():
                 lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(d), "--format", "csv"]),
                 lambda: peer(args.python, {
                     "tool": "duckdb", "setup": [DUCKDB_STAGE.format(files=files, fmt=fmt)],
-                    "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()}),
+                    "sql": rendered(args.cxkpi, "bot")}),
                 lambda: peer(args.python, {"tool": "polars", "fmt": fmt, "files": files, "paths": paths})))
             rows.append((f"bot KPIs, {label}", mb, c, duck, pol))
         shutil.rmtree(arr)  # the arrays are done with: the disk of a small VM runs out
@@ -337,7 +344,7 @@ def main():
             lambda: peer(args.python, {
                 "tool": "duckdb",
                 "setup": [f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet('{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"],
-                "sql": (ROOT / "queries/ultimate/popular_metrics.sql").read_text()})))
+                "sql": rendered(args.cxkpi, "bot")})))
         rows.append(("bot KPIs over the Parquet lake", None, cl, dl, None))
         shutil.rmtree(lake)
         shutil.rmtree(nd)
@@ -348,12 +355,12 @@ def main():
 
         for vendor, per_day, label, cli, stage, sql, polars_tool, subdir in [
             ("anywhere365", args.per_day * 2 // 5, "queue KPIs, Anywhere365 dialogues", ["metrics", "queue"],
-             DUCKDB_DIALOGUES, "queries/anywhere365/queue.sql", "polars-dialogues", None),
+             DUCKDB_DIALOGUES, ["queue"], "polars-dialogues", None),
             ("samespace", args.per_day // 5, "call KPIs, Samespace calls", ["metrics", "calls"],
-             DUCKDB_CALLS, "queries/samespace/calls.sql", "polars-calls", "calls"),
+             DUCKDB_CALLS, ["calls"], "polars-calls", "calls"),
             ("dialpad", args.per_day // 12, "interaction KPIs, Dialpad messages",
              ["metrics", "messaging", "--view", "interactions"], DUCKDB_MESSAGES,
-             "queries/dialpad/view_interactions.sql", None, None),
+             ["messaging", "--view", "interactions"], None, None),
         ]:
             gen = tmp / vendor
             subprocess.run([args.cxkpi, "-q", "generate", vendor, "--out", str(gen), "--days", str(args.days),
@@ -366,10 +373,10 @@ def main():
                     (d / f.name).symlink_to(f)
             files = sorted(p for p in d.iterdir())
             mbv = sum(f.stat().st_size for f in files) / 1e6
-            sql = bucket_total((ROOT / sql).read_text())
+            sql = rendered(args.cxkpi, *sql)
             tasks = [lambda: timed_rss([args.cxkpi, "-q", *cli, str(d), "--format", "csv"]),
                      lambda: peer(args.python, {"tool": "duckdb", "setup": [stage.format(dir=d)], "sql": sql,
-                                                "result_column": 1})]  # after the bucket
+                                                "result_column": 0})]
             if polars_tool:
                 tasks.append(lambda: peer(args.python, {"tool": polars_tool, "paths": [str(f) for f in files]}))
             runs, duck_runs, *pol_runs = interleaved(args.runs, *tasks)

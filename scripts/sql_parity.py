@@ -13,7 +13,6 @@ Usage: sql_parity.py --cxkpi PATH [--engines duckdb,spark]
 import argparse
 import csv
 import io
-import math
 import os
 import subprocess
 import sys
@@ -21,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TOL = 1e-9
+from parity import same  # numbers equal within 1e-9, as everywhere in the suite
+
 TZ = "Europe/Amsterdam"
 DAYS = ["--days", "15", "--start", "2024-10-20"]
 
@@ -81,16 +81,6 @@ def text(v):
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v)
-
-
-def same(a, b):
-    if a == b:
-        return True
-    try:
-        x, y = float(a), float(b)
-    except ValueError:
-        return False
-    return math.isclose(x, y, rel_tol=TOL, abs_tol=TOL)
 
 
 def compare(name, expected, columns, rows, failures):

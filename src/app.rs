@@ -63,6 +63,23 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Run(a) => run_job(a, &notes),
         Command::Sql(a) => sql(a),
         Command::Report(a) => report(a, &notes),
+        Command::Inspect(a) => {
+            let now = chrono::Utc::now().timestamp_micros();
+            let i = crate::inspect::inspect(&a.paths, now)?;
+            let text = match a.format.as_str() {
+                "json" => {
+                    serde_json::to_string_pretty(&i).map_err(|e| Error::Internal(e.to_string()))?
+                        + "\n"
+                }
+                _ => crate::inspect::render_text(&i),
+            };
+            print_bytes(text.as_bytes())?;
+            // Findings are warnings; a file that could not be read makes the exit code 4.
+            match i.files.iter().filter(|f| f.error.is_some()).count() {
+                0 => Ok(()),
+                count => Err(Error::Rejected { count }),
+            }
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

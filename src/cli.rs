@@ -60,6 +60,11 @@ pub enum Command {
     /// Write one self-contained HTML page with the charts of every KPI family in the input.
     Report(ReportArgs),
 
+    /// Tell what is in export files before trusting numbers from them: each file's vendor,
+    /// framing, records and time range; each table's rows, duplicates and null shares; and
+    /// data-quality findings (warnings, not errors).
+    Inspect(InspectArgs),
+
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_enum)]
@@ -72,6 +77,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Export files or directories (any mix of vendors).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// table (text for a terminal) or json.
+    #[arg(long, value_parser = ["table", "json"], default_value = "table")]
+    pub format: String,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod error;
 pub mod fuzz;
 pub mod generate;
+pub mod inspect;
 pub mod job;
 pub mod lake;
 pub mod metrics;

@@ -253,10 +253,12 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
             columns: names(COLUMNS),
         },
     )?;
-    Ok(Report {
-        frame,
-        warnings: missing_next_day(conversations, q, o),
-    })
+    let mut warnings = missing_next_day(conversations, q, o);
+    // The understood rate is printed: say when its counter is never filled.
+    warnings.extend(
+        crate::inspect::findings::understood_counter_all_zero(conversations).map(|f| f.message),
+    );
+    Ok(Report { frame, warnings })
 }
 
 /// The `bot_conversations` columns the KPIs read for this query.

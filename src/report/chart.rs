@@ -105,33 +105,53 @@ fn label_at(labels: &[String], x: f64) -> String {
     labels[i as usize].clone()
 }
 
+/// The chart of [`lines`] and [`bars`]: categories (buckets) along x, values along y.
+type Categories<'a> = ChartContext<
+    'a,
+    SVGBackend<'a>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Axes over `labels` (one category each) and values up to the series' top, labelled.
+fn category_axes<'a>(
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    x_desc: &str,
+    labels: &[String],
+    series: &[Series],
+    unit: Unit,
+    stacked: bool,
+) -> Result<Categories<'a>> {
+    root.fill(&WHITE).map_err(err)?;
+    let n = labels.len().max(1) as f64;
+    let y_max = match unit {
+        Unit::Percent => 1.0,
+        _ => top(series, stacked, 1.0),
+    };
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5..(n - 0.5), 0.0..y_max)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc(unit))
+        .x_labels(labels.len().clamp(2, 24))
+        .x_label_formatter(&|x| label_at(labels, *x))
+        .y_label_formatter(&|y| unit.tick(*y))
+        .light_line_style(RGBColor(246, 246, 246))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
 /// Lines over buckets, one per series; a missing value breaks its line.
 pub fn lines(x_desc: &str, labels: &[String], series: &[Series], unit: Unit) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let n = labels.len().max(1) as f64;
-        let y_max = match unit {
-            Unit::Percent => 1.0,
-            _ => top(series, false, 1.0),
-        };
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.5..(n - 0.5), 0.0..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc(unit))
-            .x_labels(labels.len().clamp(2, 24))
-            .x_label_formatter(&|x| label_at(labels, *x))
-            .y_label_formatter(&|y| unit.tick(*y))
-            .light_line_style(RGBColor(246, 246, 246))
-            .draw()
-            .map_err(err)?;
+        let mut chart = category_axes(&root, x_desc, labels, series, unit, false)?;
         for (k, s) in series.iter().enumerate() {
             let c = color(k);
             let mut segment: Vec<(f64, f64)> = Vec::new();
@@ -144,11 +164,9 @@ pub fn lines(x_desc: &str, labels: &[String], series: &[Series], unit: Unit) -> 
             }
             segments.push(segment);
             for seg in segments.into_iter().filter(|s| !s.is_empty()) {
-                let style = c.stroke_width(2);
-                let drawn = chart
-                    .draw_series(LineSeries::new(seg.clone(), style))
+                chart
+                    .draw_series(LineSeries::new(seg.clone(), c.stroke_width(2)))
                     .map_err(err)?;
-                let _ = drawn;
                 if seg.len() <= 60 {
                     chart
                         .draw_series(seg.iter().map(|&p| Circle::new(p, 2, c.filled())))
@@ -172,29 +190,7 @@ pub fn bars(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let n = labels.len().max(1) as f64;
-        let y_max = match unit {
-            Unit::Percent => 1.0,
-            _ => top(series, stacked, 1.0),
-        };
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(42)
-            .y_label_area_size(64)
-            .build_cartesian_2d(-0.5..(n - 0.5), 0.0..y_max)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc(unit))
-            .x_labels(labels.len().clamp(2, 24))
-            .x_label_formatter(&|x| label_at(labels, *x))
-            .y_label_formatter(&|y| unit.tick(*y))
-            .light_line_style(RGBColor(246, 246, 246))
-            .draw()
-            .map_err(err)?;
+        let mut chart = category_axes(&root, x_desc, labels, series, unit, stacked)?;
         let k = series.len().max(1) as f64;
         let width = 0.8;
         let mut base = vec![0.0; labels.len()];

@@ -1,0 +1,462 @@
+//! Data-quality findings: values that read fine but change what a KPI means. Each check
+//! looks at one canonical table; `cxkpi inspect` runs them all, and `cxkpi metrics` prints
+//! those that change the meaning of a KPI it prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
+
+use crate::metrics::bot::normalize;
+use crate::time::{utc_date, DAY_US};
+
+/// One finding: what, in which table, how many rows, and the first file holding one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Finding {
+    pub table: &'static str,
+    pub check: &'static str,
+    pub rows: usize,
+    pub file: Option<String>,
+    pub message: String,
+}
+
+fn column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a ArrayRef> {
+    batch.column_by_name(name)
+}
+
+fn texts(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let Some(c) = column(batch, name) else {
+        return vec![None; batch.num_rows()];
+    };
+    let c = match c.data_type() {
+        DataType::Utf8 => c.clone(),
+        _ => match arrow::compute::cast(c, &DataType::Utf8) {
+            Ok(c) => c,
+            Err(_) => return vec![None; batch.num_rows()],
+        },
+    };
+    c.as_string::<i32>()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
+}
+
+fn times(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    match column(batch, name).and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>()) {
+        Some(c) => c.iter().collect(),
+        None => vec![None; batch.num_rows()],
+    }
+}
+
+fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    let Some(c) = column(batch, name) else {
+        return vec![None; batch.num_rows()];
+    };
+    if let Some(c) = c.as_primitive_opt::<Float64Type>() {
+        return c.iter().collect();
+    }
+    if let Some(c) = c.as_primitive_opt::<Int64Type>() {
+        return c.iter().map(|v| v.map(|v| v as f64)).collect();
+    }
+    vec![None; batch.num_rows()]
+}
+
+/// Rows of `batch` where `bad` holds: their count and the first one's source file.
+fn count(batch: &RecordBatch, bad: impl Fn(usize) -> bool) -> (usize, Option<String>) {
+    let files = texts(batch, "source_file");
+    let mut n = 0;
+    let mut first = None;
+    for (i, file) in files.iter().enumerate() {
+        if bad(i) {
+            n += 1;
+            if first.is_none() {
+                first = file.clone();
+            }
+        }
+    }
+    (n, first.filter(|f| !f.is_empty()))
+}
+
+/// Per bot: visitor messages, whether any not-understood count is above 0, rows, and the
+/// first file.
+type BotCounts = (f64, bool, usize, Option<String>);
+
+/// The understood rate reads 100% when no conversation counts a misunderstood message
+/// (LLM-era bots report 0 on every row): the bots with visitor messages but no
+/// `not_understood_messages_count` above 0.
+pub fn understood_counter_all_zero(conversations: &[RecordBatch]) -> Option<Finding> {
+    let mut bots: BTreeMap<String, BotCounts> = BTreeMap::new();
+    for b in conversations {
+        let (bot, visitors, nu, files) = (
+            texts(b, "bot_id"),
+            floats(b, "visitor_messages_count"),
+            floats(b, "not_understood_messages_count"),
+            texts(b, "source_file"),
+        );
+        for i in 0..b.num_rows() {
+            let e = bots.entry(bot[i].clone().unwrap_or_default()).or_default();
+            e.0 += visitors[i].unwrap_or(0.0);
+            e.1 |= nu[i].is_some_and(|v| v > 0.0);
+            e.2 += 1;
+            if e.3.is_none() {
+                e.3 = files[i].clone().filter(|f| !f.is_empty());
+            }
+        }
+    }
+    let silent: Vec<(&String, &BotCounts)> =
+        bots.iter().filter(|(_, v)| v.0 > 0.0 && !v.1).collect();
+    if silent.is_empty() {
+        return None;
+    }
+    let rows = silent.iter().map(|(_, v)| v.2).sum();
+    let names: Vec<&str> = silent
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !k.is_empty())
+        .take(5)
+        .collect();
+    let whose = match names.is_empty() {
+        true => String::new(),
+        false => format!(" for bot(s) {}", names.join(", ")),
+    };
+    Some(Finding {
+        table: "bot_conversations",
+        check: "counter_all_zero",
+        rows,
+        file: silent.iter().find_map(|(_, v)| v.3.clone()),
+        message: format!(
+            "every not_understood_messages_count is 0 or missing{whose} although visitors sent messages: \
+             messages_understood_rate reads 100% there (recent LLM-based bots do not fill this counter)"
+        ),
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The documented value `value` seems meant as, if it is a variant spelling or a typo of
+/// one (and not one itself).
+pub fn typo_of<'a>(value: &str, documented: &[&'a str], exact: bool) -> Option<&'a str> {
+    if documented.iter().any(|d| match exact {
+        true => *d == value,
+        false => d.eq_ignore_ascii_case(value),
+    }) {
+        return None;
+    }
+    let n = normalize(value);
+    documented
+        .iter()
+        .find(|d| {
+            let d = normalize(d);
+            // Two edits on a long word, one on a short one ("in" is not a typo of "on"'s
+            // neighbours two letters away).
+            let near = if d.chars().count() >= 6 { 2 } else { 1 };
+            d == n || edit_distance(&d, &n) <= near
+        })
+        .copied()
+}
+
+/// Values of `column` that are near misses of `documented`, grouped.
+fn unknown_values(
+    table: &'static str,
+    batch: &RecordBatch,
+    column: &str,
+    documented: &[&str],
+    exact: bool,
+    what: &str,
+) -> Option<Finding> {
+    let values = texts(batch, column);
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for v in values.iter().flatten() {
+        if let Some(d) = typo_of(v, documented, exact) {
+            seen.insert(v.clone(), d);
+        }
+    }
+    if seen.is_empty() {
+        return None;
+    }
+    let (rows, file) = count(batch, |i| {
+        values[i].as_ref().is_some_and(|v| seen.contains_key(v))
+    });
+    let pairs: Vec<String> = seen
+        .iter()
+        .take(5)
+        .map(|(v, d)| format!("{v:?} (for {d:?}?)"))
+        .collect();
+    Some(Finding {
+        table,
+        check: "unknown_value",
+        rows,
+        file,
+        message: format!(
+            "{column}: {} — not a documented {what}, so the KPIs that test for it do not count these rows",
+            pairs.join(", ")
+        ),
+    })
+}
+
+/// Rows ending before they start.
+fn end_before_start(
+    table: &'static str,
+    batch: &RecordBatch,
+    start: &str,
+    end: &str,
+) -> Option<Finding> {
+    let (s, e) = (times(batch, start), times(batch, end));
+    let (rows, file) = count(
+        batch,
+        |i| matches!((s[i], e[i]), (Some(s), Some(e)) if e < s),
+    );
+    (rows > 0).then(|| Finding {
+        table,
+        check: "end_before_start",
+        rows,
+        file,
+        message: format!("{end} is before {start}: durations from these rows are negative"),
+    })
+}
+
+/// Durations below 0 or above a day.
+fn implausible(table: &'static str, batch: &RecordBatch, columns: &[&str]) -> Vec<Finding> {
+    columns
+        .iter()
+        .filter_map(|c| {
+            let v = floats(batch, c);
+            let (rows, file) = count(batch, |i| {
+                v[i].is_some_and(|v| !(0.0..=86_400.0).contains(&v))
+            });
+            (rows > 0).then(|| Finding {
+                table,
+                check: "implausible_duration",
+                rows,
+                file,
+                message: format!(
+                    "{c} is negative or longer than a day: means and percentiles include it"
+                ),
+            })
+        })
+        .collect()
+}
+
+/// Timestamps more than a day after now (clock or time-zone errors).
+fn in_the_future(
+    table: &'static str,
+    batch: &RecordBatch,
+    column: &str,
+    now_us: i64,
+) -> Option<Finding> {
+    let t = times(batch, column);
+    let (rows, file) = count(batch, |i| t[i].is_some_and(|t| t > now_us + DAY_US));
+    (rows > 0).then(|| Finding {
+        table,
+        check: "future_time",
+        rows,
+        file,
+        message: format!(
+            "{column} is in the future: these rows fall in buckets that have not happened"
+        ),
+    })
+}
+
+/// Days without any conversation ending, between days with some, per bot: the export of
+/// that day seems missing (a conversation is in the file of the day it ended).
+fn missing_days(conversations: &[RecordBatch], now_us: i64) -> Option<Finding> {
+    let today = utc_date(now_us);
+    let mut days: BTreeMap<String, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+    for b in conversations {
+        let (bot, ends) = (texts(b, "bot_id"), times(b, "conversation_end_time"));
+        for i in 0..b.num_rows() {
+            if let Some(t) = ends[i].filter(|&t| utc_date(t) <= today) {
+                days.entry(bot[i].clone().unwrap_or_default())
+                    .or_default()
+                    .insert(utc_date(t));
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for (bot, d) in &days {
+        let (Some(first), Some(last)) = (d.first(), d.last()) else {
+            continue;
+        };
+        let mut day = *first;
+        while day < *last {
+            if !d.contains(&day) {
+                missing.push(format!("{day} (bot {bot})"));
+            }
+            day = day.succ_opt().unwrap_or(*last);
+        }
+    }
+    (!missing.is_empty()).then(|| Finding {
+        table: "bot_conversations",
+        check: "missing_export_day",
+        rows: 0,
+        file: None,
+        message: format!(
+            "no conversation ends on {}: that day's export seems missing (conversations are exported by the day they end)",
+            missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ),
+    })
+}
+
+const STATUSES: &[&str] = &[
+    "botHandled",
+    "agent",
+    "email",
+    "customEscalation",
+    "failedEscalation",
+];
+const RESOLUTIONS: &[&str] = &["informed", "resolved"];
+const OUTCOMES: &[&str] = &["Accepted", "Abandoned", "IvrDrop"];
+const SENDERS: &[&str] = &["customer", "bot", "agent"];
+const DIRECTIONS: &[&str] = &["inbound", "outbound", "in", "out"];
+
+/// Every check of one table.
+pub fn check(table: &'static str, batches: &[RecordBatch], now_us: i64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match table {
+        "bot_conversations" => {
+            out.extend(understood_counter_all_zero(batches));
+            out.extend(missing_days(batches, now_us));
+            for b in batches {
+                out.extend(end_before_start(
+                    table,
+                    b,
+                    "conversation_start_time",
+                    "conversation_end_time",
+                ));
+                out.extend(in_the_future(table, b, "conversation_start_time", now_us));
+                out.extend(unknown_values(
+                    table,
+                    b,
+                    "conversation_status",
+                    STATUSES,
+                    true,
+                    "status",
+                ));
+                out.extend(unknown_values(
+                    table,
+                    b,
+                    "last_resolution",
+                    RESOLUTIONS,
+                    true,
+                    "resolution",
+                ));
+            }
+        }
+        "messages" => {
+            for b in batches {
+                out.extend(in_the_future(table, b, "ts", now_us));
+                out.extend(unknown_values(
+                    table,
+                    b,
+                    "sendertype",
+                    SENDERS,
+                    false,
+                    "sender type",
+                ));
+                out.extend(unknown_values(
+                    table,
+                    b,
+                    "chattype",
+                    &SENDERS[1..],
+                    false,
+                    "chat type",
+                ));
+            }
+        }
+        "dialogues" => {
+            for b in batches {
+                out.extend(end_before_start(table, b, "start_time", "end_time"));
+                out.extend(in_the_future(table, b, "start_time", now_us));
+                out.extend(implausible(
+                    table,
+                    b,
+                    &[
+                        "queue_sec",
+                        "initial_talk_sec",
+                        "ivr_sec",
+                        "abandon_wait_sec",
+                    ],
+                ));
+                out.extend(unknown_values(
+                    table, b, "outcome", OUTCOMES, false, "outcome",
+                ));
+                out.extend(unknown_values(
+                    table,
+                    b,
+                    "direction",
+                    DIRECTIONS,
+                    false,
+                    "direction",
+                ));
+            }
+        }
+        "calls" => {
+            for b in batches {
+                out.extend(end_before_start(table, b, "start_time", "end_time"));
+                out.extend(in_the_future(table, b, "start_time", now_us));
+                out.extend(implausible(
+                    table,
+                    b,
+                    &["duration_sec", "hold_duration_sec"],
+                ));
+                out.extend(unknown_values(
+                    table,
+                    b,
+                    "direction",
+                    DIRECTIONS,
+                    false,
+                    "direction",
+                ));
+            }
+        }
+        "agent_sessions" => {
+            for b in batches {
+                out.extend(end_before_start(table, b, "start_time", "end_time"));
+                out.extend(in_the_future(table, b, "start_time", now_us));
+            }
+        }
+        _ => {}
+    }
+    // The same finding from several batches: one line, counts added.
+    let mut merged: Vec<Finding> = Vec::new();
+    for f in out {
+        match merged
+            .iter_mut()
+            .find(|m| m.check == f.check && m.message == f.message)
+        {
+            Some(m) => m.rows += f.rows,
+            None => merged.push(f),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_of_documented_values() {
+        assert_eq!(typo_of("bot_handled", STATUSES, true), Some("botHandled"));
+        assert_eq!(typo_of("botHandeld", STATUSES, true), Some("botHandled"));
+        assert_eq!(typo_of("botHandled", STATUSES, true), None);
+        assert_eq!(typo_of("Accepted", OUTCOMES, false), None);
+        assert_eq!(typo_of("accepted", OUTCOMES, false), None);
+        assert_eq!(typo_of("Acepted", OUTCOMES, false), Some("Accepted"));
+        assert_eq!(typo_of("Transferred", OUTCOMES, false), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,437 @@
+//! `cxkpi inspect`: what is in a folder of exports, before trusting numbers from it.
+//!
+//! Per file: vendor and report, framing, gzip, records, keyless records, first and last
+//! time. Per table (each vendor's files read together, as `table` reads them): rows kept,
+//! copies dropped, the null share of every column a KPI reads, and the data-quality
+//! [`findings`]. Files are read by the same readers as every other command.
+
+pub mod findings;
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::TimestampMicrosecondType;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::source::{
+    self, anywhere365, dialpad, json, samespace, ultimate, Candidate, OnBadFile, Rejects, Vendor,
+};
+use findings::Finding;
+
+#[derive(Debug, Serialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub vendor: Option<&'static str>,
+    pub report: Option<&'static str>,
+    pub framing: Option<&'static str>,
+    pub gzip: bool,
+    pub records: Option<usize>,
+    pub keyless: Option<usize>,
+    /// The first and last business time (UTC, RFC 3339).
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// Why the file could not be read, if it could not.
+    pub error: Option<String>,
+    /// Why the file was passed over (not JSON, below a directory).
+    pub skipped: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TableInfo {
+    pub table: &'static str,
+    pub rows: usize,
+    pub copies_dropped: usize,
+    /// The share of nulls of each column a KPI reads.
+    pub null_share: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    pub files: Vec<FileInfo>,
+    pub tables: Vec<TableInfo>,
+    pub findings: Vec<Finding>,
+}
+
+/// The columns a KPI reads, per table (their null share is reported).
+const KPI_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "bot_conversations",
+        &[
+            "conversation_start_time",
+            "conversation_end_time",
+            "conversation_status",
+            "last_resolution",
+            "visitor_messages_count",
+            "not_understood_messages_count",
+            "bot_messages_count",
+            "is_llm_conversation",
+            "first_meaningful_intent",
+        ],
+    ),
+    (
+        "messages",
+        &[
+            "ts",
+            "sendertype",
+            "chattype",
+            "customersessionid",
+            "sessionchannel",
+            "sentiment",
+            "topic",
+        ],
+    ),
+    (
+        "dialogues",
+        &[
+            "start_time",
+            "direction",
+            "outcome",
+            "in_sla",
+            "quick_drop",
+            "queue_sec",
+            "abandon_wait_sec",
+            "initial_talk_sec",
+        ],
+    ),
+    (
+        "calls",
+        &[
+            "start_time",
+            "answer_time",
+            "direction",
+            "duration_sec",
+            "hold_duration_sec",
+            "mos",
+        ],
+    ),
+    ("csat_answers", &["answered_at", "question_id", "answer"]),
+    ("agent_sessions", &["start_time", "session_duration_sec"]),
+    (
+        "productivity",
+        &[
+            "session_duration_sec",
+            "inbound_conversations",
+            "outbound_conversations",
+            "asa_sec",
+        ],
+    ),
+];
+
+/// The report of a Samespace file, by its detected format.
+fn report_of(v: Vendor) -> Option<&'static str> {
+    match v {
+        Vendor::SamespaceCalls => Some("calls"),
+        Vendor::SamespaceLogs => Some("agent logs"),
+        Vendor::SamespaceProductivity => Some("productivity"),
+        Vendor::SamespaceCsat => Some("csat"),
+        _ => None,
+    }
+}
+
+/// The tables of one vendor's read: name, batches, and the read's stats.
+type Read = (Vec<(&'static str, Vec<RecordBatch>)>, source::Stats);
+
+fn read(vendor: Vendor, files: &[Candidate], rejects: &mut Rejects) -> Result<Read> {
+    let on_bad = OnBadFile::Skip;
+    Ok(match vendor {
+        Vendor::Ultimate => {
+            let opts = ultimate::Options {
+                excluded_intents: ["Greeting", "Talk to a human/agent"]
+                    .map(String::from)
+                    .into(),
+                only: None,
+                by_start_day: false,
+            };
+            let t = ultimate::read(files, &opts, on_bad, rejects)?;
+            (
+                vec![
+                    ("bot_conversations", t.conversations),
+                    ("bot_intents", vec![t.intents]),
+                ],
+                t.stats,
+            )
+        }
+        Vendor::Dialpad => {
+            let t = dialpad::read(files, &dialpad::Options::default(), on_bad, rejects)?;
+            (
+                vec![
+                    ("messages", vec![t.messages]),
+                    ("interactions", vec![t.interactions]),
+                ],
+                t.stats,
+            )
+        }
+        Vendor::Anywhere365 => {
+            let t = anywhere365::read(files, &anywhere365::Options::default(), on_bad, rejects)?;
+            (vec![("dialogues", vec![t.dialogues])], t.stats)
+        }
+        _ => {
+            let t = samespace::read(files, on_bad, rejects)?;
+            (
+                vec![
+                    ("calls", vec![t.calls]),
+                    ("csat_calls", vec![t.csat_calls]),
+                    ("csat_answers", vec![t.csat_answers]),
+                    ("agent_sessions", vec![t.agent_sessions]),
+                    ("productivity", vec![t.productivity]),
+                ],
+                t.stats,
+            )
+        }
+    })
+}
+
+/// The vendor family a file's format belongs to (Samespace's reports are read together).
+fn family(v: Vendor) -> Vendor {
+    match v {
+        Vendor::Ultimate | Vendor::Dialpad | Vendor::Anywhere365 => v,
+        _ => Vendor::SamespaceCalls,
+    }
+}
+
+/// The time that books each table's rows.
+fn time_column(table: &str) -> Option<&'static str> {
+    match table {
+        "bot_conversations" => Some("conversation_start_time"),
+        "messages" => Some("ts"),
+        "dialogues" | "calls" | "agent_sessions" => Some("start_time"),
+        "csat_answers" => Some("answered_at"),
+        _ => None,
+    }
+}
+
+fn span(tables: &[(&'static str, Vec<RecordBatch>)]) -> (Option<i64>, Option<i64>) {
+    let mut lo: Option<i64> = None;
+    let mut hi: Option<i64> = None;
+    for (name, batches) in tables {
+        let Some(c) = time_column(name) else { continue };
+        for b in batches {
+            let Some(t) = b
+                .column_by_name(c)
+                .and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
+            else {
+                continue;
+            };
+            if let Some(m) = arrow::compute::min(t) {
+                lo = Some(lo.map_or(m, |l| l.min(m)));
+            }
+            if let Some(m) = arrow::compute::max(t) {
+                hi = Some(hi.map_or(m, |h| h.max(m)));
+            }
+        }
+    }
+    (lo, hi)
+}
+
+fn rfc3339(t: Option<i64>) -> Option<String> {
+    t.map(|t| crate::time::format_instant(t, &chrono_tz::Tz::UTC))
+}
+
+/// How a file's records are laid out.
+fn framing(path: &Path) -> (bool, Option<&'static str>) {
+    let gzip = std::fs::File::open(path)
+        .and_then(|mut f| {
+            let mut magic = [0u8; 2];
+            std::io::Read::read_exact(&mut f, &mut magic).map(|_| magic == [0x1f, 0x8b])
+        })
+        .unwrap_or(false);
+    let Ok(bytes) = source::load(path) else {
+        return (gzip, None);
+    };
+    if json::normalize_mongo_shell(&bytes).is_some() {
+        return (gzip, Some("mongo shell notation"));
+    }
+    let layout = match json::first_record(&bytes) {
+        Some(f) if f.envelope => "envelope (OData page or wrapper)",
+        Some(f) if f.array => "JSON array, one record per line",
+        Some(_) => "NDJSON",
+        None => match json::record_spans(&bytes) {
+            Ok((framing, spans)) => {
+                let inner = json::unwrap_envelopes(&bytes, spans.clone());
+                match (inner, framing) {
+                    (Ok(inner), _) if inner != spans => "envelope (OData page or wrapper)",
+                    (_, json::Framing::Array) => "JSON array",
+                    (_, json::Framing::Concatenated) => "concatenated JSON documents",
+                }
+            }
+            Err(_) => "not valid JSON",
+        },
+    };
+    (gzip, Some(layout))
+}
+
+/// Inspects the files under `paths`. `now_us` dates the "in the future" check.
+pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
+    let candidates = source::discover(paths)?;
+    let vendors: Vec<Result<Option<Vendor>>> = candidates.par_iter().map(source::sniff).collect();
+    let mut files: Vec<FileInfo> = candidates
+        .par_iter()
+        .zip(vendors.par_iter())
+        .map(|(c, v)| {
+            let (gzip, layout) = framing(&c.path);
+            let mut info = FileInfo {
+                path: c.path.display().to_string(),
+                vendor: None,
+                report: None,
+                framing: layout,
+                gzip,
+                records: None,
+                keyless: None,
+                first: None,
+                last: None,
+                error: None,
+                skipped: None,
+            };
+            match v {
+                Err(e) => info.error = Some(e.to_string()),
+                Ok(None) => info.skipped = Some("not a JSON file".into()),
+                Ok(Some(v)) => {
+                    info.vendor = Some(v.short_name());
+                    info.report = report_of(*v);
+                    let mut rejects = Rejects::default();
+                    match read(family(*v), std::slice::from_ref(c), &mut rejects) {
+                        Ok((tables, stats)) if rejects.files.is_empty() => {
+                            let (lo, hi) = span(&tables);
+                            info.records = Some(stats.records);
+                            info.keyless = Some(stats.keyless);
+                            info.first = rfc3339(lo);
+                            info.last = rfc3339(hi);
+                        }
+                        Ok(_) => {
+                            info.error = rejects.files.first().map(|(_, why)| why.clone());
+                        }
+                        Err(e) => info.error = Some(e.to_string()),
+                    }
+                }
+            }
+            info
+        })
+        .collect();
+    // Each vendor's readable files together, as the other commands read them.
+    let mut tables = Vec::new();
+    let mut all_findings = Vec::new();
+    for fam in [
+        Vendor::Ultimate,
+        Vendor::Dialpad,
+        Vendor::Anywhere365,
+        Vendor::SamespaceCalls,
+    ] {
+        let group: Vec<Candidate> = candidates
+            .iter()
+            .zip(&vendors)
+            .zip(&files)
+            .filter(|((_, v), f)| {
+                f.error.is_none() && matches!(v, Ok(Some(v)) if family(*v) == fam)
+            })
+            .map(|((c, _), _)| Candidate {
+                path: c.path.clone(),
+                from_dir: c.from_dir,
+                digest: None,
+            })
+            .collect();
+        if group.is_empty() {
+            continue;
+        }
+        let mut rejects = Rejects::default();
+        let (read_tables, stats) = read(fam, &group, &mut rejects)?;
+        for (path, why) in rejects.files {
+            if let Some(f) = files.iter_mut().find(|f| Path::new(&f.path) == path) {
+                f.error = Some(why);
+            }
+        }
+        for (name, batches) in &read_tables {
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            if rows == 0 {
+                continue;
+            }
+            let columns = KPI_COLUMNS
+                .iter()
+                .find(|(t, _)| t == name)
+                .map_or(&[][..], |(_, c)| *c);
+            let null_share = columns
+                .iter()
+                .filter_map(|c| {
+                    let mut nulls = 0;
+                    for b in batches {
+                        nulls += b.column_by_name(c)?.null_count();
+                    }
+                    Some((c.to_string(), nulls as f64 / rows as f64))
+                })
+                .collect();
+            let main = matches!(
+                *name,
+                "bot_conversations" | "messages" | "dialogues" | "calls"
+            );
+            tables.push(TableInfo {
+                table: name,
+                rows,
+                copies_dropped: if main { stats.duplicates } else { 0 },
+                null_share,
+            });
+            all_findings.extend(findings::check(name, batches, now_us));
+        }
+    }
+    Ok(Inspection {
+        files,
+        tables,
+        findings: all_findings,
+    })
+}
+
+/// The inspection as text for a terminal.
+pub fn render_text(i: &Inspection) -> String {
+    let mut out = format!("Files ({})\n", i.files.len());
+    for f in &i.files {
+        out += &format!("  {}\n", f.path);
+        match (&f.error, &f.skipped) {
+            (Some(e), _) => out += &format!("      could not be read: {e}\n"),
+            (None, Some(why)) => out += &format!("      passed over: {why}\n"),
+            (None, None) => {
+                out += &format!(
+                    "      {}{} · {}{} · {} record(s), {} without key · {} → {}\n",
+                    f.vendor.unwrap_or("?"),
+                    f.report.map(|r| format!(" {r}")).unwrap_or_default(),
+                    f.framing.unwrap_or("?"),
+                    if f.gzip { ", gzip" } else { "" },
+                    f.records.unwrap_or(0),
+                    f.keyless.unwrap_or(0),
+                    f.first.as_deref().unwrap_or("–"),
+                    f.last.as_deref().unwrap_or("–"),
+                )
+            }
+        }
+    }
+    out += &format!("\nTables ({})\n", i.tables.len());
+    for t in &i.tables {
+        out += &format!("  {}: {} row(s)", t.table, t.rows);
+        if t.copies_dropped > 0 {
+            out += &format!(", {} duplicate copies dropped", t.copies_dropped);
+        }
+        out += "\n";
+        let shares: Vec<String> = t
+            .null_share
+            .iter()
+            .map(|(c, s)| format!("{c} {:.1}%", s * 100.0))
+            .collect();
+        if !shares.is_empty() {
+            out += &format!("      null share: {}\n", shares.join(", "));
+        }
+    }
+    out += &format!("\nFindings ({})\n", i.findings.len());
+    if i.findings.is_empty() {
+        out += "  none\n";
+    }
+    for f in &i.findings {
+        out += &format!("  warning: {} [{}]", f.table, f.check);
+        if f.rows > 0 {
+            out += &format!(", {} row(s)", f.rows);
+        }
+        if let Some(file) = &f.file {
+            out += &format!(", e.g. in {file}");
+        }
+        out += &format!(": {}\n", f.message);
+    }
+    out
+}

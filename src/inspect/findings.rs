@@ -320,115 +320,87 @@ const STATUSES: &[&str] = &[
 const RESOLUTIONS: &[&str] = &["informed", "resolved"];
 const OUTCOMES: &[&str] = &["Accepted", "Abandoned", "IvrDrop"];
 const SENDERS: &[&str] = &["customer", "bot", "agent"];
+const CHAT_TYPES: &[&str] = &["bot", "agent"];
 const DIRECTIONS: &[&str] = &["inbound", "outbound", "in", "out"];
+
+/// The row checks of one table: its start and end, the time that books it, durations in
+/// seconds, and text columns with their documented values (compared exactly or ignoring
+/// case, as its KPIs compare them).
+struct Rules {
+    start_end: Option<(&'static str, &'static str)>,
+    time: &'static str,
+    durations: &'static [&'static str],
+    values: &'static [(&'static str, &'static [&'static str], bool, &'static str)],
+}
+
+fn rules(table: &str) -> Option<Rules> {
+    Some(match table {
+        "bot_conversations" => Rules {
+            start_end: Some(("conversation_start_time", "conversation_end_time")),
+            time: "conversation_start_time",
+            durations: &[],
+            values: &[
+                ("conversation_status", STATUSES, true, "status"),
+                ("last_resolution", RESOLUTIONS, true, "resolution"),
+            ],
+        },
+        "messages" => Rules {
+            start_end: None,
+            time: "ts",
+            durations: &[],
+            values: &[
+                ("sendertype", SENDERS, false, "sender type"),
+                ("chattype", CHAT_TYPES, false, "chat type"),
+            ],
+        },
+        "dialogues" => Rules {
+            start_end: Some(("start_time", "end_time")),
+            time: "start_time",
+            durations: &[
+                "queue_sec",
+                "initial_talk_sec",
+                "ivr_sec",
+                "abandon_wait_sec",
+            ],
+            values: &[
+                ("outcome", OUTCOMES, false, "outcome"),
+                ("direction", DIRECTIONS, false, "direction"),
+            ],
+        },
+        "calls" => Rules {
+            start_end: Some(("start_time", "end_time")),
+            time: "start_time",
+            durations: &["duration_sec", "hold_duration_sec"],
+            values: &[("direction", DIRECTIONS, false, "direction")],
+        },
+        "agent_sessions" => Rules {
+            start_end: Some(("start_time", "end_time")),
+            time: "start_time",
+            durations: &[],
+            values: &[],
+        },
+        _ => return None,
+    })
+}
 
 /// Every check of one table.
 pub fn check(table: &'static str, batches: &[RecordBatch], now_us: i64) -> Vec<Finding> {
     let mut out = Vec::new();
-    match table {
-        "bot_conversations" => {
-            out.extend(understood_counter_all_zero(batches));
-            out.extend(missing_days(batches, now_us));
-            for b in batches {
-                out.extend(end_before_start(
-                    table,
-                    b,
-                    "conversation_start_time",
-                    "conversation_end_time",
-                ));
-                out.extend(in_the_future(table, b, "conversation_start_time", now_us));
-                out.extend(unknown_values(
-                    table,
-                    b,
-                    "conversation_status",
-                    STATUSES,
-                    true,
-                    "status",
-                ));
-                out.extend(unknown_values(
-                    table,
-                    b,
-                    "last_resolution",
-                    RESOLUTIONS,
-                    true,
-                    "resolution",
-                ));
+    if table == "bot_conversations" {
+        out.extend(understood_counter_all_zero(batches));
+        out.extend(missing_days(batches, now_us));
+    }
+    if let Some(r) = rules(table) {
+        for b in batches {
+            if let Some((start, end)) = r.start_end {
+                out.extend(end_before_start(table, b, start, end));
+            }
+            out.extend(in_the_future(table, b, r.time, now_us));
+            out.extend(implausible(table, b, r.durations));
+            for (column, documented, exact, what) in r.values {
+                out.extend(unknown_values(table, b, column, documented, *exact, what));
             }
         }
-        "messages" => {
-            for b in batches {
-                out.extend(in_the_future(table, b, "ts", now_us));
-                out.extend(unknown_values(
-                    table,
-                    b,
-                    "sendertype",
-                    SENDERS,
-                    false,
-                    "sender type",
-                ));
-                out.extend(unknown_values(
-                    table,
-                    b,
-                    "chattype",
-                    &SENDERS[1..],
-                    false,
-                    "chat type",
-                ));
-            }
-        }
-        "dialogues" => {
-            for b in batches {
-                out.extend(end_before_start(table, b, "start_time", "end_time"));
-                out.extend(in_the_future(table, b, "start_time", now_us));
-                out.extend(implausible(
-                    table,
-                    b,
-                    &[
-                        "queue_sec",
-                        "initial_talk_sec",
-                        "ivr_sec",
-                        "abandon_wait_sec",
-                    ],
-                ));
-                out.extend(unknown_values(
-                    table, b, "outcome", OUTCOMES, false, "outcome",
-                ));
-                out.extend(unknown_values(
-                    table,
-                    b,
-                    "direction",
-                    DIRECTIONS,
-                    false,
-                    "direction",
-                ));
-            }
-        }
-        "calls" => {
-            for b in batches {
-                out.extend(end_before_start(table, b, "start_time", "end_time"));
-                out.extend(in_the_future(table, b, "start_time", now_us));
-                out.extend(implausible(
-                    table,
-                    b,
-                    &["duration_sec", "hold_duration_sec"],
-                ));
-                out.extend(unknown_values(
-                    table,
-                    b,
-                    "direction",
-                    DIRECTIONS,
-                    false,
-                    "direction",
-                ));
-            }
-        }
-        "agent_sessions" => {
-            for b in batches {
-                out.extend(end_before_start(table, b, "start_time", "end_time"));
-                out.extend(in_the_future(table, b, "start_time", now_us));
-            }
-        }
-        _ => {}
     }
     // The same finding from several batches: one line, counts added.
     let mut merged: Vec<Finding> = Vec::new();

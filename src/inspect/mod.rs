@@ -54,70 +54,46 @@ pub struct Inspection {
     pub findings: Vec<Finding>,
 }
 
-/// The columns a KPI reads, per table (their null share is reported).
-const KPI_COLUMNS: &[(&str, &[&str])] = &[
-    (
-        "bot_conversations",
-        &[
-            "conversation_start_time",
-            "conversation_end_time",
-            "conversation_status",
-            "last_resolution",
-            "visitor_messages_count",
-            "not_understood_messages_count",
-            "bot_messages_count",
-            "is_llm_conversation",
-            "first_meaningful_intent",
-        ],
-    ),
-    (
-        "messages",
-        &[
-            "ts",
-            "sendertype",
-            "chattype",
-            "customersessionid",
-            "sessionchannel",
-            "sentiment",
-            "topic",
-        ],
-    ),
-    (
-        "dialogues",
-        &[
-            "start_time",
-            "direction",
-            "outcome",
-            "in_sla",
-            "quick_drop",
-            "queue_sec",
-            "abandon_wait_sec",
-            "initial_talk_sec",
-        ],
-    ),
-    (
-        "calls",
-        &[
-            "start_time",
-            "answer_time",
-            "direction",
-            "duration_sec",
-            "hold_duration_sec",
-            "mos",
-        ],
-    ),
-    ("csat_answers", &["answered_at", "question_id", "answer"]),
-    ("agent_sessions", &["start_time", "session_duration_sec"]),
-    (
-        "productivity",
-        &[
+/// The columns a KPI reads, per table (their null share is reported): the metrics modules'
+/// own lists where they have one.
+fn kpi_columns(table: &str) -> Vec<String> {
+    use crate::metrics::{bot, calls, messaging, queue, Query};
+    let own = |c: &[&str]| c.iter().map(|c| c.to_string()).collect();
+    match table {
+        "bot_conversations" => {
+            let mut c = bot::lake_columns(&Query::default(), &bot::Options::default());
+            c.push("first_meaningful_intent".into());
+            c
+        }
+        "messages" => {
+            let mut c: Vec<String> = Vec::new();
+            for view in [
+                messaging::View::Interactions,
+                messaging::View::InteractionType,
+                messaging::View::Intents,
+                messaging::View::Sentiment,
+            ] {
+                for col in messaging::message_columns(view, &[]) {
+                    if !c.contains(&col) {
+                        c.push(col);
+                    }
+                }
+            }
+            c
+        }
+        "dialogues" => queue::columns(&[]),
+        "calls" => own(calls::READ),
+        "csat_answers" => own(&["answered_at", "question_id", "answer"]),
+        "agent_sessions" => own(&["start_time", "session_duration_sec"]),
+        "productivity" => own(&[
             "session_duration_sec",
             "inbound_conversations",
             "outbound_conversations",
             "asa_sec",
-        ],
-    ),
-];
+        ]),
+        _ => Vec::new(),
+    }
+}
 
 /// The report of a Samespace file, by its detected format.
 fn report_of(v: Vendor) -> Option<&'static str> {
@@ -346,18 +322,14 @@ pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
             if rows == 0 {
                 continue;
             }
-            let columns = KPI_COLUMNS
-                .iter()
-                .find(|(t, _)| t == name)
-                .map_or(&[][..], |(_, c)| *c);
-            let null_share = columns
-                .iter()
+            let null_share = kpi_columns(name)
+                .into_iter()
                 .filter_map(|c| {
                     let mut nulls = 0;
                     for b in batches {
-                        nulls += b.column_by_name(c)?.null_count();
+                        nulls += b.column_by_name(&c)?.null_count();
                     }
-                    Some((c.to_string(), nulls as f64 / rows as f64))
+                    Some((c, nulls as f64 / rows as f64))
                 })
                 .collect();
             let main = matches!(

@@ -50,20 +50,19 @@ pub const COLUMNS: &[&str] = &[
     "avg_mos",
 ];
 
+/// The `calls` columns the call KPIs read, besides the `--by` dimensions.
+pub const READ: &[&str] = &[
+    "uuid",
+    "start_time",
+    "answer_time",
+    "direction",
+    "duration_sec",
+    "hold_duration_sec",
+    "mos",
+];
+
 pub fn compute(calls: &RecordBatch, csat_calls: &RecordBatch, q: &Query) -> Result<DataFrame> {
-    let df = frame(
-        calls,
-        &[
-            "uuid",
-            "start_time",
-            "answer_time",
-            "direction",
-            "duration_sec",
-            "hold_duration_sec",
-            "mos",
-        ],
-        &q.by,
-    )?;
+    let df = frame(calls, READ, &q.by)?;
     let acw = frame(csat_calls, &["call_uuid", "acw_duration_sec"], &[])?;
     let joined = df
         .lazy()

@@ -736,6 +736,17 @@ impl Report<'_> {
             Unit::Count,
             Kind::Bars,
         )?;
+        out += &self.over_time(
+            &per,
+            (
+                "calls-answer-rate",
+                "Answer rate",
+                "Answered inbound calls / inbound calls (answered = has an answer time).",
+            ),
+            &[("answer_rate", "answer rate (inbound)")],
+            Unit::Percent,
+            Kind::Lines,
+        )?;
         // AHT's parts: talk without hold, hold, after-call work (each a mean over answered calls).
         let talk = nums(&per, "avg_talk_sec")?;
         let hold = nums(&per, "avg_hold_sec")?;

@@ -94,12 +94,11 @@ fn top(series: &[Series], stacked: bool, floor: f64) -> f64 {
     (max * 1.1).max(floor)
 }
 
-/// At most ~12 labels along a category axis: every k-th one.
+/// The label of the category at tick `x` (plotters places at most 12 ticks, at round
+/// positions; a tick between categories has none).
 fn label_at(labels: &[String], x: f64) -> String {
-    let n = labels.len().max(1);
-    let step = n.div_ceil(12);
     let i = x.round();
-    if i < 0.0 || (i as usize) >= n || !(i as usize).is_multiple_of(step) || (x - i).abs() > 1e-6 {
+    if i < 0.0 || (i as usize) >= labels.len() || (x - i).abs() > 1e-6 {
         return String::new();
     }
     labels[i as usize].clone()
@@ -137,7 +136,7 @@ fn category_axes<'a>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc(unit))
-        .x_labels(labels.len().clamp(2, 24))
+        .x_labels(labels.len().clamp(2, 12))
         .x_label_formatter(&|x| label_at(labels, *x))
         .y_label_formatter(&|y| unit.tick(*y))
         .light_line_style(RGBColor(246, 246, 246))

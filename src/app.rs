@@ -538,6 +538,12 @@ fn validate_query(cli: &Cli) -> Result<()> {
             "only metrics commands can be KPI tables".into(),
         ));
     };
+    metrics_query(m).map(|_| ())
+}
+
+/// A metrics command's query (range, interval, zone, dimensions), checked against its
+/// family's dimensions.
+fn metrics_query(m: &MetricsCommand) -> Result<Query> {
     match m {
         MetricsCommand::Bot(a) => query(&a.query, bot::DIMENSIONS),
         MetricsCommand::Messaging(a) => query(&a.query, messaging::dimensions(a.view)),
@@ -546,7 +552,6 @@ fn validate_query(cli: &Cli) -> Result<()> {
         MetricsCommand::Csat(a) => query(&a.query, metrics::csat::DIMENSIONS),
         MetricsCommand::Agents(a) => query(&a.query, metrics::agents::dimensions(a.source)),
     }
-    .map(|_| ())
 }
 
 /// What a metrics query reads of the lake: no heavy columns, and the partitions (`dt` is a
@@ -702,22 +707,15 @@ fn sql(a: crate::cli::SqlArgs) -> Result<()> {
     let engine = a
         .engine
         .ok_or_else(|| Error::Usage("--engine is required: duckdb or spark".into()))?;
-    let (input, output, family, q) = match &a.family {
+    let q = metrics_query(&a.family)?;
+    let (input, output, family) = match &a.family {
         MetricsCommand::Bot(b) => {
-            let default: Vec<String> = ["Greeting", "Talk to a human/agent"]
-                .map(String::from)
-                .into();
-            if b.exclude_intents != default {
+            if b.exclude_intents != ultimate::DEFAULT_EXCLUDED_INTENTS {
                 return Err(Error::Usage(
                     "--exclude-intents cannot change the SQL: the lake's first_meaningful_intent was derived at ingest with the default list".into(),
                 ));
             }
-            (
-                &b.input,
-                &b.output,
-                Family::Bot(bot_options(b)),
-                query(&b.query, bot::DIMENSIONS)?,
-            )
+            (&b.input, &b.output, Family::Bot(bot_options(b)))
         }
         MetricsCommand::Messaging(m) => (
             &m.input,
@@ -726,32 +724,11 @@ fn sql(a: crate::cli::SqlArgs) -> Result<()> {
                 view: m.view,
                 intent_type: m.intent_type,
             }),
-            query(&m.query, messaging::dimensions(m.view))?,
         ),
-        MetricsCommand::Queue(m) => (
-            &m.input,
-            &m.output,
-            Family::Queue(queue_options(m)),
-            query(&m.query, metrics::queue::DIMENSIONS)?,
-        ),
-        MetricsCommand::Calls(m) => (
-            &m.input,
-            &m.output,
-            Family::Calls,
-            query(&m.query, metrics::calls::DIMENSIONS)?,
-        ),
-        MetricsCommand::Csat(m) => (
-            &m.input,
-            &m.output,
-            Family::Csat,
-            query(&m.query, metrics::csat::DIMENSIONS)?,
-        ),
-        MetricsCommand::Agents(m) => (
-            &m.input,
-            &m.output,
-            Family::Agents(m.source),
-            query(&m.query, metrics::agents::dimensions(m.source))?,
-        ),
+        MetricsCommand::Queue(m) => (&m.input, &m.output, Family::Queue(queue_options(m))),
+        MetricsCommand::Calls(m) => (&m.input, &m.output, Family::Calls),
+        MetricsCommand::Csat(m) => (&m.input, &m.output, Family::Csat),
+        MetricsCommand::Agents(m) => (&m.input, &m.output, Family::Agents(m.source)),
     };
     if !input.paths.is_empty() || input.lake.is_some() || input.skip_bad_files {
         return Err(Error::Usage(

@@ -1422,6 +1422,38 @@ pub fn latest_in_delivery_order(
     (kept, dropped)
 }
 
+/// The timestamp that books each table's rows (the metrics' booking time), if it has one.
+pub fn booking_time(table: &str) -> Option<&'static str> {
+    match table {
+        "bot_conversations" => Some("conversation_start_time"),
+        "messages" => Some("ts"),
+        "interactions" => Some("first_ts"),
+        "dialogues" | "calls" | "agent_sessions" => Some("start_time"),
+        "csat_answers" => Some("answered_at"),
+        _ => None,
+    }
+}
+
+/// The earliest and latest booking time (UTC µs) over tables given by name: None when no
+/// row has one.
+pub fn time_span<'a>(
+    tables: impl IntoIterator<Item = (&'a str, &'a RecordBatch)>,
+) -> Option<(i64, i64)> {
+    let mut out: Option<(i64, i64)> = None;
+    for (name, batch) in tables {
+        let Some(t) = booking_time(name)
+            .and_then(|c| batch.column_by_name(c))
+            .and_then(|a| a.as_primitive_opt::<arrow::datatypes::TimestampMicrosecondType>())
+        else {
+            continue;
+        };
+        if let (Some(lo), Some(hi)) = (arrow::compute::min(t), arrow::compute::max(t)) {
+            out = Some(out.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,7 @@ pub mod findings;
 
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::TimestampMicrosecondType;
+use arrow::array::{Array, RecordBatch};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -114,9 +113,10 @@ fn read(vendor: Vendor, files: &[Candidate], rejects: &mut Rejects) -> Result<Re
     Ok(match vendor {
         Vendor::Ultimate => {
             let opts = ultimate::Options {
-                excluded_intents: ["Greeting", "Talk to a human/agent"]
-                    .map(String::from)
-                    .into(),
+                excluded_intents: ultimate::DEFAULT_EXCLUDED_INTENTS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
                 only: None,
                 by_start_day: false,
             };
@@ -167,40 +167,6 @@ fn family(v: Vendor) -> Vendor {
     }
 }
 
-/// The time that books each table's rows.
-fn time_column(table: &str) -> Option<&'static str> {
-    match table {
-        "bot_conversations" => Some("conversation_start_time"),
-        "messages" => Some("ts"),
-        "dialogues" | "calls" | "agent_sessions" => Some("start_time"),
-        "csat_answers" => Some("answered_at"),
-        _ => None,
-    }
-}
-
-fn span(tables: &[(&'static str, Vec<RecordBatch>)]) -> (Option<i64>, Option<i64>) {
-    let mut lo: Option<i64> = None;
-    let mut hi: Option<i64> = None;
-    for (name, batches) in tables {
-        let Some(c) = time_column(name) else { continue };
-        for b in batches {
-            let Some(t) = b
-                .column_by_name(c)
-                .and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
-            else {
-                continue;
-            };
-            if let Some(m) = arrow::compute::min(t) {
-                lo = Some(lo.map_or(m, |l| l.min(m)));
-            }
-            if let Some(m) = arrow::compute::max(t) {
-                hi = Some(hi.map_or(m, |h| h.max(m)));
-            }
-        }
-    }
-    (lo, hi)
-}
-
 fn rfc3339(t: Option<i64>) -> Option<String> {
     t.map(|t| crate::time::format_instant(t, &chrono_tz::Tz::UTC))
 }
@@ -239,6 +205,11 @@ fn framing(path: &Path) -> (bool, Option<&'static str>) {
 }
 
 /// Inspects the files under `paths`. `now_us` dates the "in the future" check.
+///
+/// Each file is read alone (its own records, keys and times, before other files' copies
+/// are dropped) and then again with its vendor's other files (the tables as every command
+/// sees them, deduplicated across files): two parses by design, for a diagnostic command,
+/// rather than a second per-file bookkeeping inside the readers.
 pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
     let candidates = source::discover(paths)?;
     let vendors: Vec<Result<Option<Vendor>>> = candidates.par_iter().map(source::sniff).collect();
@@ -269,7 +240,12 @@ pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
                     let mut rejects = Rejects::default();
                     match read(family(*v), std::slice::from_ref(c), &mut rejects) {
                         Ok((tables, stats)) if rejects.files.is_empty() => {
-                            let (lo, hi) = span(&tables);
+                            let span = crate::table::time_span(
+                                tables
+                                    .iter()
+                                    .flat_map(|(n, bs)| bs.iter().map(move |b| (*n, b))),
+                            );
+                            let (lo, hi) = (span.map(|s| s.0), span.map(|s| s.1));
                             info.records = Some(stats.records);
                             info.keyless = Some(stats.keyless);
                             info.first = rfc3339(lo);

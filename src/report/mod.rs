@@ -9,8 +9,7 @@
 pub mod chart;
 pub mod html;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::TimestampMicrosecondType;
+use arrow::array::RecordBatch;
 use chrono::{Datelike, NaiveDateTime};
 use chrono_tz::Tz;
 use polars::prelude::{DataFrame, DataType};
@@ -161,45 +160,22 @@ fn rows(batches: &[RecordBatch]) -> usize {
 
 /// The first and last instant (UTC µs) of the records' booking times.
 fn span(inputs: &Inputs) -> Option<(i64, i64)> {
-    let mut times: Vec<(&RecordBatch, &str)> = Vec::new();
+    let mut tables: Vec<(&str, &RecordBatch)> = Vec::new();
     if let Some(t) = &inputs.ultimate {
-        times.extend(
-            t.conversations
-                .iter()
-                .map(|b| (b, "conversation_start_time")),
-        );
+        tables.extend(t.conversations.iter().map(|b| ("bot_conversations", b)));
     }
     if let Some(t) = &inputs.dialpad {
-        times.push((&t.messages, "ts"));
+        tables.push(("messages", &t.messages));
     }
     if let Some(t) = &inputs.anywhere365 {
-        times.push((&t.dialogues, "start_time"));
+        tables.push(("dialogues", &t.dialogues));
     }
     if let Some(t) = &inputs.samespace {
-        times.push((&t.calls, "start_time"));
-        times.push((&t.agent_sessions, "start_time"));
-        times.push((&t.csat_answers, "answered_at"));
+        tables.push(("calls", &t.calls));
+        tables.push(("agent_sessions", &t.agent_sessions));
+        tables.push(("csat_answers", &t.csat_answers));
     }
-    let mut out: Option<(i64, i64)> = None;
-    for (batch, name) in times {
-        let Ok(i) = batch.schema().index_of(name) else {
-            continue;
-        };
-        let Some(col) = batch
-            .column(i)
-            .as_primitive_opt::<TimestampMicrosecondType>()
-        else {
-            continue;
-        };
-        let (lo, hi) = (arrow::compute::min(col), arrow::compute::max(col));
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            out = Some(match out {
-                None => (lo, hi),
-                Some((a, b)) => (a.min(lo), b.max(hi)),
-            });
-        }
-    }
-    out
+    crate::table::time_span(tables)
 }
 
 /// A numeric column of a result.

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Peer benchmark: cxkpi against DuckDB and Polars on the same generated exports.
+"""Peer benchmark: cxkpi against DuckDB, Polars and chDB on the same generated exports, for
+every vendor at three history sizes.
 
-Every measurement is the median of --runs runs; the tools compared on a task take turns run by
-run (cxkpi, DuckDB, Polars, cxkpi, …), so a slow spell of the machine falls on all of them. Peers run in a child process of their own that
+Every measurement is the median of --runs runs, with the range over the runs; the tools
+compared on a task take turns run by run (cxkpi, DuckDB, Polars, chDB, cxkpi, …), so a slow
+spell of the machine falls on all of them. Peers run in a child process of their own that
 times only the work (so interpreter start-up does not count against them) and reports its
-peak RSS; cxkpi is timed as a whole process. Writes a Markdown report (BENCHMARKS.md).
+peak RSS; cxkpi is timed as a whole process. Every peer's result is checked against cxkpi's.
+Writes a Markdown report (BENCHMARKS.md) with the issue's targets checked against the runs.
 
-Usage: bench.py --cxkpi PATH [--days 30 --per-day 50000] [--runs 5] [--out BENCHMARKS.md]
+Usage: bench.py --cxkpi PATH [--sizes 7,30,60] [--per-day 50000] [--runs 3] [--out BENCHMARKS.md]
 """
 import argparse
 import json
@@ -86,6 +89,103 @@ SELECT sessionid, min(ts) AS first_ts, any_value(customersessionid) AS customers
 FROM messages GROUP BY sessionid;
 """
 
+# Every column the Dialpad views read, deduplicated as cxkpi does; the views' own SQL (the
+# interactions view and the query) comes from `cxkpi sql` unchanged.
+DUCKDB_MESSAGES_FULL = """
+SET TimeZone = 'UTC';
+CREATE OR REPLACE TABLE messages AS
+SELECT sessionid, regexp_extract(sessionid, '^(.*)\\.[0-9]+$', 1) AS conversation_id,
+  TRY_CAST(regexp_extract(sessionid, '\\.([0-9]+)$', 1) AS BIGINT) AS segment, customersessionid,
+  make_timestamp(ts * 1000)::TIMESTAMPTZ AS ts, sendertype, chattype, text, sentiment, topic, score,
+  lang, workflow, sessionchannel
+FROM read_json('{dir}/*.json', format = 'newline_delimited', columns = {{
+  sessionid: 'VARCHAR', customersessionid: 'VARCHAR', ts: 'BIGINT', sendertype: 'VARCHAR',
+  chattype: 'VARCHAR', text: 'VARCHAR', sentiment: 'DOUBLE', topic: 'VARCHAR', score: 'DOUBLE',
+  lang: 'VARCHAR', workflow: 'VARCHAR', sessionchannel: 'VARCHAR'}})
+QUALIFY row_number() OVER (PARTITION BY sessionid, ts, sendertype, text) = 1;
+"""
+
+# The same KPIs in ClickHouse SQL for chDB (embedded ClickHouse), read straight from the files:
+# the latest delivery by argMax, booleans and times parsed as DuckDB's stages do.
+CHDB_BOT = """
+SELECT count() AS total_conversations,
+  countIf(s = 'botHandled'), countIf(s NOT IN ('email','agent','customEscalation')),
+  countIf(s IN ('email','agent','customEscalation')), countIf(s = 'failedEscalation'),
+  countIf(r = 'informed'), countIf(r IN ('informed','resolved')),
+  sum(v), sum(nu), countIf(llm), countIf(llm AND fb > 0), sum(dur) / (count(dur) * 1e6)
+FROM (
+  SELECT conversation_id,
+    argMax(tuple(conversation_status, last_resolution, toInt64OrNull(visitor_messages_count),
+      toInt64OrNull(not_understood_messages_count), is_llm_conversation, toInt64OrNull(llm_fallback_count),
+      toUnixTimestamp64Micro(parseDateTime64BestEffortOrNull(conversation_end_time, 6))
+        - toUnixTimestamp64Micro(parseDateTime64BestEffortOrNull(conversation_start_time, 6))),
+      parseDateTime64BestEffortOrNull(conversation_end_time, 6)) AS t,
+    t.1 AS s, t.2 AS r, t.3 AS v, t.4 AS nu, t.5 AS llm, t.6 AS fb, t.7 AS dur
+  FROM file('{files}', 'JSONEachRow', 'conversation_id String, conversation_status Nullable(String),
+    last_resolution Nullable(String), visitor_messages_count Nullable(String),
+    not_understood_messages_count Nullable(String), conversation_start_time Nullable(String),
+    conversation_end_time Nullable(String), is_llm_conversation Nullable(Bool), llm_fallback_count Nullable(String)')
+  GROUP BY conversation_id)
+"""
+
+CHDB_QUEUE = """
+SELECT count() AS inbound_dialogues, countIf(acc) + countIf(ab), countIf(acc), countIf(ab),
+  countIf(lower(outcome) = 'ivrdrop'), countIf(acc AND sla), countIf(acc AND sla IS NOT NULL),
+  countIf(ab AND qd), avgIf(queue_sec, acc), quantileExactInclusiveIf(0.5)(queue_sec, acc),
+  quantileExactInclusiveIf(0.9)(queue_sec, acc), avgIf(talk_sec, acc), avg(ivr_sec),
+  max(multiIf(acc, queue_sec, ab, wait_sec, NULL))
+FROM (
+  SELECT id, argMax(tuple(Outcome, direction, InSLA, QuickDrop, queueDurationInSec, initialTalkDurationInSec,
+      ivrDurationInSec, queueEnterTimestamp, endTimestamp), _file) AS t,
+    t.1 AS outcome, lower(t.2) AS dir, lower(outcome) = 'accepted' AS acc, lower(outcome) = 'abandoned' AS ab,
+    multiIf(lower(t.3) = 'true', true, lower(t.3) = 'false', false, NULL) AS sla,
+    multiIf(lower(t.4) = 'true', true, lower(t.4) = 'false', false, NULL) AS qd,
+    t.5 AS queue_sec, t.6 AS talk_sec, t.7 AS ivr_sec,
+    if(ab, (toUnixTimestamp64Micro(parseDateTime64BestEffortOrNull(t.9, 6))
+      - toUnixTimestamp64Micro(parseDateTime64BestEffortOrNull(t.8, 6))) / 1e6, NULL) AS wait_sec
+  FROM file('{dir}/*.json', 'JSONEachRow', 'id String, queueEnterTimestamp Nullable(String),
+    endTimestamp Nullable(String), ivrDurationInSec Nullable(Float64), queueDurationInSec Nullable(Float64),
+    initialTalkDurationInSec Nullable(Float64), direction Nullable(String), Outcome Nullable(String),
+    InSLA Nullable(String), QuickDrop Nullable(String)')
+  GROUP BY id)
+WHERE dir = 'inbound'
+"""
+
+CHDB_CALLS = """
+SELECT count() AS calls, countIf(dir IN ('in','inbound')), countIf(dir IN ('out','outbound')), countIf(ans),
+  countIf(dir IN ('in','inbound') AND ans), avgIf(duration, ans), avgIf(hold, ans),
+  countIf(ans AND hold > 0), avgIf(tta, dir IN ('in','inbound') AND ans),
+  quantileExactInclusiveIf(0.5)(tta, dir IN ('in','inbound') AND ans),
+  quantileExactInclusiveIf(0.9)(tta, dir IN ('in','inbound') AND ans), avgIf(mos, ans)
+FROM (
+  SELECT c.uuid AS uuid,
+    argMax(tuple(c.direction, c.start_time, c.answer_time, c.duration, c.hold_duration, c.mos), _file) AS t,
+    lower(t.1) AS dir, t.3 IS NOT NULL AS ans, t.4 AS duration, t.5 AS hold, t.6 AS mos,
+    (toUnixTimestamp64Micro(parseDateTime64BestEffortOrNull(t.3, 6))
+      - toUnixTimestamp64Micro(parseDateTime64BestEffortOrNull(t.2, 6))) / 1e6 AS tta
+  FROM file('{dir}/calls_*.json', 'JSONEachRow', 'data Array(Tuple(uuid String, direction Nullable(String),
+    start_time Nullable(String), answer_time Nullable(String), duration Nullable(Float64),
+    hold_duration Nullable(Float64), mos Nullable(Float64)))')
+  ARRAY JOIN data AS c
+  GROUP BY uuid)
+"""
+
+# The interactions view: messages deduplicated on (sessionid, ts, sendertype, text), then
+# per session its first customer session id, then the counts.
+CHDB_INTERACTIONS = """
+SELECT count() AS interactions, uniqExact(c), sum(n), sum(nc), sum(nb), sum(na)
+FROM (
+  SELECT sessionid, argMinIf(csid, ts, csid IS NOT NULL) AS c, count() AS n,
+    countIf(lower(sendertype) = 'customer') AS nc, countIf(lower(sendertype) = 'bot') AS nb,
+    countIf(lower(sendertype) = 'agent') AS na
+  FROM (
+    SELECT sessionid, ts, sendertype, any(customersessionid) AS csid
+    FROM file('{dir}/*.json', 'JSONEachRow', 'sessionid String, customersessionid Nullable(String),
+      ts Nullable(Int64), sendertype Nullable(String), text Nullable(String)')
+    GROUP BY sessionid, ts, sendertype, text)
+  GROUP BY sessionid)
+"""
+
 PEER = r'''
 import json, resource, sys, time
 task = json.loads(sys.argv[1])
@@ -100,7 +200,13 @@ if task["tool"] == "duckdb":
     for stmt in task["setup"]:
         con.execute(stmt)
     rows = con.execute(task["sql"]).fetchall()
-    result = rows[0][task.get("result_column", 0)] if rows else None
+    result = list(rows[0]) if rows else None
+elif task["tool"] == "chdb":
+    import chdb
+    t0 = time.perf_counter()
+    out = chdb.query(task["sql"], "JSONCompact")
+    rows = json.loads(out.bytes())["data"]
+    result = rows[0] if rows else None
 elif task["tool"] == "polars-dialogues":
     import polars as pl
     t0 = time.perf_counter()
@@ -129,7 +235,7 @@ elif task["tool"] == "polars-dialogues":
         pl.col("ivrDurationInSec").mean().alias("ivr"),
         pl.when(acc).then(q).when(ab).then(pl.col("wait")).max().alias("max_queue"),
     ).collect()
-    result = out.item(0, 0)
+    result = list(out.row(0))
 elif task["tool"] == "polars-calls":
     import polars as pl
     t0 = time.perf_counter()
@@ -155,7 +261,7 @@ elif task["tool"] == "polars-calls":
         pl.col("tta").filter(inbound & ans).quantile(0.9, "linear").alias("p90"),
         pl.col("mos").filter(ans).mean().alias("mos"),
     ).collect()
-    result = out.item(0, 0)
+    result = list(out.row(0))
 else:
     import polars as pl
     t0 = time.perf_counter()
@@ -181,7 +287,7 @@ else:
         pl.col("visitor_messages_count").sum().alias("visitor"),
         pl.col("not_understood_messages_count").sum().alias("not_understood"),
     ).collect()
-    result = out.item(0, 0)
+    result = list(out.row(0))
 elapsed = time.perf_counter() - t0
 print(json.dumps({"seconds": elapsed, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "result": result}))
 '''
@@ -218,12 +324,6 @@ def timed_rss(cmd, env=None):
     return {"seconds": elapsed, "rss_kb": rss, "stdout": r.stdout}
 
 
-def summary(results):
-    """Median wall time and the highest peak RSS of several runs."""
-    return {"seconds": statistics.median(r["seconds"] for r in results),
-            "rss_kb": max(r["rss_kb"] for r in results)}
-
-
 def settled(task):
     """`task()` after the files written so far are on disk (not timed): the inputs just
     generated, and the Parquet the previous run wrote, would otherwise be written back by
@@ -233,11 +333,7 @@ def settled(task):
     return task()
 
 
-def median(runs, f):
-    return summary([settled(f) for _ in range(runs)])
-
-
-def interleaved(runs, *tasks):
+def interleaved(runs, tasks):
     """Each task run `runs` times, taking turns (a, b, c, a, b, c, …): the machine's speed
     drifts from minute to minute, and a slow spell then falls on every tool alike rather
     than on the one whose runs it happened to meet. The results of each task, in order."""
@@ -249,11 +345,11 @@ def interleaved(runs, *tasks):
 
 
 def rendered(cxkpi, *family):
-    """The query of `cxkpi sql FAMILY … --engine duckdb` (totals): the last statement, as the
-    stages below define the tables a view reads themselves."""
+    """The statements of `cxkpi sql FAMILY … --engine duckdb` (totals): the views a query
+    reads (Dialpad's interactions) and the query, last."""
     text = subprocess.run([cxkpi, "sql", *family, "--engine", "duckdb"], check=True,
                           capture_output=True, text=True).stdout
-    return [st for st in text.split(";\n") if st.strip()][-1]
+    return [st for st in text.split(";\n") if st.strip()]
 
 
 def to_array(ndjson_dir, array_dir):
@@ -264,177 +360,252 @@ def to_array(ndjson_dir, array_dir):
         (array_dir / f.name).write_text("[\n" + ",\n".join(lines) + "\n]\n")
 
 
+def first_number(values):
+    """The first value of a result row that is a number, and its place."""
+    for i, v in enumerate(values):
+        try:
+            return i, float(v)
+        except (TypeError, ValueError):
+            continue
+    return None, None
+
+
+def agrees(ours, theirs):
+    """The peer computed the same thing: the first numeric column of the first row is equal
+    (to a relative 1e-9: the peers sum floats in another order)."""
+    i, a = first_number(ours)
+    if i is None or theirs is None or i >= len(theirs):
+        return False
+    try:
+        b = float(theirs[i])
+    except (TypeError, ValueError):
+        return False
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+
+
+TOOLS = ["cxkpi", "DuckDB", "Polars", "chDB"]
+
+
+def measure(args, rows, task, size, mb, cmd, peers):
+    """Runs cxkpi (`cmd`) and each peer in turn; checks each peer's first row against
+    cxkpi's; appends the row."""
+    tools = [("cxkpi", lambda: timed_rss(cmd))] + [(name, lambda t=t: peer(args.python, t))
+                                                    for name, t in peers]
+    results = interleaved(args.runs, [f for _, f in tools])
+    ours = results[0][0]["stdout"].decode().splitlines()[1].split(",")
+    for (name, _), runs in zip(tools[1:], results[1:]):
+        if not agrees(ours, runs[0]["result"]):
+            raise SystemExit(f"{task} ({size}): {name} gives {runs[0]['result']}, cxkpi {ours}")
+    rows.append({"task": task, "size": size, "mb": mb,
+                 "runs": {name: r for (name, _), r in zip(tools, results)}})
+    print(f"{task} {size}: " + ", ".join(
+        f"{name} {statistics.median(x['seconds'] for x in r):.2f}s" for (name, _), r in zip(tools, results)),
+        flush=True)
+
+
+def input_mb(d):
+    return sum(f.stat().st_size for f in Path(d).iterdir()) / 1e6
+
+
+def bot_tasks(args, rows, tmp, days):
+    nd, arr = tmp / f"ultimate-{days}", tmp / f"ultimate-{days}-array"
+    subprocess.run([args.cxkpi, "-q", "generate", "ultimate", "--out", str(nd), "--days", str(days),
+                    "--per-day", str(args.per_day), "--seed", "7", "--plain"], check=True)
+    to_array(nd, arr)
+    mb = input_mb(nd)
+    size = f"{days} days"
+    bot_sql = rendered(args.cxkpi, "bot")[-1]
+    for label, d, fmt in [("NDJSON", nd, "newline_delimited"), ("JSON arrays", arr, "array")]:
+        files = f"{d}/*.json"
+        paths = [str(p) for p in sorted(d.iterdir())]
+        measure(args, rows, f"bot KPIs, {label}", size, mb,
+                [args.cxkpi, "-q", "metrics", "bot", str(d), "--format", "csv"],
+                [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_STAGE.format(files=files, fmt=fmt)],
+                             "sql": bot_sql}),
+                 ("Polars", {"tool": "polars", "fmt": fmt, "files": files, "paths": paths}),
+                 ("chDB", {"tool": "chdb", "sql": CHDB_BOT.format(files=files)})])
+    shutil.rmtree(arr)  # the arrays are done with: the disk of a small VM runs out
+
+    # Ingest into Parquet: cxkpi's lake (default batches, bounded memory) against DuckDB
+    # COPY … TO … (FORMAT parquet). Each run writes anew and its output is deleted once
+    # timed (untimed), so the runs' copies do not pile up on the disk.
+    def ingest():
+        lake = tmp / "lake-run"
+        t = timed_rss([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)])
+        shutil.rmtree(lake)
+        return t
+
+    def duck_copy():
+        out = tmp / "duck-run.parquet"
+        t = peer(args.python, {
+            "tool": "duckdb", "setup": [],
+            "sql": f"COPY (SELECT * FROM read_json('{nd}/*.json', format = 'newline_delimited')) TO "
+                   f"'{out}' (FORMAT parquet, COMPRESSION zstd)"})
+        out.unlink()
+        return t
+    ci, di = interleaved(args.runs, [ingest, duck_copy])
+    rows.append({"task": "JSON → Parquet lake", "size": size, "mb": mb, "runs": {"cxkpi": ci, "DuckDB": di}})
+    lake = tmp / "lake-final"
+    subprocess.run([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)], check=True)
+    measure(args, rows, "bot KPIs over the Parquet lake", size, None,
+            [args.cxkpi, "-q", "metrics", "bot", "--lake", str(lake), "--format", "csv"],
+            [("DuckDB", {"tool": "duckdb", "setup": [
+                f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet("
+                f"'{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"], "sql": bot_sql})])
+    shutil.rmtree(lake)
+    shutil.rmtree(nd)
+
+
+def vendor_tasks(args, rows, tmp, days):
+    size = f"{days} days"
+    # Anywhere365 dialogues.
+    d = tmp / f"anywhere365-{days}"
+    subprocess.run([args.cxkpi, "-q", "generate", "anywhere365", "--out", str(d), "--days", str(days),
+                    "--per-day", str(args.per_day * 2 // 5), "--seed", "7", "--plain"], check=True)
+    paths = [str(f) for f in sorted(d.iterdir())]
+    measure(args, rows, "queue KPIs, Anywhere365", size, input_mb(d),
+            [args.cxkpi, "-q", "metrics", "queue", str(d), "--format", "csv"],
+            [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_DIALOGUES.format(dir=d)],
+                         "sql": rendered(args.cxkpi, "queue")[-1]}),
+             ("Polars", {"tool": "polars-dialogues", "paths": paths}),
+             ("chDB", {"tool": "chdb", "sql": CHDB_QUEUE.format(dir=d)})])
+    shutil.rmtree(d)
+    # Samespace: its calls reports only (the CSAT and agent logs are other KPIs).
+    gen, d = tmp / f"samespace-{days}", tmp / f"calls-{days}"
+    subprocess.run([args.cxkpi, "-q", "generate", "samespace", "--out", str(gen), "--days", str(days),
+                    "--per-day", str(args.per_day // 5), "--seed", "7", "--plain"], check=True)
+    d.mkdir()
+    for f in gen.glob("calls_*.json"):
+        (d / f.name).symlink_to(f)
+    paths = [str(f) for f in sorted(d.iterdir())]
+    measure(args, rows, "call KPIs, Samespace", size, sum(Path(p).stat().st_size for p in paths) / 1e6,
+            [args.cxkpi, "-q", "metrics", "calls", str(d), "--format", "csv"],
+            [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_CALLS.format(dir=d)],
+                         "sql": rendered(args.cxkpi, "calls")[-1]}),
+             ("Polars", {"tool": "polars-calls", "paths": paths}),
+             ("chDB", {"tool": "chdb", "sql": CHDB_CALLS.format(dir=d)})])
+    shutil.rmtree(d)
+    shutil.rmtree(gen)
+    # Dialpad messages, every view. The interactions view needs only the dedupe and the
+    # counts, and DuckDB is given only that (DUCKDB_MESSAGES); the other views get every
+    # column and the view's own SQL, the interactions derivation included.
+    d = tmp / f"dialpad-{days}"
+    subprocess.run([args.cxkpi, "-q", "generate", "dialpad", "--out", str(d), "--days", str(days),
+                    "--per-day", str(args.per_day // 12), "--seed", "7", "--plain"], check=True)
+    mb = input_mb(d)
+    for view in ["interactions", "interaction-type", "customer-endpoint", "intents", "sentiment",
+                 "handoff", "response-times"]:
+        statements = rendered(args.cxkpi, "messaging", "--view", view)
+        if view == "interactions":
+            duck = {"tool": "duckdb", "setup": [DUCKDB_MESSAGES.format(dir=d)], "sql": statements[-1]}
+            peers = [("DuckDB", duck), ("chDB", {"tool": "chdb", "sql": CHDB_INTERACTIONS.format(dir=d)})]
+        else:
+            peers = [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_MESSAGES_FULL.format(dir=d), *statements[:-1]],
+                                 "sql": statements[-1]})]
+        measure(args, rows, f"Dialpad {view} view", size, mb,
+                [args.cxkpi, "-q", "metrics", "messaging", "--view", view, str(d), "--format", "csv"], peers)
+    shutil.rmtree(d)
+
+
+# The targets of the performance issue: (task prefix, peer, needed ratio).
+TARGETS = [
+    ("bot KPIs, NDJSON", "DuckDB", 4.0),
+    ("bot KPIs, JSON arrays", "DuckDB", 6.0),
+    ("JSON → Parquet lake", "DuckDB", 3.5),
+    ("queue KPIs, Anywhere365", "DuckDB", 3.0),
+    ("call KPIs, Samespace", "Polars", 3.0),
+    ("Dialpad", "DuckDB", 3.0),
+]
+
+
+def med(runs):
+    return statistics.median(r["seconds"] for r in runs)
+
+
+def ratios(ours, theirs):
+    """Theirs over ours, run by run (the runs of a pair were adjacent in time)."""
+    return [t["seconds"] / o["seconds"] for o, t in zip(ours, theirs)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cxkpi", required=True)
-    ap.add_argument("--python", default=sys.executable, help="python with duckdb and polars")
-    ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--per-day", type=int, default=50000)
-    # Five, not three: on a noisy VM one slow run of three moved a median by a third.
-    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--python", default=sys.executable, help="python with duckdb, polars and chdb")
+    ap.add_argument("--sizes", default="7,30,60", help="history sizes, in export days")
+    ap.add_argument("--per-day", type=int, default=50000, help="bot conversations a day (others scale)")
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
+    sizes = [int(x) for x in args.sizes.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        nd, arr = tmp / "ndjson", tmp / "array"
-        subprocess.run([args.cxkpi, "-q", "generate", "ultimate", "--out", str(nd), "--days", str(args.days),
-                        "--per-day", str(args.per_day), "--seed", "7", "--plain"], check=True)
-        to_array(nd, arr)
-        size = sum(f.stat().st_size for f in nd.iterdir())
-        mb = size / 1e6
-        expected = None
-        for label, d, fmt in [("NDJSON", nd, "newline_delimited"), ("JSON array", arr, "array")]:
-            files = f"{d}/*.json"
-            paths = [str(p) for p in sorted(d.iterdir())]
-            c, duck, pol = map(summary, interleaved(
-                args.runs,
-                lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(d), "--format", "csv"]),
-                lambda: peer(args.python, {
-                    "tool": "duckdb", "setup": [DUCKDB_STAGE.format(files=files, fmt=fmt)],
-                    "sql": rendered(args.cxkpi, "bot")}),
-                lambda: peer(args.python, {"tool": "polars", "fmt": fmt, "files": files, "paths": paths})))
-            rows.append((f"bot KPIs, {label}", mb, c, duck, pol))
-        shutil.rmtree(arr)  # the arrays are done with: the disk of a small VM runs out
-        # cxkpi with one thread against two.
-        bot = [args.cxkpi, "-q", "metrics", "bot", str(nd), "--format", "csv"]
-        one, two = map(summary, interleaved(
-            args.runs,
-            lambda: timed_rss(bot, env={"RAYON_NUM_THREADS": "1", "POLARS_MAX_THREADS": "1"}),
-            lambda: timed_rss(bot)))
-        # Time against history size: the first third, two thirds and all of the days.
-        files = sorted(nd.iterdir())
-        days = sorted({f.name.split("_")[2] for f in files})
-        scaling = []
-        for k in (1, 2, 3):
-            sub = tmp / f"days-{k}"
-            sub.mkdir()
-            chosen = set(days[: len(days) * k // 3])
-            for f in files:
-                if f.name.split("_")[2] in chosen:
-                    (sub / f.name).symlink_to(f)
-            n = sum(1 for f in sub.iterdir())
-            mbk = sum(f.stat().st_size for f in sub.iterdir()) / 1e6
-            m = median(args.runs, lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", str(sub), "--format", "csv"]))
-            scaling.append((len(chosen), n, mbk, m))
-        # Ingest into Parquet: cxkpi's lake against DuckDB COPY … TO … (FORMAT parquet). Each
-        # run writes anew and its output is deleted once timed (untimed), so the runs' copies
-        # do not pile up on the disk.
-        def ingest():
-            lake = tmp / "lake-run"
-            t = timed_rss([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)])
-            shutil.rmtree(lake)
-            return t
+        for days in sizes:
+            bot_tasks(args, rows, tmp, days)
+            vendor_tasks(args, rows, tmp, days)
 
-        def duck_copy():
-            out = tmp / "duck-run.parquet"
-            t = peer(args.python, {
-                "tool": "duckdb", "setup": [],
-                "sql": f"COPY (SELECT * FROM read_json('{nd}/*.json', format = 'newline_delimited')) TO "
-                       f"'{out}' (FORMAT parquet, COMPRESSION zstd)"})
-            out.unlink()
-            return t
-        ci, di = map(summary, interleaved(args.runs, ingest, duck_copy))
-        rows.append(("JSON → Parquet", mb, ci, di, None))
-        lake = tmp / "lake-final"
-        subprocess.run([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)], check=True)
-        cl, dl = map(summary, interleaved(
-            args.runs,
-            lambda: timed_rss([args.cxkpi, "-q", "metrics", "bot", "--lake", str(lake), "--format", "csv"]),
-            lambda: peer(args.python, {
-                "tool": "duckdb",
-                "setup": [f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet('{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"],
-                "sql": rendered(args.cxkpi, "bot")})))
-        rows.append(("bot KPIs over the Parquet lake", None, cl, dl, None))
-        shutil.rmtree(lake)
-        shutil.rmtree(nd)
+    def cell(runs):
+        if not runs:
+            return "—"
+        xs = sorted(r["seconds"] for r in runs)
+        return (f"{statistics.median(xs):.2f} s ({xs[0]:.2f}–{xs[-1]:.2f}), "
+                f"{max(r['rss_kb'] for r in runs) / 1024:.0f} MB")
 
-        # The other vendors: each family's KPIs straight from its plain exports.
-        def first_value(stdout):
-            return int(stdout.decode().splitlines()[1].split(",")[0])
+    def ratio_cell(row, tool):
+        if tool not in row["runs"]:
+            return "—"
+        rs = sorted(ratios(row["runs"]["cxkpi"], row["runs"][tool]))
+        return f"{med(row['runs'][tool]) / med(row['runs']['cxkpi']):.2f}× ({rs[0]:.2f}–{rs[-1]:.2f})"
 
-        for vendor, per_day, label, cli, stage, sql, polars_tool, subdir in [
-            ("anywhere365", args.per_day * 2 // 5, "queue KPIs, Anywhere365 dialogues", ["metrics", "queue"],
-             DUCKDB_DIALOGUES, ["queue"], "polars-dialogues", None),
-            ("samespace", args.per_day // 5, "call KPIs, Samespace calls", ["metrics", "calls"],
-             DUCKDB_CALLS, ["calls"], "polars-calls", "calls"),
-            ("dialpad", args.per_day // 12, "interaction KPIs, Dialpad messages",
-             ["metrics", "messaging", "--view", "interactions"], DUCKDB_MESSAGES,
-             ["messaging", "--view", "interactions"], None, None),
-        ]:
-            gen = tmp / vendor
-            subprocess.run([args.cxkpi, "-q", "generate", vendor, "--out", str(gen), "--days", str(args.days),
-                            "--per-day", str(per_day), "--seed", "7", "--plain"], check=True)
-            d = gen
-            if subdir:  # only the calls reports (the CSAT and agent logs are other KPIs)
-                d = tmp / subdir
-                d.mkdir()
-                for f in gen.glob("calls_*.json"):
-                    (d / f.name).symlink_to(f)
-            files = sorted(p for p in d.iterdir())
-            mbv = sum(f.stat().st_size for f in files) / 1e6
-            sql = rendered(args.cxkpi, *sql)
-            tasks = [lambda: timed_rss([args.cxkpi, "-q", *cli, str(d), "--format", "csv"]),
-                     lambda: peer(args.python, {"tool": "duckdb", "setup": [stage.format(dir=d)], "sql": sql,
-                                                "result_column": 0})]
-            if polars_tool:
-                tasks.append(lambda: peer(args.python, {"tool": polars_tool, "paths": [str(f) for f in files]}))
-            runs, duck_runs, *pol_runs = interleaved(args.runs, *tasks)
-            c, duck = summary(runs), summary(duck_runs)
-            # The peers must have computed the same thing: compare the first count.
-            ours = first_value(runs[0]["stdout"])
-            if duck_runs[0]["result"] != ours:
-                raise SystemExit(f"{label}: DuckDB counts {duck_runs[0]['result']}, cxkpi {ours}")
-            pol = None
-            if pol_runs:
-                pol_runs = pol_runs[0]
-                if pol_runs[0]["result"] != ours:
-                    raise SystemExit(f"{label}: Polars counts {pol_runs[0]['result']}, cxkpi {ours}")
-                pol = summary(pol_runs)
-            rows.append((label, mbv, c, duck, pol))
-
-    def cell(m):
-        return "—" if m is None else f"{m['seconds']:.2f} s, {m['rss_kb'] / 1024:.0f} MB"
-
-    def ratio(a, b):
-        return "—" if b is None else f"{b['seconds'] / a['seconds']:.2f}×"
-
-    peers = subprocess.run([args.python, "-c", "import duckdb, polars; print(duckdb.__version__, polars.__version__)"],
-                           check=True, capture_output=True, text=True).stdout.split()
+    versions = subprocess.run(
+        [args.python, "-c", "import duckdb, polars, chdb; print(duckdb.__version__, polars.__version__, chdb.__version__)"],
+        check=True, capture_output=True, text=True).stdout.split()
     ours = subprocess.run([args.cxkpi, "--version"], check=True, capture_output=True, text=True).stdout.strip()
     lines = [
         "# Benchmarks",
         "",
         f"Machine: {os.cpu_count()} cores, {platform.machine()} ({cpu_model()}), Linux {platform.release()}; "
-        f"Python {platform.python_version()}. Versions: {ours} (release build), DuckDB {peers[0]}, "
-        f"Polars {peers[1]} (scripts/requirements-bench.txt).",
-        f"Data: `cxkpi generate ultimate --days {args.days} --per-day {args.per_day} --seed 7 --plain` "
-        f"({args.days * args.per_day:,} conversations), and the same records as JSON arrays. "
-        f"Other vendors, plain exports over the same {args.days} days: Anywhere365 "
+        f"Python {platform.python_version()}. Versions: {ours} (release build), DuckDB {versions[0]}, "
+        f"Polars {versions[1]}, chDB {versions[2]} (scripts/requirements-bench.txt).",
+        f"Command: `scripts/bench.sh --sizes {args.sizes} --per-day {args.per_day} --runs {args.runs}`.",
+        "",
+        f"Data, for each history size (export days): `cxkpi generate ultimate --per-day {args.per_day} "
+        "--seed 7 --plain` (and the same records as JSON arrays); Anywhere365 "
         f"`--per-day {args.per_day * 2 // 5}`, Samespace `--per-day {args.per_day // 5}` (its calls reports), "
-        f"Dialpad `--per-day {args.per_day // 12}`; DuckDB stages each by hand from the raw files "
-        "(scripts/bench.py) and runs the queries/ SQL; Polars computes the same KPIs; every peer's "
-        "first count is checked against cxkpi's.",
-        f"Median of {args.runs} runs, the tools of a task taking turns run by run (cxkpi, DuckDB, Polars, "
-        "cxkpi, …: this VM's speed drifts from minute to minute), each run after a `sync` (untimed) so "
-        "that none shares the disk with the kernel writing the previous run's files; cxkpi timed as a "
-        "whole process, peers inside their own process (start-up excluded); peak RSS of each process.",
+        f"Dialpad `--per-day {args.per_day // 12}`. DuckDB stages each export by hand from the raw files "
+        "(scripts/bench.py) and runs the SQL of `cxkpi sql` unchanged; Polars and chDB compute the same "
+        "KPIs; every peer's first figure is checked against cxkpi's.",
+        f"Each cell: the median of {args.runs} runs (the range over the runs), and the highest peak RSS. "
+        "The tools of a task take turns run by run (this VM's speed drifts from minute to minute), each "
+        "run after a `sync` (untimed); cxkpi is timed as a whole process, the peers inside their own "
+        "process (start-up excluded). Ratios: the peer's median over cxkpi's (the range of the run-by-run "
+        "ratios). The ingest uses the default bounded-memory batches.",
         "",
-        "Reproduce: `scripts/bench.sh` (or with `--days N --per-day N`).",
-        "",
-        "| task | input | cxkpi | DuckDB | Polars | cxkpi vs DuckDB | cxkpi vs Polars |",
-        "|---|---|---|---|---|---|---|",
+        "| task | history | input | cxkpi | DuckDB | Polars | chDB | vs DuckDB | vs Polars | vs chDB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, mb, c, d, p in rows:
-        size = f"{mb:.0f} MB" if mb else "lake"
-        lines.append(f"| {name} | {size} | {cell(c)} | {cell(d)} | {cell(p)} | {ratio(c, d)} | {ratio(c, p)} |")
-    lines += ["", f"cxkpi bot KPIs on NDJSON with one thread: {cell(one)}; with two: {cell(two)} "
-              f"(speed-up {one['seconds'] / two['seconds']:.2f}×).", "",
-              "cxkpi bot KPIs on NDJSON against history size (same files, first days only):", "",
-              "| export days | files | input | cxkpi | MB/s |", "|---|---|---|---|---|"]
-    for d, n, mbk, m in scaling:
-        lines.append(f"| {d} | {n} | {mbk:.0f} MB | {cell(m)} | {mbk / m['seconds']:.0f} |")
-    lines.append("")
+    for row in rows:
+        mb = f"{row['mb']:.0f} MB" if row["mb"] else "lake"
+        lines.append(f"| {row['task']} | {row['size']} | {mb} | "
+                     + " | ".join(cell(row["runs"].get(t)) for t in TOOLS) + " | "
+                     + " | ".join(ratio_cell(row, t) for t in TOOLS[1:]) + " |")
+    lines += ["", "## Targets", "",
+              "Each target against every size and view it covers: the lowest median ratio, and whether "
+              "every run-by-run ratio met it.", "",
+              "| target | needed | lowest median ratio | met in every run |", "|---|---|---|---|"]
+    for prefix, tool, needed in TARGETS:
+        covered = [r for r in rows if r["task"].startswith(prefix) and tool in r["runs"]]
+        if not covered:
+            continue
+        lowest = min(med(r["runs"][tool]) / med(r["runs"]["cxkpi"]) for r in covered)
+        every = all(x >= needed for r in covered for x in ratios(r["runs"]["cxkpi"], r["runs"][tool]))
+        worst = min(covered, key=lambda r: med(r["runs"][tool]) / med(r["runs"]["cxkpi"]))
+        lines.append(f"| {prefix} ≥ {needed:g}× {tool} | {needed:g}× | {lowest:.2f}× ({worst['task']}, "
+                     f"{worst['size']}) | {'yes' if every else 'no'} |")
+    over = [f"{r['task']} ({r['size']})" for r in rows if "DuckDB" in r["runs"]
+            and max(x["rss_kb"] for x in r["runs"]["cxkpi"]) > max(x["rss_kb"] for x in r["runs"]["DuckDB"])]
+    lines += ["", "Peak RSS at most DuckDB's: " + ("every task." if not over else
+              "not in " + "; ".join(over) + "."), ""]
     Path(args.out).write_text("\n".join(lines))
     print("\n".join(lines))
 

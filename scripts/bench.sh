@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The peer benchmark (cxkpi vs DuckDB vs Polars); writes BENCHMARKS.md.
-# Extra arguments go to scripts/bench.py (e.g. --days 2 --per-day 20000 for a quick run).
+# The peer benchmark (cxkpi vs DuckDB, Polars and chDB, every vendor at three history sizes);
+# writes BENCHMARKS.md.
+# Extra arguments go to scripts/bench.py (e.g. --sizes 1,2 --per-day 5000 --runs 1 for a quick run).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -38,7 +38,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Metrics(MetricsCommand::Queue(a)) => metrics_queue(a, &notes),
         Command::Metrics(MetricsCommand::Calls(a)) => {
             let q = query(&a.query, metrics::calls::DIMENSIONS)?;
-            let (t, rejects) = load_samespace(&a.input, days(&q, true, false), &notes)?;
+            let only = metrics::calls::columns(&q.by);
+            let (t, rejects) = load_samespace(&a.input, days(&q, true, false), Some(only), &notes)?;
             let frame = metrics::calls::compute(&t.calls, &t.csat_calls, &q)?;
             write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
             finish(rejects)
@@ -46,14 +47,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Metrics(MetricsCommand::Csat(a)) => {
             let q = query(&a.query, metrics::csat::DIMENSIONS)?;
             // Answers come after their call started: only the upper side prunes.
-            let (t, rejects) = load_samespace(&a.input, days(&q, false, false), &notes)?;
+            let (t, rejects) = load_samespace(&a.input, days(&q, false, false), None, &notes)?;
             let frame = metrics::csat::compute(&t.csat_answers, &q)?;
             write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
             finish(rejects)
         }
         Command::Metrics(MetricsCommand::Agents(a)) => {
             let q = query(&a.query, metrics::agents::dimensions(a.source))?;
-            let (t, rejects) = load_samespace(&a.input, days(&q, true, false), &notes)?;
+            let (t, rejects) = load_samespace(&a.input, days(&q, true, false), None, &notes)?;
             let frame = metrics::agents::compute(&t.agent_sessions, &t.productivity, a.source, &q)?;
             write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
             finish(rejects)
@@ -305,17 +306,20 @@ fn load_anywhere365(
     )
 }
 
-/// Any mix of Samespace calls, logs, productivity and CSAT reports.
+/// Any mix of Samespace calls, logs, productivity and CSAT reports; `calls_only` (the
+/// `calls` columns read) for the call KPIs.
 fn load_samespace(
     input: &InputArgs,
     scope: Scope,
+    calls_only: Option<Vec<String>>,
     notes: &Notes,
 ) -> Result<(samespace::Tables, Rejects)> {
+    let opts = samespace::Options { calls_only };
     load(
         input,
         notes,
         "the later delivery of each record",
-        samespace::read,
+        |c, b, r| samespace::read(c, &opts, b, r),
         |root| crate::lake::samespace_tables(root, scope),
         |t| &t.stats,
     )
@@ -826,7 +830,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (t.dialogues, r)
         }
         _ => {
-            let (t, r) = load_samespace(&a.input, Scope::default(), notes)?;
+            let (t, r) = load_samespace(&a.input, Scope::default(), None, notes)?;
             let batch = match def.name {
                 "calls" => t.calls,
                 "csat_calls" => t.csat_calls,

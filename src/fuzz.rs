@@ -162,7 +162,12 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
         only: Some(vec!["outcome".into()]),
     };
     let _ = source::anywhere365::read(&c, &only, OnBadFile::Fail, &mut rejects);
-    let samespace = source::samespace::read(&c, OnBadFile::Fail, &mut rejects).is_ok();
+    let full = source::samespace::Options::default();
+    let samespace = source::samespace::read(&c, &full, OnBadFile::Fail, &mut rejects).is_ok();
+    let calls_only = source::samespace::Options {
+        calls_only: Some(vec!["uuid".into(), "start_time".into(), "direction".into()]),
+    };
+    let _ = source::samespace::read(&c, &calls_only, OnBadFile::Fail, &mut rejects);
     // Samespace reads MongoDB shell notation, which is not JSON but is rewritten to it; so
     // do the others (the framing rewrites it for any file), so the property holds for text
     // that has none.

@@ -144,7 +144,7 @@ fn read(vendor: Vendor, files: &[Candidate], rejects: &mut Rejects) -> Result<Re
             (vec![("dialogues", vec![t.dialogues])], t.stats)
         }
         _ => {
-            let t = samespace::read(files, on_bad, rejects)?;
+            let t = samespace::read(files, &samespace::Options::default(), on_bad, rejects)?;
             (
                 vec![
                     ("calls", vec![t.calls]),

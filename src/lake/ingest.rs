@@ -336,7 +336,7 @@ fn read_batch(
             incoming.insert("dialogues", Incoming::Batch(t.dialogues));
         }
         _ => {
-            let t = samespace::read(files, on_bad, rejects)?;
+            let t = samespace::read(files, &samespace::Options::default(), on_bad, rejects)?;
             report.note_keyless(&t.stats);
             for (name, batch) in [
                 ("calls", t.calls),

@@ -61,6 +61,11 @@ pub const READ: &[&str] = &[
     "mos",
 ];
 
+/// The `calls` columns a run reads: [`READ`] and `by`'s.
+pub fn columns(by: &[String]) -> Vec<String> {
+    super::read_columns(READ, by)
+}
+
 pub fn compute(calls: &RecordBatch, csat_calls: &RecordBatch, q: &Query) -> Result<DataFrame> {
     let df = frame(calls, READ, &q.by)?;
     let acw = frame(csat_calls, &["call_uuid", "acw_duration_sec"], &[])?;

@@ -78,13 +78,7 @@ pub fn message_columns(view: View, by: &[String]) -> Vec<String> {
         // These read the interactions only.
         View::CustomerEndpoint | View::Handoff | View::ResponseTimes => return Vec::new(),
     };
-    let mut columns: Vec<String> = own.iter().map(|c| c.to_string()).collect();
-    for d in by {
-        if !columns.contains(d) {
-            columns.push(d.clone());
-        }
-    }
-    columns
+    super::read_columns(own, by)
 }
 
 const MESSAGE_COUNT_COLUMNS: [&str; 2] = ["ts", "sendertype"];

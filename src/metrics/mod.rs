@@ -295,6 +295,18 @@ pub fn with_lowered(df: DataFrame, column: &str, lowered: &str) -> Result<DataFr
         .collect()?)
 }
 
+/// The columns a metrics-only read keeps: a family's own and `by`'s, each once. A read
+/// copies no others (a column left out is absent, not null, so a mistake fails loudly).
+pub fn read_columns(own: &[&str], by: &[String]) -> Vec<String> {
+    let mut columns: Vec<String> = own.iter().map(|c| c.to_string()).collect();
+    for d in by {
+        if !columns.contains(d) {
+            columns.push(d.clone());
+        }
+    }
+    columns
+}
+
 /// The named columns of a canonical batch (plus the dimensions asked for), as polars.
 pub fn frame(
     batch: &arrow::array::RecordBatch,

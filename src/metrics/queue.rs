@@ -92,16 +92,9 @@ const COLUMNS: [&str; 9] = [
     "abandon_wait_sec",
 ];
 
-/// The `dialogues` columns a run reads: [`COLUMNS`] and `by`'s. A metrics-only read copies
-/// no others (a column left out is absent, so a mistake fails loudly).
+/// The `dialogues` columns a run reads: [`COLUMNS`] and `by`'s.
 pub fn columns(by: &[String]) -> Vec<String> {
-    let mut columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    for d in by {
-        if !columns.contains(d) {
-            columns.push(d.clone());
-        }
-    }
-    columns
+    super::read_columns(&COLUMNS, by)
 }
 
 /// Thresholds are seconds, finite and not negative.

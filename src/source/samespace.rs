@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
-use super::de::Raw;
-use arrow::array::RecordBatch;
+use super::de::{KeyMemo, Raw};
+use arrow::array::{AsArray, RecordBatch};
 use serde::Deserialize;
 
 use super::json::{parse_count, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
@@ -21,8 +21,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::table::{
-    latest_in_canonical_order, TableBuilder, TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS,
-    CSAT_CALLS, PRODUCTIVITY,
+    latest_by_text_key, latest_in_canonical_order, Deferred, TableBuilder, TableDef,
+    AGENT_SESSIONS, CALLS, CSAT_ANSWERS, CSAT_CALLS, PRODUCTIVITY,
 };
 
 #[derive(Debug)]
@@ -44,17 +44,45 @@ const KEYS: [(&TableDef, &str); 5] = [
     (&PRODUCTIVITY, "id"),
 ];
 
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Metrics-only read of the calls: `calls` comes out with only these columns, in
+    /// delivery order rather than canonical order (no call KPI depends on the order of its
+    /// rows), and the fields of [`CALL_LEAN_SKIPPED`] not asked for are skipped undecoded.
+    /// `None` reads every column, in canonical order. The other tables are read in full.
+    pub calls_only: Option<Vec<String>>,
+}
+
+impl Options {
+    /// The keys of a call to skip unparsed.
+    fn skipped(&self) -> Vec<&'static str> {
+        let Some(only) = &self.calls_only else {
+            return Vec::new();
+        };
+        CALL_LEAN_SKIPPED
+            .into_iter()
+            .filter(|f| !only.iter().any(|c| c == f))
+            .collect()
+    }
+}
+
 /// Reads every Samespace report among the candidates.
-pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) -> Result<Tables> {
+pub fn read(
+    candidates: &[Candidate],
+    opts: &Options,
+    on_bad: OnBadFile,
+    rejects: &mut Rejects,
+) -> Result<Tables> {
     let keyless = Keyless::default();
+    let skipped = opts.skipped();
     let chunks = read_all(
         candidates,
         SAMESPACE,
         on_bad,
-        true,
+        opts.calls_only.is_none(),
         rejects,
         &keyless,
-        parse_chunk,
+        |records, keyless| parse_chunk(records, &skipped, keyless),
     )?;
     let files = rejects.read_of(candidates.len());
     let mut stats = Stats {
@@ -70,7 +98,10 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
             .map(|(_, b)| b.clone())
             .collect();
         let records = parts.iter().map(RecordBatch::num_rows).sum::<usize>();
-        let (kept, dropped) = latest_in_canonical_order(parts, None, def, key)?;
+        let (kept, dropped) = match &opts.calls_only {
+            Some(columns) if def.name == CALLS.name => latest_calls(parts, columns)?,
+            _ => latest_in_canonical_order(parts, None, def, key)?,
+        };
         if def.name != CSAT_ANSWERS.name {
             stats.records += records;
             stats.duplicates += dropped;
@@ -91,6 +122,34 @@ pub fn read(candidates: &[Candidate], on_bad: OnBadFile, rejects: &mut Rejects) 
         productivity: take(&PRODUCTIVITY),
         stats,
     })
+}
+
+/// The latest delivery of each call, in delivery order, with only the `columns` asked for
+/// (see [`Options::calls_only`]); and how many copies were dropped.
+fn latest_calls(parts: Vec<RecordBatch>, columns: &[String]) -> Result<(RecordBatch, usize)> {
+    let schema = CALLS.schema();
+    let (positions, dropped) = latest_by_text_key(&parts, schema.index_of("uuid")?);
+    // Each part is one chunk of one file, whose rows all carry its name.
+    let sources = parts
+        .iter()
+        .map(|p| {
+            let names = p.column(schema.index_of("source_file")?).as_string::<i32>();
+            Ok(std::sync::Arc::from(
+                match arrow::array::Array::is_empty(names) {
+                    true => "",
+                    false => names.value(0),
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let kept = Deferred {
+        schema,
+        parts,
+        sources,
+        positions,
+        parent_key: None,
+    };
+    Ok((kept.select(columns)?, dropped))
 }
 
 /// A record's fields by lower-cased key, as raw JSON borrowed from the file. A list, not a
@@ -177,15 +236,11 @@ impl<'a> Fields<'a> {
     fn count(&self, key: &str) -> Result<Option<i64>> {
         Ok(self.get::<LooseCount>(key)?.0)
     }
-
-    fn raw(&self, key: &str) -> Result<Option<Cow<'a, str>>> {
-        Ok(self.get::<RawText>(key)?.0)
-    }
 }
 
 type Chunk = Vec<(&'static TableDef, RecordBatch)>;
 
-fn parse_chunk(mut records: Records<'_>, keyless: &Keyless) -> Result<Chunk> {
+fn parse_chunk(mut records: Records<'_>, skipped: &[&str], keyless: &Keyless) -> Result<Chunk> {
     let f = records.file();
     let source = f.path.to_string_lossy();
     let source = Some(source.as_ref());
@@ -260,48 +315,156 @@ fn parse_chunk(mut records: Records<'_>, keyless: &Keyless) -> Result<Chunk> {
         }
         _ => {
             let mut b = TableBuilder::new(&CALLS);
-            while let Some((start, r)) = Fields::next(&mut records)? {
-                let id = r.str("_id")?;
-                let Some(uuid) = required(f, start, r.str("uuid")?.or(id.clone()), "uuid", keyless)
+            let mut memo = KeyMemo::default();
+            while let Some((start, c)) = records.next(|d| call(d, skipped, &mut memo))? {
+                let Some(uuid) = required(f, start, c.uuid.0.or(c.id.0.clone()), "uuid", keyless)
                 else {
                     continue;
                 };
-                b.str(Some(&uuid)).str(id.as_deref());
-                for k in [
-                    "channel",
-                    "direction",
-                    "type",
-                    "user_display_name",
-                    "user_login_id",
-                    "caller",
-                    "callee",
-                    "team_name",
-                ] {
-                    b.str(r.str(k)?.as_deref());
-                }
-                b.ts(r.time("start_time")?)
-                    .ts(r.time("answer_time")?)
-                    .ts(r.time("end_time")?);
-                for k in [
-                    "progress_duration",
-                    "duration",
-                    "hold_duration",
-                    "conference_duration",
-                ] {
-                    b.f64(r.num(k)?);
-                }
-                for k in ["status", "terminated_by", "termination_cause"] {
-                    b.str(r.str(k)?.as_deref());
-                }
-                b.f64(r.num("mos")?)
-                    .i64(r.count("domain_id")?)
-                    .str(r.raw("custom_data")?.as_deref())
+                b.str(Some(&uuid))
+                    .str(c.id.0.as_deref())
+                    .str(c.channel.0.as_deref())
+                    .str(c.direction.0.as_deref())
+                    .str(c.kind.0.as_deref())
+                    .str(c.user_display_name.0.as_deref())
+                    .str(c.user_login_id.0.as_deref())
+                    .str(c.caller.0.as_deref())
+                    .str(c.callee.0.as_deref())
+                    .str(c.team_name.0.as_deref())
+                    .ts(c.start_time.0)
+                    .ts(c.answer_time.0)
+                    .ts(c.end_time.0)
+                    .f64(c.progress_duration.0)
+                    .f64(c.duration.0)
+                    .f64(c.hold_duration.0)
+                    .f64(c.conference_duration.0)
+                    .str(c.status.0.as_deref())
+                    .str(c.terminated_by.0.as_deref())
+                    .str(c.termination_cause.0.as_deref())
+                    .f64(c.mos.0)
+                    .i64(c.domain_id.0)
+                    .str(c.custom_data.0.as_deref())
                     .str(source);
                 b.end_row();
             }
             Ok(vec![(&CALLS, b.finish()?)])
         }
     }
+}
+
+/// A call (an item of the `sessions` report).
+#[derive(Debug, Default)]
+struct Call<'a> {
+    id: LooseStr<'a>,
+    uuid: LooseStr<'a>,
+    channel: LooseStr<'a>,
+    direction: LooseStr<'a>,
+    kind: LooseStr<'a>,
+    user_display_name: LooseStr<'a>,
+    user_login_id: LooseStr<'a>,
+    caller: LooseStr<'a>,
+    callee: LooseStr<'a>,
+    team_name: LooseStr<'a>,
+    start_time: LooseTime,
+    answer_time: LooseTime,
+    end_time: LooseTime,
+    progress_duration: LooseF64,
+    duration: LooseF64,
+    hold_duration: LooseF64,
+    conference_duration: LooseF64,
+    status: LooseStr<'a>,
+    terminated_by: LooseStr<'a>,
+    termination_cause: LooseStr<'a>,
+    mos: LooseF64,
+    domain_id: LooseCount,
+    custom_data: RawText<'a>,
+}
+
+/// The keys of a call the reader knows (lower-cased).
+const CALL_KEYS: [&str; 23] = [
+    "_id",
+    "uuid",
+    "channel",
+    "direction",
+    "type",
+    "user_display_name",
+    "user_login_id",
+    "caller",
+    "callee",
+    "team_name",
+    "start_time",
+    "answer_time",
+    "end_time",
+    "progress_duration",
+    "duration",
+    "hold_duration",
+    "conference_duration",
+    "status",
+    "terminated_by",
+    "termination_cause",
+    "mos",
+    "domain_id",
+    "custom_data",
+];
+
+/// The keys of a call a metrics-only read skips undecoded: no call KPI and no `--by`
+/// dimension reads them (see `metrics::calls`).
+const CALL_LEAN_SKIPPED: [&str; 12] = [
+    "channel",
+    "type",
+    "user_login_id",
+    "caller",
+    "callee",
+    "end_time",
+    "progress_duration",
+    "conference_duration",
+    "terminated_by",
+    "termination_cause",
+    "domain_id",
+    "custom_data",
+];
+
+/// Reads one call at `d`, skipping the `skipped` keys (`memo` carries the key order from one
+/// record of a chunk to the next). The record loop of the calls reports, which are most of
+/// a Samespace export's bytes, so it matches keys against the memo as the other vendors'
+/// readers do rather than listing every field first.
+fn call<'de>(
+    d: &mut super::de::Deserializer<'de>,
+    skipped: &[&str],
+    memo: &mut KeyMemo<'de, &'static str>,
+) -> Result<Call<'de>, super::de::Error> {
+    let mut c = Call::default();
+    let resolve = |k: &str| super::known_key(&CALL_KEYS, skipped, k);
+    d.fields("a Samespace call object", memo, resolve, |d, k, key| {
+        match k {
+            "_id" => c.id = d.value(key)?,
+            "uuid" => c.uuid = d.value(key)?,
+            "channel" => c.channel = d.value(key)?,
+            "direction" => c.direction = d.value(key)?,
+            "type" => c.kind = d.value(key)?,
+            "user_display_name" => c.user_display_name = d.value(key)?,
+            "user_login_id" => c.user_login_id = d.value(key)?,
+            "caller" => c.caller = d.value(key)?,
+            "callee" => c.callee = d.value(key)?,
+            "team_name" => c.team_name = d.value(key)?,
+            "start_time" => c.start_time = d.value(key)?,
+            "answer_time" => c.answer_time = d.value(key)?,
+            "end_time" => c.end_time = d.value(key)?,
+            "progress_duration" => c.progress_duration = d.value(key)?,
+            "duration" => c.duration = d.value(key)?,
+            "hold_duration" => c.hold_duration = d.value(key)?,
+            "conference_duration" => c.conference_duration = d.value(key)?,
+            "status" => c.status = d.value(key)?,
+            "terminated_by" => c.terminated_by = d.value(key)?,
+            "termination_cause" => c.termination_cause = d.value(key)?,
+            "mos" => c.mos = d.value(key)?,
+            "domain_id" => c.domain_id = d.value(key)?,
+            "custom_data" => c.custom_data = d.value(key)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok(c)
 }
 
 /// The record's key, or `None` (noted in `keyless`) when it has none.
@@ -405,6 +568,47 @@ fn csat_record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The calls-only read (skipped fields, columns selected) gives the full read's rows
+    /// and values, in the same order, over every notation of the samples.
+    #[test]
+    fn calls_only_read_equals_the_full_read() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/samespace");
+        let candidates: Vec<Candidate> = [
+            "calls_2024-03-30.json",
+            "calls_extended.json",
+            "calls_shell.json",
+        ]
+        .iter()
+        .map(|f| Candidate {
+            path: dir.join(f),
+            from_dir: false,
+            digest: None,
+        })
+        .collect();
+        let full = read(
+            &candidates,
+            &Options::default(),
+            OnBadFile::Fail,
+            &mut Rejects::default(),
+        )
+        .unwrap();
+        let columns = crate::metrics::calls::columns(&["team_name".to_string()]);
+        let opts = Options {
+            calls_only: Some(columns.clone()),
+        };
+        let lean = read(&candidates, &opts, OnBadFile::Fail, &mut Rejects::default()).unwrap();
+        assert!(full.calls.num_rows() > 3);
+        assert_eq!(lean.stats.duplicates, full.stats.duplicates);
+        assert_eq!(lean.calls.num_columns(), columns.len());
+        for c in &columns {
+            assert_eq!(
+                lean.calls.column_by_name(c).unwrap().as_ref(),
+                full.calls.column_by_name(c).unwrap().as_ref(),
+                "{c}"
+            );
+        }
+    }
 
     #[test]
     fn survey_questions_split_into_id_and_text() {

@@ -308,3 +308,54 @@ fn readers_keep_working_during_a_run_and_see_the_lake_as_before() {
     ok(&writer.wait_with_output().unwrap());
     assert_ne!(kpis(&lake), before, "and the run's data after it");
 }
+
+/// Batches go by the export day a file's name carries, not by path; which copy of a record
+/// wins still goes by delivery (path) order. Here the later delivery names the earlier day,
+/// so its batch is read first, and must still win.
+#[test]
+fn the_later_delivery_wins_whatever_day_its_name_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let gen = dir.path().join("gen");
+    let out = run(&[
+        "generate",
+        "ultimate",
+        "--out",
+        gen.to_str().unwrap(),
+        "--days",
+        "1",
+        "--per-day",
+        "5",
+        "--seed",
+        "3",
+        "--plain",
+    ]);
+    ok(&out);
+    let file = std::fs::read_dir(&gen)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut record: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    // Delivered first (path order), naming the later day.
+    record["conversation_status"] = "botHandled".into();
+    std::fs::write(inbox.join("a_2024-03-26.json"), record.to_string()).unwrap();
+    // Delivered last, naming the earlier day: the copy that must win.
+    record["conversation_status"] = "agent".into();
+    std::fs::write(inbox.join("b_2024-03-25.json"), record.to_string()).unwrap();
+    for batch in ["1", "1G"] {
+        let lake = dir.path().join(format!("lake-{batch}"));
+        ok(&ingest(&inbox, &lake, &["--batch-size", batch]));
+        let table = content_of(&lake, "bot_conversations");
+        assert_eq!(table.lines().count(), 2, "{table}");
+        let row = table.lines().nth(1).unwrap();
+        assert!(row.contains(",agent,"), "batch size {batch}: {row}");
+        assert!(
+            row.contains("b_2024-03-25.json"),
+            "batch size {batch}: {row}"
+        );
+    }
+}

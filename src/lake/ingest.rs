@@ -6,8 +6,8 @@
 //! 2.2 GB; now 0.42 GB). Now memory holds one batch's rows and the partitions being merged, whatever
 //! the inbox. Batches change nothing in the result: a batch merges with what earlier
 //! batches staged exactly as a later run merges with the lake, by the same key and rule
-//! (a later delivery is a later file in sorted order, so a later batch), and the lake
-//! still changes once, at the commit ([`super::commit`]).
+//! (a later delivery is a later file in sorted path order, whichever batch read it: see
+//! [`batches`]), and the lake still changes once, at the commit ([`super::commit`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,12 +30,11 @@ use crate::source::{
 };
 
 /// How much JSON (after gzip is undone) one batch reads by default. Measured on generated
-/// bot exports of two bots (`conversation_<bot>_<date>` files, so in path order the second
-/// bot's batches touch every day the first bot's batches staged, and re-merge them):
-/// 15 days (0.85 GB) and 60 days (3.4 GB) peak at 365 and 419 MB with 256 MiB batches,
-/// against 453 and 571 MB with 512 MiB (1.26×, where the bound asked is 1.25×), for about
-/// 14% more time on the 60 days. One batch for the whole inbox had peaked at 0.92 and
-/// 2.2 GB.
+/// bot exports of two bots, batches by export day ([`batches`]): 15 days (0.85 GB) and 60
+/// days (2.5 GB) peak at 378 and 383 MB with 256 MiB batches (the peak does not grow with
+/// the inbox), against 403 and 497 MB with 512 MiB, which takes a quarter less time on the
+/// 60 days (`--batch-size` trades one for the other). One batch for the whole inbox peaks
+/// at three times the memory.
 pub const DEFAULT_BATCH_BYTES: u64 = 256 << 20;
 
 /// How an ingest runs.
@@ -146,7 +145,9 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
     let mut staging = Staging::new(&report.run_id);
     let mut run = RunState::default();
     for (vendor, files) in &fresh {
+        let ranks = delivery_ranks(files);
         for batch in batches(files, opts.batch_bytes)? {
+            let batch = &batch[..];
             let before = rejects.files.len();
             let incoming = read_batch(*vendor, batch, opts.on_bad, &mut rejects, &mut report)?;
             let rejected: HashSet<String> = rejects.files[before..]
@@ -159,10 +160,14 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
                 .map(|c| c.path.to_string_lossy().into_owned())
                 .filter(|k| !rejected.contains(k) && manifest.files.contains_key(k))
                 .collect();
+            let delivery = Delivery {
+                replaced: &replaced,
+                ranks: &ranks,
+            };
             merge_batch(
                 root,
                 incoming,
-                &replaced,
+                &delivery,
                 &manifest,
                 &mut staging,
                 &mut run,
@@ -282,26 +287,64 @@ fn plan(
     Ok(Plan { fresh, identity })
 }
 
-/// Consecutive runs of `files` (sorted path order, so a later delivery stays in a later
-/// batch) of at most `budget` JSON bytes each; a larger file is a batch of its own.
-fn batches(files: &[Candidate], budget: u64) -> Result<Vec<&[Candidate]>> {
+/// Each file's place in delivery order (sorted path order, as `files` come): a later
+/// delivery of a record wins, whichever batch read it (see [`batches`]).
+fn delivery_ranks(files: &[Candidate]) -> HashMap<String, u32> {
+    (files.iter().enumerate())
+        .map(|(i, c)| (c.path.to_string_lossy().into_owned(), i as u32 + 1))
+        .collect()
+}
+
+/// The export day a file's name carries (its first `YYYY-MM-DD`), if any.
+fn named_day(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    let b = name.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (0..b.len().saturating_sub(9)).find_map(|i| {
+        (digits(i..i + 4) && b[i + 4] == b'-' && digits(i + 5..i + 7) && b[i + 7] == b'-')
+            .then_some(i)
+            .filter(|&i| digits(i + 8..i + 10))
+            .map(|i| &name[i..i + 10])
+    })
+}
+
+/// Batches of at most `budget` JSON bytes each (a larger file is a batch of its own), taking
+/// the files in the order of the export day their names carry, then path; each batch's files
+/// in path order, as a reader takes them.
+///
+/// Why by day: exports come one file per source and day (`conversation_<bot>_<date>`), and
+/// a batch's rows go to the partitions of their days. In path order the second bot's
+/// batches touched every day the first bot's had staged, and each of those partitions was
+/// read back and merged again: the default ingest took 1.9× the time of one batch. By day,
+/// a batch's days are mostly its own. Which copy of a record wins does not depend on the
+/// batches: the merge breaks ties by the files' delivery order ([`delivery_ranks`]), not by
+/// which batch came first.
+fn batches(files: &[Candidate], budget: u64) -> Result<Vec<Vec<Candidate>>> {
     let sizes = files
         .par_iter()
         .map(|c| source::content_size(&c.path))
         .collect::<Result<Vec<u64>>>()?;
-    let mut out = Vec::new();
-    let (mut start, mut bytes) = (0, 0u64);
-    for (i, size) in sizes.into_iter().enumerate() {
-        if i > start && bytes + size > budget {
-            out.push(&files[start..i]);
-            (start, bytes) = (i, 0);
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| named_day(&files[i].path));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0u64;
+    for i in order {
+        match out.last_mut() {
+            Some(batch) if bytes + sizes[i] <= budget => batch.push(i),
+            _ => {
+                out.push(vec![i]);
+                bytes = 0;
+            }
         }
-        bytes += size;
+        bytes += sizes[i];
     }
-    if start < files.len() {
-        out.push(&files[start..]);
-    }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|mut batch| {
+            batch.sort_unstable();
+            batch.into_iter().map(|i| files[i].clone()).collect()
+        })
+        .collect())
 }
 
 /// Reads one batch of one family into its tables' new rows.
@@ -363,19 +406,26 @@ struct RunState {
     partition_rows: BTreeMap<(&'static str, String), usize>,
 }
 
+/// Which copy of a record a batch's merge keeps: the batch's files the lake already holds
+/// with other content (their old rows leave) and the run's delivery order.
+struct Delivery<'a> {
+    replaced: &'a HashSet<String>,
+    ranks: &'a HashMap<String, u32>,
+}
+
 /// Merges one batch's new rows into every partition they touch, and the partitions holding
 /// rows of the batch's replaced files, table by table (parents before their children).
 fn merge_batch(
     root: &Path,
     mut incoming: BTreeMap<&'static str, Incoming>,
-    replaced: &HashSet<String>,
+    delivery: &Delivery<'_>,
     manifest: &Manifest,
     staging: &mut Staging,
     run: &mut RunState,
     report: &mut IngestReport,
 ) -> Result<()> {
     let mut stale_partitions: BTreeSet<&str> = BTreeSet::new();
-    for f in replaced {
+    for f in delivery.replaced {
         stale_partitions.extend(manifest.files[f].partitions.iter().map(String::as_str));
     }
     // Each parent table's partitions, for its child tables.
@@ -441,7 +491,8 @@ fn merge_batch(
             table: t,
             new: &new,
             by_dt: &by_dt,
-            replaced,
+            replaced: delivery.replaced,
+            ranks: delivery.ranks,
             kept_parents: &kept_parents,
             staging,
             run_id: &report.run_id,

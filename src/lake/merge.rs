@@ -80,16 +80,52 @@ pub(super) fn strictly_increasing(batch: &RecordBatch, key: &[&str]) -> Result<b
     Ok(k.null_count() == 0 && (1..k.len()).all(|i| k.value(i - 1) < k.value(i)))
 }
 
-/// Keeps the last row per key (after a stable sort on `order_by`, nulls first).
-pub(super) fn keep_last(batch: &RecordBatch, t: &LakeTable) -> Result<RecordBatch> {
+/// Keeps the last row per key: the latest by `order_by` (nulls first), then the latest
+/// delivery (`ranks`: this run's files in delivery order; rows of earlier runs' files first).
+/// The rows kept come out in `order_by` order, then as they came.
+///
+/// Delivery, not position, breaks ties: a run's batches go by export day (see
+/// `ingest::batches`), so a partition staged by an earlier batch may hold a later delivery
+/// than the batch merging into it.
+pub(super) fn keep_last(
+    batch: &RecordBatch,
+    t: &LakeTable,
+    ranks: &HashMap<String, u32>,
+) -> Result<RecordBatch> {
     // The rows in merge order, as indices: the batch itself is copied once, at the end,
     // with only the rows kept (a sorted copy and then a filtered one had been two copies
     // of a partition, the peak of a batch re-merging the partitions its predecessor staged).
     let mut order: Vec<usize> = (0..batch.num_rows()).collect();
-    if let Some(c) = t.order_by {
-        let v = column(batch, c)?.as_primitive::<TimestampMicrosecondType>();
-        order.sort_by_key(|&i| (v.is_valid(i).then(|| v.value(i)), i));
+    let times = match t.order_by {
+        Some(c) => Some(column(batch, c)?.as_primitive::<TimestampMicrosecondType>()),
+        None => None,
+    };
+    let time = |i: usize| times.and_then(|v| v.is_valid(i).then(|| v.value(i)));
+    if times.is_some() {
+        order.sort_by_key(|&i| (time(i), i));
     }
+    // Each row's delivery rank; a file's rows are adjacent, so looked up once per run.
+    let src = strings(batch, "source_file")?;
+    let mut rank = Vec::with_capacity(batch.num_rows());
+    let mut last_file: Option<(&str, u32)> = None;
+    for i in 0..batch.num_rows() {
+        let file = if src.is_valid(i) { src.value(i) } else { "" };
+        let r = match last_file {
+            Some((f, r)) if f == file => r,
+            _ => ranks.get(file).copied().unwrap_or(0),
+        };
+        last_file = Some((file, r));
+        rank.push(r);
+    }
+    // Where rows come in delivery order (a run of one batch), merge order is that order.
+    let by_delivery = match rank.windows(2).all(|w| w[0] <= w[1]) {
+        true => std::borrow::Cow::Borrowed(&order),
+        false => {
+            let mut o = order.clone();
+            o.sort_by_key(|&i| (time(i), rank[i], i));
+            std::borrow::Cow::Owned(o)
+        }
+    };
     let cols: Vec<ArrayRef> = t
         .key
         .iter()
@@ -101,21 +137,17 @@ pub(super) fn keep_last(batch: &RecordBatch, t: &LakeTable) -> Result<RecordBatc
             .collect(),
     )?;
     let rows = converter.convert_columns(&cols)?;
-    // Position in `order` of the last row of each key.
+    // The last row of each key in merge order.
     let mut last: HashMap<&[u8], usize, foldhash::fast::RandomState> =
         HashMap::with_capacity_and_hasher(batch.num_rows(), Default::default());
-    for (at, &i) in order.iter().enumerate() {
-        last.insert(rows.row(i).data(), at);
+    for &i in by_delivery.iter() {
+        last.insert(rows.row(i).data(), i);
     }
     let mut keep = vec![false; order.len()];
-    for at in last.into_values() {
-        keep[at] = true;
+    for i in last.into_values() {
+        keep[i] = true;
     }
-    let kept: Vec<usize> = order
-        .iter()
-        .zip(&keep)
-        .filter_map(|(&i, &k)| k.then_some(i))
-        .collect();
+    let kept: Vec<usize> = order.iter().copied().filter(|&i| keep[i]).collect();
     take(batch, &kept)
 }
 
@@ -265,6 +297,9 @@ pub(super) struct MergeContext<'a> {
     /// leave. Only this batch's: a file another batch of the run re-read has its new rows
     /// in the staged partitions, which must stay.
     pub replaced: &'a HashSet<String>,
+    /// This run's files in delivery order (see `ingest::delivery_ranks`); rows of files of
+    /// earlier runs rank before them all.
+    pub ranks: &'a HashMap<String, u32>,
     pub kept_parents: &'a HashMap<(&'static str, String), KeptRows>,
     /// What the run staged so far: a partition an earlier batch wrote merges with that copy.
     pub staging: &'a Staging,
@@ -386,7 +421,7 @@ pub(super) fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged
         // Only new rows, already deduplicated and in key order by the reader: nothing to
         // drop (checked: keys strictly increasing), so skip the sort, hash and copies.
         None if !existing && strictly_increasing(&combined, t.key)? => combined,
-        None => keep_last(&combined, t)?,
+        None => keep_last(&combined, t, c.ranks)?,
         // Children read with their parents (deferred: only the children of the copies the
         // read kept) into a partition new on both sides: the check below would keep every
         // row, after hashing each one's (key, file) pair.

@@ -1044,6 +1044,33 @@ fn runs(positions: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
     runs
 }
 
+/// The all-null columns of reads that leave columns out (metrics-only reads, from files and
+/// from the lake): one array per type, made once and shared (sliced) by every chunk or
+/// partition. Why: made per chunk, these zeroed buffers were a fifth of a metrics run's page
+/// faults; made per partition file of a lake, a third of a run's time and 300 MB of its peak,
+/// for columns nothing reads.
+#[derive(Default)]
+pub struct Nulls(std::sync::Mutex<Vec<(DataType, ArrayRef)>>);
+
+impl Nulls {
+    /// `rows` nulls of `data_type`.
+    pub fn of(&self, data_type: &DataType, rows: usize) -> ArrayRef {
+        let mut made = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let cached = made.iter().position(|(t, _)| t == data_type);
+        if let Some(a) = cached.map(|i| &made[i].1).filter(|a| a.len() >= rows) {
+            return a.slice(0, rows);
+        }
+        // Room for the next chunks too: most reads ask for many columns of similar length.
+        let len = rows
+            .max(8192)
+            .max(cached.map_or(0, |i| made[i].1.len() * 2));
+        let a = arrow::array::new_null_array(data_type, len);
+        made.retain(|(t, _)| t != data_type);
+        made.push((data_type.clone(), a.clone()));
+        a.slice(0, rows)
+    }
+}
+
 /// `batch` with the column `name` replaced by `values`.
 pub fn with_column(
     batch: &RecordBatch,
@@ -1456,6 +1483,27 @@ pub fn time_span<'a>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn columns_left_out_are_null_slices_of_one_shared_column() {
+        use arrow::array::Array;
+        use arrow::datatypes::DataType;
+        let nulls = super::Nulls::default();
+        let short = nulls.of(&DataType::Utf8, 3);
+        let long = nulls.of(&DataType::Utf8, 9000);
+        let again = nulls.of(&DataType::Utf8, 2);
+        let other = nulls.of(&DataType::Int64, 4);
+        for (a, rows) in [(&short, 3), (&long, 9000), (&again, 2), (&other, 4)] {
+            assert_eq!((a.len(), a.null_count()), (rows, rows));
+        }
+        assert_eq!(short.data_type(), &DataType::Utf8);
+        assert_eq!(other.data_type(), &DataType::Int64);
+        // The longer column made for the second call is the one later calls slice.
+        assert_eq!(
+            again.to_data().buffers()[0].as_ptr(),
+            long.to_data().buffers()[0].as_ptr()
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -131,9 +131,12 @@ pub fn understood_counter_all_zero(conversations: &[RecordBatch]) -> Option<Find
     let mut bots: BTreeMap<String, BotCounts> = BTreeMap::new();
     for b in conversations {
         let (bot, files) = (utf8(b, "bot_id"), utf8(b, "source_file"));
-        fn at(c: &Option<ArrayRef>, i: usize) -> Option<&str> {
-            let c = c.as_ref()?.as_string::<i32>();
-            c.is_valid(i).then(|| c.value(i))
+        let (bot, files) = (
+            bot.as_ref().map(|c| c.as_string::<i32>()),
+            files.as_ref().map(|c| c.as_string::<i32>()),
+        );
+        fn at<'a>(c: &Option<&'a arrow::array::StringArray>, i: usize) -> Option<&'a str> {
+            c.filter(|c| c.is_valid(i)).map(|c| c.value(i))
         }
         let (visitors, nu) = (
             Numbers::of(b, "visitor_messages_count"),

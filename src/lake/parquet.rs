@@ -74,7 +74,7 @@ pub(super) fn write_parquet(
 }
 
 pub(super) fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
-    read_parquet_columns(path, def, false, None)
+    read_parquet_columns(path, def, false, None, &table::Nulls::default())
 }
 
 /// Reads a partition file; with `lean`, the heavy columns are not read (Parquet projection)
@@ -84,6 +84,7 @@ pub(super) fn read_parquet_columns(
     def: &TableDef,
     lean: bool,
     only: Option<&[String]>,
+    nulls: &table::Nulls,
 ) -> Result<RecordBatch> {
     let file = File::open(path).map_err(io(path))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
@@ -129,10 +130,7 @@ pub(super) fn read_parquet_columns(
     let mut next = read.into_iter();
     for (i, c) in def.columns.iter().enumerate() {
         if skipped(c) {
-            arrays.push(arrow::array::new_null_array(
-                schema.field(i).data_type(),
-                rows,
-            ));
+            arrays.push(nulls.of(schema.field(i).data_type(), rows));
         } else {
             let parts = next.next().unwrap_or_default();
             let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();

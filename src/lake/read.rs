@@ -87,9 +87,10 @@ fn read_parts(root: &Path, def: &TableDef, scope: &Scope) -> Result<Vec<RecordBa
         .map(|(_, f)| f)
         .collect();
     let only = scope.only.as_deref().map(Vec::as_slice);
+    let nulls = table::Nulls::default();
     files
         .par_iter()
-        .map(|f| read_parquet_columns(f, def, scope.lean, only))
+        .map(|f| read_parquet_columns(f, def, scope.lean, only, &nulls))
         .collect()
 }
 

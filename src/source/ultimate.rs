@@ -14,8 +14,8 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use arrow::array::{
-    new_null_array, Array, ArrayBuilder, ArrayRef, AsArray, BooleanArray, BooleanBuilder,
-    Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayBuilder, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder,
+    Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{Schema, SchemaRef, TimestampMicrosecondType};
@@ -154,7 +154,7 @@ fn parse(
     rejects: &mut Rejects,
 ) -> Result<(Vec<Chunk>, Stats)> {
     let keyless = Keyless::default();
-    let nulls = Nulls::default();
+    let nulls = crate::table::Nulls::default();
     let chunks = read_all(
         candidates,
         &[Vendor::Ultimate],
@@ -640,34 +640,17 @@ impl<B: ArrayBuilder> Col<B> {
         }
     }
 
-    fn finish(&mut self, rows: usize, nulls: &Nulls) -> Result<ArrayRef> {
+    fn finish(&mut self, rows: usize, nulls: &crate::table::Nulls) -> Result<ArrayRef> {
         Ok(match &mut self.builder {
             Some(b) => b.finish(),
-            None => nulls.column(self.name, rows)?,
+            None => nulls.of(
+                BOT_CONVERSATIONS
+                    .schema()
+                    .field_with_name(self.name)?
+                    .data_type(),
+                rows,
+            ),
         })
-    }
-}
-
-/// The all-null columns of a metrics-only read, made once and shared (sliced) by every
-/// chunk. Why: made per chunk, these zeroed buffers were a fifth of a metrics run's page
-/// faults, for columns nothing reads.
-#[derive(Default)]
-struct Nulls(std::sync::Mutex<Vec<(&'static str, ArrayRef)>>);
-
-impl Nulls {
-    /// `rows` nulls of column `name` of `bot_conversations`.
-    fn column(&self, name: &'static str, rows: usize) -> Result<ArrayRef> {
-        let mut made = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let cached = made.iter().position(|(n, _)| *n == name);
-        if let Some(a) = cached.map(|i| &made[i].1).filter(|a| a.len() >= rows) {
-            return Ok(a.slice(0, rows));
-        }
-        let schema = BOT_CONVERSATIONS.schema();
-        let len = rows.max(super::RECORDS_PER_TASK);
-        let a = new_null_array(schema.field_with_name(name)?.data_type(), len);
-        made.retain(|(n, _)| *n != name);
-        made.push((name, a.clone()));
-        Ok(a.slice(0, rows))
     }
 }
 
@@ -972,7 +955,7 @@ impl Builders {
         source: Arc<str>,
         input: usize,
         shrink: bool,
-        nulls: &Nulls,
+        nulls: &crate::table::Nulls,
     ) -> Result<Chunk> {
         let rows = self.rows as usize;
         let end = self.end.finish();
@@ -1090,7 +1073,7 @@ fn parse_chunk(
     opts: &Options,
     shrink: bool,
     keyless: &Keyless,
-    nulls: &Nulls,
+    nulls: &crate::table::Nulls,
 ) -> Result<Chunk> {
     let f = records.file();
     let want = |c: &str| opts.only.as_ref().is_none_or(|o| o.iter().any(|w| w == c));
@@ -1413,7 +1396,7 @@ mod tests {
         for r in records {
             assert!(b.push(&parse(r).expect("record"), &opts));
         }
-        b.finish("f.json".into(), 0, true, &Nulls::default())
+        b.finish("f.json".into(), 0, true, &crate::table::Nulls::default())
             .expect("chunk")
     }
 
@@ -1484,30 +1467,6 @@ mod tests {
             c
         });
         assert_eq!(superseded(&colliding), expected);
-    }
-
-    #[test]
-    fn columns_left_out_are_null_slices_of_one_shared_column() {
-        let nulls = Nulls::default();
-        let short = nulls.column("bot_name", 3).unwrap();
-        let long = nulls
-            .column("bot_name", super::super::RECORDS_PER_TASK + 5)
-            .unwrap();
-        let again = nulls.column("bot_name", 2).unwrap();
-        for (a, rows) in [
-            (&short, 3),
-            (&long, super::super::RECORDS_PER_TASK + 5),
-            (&again, 2),
-        ] {
-            assert_eq!((a.len(), a.null_count()), (rows, rows));
-            assert_eq!(a.data_type(), &arrow::datatypes::DataType::Utf8);
-        }
-        // The longer column made for the second call is the one later calls slice.
-        assert_eq!(
-            again.to_data().buffers()[0].as_ptr(),
-            long.to_data().buffers()[0].as_ptr()
-        );
-        assert!(nulls.column("no_such_column", 1).is_err());
     }
 
     #[test]

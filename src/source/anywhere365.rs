@@ -25,8 +25,9 @@ pub struct Tables {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Metrics-only read: `dialogues` comes out with only these columns, in delivery order
-    /// rather than canonical order, and the fields no queue KPI reads ([`LEAN_SKIPPED`]) are
-    /// skipped undecoded. `None` reads every column, in canonical order.
+    /// rather than canonical order, and the fields no queue KPI reads ([`LEAN_SKIPPED`], and
+    /// the [`DIMENSION_KEYS`] not asked for) are skipped undecoded. `None` reads every
+    /// column, in canonical order.
     pub only: Option<Vec<String>>,
 }
 
@@ -39,6 +40,27 @@ const LEAN_SKIPPED: [&str; 5] = [
     "customerid",
 ];
 
+/// Keys a metrics-only read skips unless their column is asked for (a `--by` dimension).
+const DIMENSION_KEYS: [(&str, &str); 3] = [
+    ("ivrid", "ivr_id"),
+    ("queueid", "queue_id"),
+    ("agentid", "agent_id"),
+];
+
+impl Options {
+    /// The keys to skip undecoded: none for a full read.
+    fn skipped(&self) -> Vec<&'static str> {
+        let Some(only) = &self.only else {
+            return Vec::new();
+        };
+        let unread = DIMENSION_KEYS
+            .into_iter()
+            .filter(|(_, column)| !only.iter().any(|c| c == column))
+            .map(|(key, _)| key);
+        LEAN_SKIPPED.into_iter().chain(unread).collect()
+    }
+}
+
 /// Reads Dialogues exports into the `dialogues` table.
 pub fn read(
     candidates: &[Candidate],
@@ -47,6 +69,7 @@ pub fn read(
     rejects: &mut Rejects,
 ) -> Result<Tables> {
     let keyless = Keyless::default();
+    let skipped = opts.skipped();
     let chunks = read_all(
         candidates,
         &[Vendor::Anywhere365],
@@ -54,7 +77,7 @@ pub fn read(
         opts.only.is_none(),
         rejects,
         &keyless,
-        |records, keyless| parse_chunk(records, opts.only.is_some(), keyless),
+        |records, keyless| parse_chunk(records, &skipped, keyless),
     )?;
     let files = rejects.read_of(candidates.len());
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
@@ -132,15 +155,14 @@ const KEYS: [&str; 19] = [
     "quickdrop",
 ];
 
-/// Reads one Dialogue at `d`; a `lean` read skips [`LEAN_SKIPPED`] (`memo` carries the key
-/// order from one record of a chunk to the next).
+/// Reads one Dialogue at `d`, skipping the `skipped` keys (see [`Options::skipped`]; `memo`
+/// carries the key order from one record of a chunk to the next).
 fn dialogue<'de>(
     d: &mut super::de::Deserializer<'de>,
-    lean: bool,
+    skipped: &[&str],
     memo: &mut KeyMemo<'de, &'static str>,
 ) -> Result<Dialogue<'de>, super::de::Error> {
     let mut r = Dialogue::default();
-    let skipped: &[&str] = if lean { &LEAN_SKIPPED } else { &[] };
     let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
     d.fields(
         "an Anywhere365 Dialogue object",
@@ -188,13 +210,13 @@ pub fn direction(v: &str) -> &str {
 
 fn parse_chunk(
     mut records: Records<'_>,
-    lean: bool,
+    skipped: &[&str],
     keyless: &Keyless,
 ) -> Result<(RecordBatch, std::sync::Arc<str>)> {
     let f = records.file();
     let mut b = TableBuilder::new(&DIALOGUES);
     let mut memo = KeyMemo::default();
-    while let Some((start, r)) = records.next(|d| dialogue(d, lean, &mut memo))? {
+    while let Some((start, r)) = records.next(|d| dialogue(d, skipped, &mut memo))? {
         let Some(id) = r.id.0.as_deref() else {
             keyless.note(f.location(start), "id");
             continue;
@@ -245,7 +267,7 @@ mod tests {
         let text = r#"{"Id":"a1","StartTimestamp":"2024-05-07T09:00:01Z","queueDurationInSec":18.0,
                 "direction":1,"Outcome":"Accepted","InSLA":"True","QuickDrop":null,"orderNumber":104233}"#;
         let d = crate::source::de::from_slice_with(text.as_bytes(), |d| {
-            dialogue(d, false, &mut KeyMemo::default())
+            dialogue(d, &[], &mut KeyMemo::default())
         })
         .unwrap();
         assert_eq!(d.id.0.as_deref(), Some("a1"));

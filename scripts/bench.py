@@ -403,14 +403,19 @@ def measure(args, rows, task, size, mb, cmd, peers):
         flush=True)
 
 
+def generate(args, vendor, out, days, per_day):
+    """`cxkpi generate VENDOR` into `out`: the plain exports every peer reads."""
+    subprocess.run([args.cxkpi, "-q", "generate", vendor, "--out", str(out), "--days", str(days),
+                    "--per-day", str(per_day), "--seed", "7", "--plain"], check=True)
+
+
 def input_mb(d):
     return sum(f.stat().st_size for f in Path(d).iterdir()) / 1e6
 
 
 def bot_tasks(args, rows, tmp, days):
     nd, arr = tmp / f"ultimate-{days}", tmp / f"ultimate-{days}-array"
-    subprocess.run([args.cxkpi, "-q", "generate", "ultimate", "--out", str(nd), "--days", str(days),
-                    "--per-day", str(args.per_day), "--seed", "7", "--plain"], check=True)
+    generate(args, "ultimate", nd, days, args.per_day)
     to_array(nd, arr)
     mb = input_mb(nd)
     size = f"{days} days"
@@ -460,8 +465,7 @@ def vendor_tasks(args, rows, tmp, days):
     size = f"{days} days"
     # Anywhere365 dialogues.
     d = tmp / f"anywhere365-{days}"
-    subprocess.run([args.cxkpi, "-q", "generate", "anywhere365", "--out", str(d), "--days", str(days),
-                    "--per-day", str(args.per_day * 2 // 5), "--seed", "7", "--plain"], check=True)
+    generate(args, "anywhere365", d, days, args.per_day * 2 // 5)
     paths = [str(f) for f in sorted(d.iterdir())]
     measure(args, rows, "queue KPIs, Anywhere365", size, input_mb(d),
             [args.cxkpi, "-q", "metrics", "queue", str(d), "--format", "csv"],
@@ -472,8 +476,7 @@ def vendor_tasks(args, rows, tmp, days):
     shutil.rmtree(d)
     # Samespace: its calls reports only (the CSAT and agent logs are other KPIs).
     gen, d = tmp / f"samespace-{days}", tmp / f"calls-{days}"
-    subprocess.run([args.cxkpi, "-q", "generate", "samespace", "--out", str(gen), "--days", str(days),
-                    "--per-day", str(args.per_day // 5), "--seed", "7", "--plain"], check=True)
+    generate(args, "samespace", gen, days, args.per_day // 5)
     d.mkdir()
     for f in gen.glob("calls_*.json"):
         (d / f.name).symlink_to(f)
@@ -490,8 +493,7 @@ def vendor_tasks(args, rows, tmp, days):
     # counts, and DuckDB is given only that (DUCKDB_MESSAGES); the other views get every
     # column and the view's own SQL, the interactions derivation included.
     d = tmp / f"dialpad-{days}"
-    subprocess.run([args.cxkpi, "-q", "generate", "dialpad", "--out", str(d), "--days", str(days),
-                    "--per-day", str(args.per_day // 12), "--seed", "7", "--plain"], check=True)
+    generate(args, "dialpad", d, days, args.per_day // 12)
     mb = input_mb(d)
     for view in ["interactions", "interaction-type", "customer-endpoint", "intents", "sentiment",
                  "handoff", "response-times"]:

@@ -25,20 +25,12 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a ArrayRef> {
 }
 
 fn texts(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let Some(c) = column(batch, name) else {
-        return vec![None; batch.num_rows()];
-    };
-    let c = match c.data_type() {
-        DataType::Utf8 => c.clone(),
-        _ => match arrow::compute::cast(c, &DataType::Utf8) {
-            Ok(c) => c,
-            Err(_) => return vec![None; batch.num_rows()],
-        },
-    };
-    c.as_string::<i32>()
-        .iter()
-        .map(|v| v.map(str::to_string))
-        .collect()
+    match utf8(batch, name) {
+        Some(c) => (c.as_string::<i32>().iter())
+            .map(|v| v.map(str::to_string))
+            .collect(),
+        None => vec![None; batch.num_rows()],
+    }
 }
 
 fn times(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
@@ -49,16 +41,8 @@ fn times(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
 }
 
 fn floats(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
-    let Some(c) = column(batch, name) else {
-        return vec![None; batch.num_rows()];
-    };
-    if let Some(c) = c.as_primitive_opt::<Float64Type>() {
-        return c.iter().collect();
-    }
-    if let Some(c) = c.as_primitive_opt::<Int64Type>() {
-        return c.iter().map(|v| v.map(|v| v as f64)).collect();
-    }
-    vec![None; batch.num_rows()]
+    let n = Numbers::of(batch, name);
+    (0..batch.num_rows()).map(|i| n.at(i)).collect()
 }
 
 /// The text column `name` as Utf8 (a dictionary-coded column cast once), if present.

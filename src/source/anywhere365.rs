@@ -50,14 +50,7 @@ const DIMENSION_KEYS: [(&str, &str); 3] = [
 impl Options {
     /// The keys to skip undecoded: none for a full read.
     fn skipped(&self) -> Vec<&'static str> {
-        let Some(only) = &self.only else {
-            return Vec::new();
-        };
-        let unread = DIMENSION_KEYS
-            .into_iter()
-            .filter(|(_, column)| !only.iter().any(|c| c == column))
-            .map(|(key, _)| key);
-        LEAN_SKIPPED.into_iter().chain(unread).collect()
+        super::lean_skipped(self.only.as_deref(), &LEAN_SKIPPED, &DIMENSION_KEYS)
     }
 }
 

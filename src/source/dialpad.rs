@@ -108,20 +108,18 @@ const LEAN_SKIPPED: [&str; 6] = [
     "workflownodeid",
 ];
 
-/// Fields (each also a column) a metrics-only read skips unless its view reads them: the
+/// Fields (and their columns) a metrics-only read skips unless its view reads them: the
 /// dedupe and the interactions read none of them.
-const VIEW_ONLY: [&str; 3] = ["topic", "score", "sentiment"];
+const VIEW_ONLY: [(&str, &str); 3] = [
+    ("topic", "topic"),
+    ("score", "score"),
+    ("sentiment", "sentiment"),
+];
 
 impl Options {
     /// The fields to skip unparsed.
     fn skipped(&self) -> Vec<&'static str> {
-        let Some(only) = &self.only else {
-            return Vec::new();
-        };
-        let unread = VIEW_ONLY
-            .into_iter()
-            .filter(|f| !only.iter().any(|c| c == f));
-        LEAN_SKIPPED.into_iter().chain(unread).collect()
+        super::lean_skipped(self.only.as_deref(), &LEAN_SKIPPED, &VIEW_ONLY)
     }
 }
 

@@ -691,6 +691,23 @@ pub fn field<'de, A: serde::de::MapAccess<'de>, T: serde::de::Deserialize<'de>>(
     })
 }
 
+/// The keys a metrics-only read skips undecoded: `always` (no metric reads them) and each
+/// key of `unless_asked` whose column (its pair) `only` does not name. A full read (`only`
+/// is `None`) skips nothing.
+pub fn lean_skipped(
+    only: Option<&[String]>,
+    always: &[&'static str],
+    unless_asked: &[(&'static str, &str)],
+) -> Vec<&'static str> {
+    let Some(only) = only else {
+        return Vec::new();
+    };
+    let unread = (unless_asked.iter())
+        .filter(|(_, column)| !only.iter().any(|c| c == column))
+        .map(|&(key, _)| key);
+    always.iter().copied().chain(unread).collect()
+}
+
 /// The known key (of `keys`) equal to the lower-cased key `k`, unless it is in `skipped`:
 /// the key resolution of readers whose fields are named by their keys.
 pub fn known_key(keys: &[&'static str], skipped: &[&str], k: &str) -> Option<&'static str> {

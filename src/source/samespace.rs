@@ -46,23 +46,17 @@ const KEYS: [(&TableDef, &str); 5] = [
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Metrics-only read of the calls: `calls` comes out with only these columns, in
-    /// delivery order rather than canonical order (no call KPI depends on the order of its
-    /// rows), and the fields of [`CALL_LEAN_SKIPPED`] not asked for are skipped undecoded.
-    /// `None` reads every column, in canonical order. The other tables are read in full.
+    /// Metrics-only read of the calls: `calls` comes out with only these columns (still in
+    /// canonical order, so a mean sums its values in the order a full read does), and the
+    /// keys of [`CALL_LEAN_SKIPPED`] whose columns are not asked for are skipped undecoded.
+    /// `None` reads every column. The other tables are read in full.
     pub calls_only: Option<Vec<String>>,
 }
 
 impl Options {
     /// The keys of a call to skip unparsed.
     fn skipped(&self) -> Vec<&'static str> {
-        let Some(only) = &self.calls_only else {
-            return Vec::new();
-        };
-        CALL_LEAN_SKIPPED
-            .into_iter()
-            .filter(|f| !only.iter().any(|c| c == f))
-            .collect()
+        super::lean_skipped(self.calls_only.as_deref(), &[], &CALL_LEAN_SKIPPED)
     }
 }
 
@@ -407,21 +401,22 @@ const CALL_KEYS: [&str; 23] = [
     "custom_data",
 ];
 
-/// The keys of a call a metrics-only read skips undecoded: no call KPI and no `--by`
-/// dimension reads them (see `metrics::calls`).
-const CALL_LEAN_SKIPPED: [&str; 12] = [
-    "channel",
-    "type",
-    "user_login_id",
-    "caller",
-    "callee",
-    "end_time",
-    "progress_duration",
-    "conference_duration",
-    "terminated_by",
-    "termination_cause",
-    "domain_id",
-    "custom_data",
+/// The keys of a call (with their columns) a metrics-only read skips undecoded unless their
+/// columns are asked for: no call KPI and no `--by` dimension reads them (see
+/// `metrics::calls`).
+const CALL_LEAN_SKIPPED: [(&str, &str); 12] = [
+    ("channel", "channel"),
+    ("type", "type"),
+    ("user_login_id", "user_login_id"),
+    ("caller", "caller"),
+    ("callee", "callee"),
+    ("end_time", "end_time"),
+    ("progress_duration", "progress_duration_sec"),
+    ("conference_duration", "conference_duration_sec"),
+    ("terminated_by", "terminated_by"),
+    ("termination_cause", "termination_cause"),
+    ("domain_id", "domain_id"),
+    ("custom_data", "custom_data"),
 ];
 
 /// Reads one call at `d`, skipping the `skipped` keys (`memo` carries the key order from one

@@ -325,10 +325,10 @@ fn load_samespace(
     )
 }
 
-/// Reads Dialpad message dumps; `only` (the `messages` columns read) for metrics-only runs.
+/// Reads Dialpad message dumps; `only` (the columns read) for metrics-only runs.
 fn load_dialpad(
     input: &InputArgs,
-    only: Option<Vec<String>>,
+    only: Option<dialpad::Lean>,
     notes: &Notes,
 ) -> Result<(dialpad::Tables, Rejects)> {
     let lean = only.is_some();
@@ -777,7 +777,10 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
             "--intent-type applies to --view intents only".into(),
         ));
     }
-    let only = messaging::message_columns(a.view, &q.by);
+    let only = dialpad::Lean {
+        messages: messaging::message_columns(a.view, &q.by),
+        interactions: messaging::interaction_columns(a.view, &q.by),
+    };
     let (tables, rejects) = load_dialpad(&a.input, Some(only), notes)?;
     let opts = messaging::Options {
         view: a.view,

@@ -153,7 +153,10 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
     let full = source::dialpad::Options::default();
     kept.push(source::dialpad::read(&c, &full, OnBadFile::Fail, &mut rejects).is_ok());
     let only = source::dialpad::Options {
-        only: Some(vec!["sessionid".into()]),
+        only: Some(source::dialpad::Lean {
+            messages: vec!["sessionid".into()],
+            interactions: vec!["first_ts".into()],
+        }),
     };
     let _ = source::dialpad::read(&c, &only, OnBadFile::Fail, &mut rejects);
     let full = source::anywhere365::Options::default();

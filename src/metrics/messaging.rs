@@ -12,7 +12,9 @@ use super::{
     count_if, finish, frame, group, lead, merge, names, rate, ratio, rows, Grouped, Query, Spec,
 };
 use crate::error::Result;
-use crate::source::dialpad::Tables;
+use arrow::array::AsArray;
+
+use crate::source::dialpad::{Sender, Tables};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
@@ -81,6 +83,33 @@ pub fn message_columns(view: View, by: &[String]) -> Vec<String> {
     super::read_columns(own, by)
 }
 
+/// The `interactions` columns a view reads: its own and `by`'s (see [`message_columns`]).
+pub fn interaction_columns(view: View, by: &[String]) -> Vec<String> {
+    let own: &[&str] = match view {
+        View::Interactions => &INTERACTION_COUNT_COLUMNS,
+        View::InteractionType => &["first_ts", "customersessionid", "chattype"],
+        View::CustomerEndpoint => &["first_ts", "customersessionid", "sessionchannel"],
+        View::Handoff => &HANDOFF_COLUMNS,
+        View::ResponseTimes => &RESPONSE_TIME_COLUMNS,
+        // These read the messages only.
+        View::Intents | View::Sentiment => return Vec::new(),
+    };
+    super::read_columns(own, by)
+}
+
+const INTERACTION_COUNT_COLUMNS: [&str; 2] = ["first_ts", "customersessionid"];
+const HANDOFF_COLUMNS: [&str; 4] = [
+    "first_ts",
+    "customersessionid",
+    "chattype",
+    "sessionchannel",
+];
+const RESPONSE_TIME_COLUMNS: [&str; 4] = [
+    "first_ts",
+    "chattype",
+    "first_response_sec",
+    "avg_response_sec",
+];
 const MESSAGE_COUNT_COLUMNS: [&str; 2] = ["ts", "sendertype"];
 const SENTIMENT_COLUMNS: [&str; 3] = ["ts", "sendertype", "sentiment"];
 
@@ -131,7 +160,7 @@ fn lower_eq(column: &str, value: &str) -> Expr {
 
 fn interaction_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Grouped> {
     group(
-        frame(&t.interactions, &["first_ts", "customersessionid"], &q.by)?,
+        frame(&t.interactions, &INTERACTION_COUNT_COLUMNS, &q.by)?,
         q,
         Spec {
             time_column: "first_ts",
@@ -151,17 +180,18 @@ fn interaction_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> R
 }
 
 fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Grouped> {
+    let sent_by = |who: Sender| col(SENDER).eq(lit(who as u8));
     group(
-        frame(&t.messages, &MESSAGE_COUNT_COLUMNS, &q.by)?,
+        with_sender(t, &["ts"], &q.by)?,
         q,
         Spec {
             time_column: "ts",
             dimensions: dims,
             aggs: vec![
                 rows("messages"),
-                count_if(lower_eq("sendertype", "customer"), "customer_messages"),
-                count_if(lower_eq("sendertype", "bot"), "bot_messages"),
-                count_if(lower_eq("sendertype", "agent"), "agent_messages"),
+                count_if(sent_by(Sender::Customer), "customer_messages"),
+                count_if(sent_by(Sender::Bot), "bot_messages"),
+                count_if(sent_by(Sender::Agent), "agent_messages"),
             ],
             finals: vec![],
             columns: names(&[
@@ -172,6 +202,23 @@ fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Resul
             ]),
         },
     )
+}
+
+/// The column of [`with_sender`].
+const SENDER: &str = "sender";
+
+/// The `messages` frame of `columns` and `by`, plus `sender`: each message's sendertype
+/// classified once, as a [`Sender`] code. (Lower-casing a million sendertypes in polars,
+/// after copying them over, was a seventh of an interactions-view run.)
+fn with_sender(t: &Tables, columns: &[&str], by: &[String]) -> Result<DataFrame> {
+    let mut df = frame(&t.messages, columns, by)?;
+    let schema = t.messages.schema();
+    let sendertype = t.messages.column(schema.index_of("sendertype")?);
+    let codes: UInt8Chunked = (sendertype.as_string::<i32>().iter())
+        .map(|v| Some(Sender::of(v) as u8))
+        .collect();
+    df.with_column(codes.with_name(SENDER.into()).into_column())?;
+    Ok(df)
 }
 
 /// Messages carrying a topic (non-empty), per topic: the count and the mean score.
@@ -208,9 +255,9 @@ fn intents(t: &Tables, q: &Query, o: &Options, dims: &'static [&'static str]) ->
 /// Customer messages: mean sentiment and the negative / neutral / positive shares of those
 /// with a sentiment.
 fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
-    let df = frame(&t.messages, &SENTIMENT_COLUMNS, &q.by)?
+    let df = with_sender(t, &["ts", "sentiment"], &q.by)?
         .lazy()
-        .filter(lower_eq("sendertype", "customer").fill_null(lit(false)))
+        .filter(col(SENDER).eq(lit(Sender::Customer as u8)))
         .collect()?;
     let s = || col("sentiment");
     finish(
@@ -255,39 +302,30 @@ fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Dat
 /// session's first interaction; its channel is that of its first interaction.
 fn handoff(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
     let first = || col("first_ts");
-    let sessions = frame(
-        &t.interactions,
-        &[
-            "first_ts",
-            "customersessionid",
-            "chattype",
-            "sessionchannel",
-        ],
-        &[],
-    )?
-    .lazy()
-    .filter(col("customersessionid").is_not_null())
-    .sort(
-        ["first_ts"],
-        SortMultipleOptions::default().with_maintain_order(true),
-    )
-    .group_by([col("customersessionid")])
-    .agg([
-        first().min().alias("session_start"),
-        first()
-            .filter(lower_eq("chattype", "bot").fill_null(lit(false)))
-            .min()
-            .alias("bot_start"),
-        first()
-            .filter(lower_eq("chattype", "agent").fill_null(lit(false)))
-            .max()
-            .alias("last_agent_start"),
-        col("sessionchannel")
-            .drop_nulls()
-            .first()
-            .alias("sessionchannel"),
-    ])
-    .collect()?;
+    let sessions = frame(&t.interactions, &HANDOFF_COLUMNS, &[])?
+        .lazy()
+        .filter(col("customersessionid").is_not_null())
+        .sort(
+            ["first_ts"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .group_by([col("customersessionid")])
+        .agg([
+            first().min().alias("session_start"),
+            first()
+                .filter(lower_eq("chattype", "bot").fill_null(lit(false)))
+                .min()
+                .alias("bot_start"),
+            first()
+                .filter(lower_eq("chattype", "agent").fill_null(lit(false)))
+                .max()
+                .alias("last_agent_start"),
+            col("sessionchannel")
+                .drop_nulls()
+                .first()
+                .alias("sessionchannel"),
+        ])
+        .collect()?;
     let has_bot = || col("bot_start").is_not_null();
     let escalated = || has_bot().and(col("last_agent_start").gt_eq(col("bot_start")));
     finish(
@@ -333,19 +371,10 @@ fn handoff(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataF
 /// Agent interactions: first and average response times (see `interactions`), mean and
 /// exact percentiles (linear interpolation, as SQL `quantile_cont`).
 fn response_times(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
-    let df = frame(
-        &t.interactions,
-        &[
-            "first_ts",
-            "chattype",
-            "first_response_sec",
-            "avg_response_sec",
-        ],
-        &q.by,
-    )?
-    .lazy()
-    .filter(lower_eq("chattype", "agent").fill_null(lit(false)))
-    .collect()?;
+    let df = frame(&t.interactions, &RESPONSE_TIME_COLUMNS, &q.by)?
+        .lazy()
+        .filter(lower_eq("chattype", "agent").fill_null(lit(false)))
+        .collect()?;
     let p =
         |c: &str, q: f64, name: &str| col(c).quantile(lit(q), QuantileMethod::Linear).alias(name);
     finish(

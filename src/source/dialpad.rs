@@ -23,11 +23,20 @@ use crate::table::{last_of_runs, Deferred, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Metrics-only read: `messages` comes out with only these columns (the interactions are
-    /// derived in full first), and the fields no view reads (`topmatches`,
-    /// `sessionchannelinfo`, sender name and e-mail, `timestamp` text, `workflownodeid`), and
-    /// those of [`VIEW_ONLY`] not asked for, are skipped undecoded. `None` reads every column.
-    pub only: Option<Vec<String>>,
+    /// Metrics-only read (see [`Lean`]); `None` reads every column of both tables.
+    pub only: Option<Lean>,
+}
+
+/// What a metrics-only read keeps: the fields no view reads (`topmatches`,
+/// `sessionchannelinfo`, sender name and e-mail, `timestamp` text, `workflownodeid`), and
+/// those of [`READ_IF_ASKED`] that neither list names, are skipped undecoded; each table
+/// comes out with only its listed columns (a column a view forgot is absent, not null).
+#[derive(Debug, Clone, Default)]
+pub struct Lean {
+    /// The `messages` columns read.
+    pub messages: Vec<String>,
+    /// The `interactions` columns read (the others are derived from nulls).
+    pub interactions: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -58,9 +67,12 @@ pub fn read(
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     let messages = latest_in_canonical_order(chunks)?;
     let interactions = derive_interactions(&messages.parts, &messages.positions)?;
-    let messages = match &opts.only {
-        Some(columns) => messages.select(columns)?,
-        None => messages.into_batch(|_| true)?,
+    let (messages, interactions) = match &opts.only {
+        Some(lean) => (
+            messages.select(&lean.messages)?,
+            project(&interactions, &lean.interactions)?,
+        ),
+        None => (messages.into_batch(|_| true)?, interactions),
     };
     let mut stats = Stats {
         files,
@@ -108,19 +120,39 @@ const LEAN_SKIPPED: [&str; 6] = [
     "workflownodeid",
 ];
 
-/// Fields (and their columns) a metrics-only read skips unless its view reads them: the
-/// dedupe and the interactions read none of them.
-const VIEW_ONLY: [(&str, &str); 3] = [
+/// Fields (and the column of either table they fill) a metrics-only read skips unless its
+/// view reads that column: the dedupe reads none of them, and the interactions view, for
+/// one, only the customer session of the derived columns.
+const READ_IF_ASKED: [(&str, &str); 8] = [
     ("topic", "topic"),
     ("score", "score"),
     ("sentiment", "sentiment"),
+    ("customersessionid", "customersessionid"),
+    ("chattype", "chattype"),
+    ("sessionchannel", "sessionchannel"),
+    ("lang", "lang"),
+    ("workflow", "workflow"),
 ];
 
 impl Options {
     /// The fields to skip unparsed.
     fn skipped(&self) -> Vec<&'static str> {
-        super::lean_skipped(self.only.as_deref(), &LEAN_SKIPPED, &VIEW_ONLY)
+        let read = self.only.as_ref().map(|lean| {
+            let mut read = lean.messages.clone();
+            read.extend(lean.interactions.iter().cloned());
+            read
+        });
+        super::lean_skipped(read.as_deref(), &LEAN_SKIPPED, &READ_IF_ASKED)
     }
+}
+
+/// The named columns of `batch`.
+fn project(batch: &RecordBatch, columns: &[String]) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let indices = (columns.iter())
+        .map(|c| schema.index_of(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(batch.project(&indices)?)
 }
 
 /// The keys of a message the reader knows (lower-cased).
@@ -334,53 +366,122 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     Ok(batch.column(i).as_string::<i32>())
 }
 
-/// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text,
-/// which is also the canonical order of `messages` (nulls first).
-type MessageKey<'a> = (&'a str, Option<i64>, Option<&'a str>, Option<&'a str>);
+/// A message's place in the dedupe sort, 32 bytes: the first eight bytes and the length of
+/// its sessionid and its ts inline, so most comparisons read no column (the messages of one
+/// session differ by ts); sessionid, sendertype and text are looked up only on a tie. (It
+/// replaced 80-byte tuples of borrowed strings: their building and sorting were a fifth of
+/// an interactions-view run.)
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The sessionid's first eight bytes, big-endian, zero-padded: ordered as the text.
+    head: u64,
+    len: u32,
+    part: u32,
+    row: u32,
+    timed: bool,
+    /// 0 when not timed, so untimed messages tie on it.
+    ts: i64,
+}
 
-/// The messages of `chunks` (in delivery order, each with its file), one copy per
-/// [`MessageKey`] (the one delivered last), in canonical order.
+/// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text,
+/// which is also the canonical order of `messages` (nulls first). The columns of every part.
+struct Identity<'a> {
+    sessionid: Vec<&'a StringArray>,
+    sendertype: Vec<&'a StringArray>,
+    text: Vec<&'a StringArray>,
+}
+
+impl Identity<'_> {
+    fn slot(&self, part: usize, row: usize, ts: Option<i64>) -> Result<Slot> {
+        let sid = self.sessionid[part].value(row).as_bytes();
+        let mut head = [0u8; 8];
+        let n = sid.len().min(8);
+        head[..n].copy_from_slice(&sid[..n]);
+        let narrow = |v: usize| {
+            u32::try_from(v).map_err(|_| {
+                crate::error::Error::Internal(format!("{v} is past the dedupe's 32-bit index"))
+            })
+        };
+        Ok(Slot {
+            head: u64::from_be_bytes(head),
+            len: narrow(sid.len())?,
+            part: narrow(part)?,
+            row: narrow(row)?,
+            timed: ts.is_some(),
+            ts: ts.unwrap_or(0),
+        })
+    }
+
+    /// Compares the identities of two messages (not their positions).
+    fn cmp(&self, a: &Slot, b: &Slot) -> std::cmp::Ordering {
+        fn at<'a>(c: &[&'a StringArray], s: &Slot) -> Option<&'a str> {
+            opt(c[s.part as usize], s.row as usize)
+        }
+        a.head
+            .cmp(&b.head)
+            .then_with(|| {
+                if a.len <= 8 && b.len <= 8 {
+                    // The heads hold both ids whole: equal heads differ only by padding.
+                    a.len.cmp(&b.len)
+                } else {
+                    at(&self.sessionid, a).cmp(&at(&self.sessionid, b))
+                }
+            })
+            .then_with(|| (a.timed, a.ts).cmp(&(b.timed, b.ts)))
+            .then_with(|| at(&self.sendertype, a).cmp(&at(&self.sendertype, b)))
+            .then_with(|| at(&self.text, a).cmp(&at(&self.text, b)))
+    }
+}
+
+/// A slot with the columns to compare it by: equal when the messages are one message.
+struct Keyed<'a>(Slot, &'a Identity<'a>);
+
+impl PartialEq for Keyed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.1.cmp(&self.0, &other.0).is_eq()
+    }
+}
+
+/// The messages of `chunks` (in delivery order, each with its file), one copy per identity
+/// (see [`Identity`]; the copy delivered last), in canonical order.
 ///
-/// One parallel stable sort does both jobs: copies of a message end up adjacent and in
-/// delivery order, so the last of each run is kept, and the table is gathered once. (It
-/// replaced a concatenation, a hash map over every message and an Arrow lexsort: 0.8 s of a
-/// 1.6 s run on 900k messages.)
+/// One parallel sort does both jobs: copies of a message end up adjacent and in delivery
+/// order, so the last of each run is kept, and the table is gathered once. (It replaced a
+/// concatenation, a hash map over every message and an Arrow lexsort: 0.8 s of a 1.6 s run
+/// on 900k messages.)
 fn latest_in_canonical_order(chunks: Vec<(RecordBatch, Arc<str>)>) -> Result<Deferred> {
     use rayon::prelude::*;
     let (chunks, sources): (Vec<RecordBatch>, Vec<Arc<str>>) = chunks.into_iter().unzip();
-    let columns = chunks
-        .iter()
-        .map(|c| {
-            Ok((
-                strings(c, "sessionid")?,
-                c.column(c.schema().index_of("ts")?)
-                    .as_primitive::<TimestampMicrosecondType>(),
-                strings(c, "sendertype")?,
-                strings(c, "text")?,
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut rows: Vec<(MessageKey, usize, usize)> = columns
+    let ids = Identity {
+        sessionid: (chunks.iter())
+            .map(|c| strings(c, "sessionid"))
+            .collect::<Result<_>>()?,
+        sendertype: (chunks.iter())
+            .map(|c| strings(c, "sendertype"))
+            .collect::<Result<_>>()?,
+        text: (chunks.iter())
+            .map(|c| strings(c, "text"))
+            .collect::<Result<_>>()?,
+    };
+    let ts = primitive_parts::<TimestampMicrosecondType>(&chunks, "ts")?;
+    let mut slots: Vec<Slot> = ts
         .par_iter()
         .enumerate()
-        .flat_map_iter(|(p, (sid, ts, st, text))| {
-            (0..sid.len()).map(move |r| {
-                let key = (
-                    sid.value(r),
-                    ts.is_valid(r).then(|| ts.value(r)),
-                    opt(st, r),
-                    opt(text, r),
-                );
-                (key, p, r)
-            })
+        .flat_map_iter(|(p, ts)| {
+            let ids = &ids;
+            (0..ts.len()).map(move |r| ids.slot(p, r, ts.is_valid(r).then(|| ts.value(r))))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     // Unstable, but ties are broken by position (delivery order), so the result is the
     // stable sort's, without a merge sort's copying of every row at every level.
-    rows.par_sort_unstable_by(|a, b| a.cmp(b));
-    let kept = last_of_runs(&rows, |row| Some(row.0), |&(_, p, r)| (p, r));
-    drop(rows);
-    drop(columns);
+    slots.par_sort_unstable_by(|a, b| ids.cmp(a, b).then((a.part, a.row).cmp(&(b.part, b.row))));
+    let kept = last_of_runs(
+        &slots,
+        |s| Some(Keyed(*s, &ids)),
+        |s| (s.part as usize, s.row as usize),
+    );
+    drop(slots);
+    drop(ids);
     Ok(Deferred {
         schema: MESSAGES.schema(),
         parts: chunks,
@@ -428,8 +529,29 @@ fn opt(a: &StringArray, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn is(v: Option<&str>, what: &str) -> bool {
-    v.is_some_and(|v| v.eq_ignore_ascii_case(what))
+/// A message's `sendertype`, compared case-insensitively (ASCII: no other character
+/// lower-cases to a letter of these words but the Kelvin sign, which none holds).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Sender {
+    Customer = 0,
+    Bot = 1,
+    Agent = 2,
+    Other = 3,
+}
+
+impl Sender {
+    pub fn of(v: Option<&str>) -> Sender {
+        let is = |what: &str| v.is_some_and(|v| v.eq_ignore_ascii_case(what));
+        if is("customer") {
+            Sender::Customer
+        } else if is("bot") {
+            Sender::Bot
+        } else if is("agent") {
+            Sender::Agent
+        } else {
+            Sender::Other
+        }
+    }
 }
 
 /// Derives `interactions` (one row per sessionid) from the messages at `rows` (`(part, row)`
@@ -451,10 +573,15 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
     let workflow = Parted::of(parts, "workflow")?;
     let sender = Parted::of(parts, "sendertype")?;
     let ts_parts = primitive_parts::<TimestampMicrosecondType>(parts, "ts")?;
-    let ts: Vec<Option<i64>> = rows
-        .iter()
-        .map(|&(p, r)| ts_parts[p].is_valid(r).then(|| ts_parts[p].value(r)))
-        .collect();
+    // Each message's ts and sender, read once in canonical order (the rows are scattered
+    // over the parts: every look-up is a cache miss).
+    let (ts, who): (Vec<Option<i64>>, Vec<Sender>) = rows
+        .par_iter()
+        .map(|&(p, r)| {
+            let ts = ts_parts[p].is_valid(r).then(|| ts_parts[p].value(r));
+            (ts, Sender::of(sender.at((p, r))))
+        })
+        .unzip();
     // The key is never null (a keyless message is left out when read).
     let session = |i: usize| sid.at(rows[i]).unwrap_or_default();
 
@@ -486,6 +613,7 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
         .map(|w| {
             let order = &order[w[0]..w[1]];
             let mut out = InteractionBuilders::default();
+            let mut responses: Vec<f64> = Vec::new();
             let mut start = 0;
             while start < order.len() {
                 let s = session(order[start]);
@@ -494,18 +622,25 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
                     end += 1;
                 }
                 let group = &order[start..end];
-                let sent_by = |i: usize, what: &str| is(sender.at(rows[i]), what);
-                let count = |what: &str| group.iter().filter(|&&i| sent_by(i, what)).count() as i64;
+                let mut counts = [0i64; 4];
+                let (mut first_ts, mut last_ts) = (None, None);
                 let mut pending: Option<i64> = None;
-                let mut responses: Vec<f64> = Vec::new();
+                responses.clear();
                 for &i in group {
+                    counts[who[i] as usize] += 1;
                     let Some(t) = ts[i] else { continue };
-                    if sent_by(i, "customer") {
-                        pending.get_or_insert(t);
-                    } else if sent_by(i, "agent") {
-                        if let Some(t0) = pending.take() {
-                            responses.push((t - t0) as f64 / 1e6);
+                    first_ts = Some(first_ts.map_or(t, |f: i64| f.min(t)));
+                    last_ts = Some(last_ts.map_or(t, |l: i64| l.max(t)));
+                    match who[i] {
+                        Sender::Customer => {
+                            pending.get_or_insert(t);
                         }
+                        Sender::Agent => {
+                            if let Some(t0) = pending.take() {
+                                responses.push((t - t0) as f64 / 1e6);
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 let first = rows[group[0]];
@@ -521,14 +656,14 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
                     .append_option(channel.first_some(group, rows));
                 out.lang.append_option(lang.first_some(group, rows));
                 out.workflow.append_option(workflow.first_some(group, rows));
-                out.first_ts
-                    .append_option(group.iter().filter_map(|&i| ts[i]).min());
-                out.last_ts
-                    .append_option(group.iter().filter_map(|&i| ts[i]).max());
+                out.first_ts.append_option(first_ts);
+                out.last_ts.append_option(last_ts);
                 out.messages.append_value(group.len() as i64);
-                out.customer_messages.append_value(count("customer"));
-                out.bot_messages.append_value(count("bot"));
-                out.agent_messages.append_value(count("agent"));
+                out.customer_messages
+                    .append_value(counts[Sender::Customer as usize]);
+                out.bot_messages.append_value(counts[Sender::Bot as usize]);
+                out.agent_messages
+                    .append_value(counts[Sender::Agent as usize]);
                 out.first_response.append_option(responses.first().copied());
                 out.avg_response.append_option(
                     (!responses.is_empty())
@@ -658,5 +793,78 @@ mod tests {
         );
         assert_eq!(m.sessionchannelinfo.0.as_deref(), Some(r#"{"n":"+1"}"#));
         assert_eq!(m.text.0.as_deref(), Some("I moved to ****GPE****"));
+    }
+
+    /// Messages parsed from JSON lines, as one part.
+    fn part(lines: &[&str]) -> RecordBatch {
+        let mut b = Builders::new();
+        for line in lines {
+            let m = crate::source::de::from_slice_with(line.as_bytes(), |d| {
+                message(d, &[], &mut KeyMemo::default())
+            })
+            .unwrap();
+            assert!(b.push(&m).unwrap());
+        }
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn the_compact_dedupe_keeps_the_last_copy_in_the_order_of_the_full_key() {
+        // Ids of up to eight bytes live whole in the slot, longer ones tie on their head;
+        // "a" and "a\u0000" differ only by length; untimed messages sort first.
+        let first = part(&[
+            r#"{"sessionid":"12345678.90","ts":5,"sendertype":"bot","text":"x"}"#,
+            r#"{"sessionid":"12345678.9","ts":5,"sendertype":"bot","text":"x"}"#,
+            r#"{"sessionid":"a","ts":2,"sendertype":"agent","text":"hi"}"#,
+            r#"{"sessionid":"a\u0000","ts":1,"sendertype":"agent","text":"hi"}"#,
+            r#"{"sessionid":"a","sendertype":"customer","text":"untimed"}"#,
+            r#"{"sessionid":"a","ts":2,"sendertype":"agent","text":"hi"}"#,
+            r#"{"sessionid":"a","ts":2,"sendertype":"Agent","text":"hi"}"#,
+            r#"{"sessionid":"a","ts":2,"sendertype":"agent"}"#,
+        ]);
+        let second = part(&[
+            r#"{"sessionid":"12345678.90","ts":5,"sendertype":"bot","text":"x"}"#,
+            r#"{"sessionid":"b","ts":-3,"sendertype":"bot","text":"y"}"#,
+        ]);
+        let parts = [first, second];
+        let got =
+            latest_in_canonical_order(parts.iter().map(|b| (b.clone(), Arc::from("f"))).collect())
+                .unwrap()
+                .positions;
+        // The reference: sort full keys with positions, keep the last of each key.
+        let mut all = Vec::new();
+        for (p, b) in parts.iter().enumerate() {
+            let (sid, st, text) = (
+                strings(b, "sessionid").unwrap(),
+                strings(b, "sendertype").unwrap(),
+                strings(b, "text").unwrap(),
+            );
+            let ts = b.column(b.schema().index_of("ts").unwrap());
+            let ts = ts.as_primitive::<TimestampMicrosecondType>();
+            for r in 0..b.num_rows() {
+                let key = (
+                    sid.value(r).to_string(),
+                    ts.is_valid(r).then(|| ts.value(r)),
+                    opt(st, r).map(str::to_string),
+                    opt(text, r).map(str::to_string),
+                );
+                all.push((key, (p, r)));
+            }
+        }
+        all.sort();
+        let want: Vec<(usize, usize)> = (0..all.len())
+            .filter(|&i| all.get(i + 1).is_none_or(|n| n.0 != all[i].0))
+            .map(|i| all[i].1)
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(got.len(), 8, "two copies dropped");
+        assert!(
+            got.contains(&(0, 5)) && !got.contains(&(0, 2)),
+            "the later copy"
+        );
+        assert!(
+            got.contains(&(1, 0)) && !got.contains(&(0, 0)),
+            "across parts"
+        );
     }
 }

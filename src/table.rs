@@ -1071,6 +1071,40 @@ impl Nulls {
     }
 }
 
+/// A column a metrics-only read may leave out: its appends are skipped and it comes out all
+/// null (shared, see [`Nulls`]), with no per-row work or memory. (Appending a null per row
+/// to each of a Dialpad read's thirteen unread columns was 4% of its time and 50 MB.)
+pub struct Col<B> {
+    data_type: DataType,
+    builder: Option<B>,
+}
+
+impl<B: arrow::array::ArrayBuilder> Col<B> {
+    /// The column `name` of `schema`, left out when not `want`ed, unless it may not be null.
+    pub fn new(schema: &Schema, name: &str, want: bool, make: impl FnOnce() -> B) -> Self {
+        let field = schema.field_with_name(name).ok();
+        Col {
+            data_type: field.map_or(DataType::Null, |f| f.data_type().clone()),
+            builder: (want || !field.is_some_and(|f| f.is_nullable())).then(make),
+        }
+    }
+
+    #[inline]
+    pub fn put(&mut self, append: impl FnOnce(&mut B)) {
+        if let Some(b) = &mut self.builder {
+            append(b);
+        }
+    }
+
+    /// The column: `rows` nulls when left out.
+    pub fn finish(&mut self, rows: usize, nulls: &Nulls) -> ArrayRef {
+        match &mut self.builder {
+            Some(b) => b.finish(),
+            None => nulls.of(&self.data_type, rows),
+        }
+    }
+}
+
 /// `batch` with the column `name` replaced by `values`.
 pub fn with_column(
     batch: &RecordBatch,

@@ -46,6 +46,37 @@ fn a_message_pulled_again_counts_once_in_its_later_version() {
 }
 
 #[test]
+fn a_message_without_ts_is_booked_by_its_timestamp_text_from_files_and_lake_alike() {
+    // `ts` is authoritative; the readable `timestamp` fills a missing one. The metrics-only
+    // read once skipped `timestamp` with the other unread fields and booked such a message
+    // in no day, while the lake (a full read) booked it on 2024-03-25.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pull.json");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"sessionid":"1.1","timestamp":"2024-03-25 00:00:55","sendertype":"customer","text":"a","chattype":"bot"}"#,
+            "\n",
+            r#"{"sessionid":"1.1","ts":1711324857203,"sendertype":"bot","text":"b","chattype":"bot"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    let (f, l) = (file.to_str().unwrap(), lake.to_str().unwrap());
+    let ingest = run(&["-q", "ingest", f, "--lake", l]);
+    assert!(ingest.status.success(), "{ingest:?}");
+    let day = ["--view", "interactions", "--interval", "day"];
+    let from_files = rows(&[&["metrics", "messaging", f][..], &day].concat());
+    let from_lake = rows(&[&["metrics", "messaging", "--lake", l][..], &day].concat());
+    assert_eq!(from_files, from_lake);
+    assert_eq!(from_files.len(), 1, "{from_files:?}");
+    assert_eq!(from_files[0]["bucket_start"], "2024-03-25T00:00:00+00:00");
+    assert_eq!(from_files[0]["messages"], 2);
+    assert_eq!(from_files[0]["customer_messages"], 1);
+}
+
+#[test]
 fn bot_vs_agent_and_endpoints() {
     let t = view("interaction-type", &[]);
     let got: Vec<(&str, i64, i64)> = t

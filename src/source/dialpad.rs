@@ -19,7 +19,7 @@ use super::de::KeyMemo;
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor};
 use crate::error::Result;
-use crate::table::{last_of_runs, Deferred, INTERACTIONS, MESSAGES};
+use crate::table::{last_of_runs, Col, Deferred, Nulls, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -54,6 +54,7 @@ pub fn read(
     rejects: &mut Rejects,
 ) -> Result<Tables> {
     let keyless = Keyless::default();
+    let nulls = Nulls::default();
     let chunks = read_all(
         candidates,
         &[Vendor::Dialpad],
@@ -61,7 +62,7 @@ pub fn read(
         opts.only.is_none(),
         rejects,
         &keyless,
-        |records, keyless| parse_chunk(records, opts, keyless),
+        |records, keyless| parse_chunk(records, opts, keyless, &nulls),
     )?;
     let files = rejects.read_of(candidates.len());
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
@@ -111,13 +112,24 @@ struct Message<'a> {
 }
 
 /// Fields a metrics-only read skips unparsed.
-const LEAN_SKIPPED: [&str; 6] = [
+/// (`timestamp` is read, though no view reads its column: it fills a missing `ts`.)
+const LEAN_SKIPPED: [&str; 5] = [
     "topmatches",
     "sessionchannelinfo",
     "sendername",
     "senderemail",
-    "timestamp",
     "workflownodeid",
+];
+
+/// The `messages` columns every read builds: the identity of a message and what the
+/// interactions are derived from in every view.
+const ALWAYS_BUILT: [&str; 6] = [
+    "sessionid",
+    "conversation_id",
+    "segment",
+    "ts",
+    "sendertype",
+    "text",
 ];
 
 /// Fields (and the column of either table they fill) a metrics-only read skips unless its
@@ -143,6 +155,15 @@ impl Options {
             read
         });
         super::lean_skipped(read.as_deref(), &LEAN_SKIPPED, &READ_IF_ASKED)
+    }
+
+    /// Whether the `messages` column `name` is built (the others come out all null).
+    fn builds(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|lean| {
+            ALWAYS_BUILT.contains(&name)
+                || lean.messages.iter().any(|c| c == name)
+                || lean.interactions.iter().any(|c| c == name)
+        })
     }
 }
 
@@ -227,48 +248,52 @@ struct Builders {
     sessionid: StringBuilder,
     conversation_id: StringBuilder,
     segment: Int64Builder,
-    customersessionid: StringBuilder,
+    customersessionid: Col<StringBuilder>,
     ts: TimestampMicrosecondBuilder,
-    timestamp_text: StringBuilder,
+    timestamp_text: Col<StringBuilder>,
     sendertype: StringBuilder,
-    sendername: StringBuilder,
-    senderemail: StringBuilder,
-    chattype: StringBuilder,
+    sendername: Col<StringBuilder>,
+    senderemail: Col<StringBuilder>,
+    chattype: Col<StringBuilder>,
     text: StringBuilder,
-    sentiment: Float64Builder,
-    topic: StringBuilder,
-    score: Float64Builder,
-    topmatches: StringBuilder,
-    lang: StringBuilder,
-    workflow: StringBuilder,
-    workflownodeid: StringBuilder,
-    sessionchannel: StringBuilder,
-    sessionchannelinfo: StringBuilder,
+    sentiment: Col<Float64Builder>,
+    topic: Col<StringBuilder>,
+    score: Col<Float64Builder>,
+    topmatches: Col<StringBuilder>,
+    lang: Col<StringBuilder>,
+    workflow: Col<StringBuilder>,
+    workflownodeid: Col<StringBuilder>,
+    sessionchannel: Col<StringBuilder>,
+    sessionchannelinfo: Col<StringBuilder>,
 }
 
 impl Builders {
-    fn new() -> Self {
+    /// Builders for the columns `opts` builds (see [`Options::builds`]).
+    fn new(opts: &Options) -> Self {
+        let schema = MESSAGES.schema();
+        let text = |name| Col::new(&schema, name, opts.builds(name), StringBuilder::new);
+        let float = |name| Col::new(&schema, name, opts.builds(name), Float64Builder::new);
         Builders {
             sessionid: StringBuilder::new(),
             conversation_id: StringBuilder::new(),
             segment: Int64Builder::new(),
-            customersessionid: StringBuilder::new(),
+            customersessionid: text("customersessionid"),
             ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            timestamp_text: StringBuilder::new(),
+            timestamp_text: text("timestamp_text"),
             sendertype: StringBuilder::new(),
-            sendername: StringBuilder::new(),
-            senderemail: StringBuilder::new(),
-            chattype: StringBuilder::new(),
+            sendername: text("sendername"),
+            senderemail: text("senderemail"),
+            chattype: text("chattype"),
             text: StringBuilder::new(),
-            sentiment: Float64Builder::new(),
-            topic: StringBuilder::new(),
-            score: Float64Builder::new(),
-            topmatches: StringBuilder::new(),
-            lang: StringBuilder::new(),
-            workflow: StringBuilder::new(),
-            workflownodeid: StringBuilder::new(),
-            sessionchannel: StringBuilder::new(),
-            sessionchannelinfo: StringBuilder::new(),
+            sentiment: float("sentiment"),
+            topic: text("topic"),
+            score: float("score"),
+            topmatches: text("topmatches"),
+            lang: text("lang"),
+            workflow: text("workflow"),
+            workflownodeid: text("workflownodeid"),
+            sessionchannel: text("sessionchannel"),
+            sessionchannelinfo: text("sessionchannelinfo"),
         }
     }
 
@@ -289,53 +314,59 @@ impl Builders {
         self.sessionid.append_value(sessionid);
         self.conversation_id.append_value(conversation);
         self.segment.append_option(segment);
-        self.customersessionid
-            .append_option(m.customersessionid.0.as_deref());
         self.ts.append_option(ts);
-        self.timestamp_text.append_option(m.timestamp.0.as_deref());
         self.sendertype.append_option(m.sendertype.0.as_deref());
-        self.sendername.append_option(m.sendername.0.as_deref());
-        self.senderemail.append_option(m.senderemail.0.as_deref());
-        self.chattype.append_option(m.chattype.0.as_deref());
         self.text.append_option(m.text.0.as_deref());
-        self.sentiment.append_option(m.sentiment.0);
-        self.topic.append_option(m.topic.0.as_deref());
-        self.score.append_option(m.score.0);
-        self.topmatches.append_option(m.topmatches.0.as_deref());
-        self.lang.append_option(m.lang.0.as_deref());
-        self.workflow.append_option(m.workflow.0.as_deref());
+        self.customersessionid
+            .put(|b| b.append_option(m.customersessionid.0.as_deref()));
+        self.timestamp_text
+            .put(|b| b.append_option(m.timestamp.0.as_deref()));
+        self.sendername
+            .put(|b| b.append_option(m.sendername.0.as_deref()));
+        self.senderemail
+            .put(|b| b.append_option(m.senderemail.0.as_deref()));
+        self.chattype
+            .put(|b| b.append_option(m.chattype.0.as_deref()));
+        self.sentiment.put(|b| b.append_option(m.sentiment.0));
+        self.topic.put(|b| b.append_option(m.topic.0.as_deref()));
+        self.score.put(|b| b.append_option(m.score.0));
+        self.topmatches
+            .put(|b| b.append_option(m.topmatches.0.as_deref()));
+        self.lang.put(|b| b.append_option(m.lang.0.as_deref()));
+        self.workflow
+            .put(|b| b.append_option(m.workflow.0.as_deref()));
         self.workflownodeid
-            .append_option(m.workflownodeid.0.as_deref());
+            .put(|b| b.append_option(m.workflownodeid.0.as_deref()));
         self.sessionchannel
-            .append_option(m.sessionchannel.0.as_deref());
+            .put(|b| b.append_option(m.sessionchannel.0.as_deref()));
         self.sessionchannelinfo
-            .append_option(m.sessionchannelinfo.0.as_deref());
+            .put(|b| b.append_option(m.sessionchannelinfo.0.as_deref()));
         Ok(true)
     }
 
-    fn finish(mut self) -> Result<RecordBatch> {
+    fn finish(mut self, nulls: &Nulls) -> Result<RecordBatch> {
         let rows = arrow::array::ArrayBuilder::len(&self.sessionid);
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.sessionid.finish()),
             Arc::new(self.conversation_id.finish()),
             Arc::new(self.segment.finish()),
-            Arc::new(self.customersessionid.finish()),
+            self.customersessionid.finish(rows, nulls),
             Arc::new(self.ts.finish()),
-            Arc::new(self.timestamp_text.finish()),
+            self.timestamp_text.finish(rows, nulls),
             Arc::new(self.sendertype.finish()),
-            Arc::new(self.sendername.finish()),
-            Arc::new(self.senderemail.finish()),
-            Arc::new(self.chattype.finish()),
+            self.sendername.finish(rows, nulls),
+            self.senderemail.finish(rows, nulls),
+            self.chattype.finish(rows, nulls),
             Arc::new(self.text.finish()),
-            Arc::new(self.sentiment.finish()),
-            Arc::new(self.topic.finish()),
-            Arc::new(self.score.finish()),
-            Arc::new(self.topmatches.finish()),
-            Arc::new(self.lang.finish()),
-            Arc::new(self.workflow.finish()),
-            Arc::new(self.workflownodeid.finish()),
-            Arc::new(self.sessionchannel.finish()),
-            Arc::new(self.sessionchannelinfo.finish()),
+            self.sentiment.finish(rows, nulls),
+            self.topic.finish(rows, nulls),
+            self.score.finish(rows, nulls),
+            self.topmatches.finish(rows, nulls),
+            self.lang.finish(rows, nulls),
+            self.workflow.finish(rows, nulls),
+            self.workflownodeid.finish(rows, nulls),
+            self.sessionchannel.finish(rows, nulls),
+            self.sessionchannelinfo.finish(rows, nulls),
             // `source_file`: the chunk's, filled in by the gather (see `table::Deferred`).
             Arc::new(StringArray::from_iter_values(std::iter::repeat_n("", rows))),
         ];
@@ -347,9 +378,10 @@ fn parse_chunk(
     mut records: Records<'_>,
     opts: &Options,
     keyless: &Keyless,
+    nulls: &Nulls,
 ) -> Result<(RecordBatch, Arc<str>)> {
     let f = records.file();
-    let mut b = Builders::new();
+    let mut b = Builders::new(opts);
     let mut memo = KeyMemo::default();
     let skipped = opts.skipped();
     while let Some((start, m)) = records.next(|d| message(d, &skipped, &mut memo))? {
@@ -358,7 +390,7 @@ fn parse_chunk(
             keyless.note(f.location(start), "sessionid");
         }
     }
-    Ok((b.finish()?, f.path.to_string_lossy().into()))
+    Ok((b.finish(nulls)?, f.path.to_string_lossy().into()))
 }
 
 fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
@@ -797,7 +829,7 @@ mod tests {
 
     /// Messages parsed from JSON lines, as one part.
     fn part(lines: &[&str]) -> RecordBatch {
-        let mut b = Builders::new();
+        let mut b = Builders::new(&Options::default());
         for line in lines {
             let m = crate::source::de::from_slice_with(line.as_bytes(), |d| {
                 message(d, &[], &mut KeyMemo::default())
@@ -805,7 +837,7 @@ mod tests {
             .unwrap();
             assert!(b.push(&m).unwrap());
         }
-        b.finish().unwrap()
+        b.finish(&Nulls::default()).unwrap()
     }
 
     #[test]

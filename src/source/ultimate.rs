@@ -14,9 +14,8 @@ use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder,
-    Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
+    ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{Schema, SchemaRef, TimestampMicrosecondType};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -29,7 +28,7 @@ use super::{
 };
 use crate::error::Result;
 use crate::table::{
-    sorted_by_group_and_text, Deferred, ParentKey, PassThrough, BOT_CONVERSATIONS, BOT_INTENTS,
+    sorted_by_group_and_text, Col, Deferred, ParentKey, PassThrough, BOT_CONVERSATIONS, BOT_INTENTS,
 };
 
 /// Intent names the vendor SQL leaves out of "first meaningful intent".
@@ -613,47 +612,6 @@ struct Chunk {
     source: Arc<str>,
 }
 
-/// A `bot_conversations` column that a metrics-only read may leave out: its appends are
-/// skipped and it comes out all null, with no per-row work or memory.
-struct Col<B> {
-    name: &'static str,
-    builder: Option<B>,
-}
-
-impl<B: ArrayBuilder> Col<B> {
-    /// A column not `want`ed is left out, unless it may not be null.
-    fn new(name: &'static str, want: &dyn Fn(&str) -> bool, make: impl FnOnce() -> B) -> Self {
-        let nullable = BOT_CONVERSATIONS
-            .schema()
-            .field_with_name(name)
-            .is_ok_and(|f| f.is_nullable());
-        Col {
-            name,
-            builder: (want(name) || !nullable).then(make),
-        }
-    }
-
-    #[inline]
-    fn put(&mut self, append: impl FnOnce(&mut B)) {
-        if let Some(b) = &mut self.builder {
-            append(b);
-        }
-    }
-
-    fn finish(&mut self, rows: usize, nulls: &crate::table::Nulls) -> Result<ArrayRef> {
-        Ok(match &mut self.builder {
-            Some(b) => b.finish(),
-            None => nulls.of(
-                BOT_CONVERSATIONS
-                    .schema()
-                    .field_with_name(self.name)?
-                    .data_type(),
-                rows,
-            ),
-        })
-    }
-}
-
 struct Builders {
     /// The key and both times: every read needs them (dedupe, booking).
     conversation_id: StringBuilder,
@@ -820,12 +778,22 @@ impl Builders {
     /// `lean` for a metrics-only read.
     fn new(want: &dyn Fn(&str) -> bool, lean: bool, hint: &Hint) -> Self {
         let (rows, intents) = (hint.rows(), hint.intents());
-        let text = |name| Col::new(name, want, || hint.text(name));
-        let flag = |name| Col::new(name, want, || BooleanBuilder::with_capacity(rows));
-        let int = |name| Col::new(name, want, || Int64Builder::with_capacity(rows));
+        let schema = BOT_CONVERSATIONS.schema();
+        let col = |name, make| Col::new(&schema, name, want(name), make);
+        let text = |name| col(name, || hint.text(name));
+        let flag = |name| {
+            Col::new(&schema, name, want(name), || {
+                BooleanBuilder::with_capacity(rows)
+            })
+        };
+        let int = |name| {
+            Col::new(&schema, name, want(name), || {
+                Int64Builder::with_capacity(rows)
+            })
+        };
         // Metrics-only reads keep statuses as codes (see `codes`); tables keep text.
         let codes = |name| {
-            Col::new(name, want, || match lean {
+            Col::new(&schema, name, want(name), || match lean {
                 true => CodesBuilder::codes(rows),
                 false => CodesBuilder::plain(hint.text(name)),
             })
@@ -839,7 +807,7 @@ impl Builders {
             bot_name: text("bot_name"),
             language: text("language"),
             channel: text("channel"),
-            labels: Col::new("labels", want, || {
+            labels: Col::new(&schema, "labels", want("labels"), || {
                 ListBuilder::with_capacity(hint.text("labels"), rows)
             }),
             conversations_data: text("conversations_data"),
@@ -855,7 +823,9 @@ impl Builders {
             first_intent: text("first_intent"),
             last_intent: text("last_intent"),
             first_meaningful_intent: text("first_meaningful_intent"),
-            duration_sec: Col::new("duration_sec", want, || Float64Builder::with_capacity(rows)),
+            duration_sec: Col::new(&schema, "duration_sec", want("duration_sec"), || {
+                Float64Builder::with_capacity(rows)
+            }),
             i_position: Int64Builder::with_capacity(intents),
             i_id: StringBuilder::with_capacity(intents, hint.bytes("i_intent_id")),
             i_name: StringBuilder::with_capacity(intents, hint.bytes("i_intent_name")),
@@ -965,32 +935,32 @@ impl Builders {
         };
         let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.conversation_id.finish()),
-            self.platform_conversation_id.finish(rows, nulls)?,
-            self.bot_id.finish(rows, nulls)?,
-            self.bot_name.finish(rows, nulls)?,
+            self.platform_conversation_id.finish(rows, nulls),
+            self.bot_id.finish(rows, nulls),
+            self.bot_name.finish(rows, nulls),
             Arc::new(self.start.finish()),
             Arc::new(end),
-            self.language.finish(rows, nulls)?,
-            self.channel.finish(rows, nulls)?,
-            self.labels.finish(rows, nulls)?,
-            self.conversations_data.finish(rows, nulls)?,
-            self.test_mode.finish(rows, nulls)?,
-            self.status.finish(rows, nulls)?,
-            self.last_resolution.finish(rows, nulls)?,
-            self.triggered_replies.finish(rows, nulls)?,
-            self.is_llm.finish(rows, nulls)?,
-            self.automated_resolution.finish(rows, nulls)?,
-            self.conversation_type.finish(rows, nulls)?,
+            self.language.finish(rows, nulls),
+            self.channel.finish(rows, nulls),
+            self.labels.finish(rows, nulls),
+            self.conversations_data.finish(rows, nulls),
+            self.test_mode.finish(rows, nulls),
+            self.status.finish(rows, nulls),
+            self.last_resolution.finish(rows, nulls),
+            self.triggered_replies.finish(rows, nulls),
+            self.is_llm.finish(rows, nulls),
+            self.automated_resolution.finish(rows, nulls),
+            self.conversation_type.finish(rows, nulls),
         ];
         for c in &mut self.counts {
-            cols.push(c.finish(rows, nulls)?);
+            cols.push(c.finish(rows, nulls));
         }
         cols.extend([
-            self.intent_count.finish(rows, nulls)?,
-            self.first_intent.finish(rows, nulls)?,
-            self.last_intent.finish(rows, nulls)?,
-            self.first_meaningful_intent.finish(rows, nulls)?,
-            self.duration_sec.finish(rows, nulls)?,
+            self.intent_count.finish(rows, nulls),
+            self.first_intent.finish(rows, nulls),
+            self.last_intent.finish(rows, nulls),
+            self.first_meaningful_intent.finish(rows, nulls),
+            self.duration_sec.finish(rows, nulls),
             // `source_file`: filled in after the gather (see `Chunk::source`).
             empty(rows),
         ]);

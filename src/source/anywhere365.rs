@@ -13,7 +13,7 @@ use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText}
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Vendor};
 use crate::error::Result;
 use crate::table::{
-    latest_in_canonical_order, latest_in_delivery_order, Deferred, TableBuilder, DIALOGUES,
+    latest_in_canonical_order, latest_in_delivery_order, Deferred, Nulls, TableBuilder, DIALOGUES,
 };
 
 #[derive(Debug)]
@@ -63,6 +63,7 @@ pub fn read(
 ) -> Result<Tables> {
     let keyless = Keyless::default();
     let skipped = opts.skipped();
+    let nulls = Nulls::default();
     let chunks = read_all(
         candidates,
         &[Vendor::Anywhere365],
@@ -70,7 +71,7 @@ pub fn read(
         opts.only.is_none(),
         rejects,
         &keyless,
-        |records, keyless| parse_chunk(records, &skipped, keyless),
+        |records, keyless| parse_chunk(records, opts, &skipped, keyless, &nulls),
     )?;
     let files = rejects.read_of(candidates.len());
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
@@ -203,11 +204,17 @@ pub fn direction(v: &str) -> &str {
 
 fn parse_chunk(
     mut records: Records<'_>,
+    opts: &Options,
     skipped: &[&str],
     keyless: &Keyless,
+    nulls: &Nulls,
 ) -> Result<(RecordBatch, std::sync::Arc<str>)> {
     let f = records.file();
-    let mut b = TableBuilder::new(&DIALOGUES);
+    let mut b = TableBuilder::only(&DIALOGUES, |c| {
+        opts.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| o == c))
+    });
     let mut memo = KeyMemo::default();
     while let Some((start, r)) = records.next(|d| dialogue(d, skipped, &mut memo))? {
         let Some(id) = r.id.0.as_deref() else {
@@ -248,7 +255,7 @@ fn parse_chunk(
             .str(Some(""));
         b.end_row();
     }
-    Ok((b.finish()?, f.path.to_string_lossy().into()))
+    Ok((b.finish_sharing(nulls)?, f.path.to_string_lossy().into()))
 }
 
 #[cfg(test)]

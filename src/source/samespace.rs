@@ -21,7 +21,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::table::{
-    latest_by_text_key, latest_in_canonical_order, Deferred, TableBuilder, TableDef,
+    latest_by_text_key, latest_in_canonical_order, Deferred, Nulls, TableBuilder, TableDef,
     AGENT_SESSIONS, CALLS, CSAT_ANSWERS, CSAT_CALLS, PRODUCTIVITY,
 };
 
@@ -69,6 +69,7 @@ pub fn read(
 ) -> Result<Tables> {
     let keyless = Keyless::default();
     let skipped = opts.skipped();
+    let nulls = Nulls::default();
     let chunks = read_all(
         candidates,
         SAMESPACE,
@@ -76,7 +77,7 @@ pub fn read(
         opts.calls_only.is_none(),
         rejects,
         &keyless,
-        |records, keyless| parse_chunk(records, &skipped, keyless),
+        |records, keyless| parse_chunk(records, opts, &skipped, keyless, &nulls),
     )?;
     let files = rejects.read_of(candidates.len());
     let mut stats = Stats {
@@ -234,7 +235,13 @@ impl<'a> Fields<'a> {
 
 type Chunk = Vec<(&'static TableDef, RecordBatch)>;
 
-fn parse_chunk(mut records: Records<'_>, skipped: &[&str], keyless: &Keyless) -> Result<Chunk> {
+fn parse_chunk(
+    mut records: Records<'_>,
+    opts: &Options,
+    skipped: &[&str],
+    keyless: &Keyless,
+    nulls: &Nulls,
+) -> Result<Chunk> {
     let f = records.file();
     let source = f.path.to_string_lossy();
     let source = Some(source.as_ref());
@@ -308,7 +315,9 @@ fn parse_chunk(mut records: Records<'_>, skipped: &[&str], keyless: &Keyless) ->
             Ok(vec![(&PRODUCTIVITY, b.finish()?)])
         }
         _ => {
-            let mut b = TableBuilder::new(&CALLS);
+            let mut b = TableBuilder::only(&CALLS, |c| {
+                (opts.calls_only.as_ref()).is_none_or(|only| only.iter().any(|o| o == c))
+            });
             let mut memo = KeyMemo::default();
             while let Some((start, c)) = records.next(|d| call(d, skipped, &mut memo))? {
                 let Some(uuid) = required(f, start, c.uuid.0.or(c.id.0.clone()), "uuid", keyless)
@@ -341,7 +350,7 @@ fn parse_chunk(mut records: Records<'_>, skipped: &[&str], keyless: &Keyless) ->
                     .str(source);
                 b.end_row();
             }
-            Ok(vec![(&CALLS, b.finish()?)])
+            Ok(vec![(&CALLS, b.finish_sharing(nulls)?)])
         }
     }
 }

@@ -23,7 +23,8 @@ use arrow::array::RecordBatch;
 use polars::prelude::*;
 
 use super::{
-    aggregate, count_if, frame, lower_in, mean_if, names, quantile_if, ratio, rows, Query, Spec,
+    aggregate, count_if, frame, is_word, mean_if, names, quantile_if, ratio, rows, with_word_codes,
+    Query, Spec,
 };
 use crate::error::Result;
 
@@ -66,8 +67,13 @@ pub fn columns(by: &[String]) -> Vec<String> {
     super::read_columns(READ, by)
 }
 
+/// `direction` as a code of these (compared case-insensitively).
+const DIRECTION: &str = "__direction";
+const DIRECTIONS: [&str; 4] = ["in", "inbound", "out", "outbound"];
+
 pub fn compute(calls: &RecordBatch, csat_calls: &RecordBatch, q: &Query) -> Result<DataFrame> {
     let df = frame(calls, READ, &q.by)?;
+    let df = with_word_codes(df, calls, "direction", &DIRECTIONS, DIRECTION)?;
     let acw = frame(csat_calls, &["call_uuid", "acw_duration_sec"], &[])?;
     let joined = df
         .lazy()
@@ -84,7 +90,7 @@ pub fn compute(calls: &RecordBatch, csat_calls: &RecordBatch, q: &Query) -> Resu
             .alias("time_to_answer_sec"),
         )
         .collect()?;
-    let inbound = || lower_in("direction", &["in", "inbound"]);
+    let inbound = || is_word(DIRECTION, 0).or(is_word(DIRECTION, 1));
     let answered = || col("answer_time").is_not_null();
     let with_acw = || answered().and(col("acw_duration_sec").is_not_null());
     aggregate(
@@ -97,7 +103,7 @@ pub fn compute(calls: &RecordBatch, csat_calls: &RecordBatch, q: &Query) -> Resu
                 rows("calls"),
                 count_if(inbound(), "inbound_calls"),
                 count_if(
-                    lower_in("direction", &["out", "outbound"]),
+                    is_word(DIRECTION, 2).or(is_word(DIRECTION, 3)),
                     "outbound_calls",
                 ),
                 count_if(answered(), "answered_calls"),

@@ -9,12 +9,11 @@
 use polars::prelude::*;
 
 use super::{
-    count_if, finish, frame, group, lead, merge, names, rate, ratio, rows, Grouped, Query, Spec,
+    count_if, finish, frame, group, is_word, lead, merge, names, rate, ratio, rows,
+    with_word_codes, Grouped, Query, Spec,
 };
 use crate::error::Result;
-use arrow::array::AsArray;
-
-use crate::source::dialpad::{Sender, Tables};
+use crate::source::dialpad::Tables;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum View {
@@ -180,7 +179,6 @@ fn interaction_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> R
 }
 
 fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<Grouped> {
-    let sent_by = |who: Sender| col(SENDER).eq(lit(who as u8));
     group(
         with_sender(t, &["ts"], &q.by)?,
         q,
@@ -189,9 +187,9 @@ fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Resul
             dimensions: dims,
             aggs: vec![
                 rows("messages"),
-                count_if(sent_by(Sender::Customer), "customer_messages"),
-                count_if(sent_by(Sender::Bot), "bot_messages"),
-                count_if(sent_by(Sender::Agent), "agent_messages"),
+                count_if(is_word(SENDER, CUSTOMER), "customer_messages"),
+                count_if(is_word(SENDER, BOT), "bot_messages"),
+                count_if(is_word(SENDER, AGENT), "agent_messages"),
             ],
             finals: vec![],
             columns: names(&[
@@ -204,21 +202,17 @@ fn message_counts(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Resul
     )
 }
 
-/// The column of [`with_sender`].
-const SENDER: &str = "sender";
+/// The column of [`with_sender`], a code of [`SENDERS`].
+const SENDER: &str = "__sender";
+const SENDERS: [&str; 3] = ["customer", "bot", "agent"];
+const CUSTOMER: usize = 0;
+const BOT: usize = 1;
+const AGENT: usize = 2;
 
-/// The `messages` frame of `columns` and `by`, plus `sender`: each message's sendertype
-/// classified once, as a [`Sender`] code. (Lower-casing a million sendertypes in polars,
-/// after copying them over, was a seventh of an interactions-view run.)
+/// The `messages` frame of `columns` and `by`, plus each message's sendertype as a code.
 fn with_sender(t: &Tables, columns: &[&str], by: &[String]) -> Result<DataFrame> {
-    let mut df = frame(&t.messages, columns, by)?;
-    let schema = t.messages.schema();
-    let sendertype = t.messages.column(schema.index_of("sendertype")?);
-    let codes: UInt8Chunked = (sendertype.as_string::<i32>().iter())
-        .map(|v| Some(Sender::of(v) as u8))
-        .collect();
-    df.with_column(codes.with_name(SENDER.into()).into_column())?;
-    Ok(df)
+    let df = frame(&t.messages, columns, by)?;
+    with_word_codes(df, &t.messages, "sendertype", &SENDERS, SENDER)
 }
 
 /// Messages carrying a topic (non-empty), per topic: the count and the mean score.
@@ -257,7 +251,7 @@ fn intents(t: &Tables, q: &Query, o: &Options, dims: &'static [&'static str]) ->
 fn sentiment(t: &Tables, q: &Query, dims: &'static [&'static str]) -> Result<DataFrame> {
     let df = with_sender(t, &["ts", "sentiment"], &q.by)?
         .lazy()
-        .filter(col(SENDER).eq(lit(Sender::Customer as u8)))
+        .filter(is_word(SENDER, CUSTOMER))
         .collect()?;
     let s = || col("sentiment");
     finish(

@@ -26,16 +26,20 @@
 use polars::prelude::*;
 
 use super::{
-    aggregate, count_if, duration_mean_if, frame, is_in, lower_in, quantile_if, ratio, rows,
-    with_lowered, Query, Spec,
+    aggregate, count_if, duration_mean_if, frame, is_word, quantile_if, ratio, rows,
+    with_word_codes, Query, Spec,
 };
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
 
 pub const DIMENSIONS: &[&str] = &["queue_id", "agent_id", "ivr_id", "direction", "outcome"];
 
-/// The lower-cased `outcome` the aggregates test (outcomes match case-insensitively).
-const OUTCOME: &str = "__outcome_lower";
+/// The `outcome` the aggregates test, as a code of [`OUTCOMES`] (outcomes and directions
+/// match case-insensitively).
+const OUTCOME: &str = "__outcome";
+const OUTCOMES: [&str; 3] = ["accepted", "abandoned", "ivrdrop"];
+const DIRECTION: &str = "__direction";
+const DIRECTIONS: [&str; 2] = ["inbound", "outbound"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum DirectionFilter {
@@ -123,21 +127,20 @@ pub fn service_level_name(v: ServiceLevel, t: f64) -> String {
 
 pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFrame> {
     check_thresholds(o)?;
-    let df = frame(dialogues, &COLUMNS, &q.by)?;
+    // Direction and outcome are read as codes only (unless `--by` names them).
+    let own: Vec<&str> = (COLUMNS.iter().copied())
+        .filter(|c| !["direction", "outcome"].contains(c))
+        .collect();
+    let df = frame(dialogues, &own, &q.by)?;
+    let df = with_word_codes(df, dialogues, "direction", &DIRECTIONS, DIRECTION)?;
+    let df = with_word_codes(df, dialogues, "outcome", &OUTCOMES, OUTCOME)?;
     let df = match o.direction {
         DirectionFilter::All => df,
-        DirectionFilter::Inbound => df
-            .lazy()
-            .filter(lower_in("direction", &["inbound"]))
-            .collect()?,
-        DirectionFilter::Outbound => df
-            .lazy()
-            .filter(lower_in("direction", &["outbound"]))
-            .collect()?,
+        DirectionFilter::Inbound => df.lazy().filter(is_word(DIRECTION, 0)).collect()?,
+        DirectionFilter::Outbound => df.lazy().filter(is_word(DIRECTION, 1)).collect()?,
     };
-    let df = with_lowered(df, "outcome", OUTCOME)?;
-    let acc = || is_in(OUTCOME, &["accepted"]);
-    let ab = || is_in(OUTCOME, &["abandoned"]);
+    let acc = || is_word(OUTCOME, 0);
+    let ab = || is_word(OUTCOME, 1);
 
     // In SLA: the vendor's flag, or recomputed from queue time.
     let (sla_suffix, in_sla, sla_known) = match o.sla_threshold {
@@ -181,7 +184,7 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
         rows("inbound_dialogues"),
         count_if(acc(), "accepted"),
         count_if(ab(), "abandoned"),
-        count_if(is_in(OUTCOME, &["ivrdrop"]), "ivr_drops"),
+        count_if(is_word(OUTCOME, 2), "ivr_drops"),
         count_if(in_sla, &c_in_sla),
         count_if(sla_known, &c_known),
         count_if(quick, &c_quick),

@@ -564,7 +564,7 @@ fn opt(a: &StringArray, i: usize) -> Option<&str> {
 /// A message's `sendertype`, compared case-insensitively (ASCII: no other character
 /// lower-cases to a letter of these words but the Kelvin sign, which none holds).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Sender {
+enum Sender {
     Customer = 0,
     Bot = 1,
     Agent = 2,
@@ -572,7 +572,7 @@ pub enum Sender {
 }
 
 impl Sender {
-    pub fn of(v: Option<&str>) -> Sender {
+    fn of(v: Option<&str>) -> Sender {
         let is = |what: &str| v.is_some_and(|v| v.eq_ignore_ascii_case(what));
         if is("customer") {
             Sender::Customer

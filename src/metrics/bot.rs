@@ -399,8 +399,27 @@ fn or_each_row(
     }
     let text = arrow::compute::cast(column, &ArrowType::Utf8)?;
     let text = text.as_string::<i32>();
+    // Each distinct text's flags are worked out once, up to a few hundred texts (statuses
+    // are a handful of words; a column of free text is matched row by row past that). On
+    // the lake's text, matching every row against every status was 90 of 300 ms.
+    const DISTINCT: usize = 256;
+    let mut seen: std::collections::HashMap<&str, u8, foldhash::fast::FixedState> =
+        std::collections::HashMap::with_capacity_and_hasher(DISTINCT, Default::default());
+    let null = of(None);
     for (i, b) in bits.iter_mut().enumerate() {
-        *b |= of(text_at(text, i));
+        *b |= match text_at(text, i) {
+            None => null,
+            Some(v) => match seen.get(v) {
+                Some(&f) => f,
+                None => {
+                    let f = of(Some(v));
+                    if seen.len() < DISTINCT {
+                        seen.insert(v, f);
+                    }
+                    f
+                }
+            },
+        };
     }
     Ok(())
 }

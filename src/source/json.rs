@@ -483,10 +483,9 @@ fn envelope_walk(
             if found.is_some() {
                 return Ok(false);
             }
-            let text = d.value::<super::de::Raw>(key)?.0;
-            if text.starts_with('[') {
-                let start = text.as_ptr() as usize - buf.as_ptr() as usize;
-                found = Some(start..start + text.len());
+            let span = d.value_span(key)?;
+            if buf.get(span.start) == Some(&b'[') {
+                found = Some(span);
             }
             Ok(true)
         })

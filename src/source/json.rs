@@ -139,6 +139,9 @@ pub struct First {
     pub array: bool,
     /// The record is an envelope (see [`unwrap_envelopes`]).
     pub envelope: bool,
+    /// Its record array, when it is an envelope: found by the walk that found its end, so
+    /// the framing need not walk it again (see [`unwrap_envelopes_after`]).
+    pub inner: Option<Range<usize>>,
 }
 
 /// The first record of `buf`, when the file starts with a record (or an array whose first
@@ -164,6 +167,7 @@ pub fn first_record(buf: &[u8]) -> Option<First> {
         span,
         array,
         envelope: inner.is_some(),
+        inner,
     })
 }
 
@@ -409,9 +413,21 @@ pub fn unwrap_envelopes(
     buf: &[u8],
     spans: Vec<Range<usize>>,
 ) -> Result<Vec<Range<usize>>, FrameError> {
-    let first_inner = match spans.first() {
-        Some(first) => envelope_array(buf, first)?,
-        None => None,
+    unwrap_envelopes_after(buf, spans, None)
+}
+
+/// [`unwrap_envelopes`], the first span being the record `first` when given (its array
+/// already found). Why: a Samespace report is one envelope holding the whole file, and
+/// walking it again to find its array was a fifth of the framing of a calls run.
+pub fn unwrap_envelopes_after(
+    buf: &[u8],
+    spans: Vec<Range<usize>>,
+    first: Option<&First>,
+) -> Result<Vec<Range<usize>>, FrameError> {
+    let first_inner = match (spans.first(), first) {
+        (Some(span), Some(f)) if *span == f.span && f.inner.is_some() => f.inner.clone(),
+        (Some(span), _) => envelope_array(buf, span)?,
+        (None, _) => None,
     };
     let Some(first_inner) = first_inner else {
         return Ok(spans);
@@ -1252,6 +1268,16 @@ pub(super) mod tests {
         let envelope = b"{\"total\":2,\"data\":[{\"id\":1},{\"id\":2}],\"n\":{}}\n";
         assert_eq!(first(envelope), Some((0..envelope.len() - 1, false, true)));
         assert_eq!(first(b"[{\"messages\":[]}]"), Some((1..16, true, true)));
+        // The array the walk found is the one the framing would find again, and framing
+        // with it gives the same records.
+        let f = first_record(envelope).unwrap();
+        assert_eq!(f.inner, envelope_array(envelope, &f.span).unwrap());
+        assert_eq!(f.inner, Some(18..37));
+        let spans = vec![f.span.clone()];
+        assert_eq!(
+            unwrap_envelopes_after(envelope, spans.clone(), Some(&f)).unwrap(),
+            unwrap_envelopes(envelope, spans).unwrap()
+        );
     }
 
     #[test]

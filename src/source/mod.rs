@@ -871,7 +871,7 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
     let layout = if first.envelope {
         let framed = |piece| bytes.release(piece);
         match json::envelope_lines(&bytes, &first, &framed)
-            .and_then(|s| json::unwrap_envelopes(&bytes, s).ok())
+            .and_then(|s| json::unwrap_envelopes_after(&bytes, s, Some(&first)).ok())
         {
             Some(spans) => Layout::Spans(spans),
             None => return frame_by_structure(&c.path, bytes, vendors).map(Some),

@@ -123,14 +123,7 @@ const LEAN_SKIPPED: [&str; 5] = [
 
 /// The `messages` columns every read builds: the identity of a message and what the
 /// interactions are derived from in every view.
-const ALWAYS_BUILT: [&str; 6] = [
-    "sessionid",
-    "conversation_id",
-    "segment",
-    "ts",
-    "sendertype",
-    "text",
-];
+const ALWAYS_BUILT: [&str; 4] = ["sessionid", "ts", "sendertype", "text"];
 
 /// Fields (and the column of either table they fill) a metrics-only read skips unless its
 /// view reads that column: the dedupe reads none of them, and the interactions view, for
@@ -246,8 +239,8 @@ pub fn split_sessionid(sessionid: &str) -> Result<(&str, Option<i64>), String> {
 
 struct Builders {
     sessionid: StringBuilder,
-    conversation_id: StringBuilder,
-    segment: Int64Builder,
+    conversation_id: Col<StringBuilder>,
+    segment: Col<Int64Builder>,
     customersessionid: Col<StringBuilder>,
     ts: TimestampMicrosecondBuilder,
     timestamp_text: Col<StringBuilder>,
@@ -275,8 +268,13 @@ impl Builders {
         let float = |name| Col::new(&schema, name, opts.builds(name), Float64Builder::new);
         Builders {
             sessionid: StringBuilder::new(),
-            conversation_id: StringBuilder::new(),
-            segment: Int64Builder::new(),
+            conversation_id: text("conversation_id"),
+            segment: Col::new(
+                &schema,
+                "segment",
+                opts.builds("segment"),
+                Int64Builder::new,
+            ),
             customersessionid: text("customersessionid"),
             ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             timestamp_text: text("timestamp_text"),
@@ -312,8 +310,8 @@ impl Builders {
             (None, None) => None,
         };
         self.sessionid.append_value(sessionid);
-        self.conversation_id.append_value(conversation);
-        self.segment.append_option(segment);
+        self.conversation_id.put(|b| b.append_value(conversation));
+        self.segment.put(|b| b.append_option(segment));
         self.ts.append_option(ts);
         self.sendertype.append_option(m.sendertype.0.as_deref());
         self.text.append_option(m.text.0.as_deref());
@@ -348,8 +346,8 @@ impl Builders {
         let rows = arrow::array::ArrayBuilder::len(&self.sessionid);
         let cols: Vec<ArrayRef> = vec![
             Arc::new(self.sessionid.finish()),
-            Arc::new(self.conversation_id.finish()),
-            Arc::new(self.segment.finish()),
+            self.conversation_id.finish(rows, nulls),
+            self.segment.finish(rows, nulls),
             self.customersessionid.finish(rows, nulls),
             Arc::new(self.ts.finish()),
             self.timestamp_text.finish(rows, nulls),
@@ -596,8 +594,6 @@ impl Sender {
 pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Result<RecordBatch> {
     use rayon::prelude::*;
     let sid = Parted::of(parts, "sessionid")?;
-    let conv = Parted::of(parts, "conversation_id")?;
-    let seg = primitive_parts::<arrow::datatypes::Int64Type>(parts, "segment")?;
     let csid = Parted::of(parts, "customersessionid")?;
     let chattype = Parted::of(parts, "chattype")?;
     let channel = Parted::of(parts, "sessionchannel")?;
@@ -675,12 +671,13 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
                         _ => {}
                     }
                 }
-                let first = rows[group[0]];
                 out.sessionid.append_value(s);
-                out.conversation_id.append_option(conv.at(first));
-                let (p, r) = first;
-                out.segment
-                    .append_option(seg[p].is_valid(r).then(|| seg[p].value(r)));
+                // From the sessionid, as the read split it (a metrics-only read need not
+                // keep the messages' copies).
+                let (conversation, segment) =
+                    split_sessionid(s).map_err(crate::error::Error::Internal)?;
+                out.conversation_id.append_value(conversation);
+                out.segment.append_option(segment);
                 out.customersessionid
                     .append_option(csid.first_some(group, rows));
                 out.chattype.append_option(chattype.first_some(group, rows));

@@ -210,11 +210,7 @@ fn parse_chunk(
     nulls: &Nulls,
 ) -> Result<(RecordBatch, std::sync::Arc<str>)> {
     let f = records.file();
-    let mut b = TableBuilder::only(&DIALOGUES, |c| {
-        opts.only
-            .as_ref()
-            .is_none_or(|only| only.iter().any(|o| o == c))
-    });
+    let mut b = TableBuilder::only(&DIALOGUES, |c| super::wanted(opts.only.as_deref(), c));
     let mut memo = KeyMemo::default();
     while let Some((start, r)) = records.next(|d| dialogue(d, skipped, &mut memo))? {
         let Some(id) = r.id.0.as_deref() else {

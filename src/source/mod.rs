@@ -703,9 +703,14 @@ pub fn lean_skipped(
         return Vec::new();
     };
     let unread = (unless_asked.iter())
-        .filter(|(_, column)| !only.iter().any(|c| c == column))
+        .filter(|(_, column)| !wanted(Some(only), column))
         .map(|&(key, _)| key);
     always.iter().copied().chain(unread).collect()
+}
+
+/// Whether a read keeps `column`: a full read (`only` is `None`) keeps every column.
+pub fn wanted(only: Option<&[String]>, column: &str) -> bool {
+    only.is_none_or(|only| only.iter().any(|c| c == column))
 }
 
 /// The known key (of `keys`) equal to the lower-cased key `k`, unless it is in `skipped`:

@@ -315,9 +315,8 @@ fn parse_chunk(
             Ok(vec![(&PRODUCTIVITY, b.finish()?)])
         }
         _ => {
-            let mut b = TableBuilder::only(&CALLS, |c| {
-                (opts.calls_only.as_ref()).is_none_or(|only| only.iter().any(|o| o == c))
-            });
+            let mut b =
+                TableBuilder::only(&CALLS, |c| super::wanted(opts.calls_only.as_deref(), c));
             let mut memo = KeyMemo::default();
             while let Some((start, c)) = records.next(|d| call(d, skipped, &mut memo))? {
                 let Some(uuid) = required(f, start, c.uuid.0.or(c.id.0.clone()), "uuid", keyless)

@@ -1126,6 +1126,15 @@ impl<B: arrow::array::ArrayBuilder> Col<B> {
     }
 }
 
+/// The named columns of `batch`, in the order named (a name it lacks is an error).
+pub fn project<S: AsRef<str>>(batch: &RecordBatch, names: &[S]) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let indices = (names.iter())
+        .map(|n| schema.index_of(n.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    batch.project(&indices)
+}
+
 /// `batch` with the column `name` replaced by `values`.
 pub fn with_column(
     batch: &RecordBatch,

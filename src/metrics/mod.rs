@@ -293,7 +293,7 @@ pub fn with_word_codes(
     }
     let texts = batch.column(batch.schema().index_of(column)?);
     let codes: UInt8Chunked = (texts.as_string::<i32>().iter())
-        .map(|v| v.and_then(|v| words.iter().position(|w| v.eq_ignore_ascii_case(w))))
+        .map(|v| v.and_then(|v| crate::source::codes::word_index(v, words)))
         .map(|i| i.map(|i| i as u8))
         .collect();
     let mut df = df;
@@ -325,18 +325,13 @@ pub fn frame(
     columns: &[&str],
     by: &[String],
 ) -> Result<DataFrame> {
-    let schema = batch.schema();
     let mut names: Vec<&str> = columns.to_vec();
     for d in by {
         if !names.contains(&d.as_str()) {
             names.push(d);
         }
     }
-    let mut indices = Vec::with_capacity(names.len());
-    for n in &names {
-        indices.push(schema.index_of(n)?);
-    }
-    crate::bridge::to_polars(&batch.project(&indices)?)
+    crate::bridge::to_polars(&crate::table::project(batch, &names)?)
 }
 
 /// The query with `dim` as the first dimension (a view's own breakdown).

@@ -16,6 +16,13 @@ use arrow::array::{
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::UInt8Type;
 
+/// The index in `words` (lower-case ASCII) of `text`, compared case-insensitively by ASCII
+/// folding: how cxkpi tells a sender type, an outcome or a direction among a few words, in
+/// the readers and the KPIs alike.
+pub fn word_index(text: &str, words: &[&str]) -> Option<usize> {
+    words.iter().position(|w| text.eq_ignore_ascii_case(w))
+}
+
 /// Distinct values a chunk's column may hold as codes. Each row looks its value up among
 /// those met so far, one comparison each, so a column of more values (not a status at
 /// all) is cheaper as plain text: the builder turns into one when it meets one more.

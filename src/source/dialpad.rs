@@ -71,7 +71,7 @@ pub fn read(
     let (messages, interactions) = match &opts.only {
         Some(lean) => (
             messages.select(&lean.messages)?,
-            project(&interactions, &lean.interactions)?,
+            crate::table::project(&interactions, &lean.interactions)?,
         ),
         None => (messages.into_batch(|_| true)?, interactions),
     };
@@ -158,15 +158,6 @@ impl Options {
                 || lean.interactions.iter().any(|c| c == name)
         })
     }
-}
-
-/// The named columns of `batch`.
-fn project(batch: &RecordBatch, columns: &[String]) -> Result<RecordBatch> {
-    let schema = batch.schema();
-    let indices = (columns.iter())
-        .map(|c| schema.index_of(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(batch.project(&indices)?)
 }
 
 /// The keys of a message the reader knows (lower-cased).
@@ -570,16 +561,13 @@ enum Sender {
 }
 
 impl Sender {
+    const WORDS: [&str; 3] = ["customer", "bot", "agent"];
+    const BY_INDEX: [Sender; 3] = [Sender::Customer, Sender::Bot, Sender::Agent];
+
     fn of(v: Option<&str>) -> Sender {
-        let is = |what: &str| v.is_some_and(|v| v.eq_ignore_ascii_case(what));
-        if is("customer") {
-            Sender::Customer
-        } else if is("bot") {
-            Sender::Bot
-        } else if is("agent") {
-            Sender::Agent
-        } else {
-            Sender::Other
+        match v.and_then(|v| super::codes::word_index(v, &Self::WORDS)) {
+            Some(i) => Self::BY_INDEX[i],
+            None => Sender::Other,
         }
     }
 }

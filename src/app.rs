@@ -566,6 +566,7 @@ fn days(q: &Query, lower: bool, extra_day: bool) -> Scope {
     Scope {
         lean: true,
         only: None,
+        codes: &[],
         from: q.from.filter(|_| lower).map(crate::time::utc_date),
         to: q.to.map(|t| {
             let d = crate::time::utc_date(t - 1);
@@ -758,6 +759,7 @@ fn metrics_bot(a: BotArgs, notes: &Notes) -> Result<()> {
     let columns = bot::lake_columns(&q, &opts);
     let prune = Scope {
         only: Some(std::sync::Arc::new(columns.clone())),
+        codes: &bot::STATUS_COLUMNS,
         ..days(&q, a.time == bot::TimeBasis::Start, true)
     };
     let (tables, rejects) =

@@ -195,7 +195,7 @@ fn metrics_from_the_lake_equal_metrics_from_the_files() {
     let lake = dir.path().join("lake");
     assert!(ingest(&inbox, &lake, None).status.success());
     let l = lake.to_str().unwrap();
-    let cases: [(&str, &str, &[&str]); 14] = [
+    let cases: [(&str, &str, &[&str]); 15] = [
         (
             "bot",
             "ultimate",
@@ -206,6 +206,18 @@ fn metrics_from_the_lake_equal_metrics_from_the_files() {
                 "Europe/Amsterdam",
                 "--by",
                 "first_meaningful_intent",
+            ],
+        ),
+        // The lake's statuses are read as dictionaries (see `lake::Scope::codes`): as
+        // flags, as a dimension, and normalized.
+        (
+            "bot",
+            "ultimate",
+            &[
+                "--by",
+                "conversation_status",
+                "--status-match",
+                "normalized",
             ],
         ),
         (

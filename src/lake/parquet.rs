@@ -6,7 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -74,31 +77,79 @@ pub(super) fn write_parquet(
 }
 
 pub(super) fn read_parquet(path: &Path, def: &TableDef) -> Result<RecordBatch> {
-    read_parquet_columns(path, def, false, None, &table::Nulls::default())
+    read_parquet_columns(
+        path,
+        def,
+        &super::Scope::default(),
+        &table::Nulls::default(),
+    )
 }
 
-/// Reads a partition file; with `lean`, the heavy columns are not read (Parquet projection)
-/// and come back as nulls, so the batch keeps the canonical schema.
+/// The type a column of `def` is read as: its own, or with `codes` naming it (a text column
+/// a query only matches the values of), `Dictionary(Int32, Utf8)`.
+fn read_type(c: &table::Column, codes: &[&str]) -> DataType {
+    match c.kind == table::Kind::Utf8 && codes.contains(&c.name) {
+        true => DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+        false => c.kind.arrow(),
+    }
+}
+
+/// Reads a partition file, projected as `scope` says: with `lean`, the heavy columns are
+/// not read (Parquet projection) and come back as nulls, so the batch keeps the canonical
+/// schema; with `only`, just the columns named; `codes` come as dictionaries.
+///
+/// Why codes: the lake's status columns are dictionary-encoded pages of a handful of
+/// values. Decoded into strings they were most of a bot query's memory over a long history
+/// (two text columns of 3 million rows); as dictionaries each row is a 4-byte key and the
+/// text is matched once per distinct value.
 pub(super) fn read_parquet_columns(
     path: &Path,
     def: &TableDef,
-    lean: bool,
-    only: Option<&[String]>,
+    scope: &super::Scope,
     nulls: &table::Nulls,
 ) -> Result<RecordBatch> {
     let file = File::open(path).map_err(io(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let mut meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
+    let codes = scope.codes;
+    if def
+        .columns
+        .iter()
+        .any(|c| read_type(c, codes) != c.kind.arrow())
+    {
+        // The file's own schema with the code columns' types swapped: the reader checks the
+        // rest (nullability, time zones) against the file.
+        let fields: Vec<Field> = (meta.schema().fields().iter())
+            .map(|f| match def.columns.iter().find(|c| c.name == f.name()) {
+                Some(c) => f.as_ref().clone().with_data_type(read_type(c, codes)),
+                None => f.as_ref().clone(),
+            })
+            .collect();
+        let hint = Arc::new(Schema::new(fields));
+        meta = ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(hint),
+        )?;
+    }
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta);
     // One batch per file: no small batches to concatenate afterwards.
     let rows = builder.metadata().file_metadata().num_rows().max(1) as usize;
     let builder = builder.with_batch_size(rows);
+    let only = scope.only.as_deref().map(Vec::as_slice);
     let skipped = |c: &table::Column| {
-        (lean && c.heavy) || only.is_some_and(|o| !o.iter().any(|n| n == c.name))
+        (scope.lean && c.heavy) || only.is_some_and(|o| !o.iter().any(|n| n == c.name))
     };
+    // Skipped columns read back as nulls, so they are declared nullable here, even the keys.
+    let schema = Arc::new(Schema::new(
+        def.columns
+            .iter()
+            .map(|c| Field::new(c.name, read_type(c, codes), c.nullable || skipped(c)))
+            .collect::<Vec<_>>(),
+    ));
     if !def.columns.iter().any(skipped) {
         let batches = builder
             .build()?
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        return Ok(arrow::compute::concat_batches(&def.schema(), &batches)?);
+        return Ok(arrow::compute::concat_batches(&schema, &batches)?);
     }
     let wanted: Vec<usize> = (0..def.columns.len())
         .filter(|&i| !skipped(&def.columns[i]))
@@ -119,13 +170,6 @@ pub(super) fn read_parquet_columns(
             slot.push(col.clone());
         }
     }
-    // Skipped columns read back as nulls, so they are declared nullable here, even the keys.
-    let schema = Arc::new(arrow::datatypes::Schema::new(
-        def.columns
-            .iter()
-            .map(|c| arrow::datatypes::Field::new(c.name, c.kind.arrow(), c.nullable || skipped(c)))
-            .collect::<Vec<_>>(),
-    ));
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(def.columns.len());
     let mut next = read.into_iter();
     for (i, c) in def.columns.iter().enumerate() {

@@ -25,6 +25,9 @@ pub struct Scope {
     /// Rows then come in partition order, not canonical order: only order-independent
     /// metrics read this way.
     pub only: Option<std::sync::Arc<Vec<String>>>,
+    /// Text columns read as dictionaries (`Dictionary(Int32, Utf8)`) rather than strings:
+    /// for a query that only matches their values (see `parquet::read_parquet_columns`).
+    pub codes: &'static [&'static str],
 }
 
 impl Scope {
@@ -86,11 +89,10 @@ fn read_parts(root: &Path, def: &TableDef, scope: &Scope) -> Result<Vec<RecordBa
         .filter(|(dt, _)| scope.keeps(dt))
         .map(|(_, f)| f)
         .collect();
-    let only = scope.only.as_deref().map(Vec::as_slice);
     let nulls = table::Nulls::default();
     files
         .par_iter()
-        .map(|f| read_parquet_columns(f, def, scope.lean, only, &nulls))
+        .map(|f| read_parquet_columns(f, def, scope, &nulls))
         .collect()
 }
 

@@ -18,9 +18,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, DictionaryArray, RecordBatch, StringArray,
+};
 use arrow::buffer::BooleanBuffer;
-use arrow::datatypes::{DataType as ArrowType, Field, Schema, TimestampMicrosecondType, UInt8Type};
+use arrow::datatypes::{
+    ArrowDictionaryKeyType, ArrowNativeType, DataType as ArrowType, Field, Int32Type, Schema,
+    TimestampMicrosecondType, UInt8Type,
+};
 use polars::prelude::*;
 
 use super::{
@@ -132,10 +137,13 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
     // converted to polars' views, in parallel).
     // The statuses are counted as flags (see `status_flags`); they stay as text only when
     // they are dimensions.
+    // The end time goes in only when it books the rows: the mean duration reads the
+    // durations `select` computes per chunk.
     let columns: Vec<&str> = needed
         .iter()
         .copied()
         .filter(|c| !STATUS_COLUMNS.contains(c) || q.by.iter().any(|d| d == c))
+        .filter(|&c| c != END || time_column == END)
         .collect();
     let frames = parts
         .par_iter()
@@ -192,11 +200,7 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
                 .and(col("llm_fallback_count").gt(lit(0))),
             "llm_fallback_conversations",
         ),
-        exact_mean_seconds(
-            col("conversation_end_time").cast(DataType::Int64)
-                - col("conversation_start_time").cast(DataType::Int64),
-            "avg_duration_sec",
-        ),
+        exact_mean_seconds(col(DURATION), "avg_duration_sec"),
     ];
     let understood = || col("visitor_messages") - col("not_understood_messages");
     let finals = vec![
@@ -271,8 +275,8 @@ fn needed_columns<'a>(q: &'a Query, o: &Options) -> Vec<&'a str> {
         "not_understood_messages_count",
         "is_llm_conversation",
         "llm_fallback_count",
-        "conversation_start_time",
-        "conversation_end_time",
+        START,
+        END,
     ];
     // Columns only a filter reads are read only for that filter: a read skips the fields
     // of the columns not asked for, and the intents array (behind the first meaningful
@@ -300,13 +304,39 @@ pub fn lake_columns(q: &Query, o: &Options) -> Vec<String> {
 
 fn time_column(o: &Options) -> &'static str {
     match o.time {
-        TimeBasis::Start => "conversation_start_time",
-        TimeBasis::End => "conversation_end_time",
+        TimeBasis::Start => START,
+        TimeBasis::End => END,
     }
 }
 
+const START: &str = "conversation_start_time";
+const END: &str = "conversation_end_time";
+
+/// Each row's `END − START` in microseconds (null when either is null), the column the
+/// mean duration is taken of (a name no table column has).
+///
+/// Why computed per chunk rather than by polars: polars subtracts the two columns of the
+/// whole history at once, a column as large as one of the times (24 MB for 3 million
+/// conversations) at the peak of a run, and needs the end time only for it.
+const DURATION: &str = "_duration_us";
+
+/// [`DURATION`] of every row of `batch` (polars' subtraction: wrapping, as its kernels do).
+fn durations(batch: &RecordBatch) -> Result<ArrayRef> {
+    let schema = batch.schema();
+    let time = |name: &str| -> Result<_> {
+        Ok(batch
+            .column(schema.index_of(name)?)
+            .as_primitive::<TimestampMicrosecondType>()
+            .reinterpret_cast::<arrow::datatypes::Int64Type>())
+    };
+    let (start, end) = (time(START)?, time(END)?);
+    let d: arrow::array::Int64Array =
+        arrow::compute::kernels::arity::binary(&end, &start, i64::wrapping_sub)?;
+    Ok(Arc::new(d))
+}
+
 /// The columns the status flags are computed from.
-const STATUS_COLUMNS: [&str; 2] = ["conversation_status", "last_resolution"];
+pub const STATUS_COLUMNS: [&str; 2] = ["conversation_status", "last_resolution"];
 
 /// What a conversation's status and last resolution count as (see the module table).
 #[derive(Clone, Copy)]
@@ -371,8 +401,9 @@ fn status_flags(batch: &RecordBatch, status_match: StatusMatch) -> Result<Vec<Ar
 }
 
 /// ORs `flags` of each row's text of `column` (`None` when null; normalized first when
-/// asked) into `bits`. Codes (`Dictionary(UInt8, Utf8)`) are looked up in `flags` of each
-/// distinct value; any other column is read as text, exact matching with no copy.
+/// asked) into `bits`. Codes (dictionaries of text: `UInt8` keys from the files, `Int32`
+/// from the lake) are looked up in `flags` of each distinct value; any other column is read
+/// as text, exact matching with no copy.
 fn or_each_row(
     bits: &mut [u8],
     column: &ArrayRef,
@@ -384,16 +415,12 @@ fn or_each_row(
         StatusMatch::Normalized => flags(v.map(normalize).as_deref()),
     };
     if let Some(codes) = column.as_dictionary_opt::<UInt8Type>() {
-        if let Some(values) = codes.values().as_string_opt::<i32>() {
-            let by_code: Vec<u8> = (0..values.len()).map(|c| of(text_at(values, c))).collect();
-            let null = of(None);
-            let keys = codes.keys();
-            for (i, b) in bits.iter_mut().enumerate() {
-                *b |= match keys.is_valid(i) {
-                    true => by_code[keys.value(i) as usize],
-                    false => null,
-                };
-            }
+        if or_each_code(bits, codes, &of) {
+            return Ok(());
+        }
+    }
+    if let Some(codes) = column.as_dictionary_opt::<Int32Type>() {
+        if or_each_code(bits, codes, &of) {
             return Ok(());
         }
     }
@@ -422,6 +449,28 @@ fn or_each_row(
         };
     }
     Ok(())
+}
+
+/// [`or_each_row`] for codes of text: false (nothing done) if the values are not text.
+fn or_each_code<K: ArrowDictionaryKeyType>(
+    bits: &mut [u8],
+    codes: &DictionaryArray<K>,
+    of: &impl Fn(Option<&str>) -> u8,
+) -> bool {
+    let Some(values) = codes.values().as_string_opt::<i32>() else {
+        return false;
+    };
+    let by_code: Vec<u8> = (0..values.len()).map(|c| of(text_at(values, c))).collect();
+    let null = of(None);
+    let keys = codes.keys();
+    for (i, b) in bits.iter_mut().enumerate() {
+        *b |= match keys.is_valid(i) {
+            // A key is below the values' length (checked when the array was made).
+            true => by_code[keys.value(i).as_usize()],
+            false => null,
+        };
+    }
+    true
 }
 
 /// Lower case without separators: `bot_handled`, `Bot-Handled` and `botHandled` agree.
@@ -495,6 +544,8 @@ fn select(batch: &RecordBatch, names: &[&str], status_match: StatusMatch) -> Res
         );
         arrays.push(array);
     }
+    fields.push(Field::new(DURATION, ArrowType::Int64, true));
+    arrays.push(durations(batch)?);
     for (name, flag) in FLAGS.iter().zip(status_flags(batch, status_match)?) {
         fields.push(Field::new(*name, ArrowType::Boolean, false));
         arrays.push(flag);
@@ -517,7 +568,7 @@ fn missing_next_day(conversations: &[RecordBatch], q: &Query, o: &Options) -> Ve
     let latest = conversations
         .iter()
         .filter_map(|part| {
-            let i = part.schema().index_of("conversation_end_time").ok()?;
+            let i = part.schema().index_of(END).ok()?;
             let ends = part.column(i).as_primitive::<TimestampMicrosecondType>();
             ends.iter().flatten().max()
         })

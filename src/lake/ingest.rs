@@ -18,10 +18,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::commit::{crash_point, recover, Staging};
+use super::hold::{Held, ToWrite};
 use super::lock::LakeLock;
 use super::manifest::{format_name, hash_file, load_manifest, FileEntry, Manifest};
 use super::merge::{
-    child_days, days, merge_partition, Incoming, KeptRows, MergeContext, ParentDays, ParentRows,
+    child_days, days, merge_partition, write_partition, Incoming, KeptRows, MergeContext,
+    ParentDays, ParentRows,
 };
 use super::{NULL_PARTITION, TABLES};
 use crate::error::Result;
@@ -37,12 +39,26 @@ use crate::source::{
 /// at three times the memory.
 pub const DEFAULT_BATCH_BYTES: u64 = 256 << 20;
 
+/// The least a run holds between batches (see [`IngestOptions::hold_bytes`]): small batches
+/// still keep the few partitions the next one reaches into.
+const MIN_HOLD_BYTES: usize = 32 << 20;
+
 /// How an ingest runs.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestOptions {
     pub on_bad: OnBadFile,
     /// JSON bytes read per batch (a file larger than this is a batch of its own).
     pub batch_bytes: u64,
+}
+
+impl IngestOptions {
+    /// How much of the merged partitions a run holds in memory between batches (see
+    /// [`super::hold`]): half a batch, and at least [`MIN_HOLD_BYTES`].
+    fn hold_bytes(&self) -> usize {
+        usize::try_from(self.batch_bytes / 2)
+            .unwrap_or(usize::MAX)
+            .max(MIN_HOLD_BYTES)
+    }
 }
 
 impl Default for IngestOptions {
@@ -70,6 +86,9 @@ pub struct IngestReport {
     /// Rows in the rewritten partitions after the merge, per table.
     pub rows_written: BTreeMap<String, usize>,
     pub partitions_written: usize,
+    /// Partitions a batch merged into rows an earlier batch held in memory, rather than
+    /// reading its staged file back (see `lake::hold`).
+    pub partitions_reused: usize,
     /// Records left out because they lack their key (see `source::Keyless`).
     pub keyless: usize,
     pub first_keyless: Option<String>,
@@ -143,10 +162,16 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
         }
     }
     let mut staging = Staging::new(&report.run_id);
-    let mut run = RunState::default();
+    let mut run = RunState {
+        held: Held::new(opts.hold_bytes()),
+        ..RunState::default()
+    };
     for (vendor, files) in &fresh {
         let ranks = delivery_ranks(files);
-        for batch in batches(files, opts.batch_bytes)? {
+        let batches = batches(files, opts.batch_bytes)?;
+        let export_days: Vec<Option<chrono::NaiveDate>> =
+            batches.iter().map(|b| first_export_day(b)).collect();
+        for (i, batch) in batches.iter().enumerate() {
             let batch = &batch[..];
             let before = rejects.files.len();
             let incoming = read_batch(*vendor, batch, opts.on_bad, &mut rejects, &mut report)?;
@@ -163,6 +188,8 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
             let delivery = Delivery {
                 replaced: &replaced,
                 ranks: &ranks,
+                export_day: export_days[i],
+                next_export_day: export_days.get(i + 1).copied().flatten(),
             };
             merge_batch(
                 root,
@@ -177,6 +204,8 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
             crash_point(&format!("batch:{}", report.batches));
         }
     }
+    let held = run.held.drain();
+    write(root, &mut staging, &report.run_id, held)?;
     report.files_rejected = rejects
         .files
         .iter()
@@ -308,6 +337,14 @@ fn named_day(path: &Path) -> Option<&str> {
     })
 }
 
+/// The earliest export day the names of a batch's files carry.
+fn first_export_day(batch: &[Candidate]) -> Option<chrono::NaiveDate> {
+    (batch.iter())
+        .filter_map(|c| named_day(&c.path))
+        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .min()
+}
+
 /// Batches of at most `budget` JSON bytes each (a larger file is a batch of its own), taking
 /// the files in the order of the export day their names carry, then path; each batch's files
 /// in path order, as a reader takes them.
@@ -404,6 +441,20 @@ struct RunState {
     file_rows: HashMap<String, u64>,
     /// Rows of each partition the run wrote, as last written.
     partition_rows: BTreeMap<(&'static str, String), usize>,
+    /// Merged partitions not written yet (see [`super::hold`]).
+    held: Held,
+}
+
+/// Writes merged partitions to the run's staging, in parallel.
+fn write(root: &Path, staging: &mut Staging, run_id: &str, parts: Vec<ToWrite>) -> Result<()> {
+    parts
+        .par_iter()
+        .map(|(t, dt, rows)| write_partition(root, staging, run_id, t, dt, rows))
+        .collect::<Result<Vec<()>>>()?;
+    for (t, dt, _) in parts {
+        staging.written(super::partition_file(t.def.name, &dt));
+    }
+    Ok(())
 }
 
 /// Which copy of a record a batch's merge keeps: the batch's files the lake already holds
@@ -411,6 +462,10 @@ struct RunState {
 struct Delivery<'a> {
     replaced: &'a HashSet<String>,
     ranks: &'a HashMap<String, u32>,
+    /// The first export day the batch's file names carry, and the next batch's (what the
+    /// run holds in memory for it: see [`super::hold`]).
+    export_day: Option<chrono::NaiveDate>,
+    next_export_day: Option<chrono::NaiveDate>,
 }
 
 /// Merges one batch's new rows into every partition they touch, and the partitions holding
@@ -485,7 +540,7 @@ fn merge_batch(
                     .map(|(_, dt)| dt.clone()),
             );
         }
-        // Partitions are independent: merge and write them in parallel.
+        // Partitions are independent: merge them in parallel.
         let ctx = MergeContext {
             root,
             table: t,
@@ -495,14 +550,34 @@ fn merge_batch(
             ranks: delivery.ranks,
             kept_parents: &kept_parents,
             staging,
-            run_id: &report.run_id,
         };
-        let merged = touched
-            .into_iter()
-            .collect::<Vec<_>>()
+        if t.partition_by.is_some() {
+            run.held
+                .learn(delivery.export_day, by_dt.keys().map(String::as_str));
+            run.held.plan(delivery.next_export_day);
+        }
+        let work: Vec<(String, Option<RecordBatch>)> = (touched.into_iter())
+            .map(|dt| {
+                let h = run.held.take(name, &dt);
+                report.partitions_reused += usize::from(h.is_some());
+                (dt, h)
+            })
+            .collect();
+        // Each partition written as soon as merged, unless it is to be held.
+        let held = &run.held;
+        let merged = work
             .into_par_iter()
-            .map(|dt| merge_partition(&ctx, dt))
+            .map(|(dt, h)| {
+                let mut m = merge_partition(&ctx, dt, h)?;
+                if m.rows > 0 && !held.wants(&m.dt) {
+                    if let Some(rows) = m.batch.take() {
+                        write_partition(root, ctx.staging, &report.run_id, t, &m.dt, &rows)?;
+                    }
+                }
+                Ok(m)
+            })
             .collect::<Result<Vec<_>>>()?;
+        let mut settled = Vec::with_capacity(merged.len());
         for m in merged {
             let partition = format!("{name}/dt={}", m.dt);
             for s in m.sources {
@@ -518,13 +593,19 @@ fn merge_batch(
                 }
                 rows => {
                     run.partition_rows.insert((name, m.dt.clone()), rows);
-                    staging.written(m.rel);
+                    match m.batch {
+                        Some(batch) => settled.push((m.dt.clone(), batch)),
+                        None => staging.written(m.rel),
+                    }
                 }
             }
             if let Some(kept) = m.kept {
                 kept_parents.insert((name, m.dt), kept);
             }
         }
+        // The newest partitions stay in memory for the next batch; the others are written.
+        let evicted = run.held.settle(t, settled)?;
+        write(root, staging, &report.run_id, evicted)?;
         if t.parent.is_none() && !t.key.is_empty() && t.partition_by.is_some() {
             let rows = match &new {
                 Incoming::Deferred(d) => {

@@ -303,7 +303,6 @@ pub(super) struct MergeContext<'a> {
     pub kept_parents: &'a HashMap<(&'static str, String), KeptRows>,
     /// What the run staged so far: a partition an earlier batch wrote merges with that copy.
     pub staging: &'a Staging,
-    pub run_id: &'a str,
 }
 
 /// One rewritten partition.
@@ -316,6 +315,8 @@ pub(super) struct Merged {
     pub sources: HashSet<String>,
     /// For parent tables: the (key, source_file) pairs kept.
     pub kept: Option<KeptRows>,
+    /// The merged rows, until written (see [`super::hold`]).
+    pub batch: Option<RecordBatch>,
 }
 
 /// The key and `source_file` columns of a parent partition's rows after its merge: its
@@ -370,19 +371,30 @@ impl FileIndex {
     }
 }
 
-/// Merges a partition: its current rows (this run's staged copy, else the lake's; less those
-/// of replaced files) and the new ones, deduplicated by the table's rule, written to staging
-/// when any row is left (an empty result is the caller's to record, see
-/// [`Staging::emptied`]).
-pub(super) fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged> {
+/// Merges a partition: its current rows (`held` by the run, else this run's staged copy,
+/// else the lake's; less those of replaced files) and the new ones, deduplicated by the
+/// table's rule. The rows are returned, not written: the caller holds or writes them (see
+/// [`super::hold`]); an empty result is the caller's to record (see [`Staging::emptied`]).
+pub(super) fn merge_partition(
+    c: &MergeContext<'_>,
+    dt: String,
+    held: Option<RecordBatch>,
+) -> Result<Merged> {
     let t = c.table;
     let name = t.def.name;
     let rel = partition_file(name, &dt);
-    let existing_path = c.staging.current(c.root, &rel);
-    let existing = existing_path.is_some();
+    let existing_path = match held {
+        Some(_) => None,
+        None => c.staging.current(c.root, &rel),
+    };
+    let existing = held.is_some() || existing_path.is_some();
     let mut parts = Vec::new();
-    if let Some(existing_path) = &existing_path {
-        let old = read_parquet(existing_path, t.def)?;
+    let old = match (held, &existing_path) {
+        (Some(held), _) => Some(held),
+        (None, Some(path)) => Some(read_parquet(path, t.def)?),
+        (None, None) => None,
+    };
+    if let Some(old) = old {
         let src = strings(&old, "source_file")?;
         let keep: Vec<bool> = (0..old.num_rows())
             .map(|i| src.is_null(i) || !c.replaced.contains(src.value(i)))
@@ -462,18 +474,28 @@ pub(super) fn merge_partition(c: &MergeContext<'_>, dt: String) -> Result<Merged
             })
         })
         .transpose()?;
-    if merged.num_rows() > 0 {
-        // Over this run's staged copy, if any: it was read whole above.
-        let staged = c.root.join(c.staging.path_for(&rel));
-        write_parquet(&staged, &merged, c.run_id, t)?;
-    }
     Ok(Merged {
         dt,
         rel,
         rows: merged.num_rows(),
         sources,
         kept,
+        batch: Some(merged),
     })
+}
+
+/// Writes a merged partition to the run's staging (over this run's staged copy, if any: a
+/// merge read it whole).
+pub(super) fn write_partition(
+    root: &Path,
+    staging: &Staging,
+    run_id: &str,
+    t: &LakeTable,
+    dt: &str,
+    rows: &RecordBatch,
+) -> Result<()> {
+    let staged = root.join(staging.path_for(&partition_file(t.def.name, dt)));
+    write_parquet(&staged, rows, run_id, t)
 }
 
 #[cfg(test)]

@@ -14,12 +14,14 @@
 //! - [`manifest`]: the files already ingested, by path, size and hash;
 //! - [`ingest`]: an ingest run, batch by batch, staged as it goes and committed once;
 //! - [`merge`]: the merge rule of one partition (re-deliveries, replaced files, children);
+//! - [`hold`]: the merged partitions a run keeps in memory between batches;
 //! - [`parquet`]: writing and reading partition files;
 //! - [`read`]: reading the lake back for queries (pruning, projection);
 //! - [`ddl`]: table definitions for other engines.
 
 mod commit;
 mod ddl;
+mod hold;
 mod ingest;
 mod lock;
 mod manifest;

@@ -32,11 +32,12 @@ use crate::source::{
 };
 
 /// How much JSON (after gzip is undone) one batch reads by default. Measured on generated
-/// bot exports of two bots, batches by export day ([`batches`]): 15 days (0.85 GB) and 60
-/// days (2.5 GB) peak at 378 and 383 MB with 256 MiB batches (the peak does not grow with
-/// the inbox), against 403 and 497 MB with 512 MiB, which takes a quarter less time on the
-/// 60 days (`--batch-size` trades one for the other). One batch for the whole inbox peaks
-/// at three times the memory.
+/// bot exports of two bots, batches by export day ([`batches`]), before partitions were
+/// held between batches (which adds up to half a batch, see [`super::hold`]): 15 days
+/// (0.85 GB) and 60 days (2.5 GB) peaked at 378 and 383 MB with 256 MiB batches (the peak
+/// does not grow with the inbox), against 403 and 497 MB with 512 MiB, which took a
+/// quarter less time on the 60 days (`--batch-size` trades one for the other). One batch
+/// for the whole inbox peaks at three times the memory.
 pub const DEFAULT_BATCH_BYTES: u64 = 256 << 20;
 
 /// The least a run holds between batches (see [`IngestOptions::hold_bytes`]): small batches

@@ -1043,7 +1043,7 @@ impl<'a> Gather<'a> {
         used: Vec<usize>,
         local: std::borrow::Cow<'a, [(usize, usize)]>,
     ) -> Self {
-        let runs = Some(runs(&local)).filter(|r| r.len() * 64 <= local.len());
+        let runs = runs(&local, local.len() / 64);
         Gather {
             positions,
             used,
@@ -1053,16 +1053,26 @@ impl<'a> Gather<'a> {
     }
 }
 
-/// `positions` as runs of consecutive rows of one part: `(part, first row, rows)`.
-fn runs(positions: &[(usize, usize)]) -> Vec<(usize, usize, usize)> {
-    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+/// `positions` as runs of consecutive rows of one part: `(part, first row, rows)`, if there
+/// are at most `most` runs (else `None`, found without building them: rows gathered one by
+/// one, in canonical order, were a run each, and their list of runs, made for every column
+/// and thrown away, was a tenth of a metrics-only Samespace read, page faults included).
+fn runs(positions: &[(usize, usize)], most: usize) -> Option<Vec<(usize, usize, usize)>> {
+    let breaks = positions
+        .windows(2)
+        .filter(|w| !(w[0].0 == w[1].0 && w[0].1 + 1 == w[1].1));
+    let count = usize::from(!positions.is_empty()) + breaks.take(most).count();
+    if count > most {
+        return None;
+    }
+    let mut runs: Vec<(usize, usize, usize)> = Vec::with_capacity(count);
     for &(p, r) in positions {
         match runs.last_mut() {
             Some((q, first, n)) if *q == p && *first + *n == r => *n += 1,
             _ => runs.push((p, r, 1)),
         }
     }
-    runs
+    Some(runs)
 }
 
 /// The all-null columns of reads that leave columns out (metrics-only reads, from files and
@@ -1277,9 +1287,11 @@ impl Deferred {
             .iter()
             .map(|n| self.schema.index_of(n))
             .collect::<Result<Vec<_>, _>>()?;
+        // One gather for every column: where the rows run, and from which parts.
+        let g = Gather::every(self.parts.len(), &self.positions);
         let columns = names
             .par_iter()
-            .map(|n| self.column(n))
+            .map(|n| self.column_at(n, &g))
             .collect::<Result<Vec<_>, _>>()?;
         RecordBatch::try_new_with_options(
             Arc::new(self.schema.project(&indices)?),
@@ -1604,6 +1616,17 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn runs_are_listed_only_when_there_are_few_enough() {
+        let rows = [(0, 3), (0, 4), (0, 5), (1, 0), (1, 1), (0, 6)];
+        let expected = vec![(0, 3, 3), (1, 0, 2), (0, 6, 1)];
+        assert_eq!(runs(&rows, 3), Some(expected.clone()));
+        assert_eq!(runs(&rows, 7), Some(expected));
+        assert_eq!(runs(&rows, 2), None);
+        assert_eq!(runs(&rows[..1], 0), None);
+        assert_eq!(runs(&[], 0), Some(vec![]));
+    }
 
     #[test]
     fn names_are_unique_snake_case() {

@@ -14,8 +14,9 @@
 //! behind and at the end of the run.
 //!
 //! Nothing here changes what is written: a held partition is exactly the batch its merge
-//! produced, as the staged file would have read back. The run still commits once, after
-//! [`Held::drain`], so a crash loses nothing that was committed.
+//! produced, as the staged file would have read back. Each family's held partitions are
+//! written after its last batch ([`Held::drain`]), and the run still commits once, after
+//! them, so a crash loses nothing that was committed.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,12 @@ use chrono::NaiveDate;
 
 use super::LakeTable;
 use crate::error::Result;
+
+/// The most days a batch is taken to reach behind its first export day. Rows further back
+/// mean the file names do not follow the data (a backfill named for the day it was taken):
+/// holding every day back to them would keep a whole batch's partitions until they settle,
+/// for merges that may never come.
+const MAX_REACH_DAYS: i64 = 7;
 
 /// A partition: its table and its `dt`.
 type Key = (&'static str, String);
@@ -60,7 +67,7 @@ impl Held {
     ) {
         let earliest = days.into_iter().filter_map(day).min();
         if let (Some(first), Some(earliest)) = (first, earliest) {
-            let behind = (first - earliest).num_days().max(0);
+            let behind = (first - earliest).num_days().clamp(0, MAX_REACH_DAYS);
             self.reach = Some(self.reach.map_or(behind, |r| r.max(behind)));
         }
     }
@@ -141,8 +148,10 @@ impl Held {
         Ok(out)
     }
 
-    /// Every held partition, to be written before the run commits.
+    /// Every held partition, to be written: after a family's last batch (another family's
+    /// files reach into other tables), whose reach is forgotten with them.
     pub(super) fn drain(&mut self) -> Vec<ToWrite> {
+        (self.reach, self.from) = (None, None);
         std::mem::take(&mut self.parts)
             .into_iter()
             .map(|((_, dt), (table, batch, _))| (table, dt, batch))
@@ -220,6 +229,11 @@ mod tests {
             !h.wants(super::super::NULL_PARTITION),
             "the null partition has no day"
         );
+        // Rows far behind the names' days: the reach stops at a week.
+        let mut far = Held::new(1 << 30);
+        far.learn(date("2024-12-01"), ["2022-01-01"]);
+        far.plan(date("2024-12-02"));
+        assert!(far.wants("2024-11-25") && !far.wants("2024-11-24"));
         // A shorter reach later does not shrink it.
         h.learn(date("2024-03-29"), ["2024-03-28"]);
         h.plan(date("2024-04-02"));

@@ -204,9 +204,10 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
             report.batches += 1;
             crash_point(&format!("batch:{}", report.batches));
         }
+        // No other family's batch reaches into this one's partitions.
+        let held = run.held.drain();
+        write(root, &mut staging, &report.run_id, held)?;
     }
-    let held = run.held.drain();
-    write(root, &mut staging, &report.run_id, held)?;
     report.files_rejected = rejects
         .files
         .iter()

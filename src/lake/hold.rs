@@ -8,7 +8,7 @@
 //! into the rows themselves and each partition is written once.
 //!
 //! Which: the days the next batch is expected to reach, from its first export day back as
-//! far as the batches so far reached behind their own first export day ([`Held::learn`]);
+//! far as any file so far reached behind the export day its name carries ([`Held::learn`]);
 //! within a memory budget (the newest days first), the rest written at once. Files whose
 //! names carry no day hold nothing. Held partitions are written when a batch leaves them
 //! behind and at the end of the run.
@@ -58,17 +58,19 @@ impl Held {
         }
     }
 
-    /// Learns how far behind its first export day (`first`) a batch's rows went: to the
-    /// earliest of the partitions `days` it touches.
-    pub(super) fn learn<'a>(
+    /// Learns how far behind the export day its name carries a file's rows went, from
+    /// `files`: each file's export day and the earliest day of the partitions its rows went
+    /// to. Per file, not per batch: a backfill's first export has nothing before it, yet its
+    /// later files reach back into the days the batch began with.
+    pub(super) fn learn(
         &mut self,
-        first: Option<NaiveDate>,
-        days: impl IntoIterator<Item = &'a str>,
+        files: impl IntoIterator<Item = (Option<NaiveDate>, Option<NaiveDate>)>,
     ) {
-        let earliest = days.into_iter().filter_map(day).min();
-        if let (Some(first), Some(earliest)) = (first, earliest) {
-            let behind = (first - earliest).num_days().clamp(0, MAX_REACH_DAYS);
-            self.reach = Some(self.reach.map_or(behind, |r| r.max(behind)));
+        for (named, earliest) in files {
+            if let (Some(named), Some(earliest)) = (named, earliest) {
+                let behind = (named - earliest).num_days().clamp(0, MAX_REACH_DAYS);
+                self.reach = Some(self.reach.map_or(behind, |r| r.max(behind)));
+            }
         }
     }
 
@@ -160,7 +162,7 @@ impl Held {
 }
 
 /// The day a partition name (`YYYY-MM-DD`) stands for; `None` for the null partition.
-fn day(dt: &str) -> Option<NaiveDate> {
+pub(super) fn day(dt: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(dt, "%Y-%m-%d").ok()
 }
 
@@ -211,16 +213,19 @@ mod tests {
     }
 
     #[test]
-    fn the_next_batch_reach_is_learned_from_the_batches_so_far() {
+    fn the_next_batch_reach_is_learned_from_the_files_so_far() {
         let mut h = Held::new(1 << 30);
         // Nothing learned yet: nothing held.
         h.plan(date("2024-03-29"));
         assert!(!h.wants("2024-03-28"));
-        // A batch whose first export day is the 25th touched the 22nd: a reach of 3 days.
-        h.learn(
-            date("2024-03-25"),
-            ["2024-03-24", "2024-03-22", super::super::NULL_PARTITION],
-        );
+        // A file of the 25th whose rows went back to the 22nd: a reach of 3 days (another
+        // file's rows had nothing before its day; a file without a day teaches nothing).
+        h.learn([
+            (date("2024-03-24"), date("2024-03-24")),
+            (date("2024-03-25"), date("2024-03-22")),
+            (None, date("2024-03-01")),
+            (date("2024-03-25"), None),
+        ]);
         h.plan(date("2024-03-29"));
         assert!(!h.wants("2024-03-25"));
         assert!(h.wants("2024-03-26"));
@@ -231,11 +236,11 @@ mod tests {
         );
         // Rows far behind the names' days: the reach stops at a week.
         let mut far = Held::new(1 << 30);
-        far.learn(date("2024-12-01"), ["2022-01-01"]);
+        far.learn([(date("2024-12-01"), date("2022-01-01"))]);
         far.plan(date("2024-12-02"));
         assert!(far.wants("2024-11-25") && !far.wants("2024-11-24"));
         // A shorter reach later does not shrink it.
-        h.learn(date("2024-03-29"), ["2024-03-28"]);
+        h.learn([(date("2024-03-29"), date("2024-03-28"))]);
         h.plan(date("2024-04-02"));
         assert!(h.wants("2024-03-30") && !h.wants("2024-03-29"));
         // The last batch, or files without a day in their names: nothing held.
@@ -243,7 +248,7 @@ mod tests {
         assert!(!h.wants("2024-04-01"));
         // No budget: nothing held.
         let mut none = Held::new(0);
-        none.learn(date("2024-03-25"), ["2024-03-22"]);
+        none.learn([(date("2024-03-25"), date("2024-03-22"))]);
         none.plan(date("2024-03-29"));
         assert!(!none.wants("2024-03-28"));
     }
@@ -252,7 +257,7 @@ mod tests {
     fn settling_keeps_the_newest_planned_days_within_the_budget() {
         let size = rows(1000).get_array_memory_size();
         let mut h = Held::new(2 * size + size / 2);
-        h.learn(date("2024-03-25"), ["2024-03-22"]);
+        h.learn([(date("2024-03-25"), date("2024-03-22"))]);
         h.plan(date("2024-03-26"));
         let merged = ["2024-03-22", "2024-03-23", "2024-03-24", "2024-03-25"]
             .into_iter()

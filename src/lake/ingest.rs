@@ -189,7 +189,6 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
             let delivery = Delivery {
                 replaced: &replaced,
                 ranks: &ranks,
-                export_day: export_days[i],
                 next_export_day: export_days.get(i + 1).copied().flatten(),
             };
             merge_batch(
@@ -339,6 +338,52 @@ fn named_day(path: &Path) -> Option<&str> {
     })
 }
 
+/// Each file of a table's new rows: the export day its name carries, and the earliest day
+/// of the partitions (`names`, one per row in `dts`) its rows went to: what
+/// [`Held::learn`] learns how far back a batch reaches from.
+fn file_reaches(
+    new: &Incoming,
+    dts: &[u32],
+    names: &[String],
+) -> Result<Vec<(Option<chrono::NaiveDate>, Option<chrono::NaiveDate>)>> {
+    type Day = Option<chrono::NaiveDate>;
+    let days: Vec<Day> = names.iter().map(|n| super::hold::day(n)).collect();
+    let earlier = |a: Day, b: Day| match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut per_file: HashMap<&str, Day> = HashMap::new();
+    match new {
+        Incoming::Deferred(d) => {
+            // A part is one file's: its rows' earliest day, then the file's.
+            let mut per_part: Vec<Day> = vec![None; d.parts.len()];
+            for (&(p, _), &dt) in d.positions.iter().zip(dts) {
+                per_part[p] = earlier(per_part[p], days[dt as usize]);
+            }
+            for (source, day) in d.sources.iter().zip(per_part) {
+                let e = per_file.entry(source).or_default();
+                *e = earlier(*e, day);
+            }
+        }
+        Incoming::Batch(b) => {
+            let src = super::merge::strings(b, "source_file")?;
+            for (i, &dt) in dts.iter().enumerate() {
+                if arrow::array::Array::is_valid(src, i) {
+                    let e = per_file.entry(src.value(i)).or_default();
+                    *e = earlier(*e, days[dt as usize]);
+                }
+            }
+        }
+    }
+    Ok(per_file
+        .into_iter()
+        .map(|(file, earliest)| {
+            let named = named_day(Path::new(file)).and_then(super::hold::day);
+            (named, earliest)
+        })
+        .collect())
+}
+
 /// The earliest export day the names of a batch's files carry.
 fn first_export_day(batch: &[Candidate]) -> Option<chrono::NaiveDate> {
     (batch.iter())
@@ -464,9 +509,8 @@ fn write(root: &Path, staging: &mut Staging, run_id: &str, parts: Vec<ToWrite>) 
 struct Delivery<'a> {
     replaced: &'a HashSet<String>,
     ranks: &'a HashMap<String, u32>,
-    /// The first export day the batch's file names carry, and the next batch's (what the
-    /// run holds in memory for it: see [`super::hold`]).
-    export_day: Option<chrono::NaiveDate>,
+    /// The first export day the next batch's file names carry (what the run holds in memory
+    /// for it: see [`super::hold`]).
     next_export_day: Option<chrono::NaiveDate>,
 }
 
@@ -554,8 +598,7 @@ fn merge_batch(
             staging,
         };
         if t.partition_by.is_some() {
-            run.held
-                .learn(delivery.export_day, by_dt.keys().map(String::as_str));
+            run.held.learn(file_reaches(&new, &dts, &dt_names)?);
             run.held.plan(delivery.next_export_day);
         }
         let work: Vec<(String, Option<RecordBatch>)> = (touched.into_iter())

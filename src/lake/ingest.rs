@@ -387,8 +387,7 @@ fn file_reaches(
 /// The earliest export day the names of a batch's files carry.
 fn first_export_day(batch: &[Candidate]) -> Option<chrono::NaiveDate> {
     (batch.iter())
-        .filter_map(|c| named_day(&c.path))
-        .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .filter_map(|c| named_day(&c.path).and_then(super::hold::day))
         .min()
 }
 

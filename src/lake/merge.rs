@@ -383,17 +383,14 @@ pub(super) fn merge_partition(
     let t = c.table;
     let name = t.def.name;
     let rel = partition_file(name, &dt);
-    let existing_path = match held {
-        Some(_) => None,
-        None => c.staging.current(c.root, &rel),
+    let old = match held {
+        Some(held) => Some(held),
+        None => (c.staging.current(c.root, &rel))
+            .map(|path| read_parquet(&path, t.def))
+            .transpose()?,
     };
-    let existing = held.is_some() || existing_path.is_some();
+    let existing = old.is_some();
     let mut parts = Vec::new();
-    let old = match (held, &existing_path) {
-        (Some(held), _) => Some(held),
-        (None, Some(path)) => Some(read_parquet(path, t.def)?),
-        (None, None) => None,
-    };
     if let Some(old) = old {
         let src = strings(&old, "source_file")?;
         let keep: Vec<bool> = (0..old.num_rows())

@@ -182,14 +182,16 @@ const KEYS: [&str; 18] = [
     "sessionchannelinfo",
 ];
 
-/// Reads one message at `d`, skipping the `skipped` fields (see [`Options::skipped`]; `memo`
-/// carries the key order from one record of a chunk to the next).
+/// Reads one message at `d` into `m`, a fresh message of the caller's, skipping the
+/// `skipped` fields (see [`Options::skipped`]; `memo` carries the key order from one record
+/// of a chunk to the next). Filled where it lives rather than returned: a message is a few
+/// hundred bytes, and moving it out of the parse copied it twice per record.
 fn message<'de>(
     d: &mut super::de::Deserializer<'de>,
     skipped: &[&str],
     memo: &mut KeyMemo<'de, &'static str>,
-) -> Result<Message<'de>, super::de::Error> {
-    let mut m = Message::default();
+    m: &mut Message<'de>,
+) -> Result<(), super::de::Error> {
     let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
     d.fields("a Dialpad message object", memo, resolve, |d, k, key| {
         match k {
@@ -214,8 +216,7 @@ fn message<'de>(
             _ => return Ok(false),
         }
         Ok(true)
-    })?;
-    Ok(m)
+    })
 }
 
 /// Splits `sessionid` "x.y" into the conversation id and the integer segment.
@@ -373,7 +374,11 @@ fn parse_chunk(
     let mut b = Builders::new(opts);
     let mut memo = KeyMemo::default();
     let skipped = opts.skipped();
-    while let Some((start, m)) = records.next(|d| message(d, &skipped, &mut memo))? {
+    loop {
+        let mut m = Message::default();
+        let Some((start, ())) = records.next(|d| message(d, &skipped, &mut memo, &mut m))? else {
+            break;
+        };
         let kept = b.push(&m).map_err(|message| f.error_at(start, message))?;
         if !kept {
             keyless.note(f.location(start), "sessionid");
@@ -789,16 +794,23 @@ mod tests {
         assert!(split_sessionid("12.x").is_err());
     }
 
+    /// The message `text` holds, every field read.
+    fn one(text: &str) -> Message<'_> {
+        let mut m = Message::default();
+        crate::source::de::from_slice_with(text.as_bytes(), |d| {
+            message(d, &[], &mut KeyMemo::default(), &mut m)
+        })
+        .unwrap();
+        m
+    }
+
     #[test]
     fn messages_parse_with_optional_fields_and_raw_ids() {
         let text = r#"{"text":"I moved to ****GPE****","ts":1710432131000,"sessionid":12.10,
             "customersessionid":"-1710432.4821","sentiment":"-0.2","topic":"change_address",
             "score":0.87,"topmatches":[{"topic":"a","score":0.8}],"sessionchannelinfo":{"n":"+1"},
             "chattype":"bot","unknown":{"x":1}}"#;
-        let m = crate::source::de::from_slice_with(text.as_bytes(), |d| {
-            message(d, &[], &mut KeyMemo::default())
-        })
-        .unwrap();
+        let m = one(text);
         assert_eq!(m.sessionid.0.as_deref(), Some("12.10"));
         assert_eq!(m.customersessionid.0.as_deref(), Some("-1710432.4821"));
         assert_eq!(m.ts.0, Some(1_710_432_131_000_000));
@@ -816,10 +828,7 @@ mod tests {
     fn part(lines: &[&str]) -> RecordBatch {
         let mut b = Builders::new(&Options::default());
         for line in lines {
-            let m = crate::source::de::from_slice_with(line.as_bytes(), |d| {
-                message(d, &[], &mut KeyMemo::default())
-            })
-            .unwrap();
+            let m = one(line);
             assert!(b.push(&m).unwrap());
         }
         b.finish(&Nulls::default()).unwrap()

@@ -1013,9 +1013,13 @@ impl<'de> Deserializer<'de> {
                 }
                 let start = self.pos + 1;
                 let at = |s: &Slot<F>| s.at(buf, start);
+                // The slot after the last key's, else the next ones (a record without an
+                // optional key skips its slot), else the ones before.
+                let from = next.min(memo.slots.len());
                 let found = match memo.slots.get(next) {
                     Some(s) if at(s) => Some(next),
-                    _ => memo.slots.iter().position(at),
+                    _ => (memo.slots[from..].iter().position(at).map(|j| from + j))
+                        .or_else(|| memo.slots[..from].iter().position(at)),
                 };
                 let j = match found {
                     Some(j) => j,

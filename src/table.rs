@@ -1392,15 +1392,16 @@ pub fn latest_by_text_key(parts: &[RecordBatch], index: usize) -> (Vec<(usize, u
 }
 
 /// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves
-/// them), the `(part, row)` of the last of each run of equal keys: the latest delivery.
+/// them), the `position` (such as `(part, row)`) of the last of each run of equal keys: the
+/// latest delivery.
 /// Rows whose key is `None` are all kept. Each row looks only at the next, so the rows are
 /// checked in parallel (on one core, the key comparisons of a million dialogues held the
 /// other core idle).
-pub fn last_of_runs<T: Sync, K: PartialEq>(
+pub fn last_of_runs<T: Sync, K: PartialEq, P: Send>(
     sorted: &[T],
     key: impl Fn(&T) -> Option<K> + Sync,
-    position: impl Fn(&T) -> (usize, usize) + Sync + Send,
-) -> Vec<(usize, usize)> {
+    position: impl Fn(&T) -> P + Sync + Send,
+) -> Vec<P> {
     sorted
         .par_iter()
         .enumerate()

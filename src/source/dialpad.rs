@@ -66,8 +66,7 @@ pub fn read(
     )?;
     let files = rejects.read_of(candidates.len());
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
-    let messages = latest_in_canonical_order(chunks)?;
-    let interactions = derive_interactions(&messages.parts, &messages.positions)?;
+    let (messages, interactions) = latest_in_canonical_order(chunks)?;
     let (messages, interactions) = match &opts.only {
         Some(lean) => (
             messages.select(&lean.messages)?,
@@ -392,11 +391,13 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     Ok(batch.column(i).as_string::<i32>())
 }
 
-/// A message's place in the dedupe sort, 32 bytes: the first eight bytes and the length of
-/// its sessionid and its ts inline, so most comparisons read no column (the messages of one
-/// session differ by ts); sessionid, sendertype and text are looked up only on a tie. (It
-/// replaced 80-byte tuples of borrowed strings: their building and sorting were a fifth of
-/// an interactions-view run.)
+/// A message's place in the dedupe sort and in the derive of its session, 32 bytes: the
+/// first eight bytes and the length of its sessionid, its ts and its sender inline, so most
+/// comparisons read no column (the messages of one session differ by ts) and the derive
+/// walks the sorted slots instead of looking each message up in the parts it is scattered
+/// over; sessionid, sendertype and text are looked up only on a tie. (It replaced 80-byte
+/// tuples of borrowed strings: their building and sorting were a fifth of an
+/// interactions-view run.)
 #[derive(Clone, Copy)]
 struct Slot {
     /// The sessionid's first eight bytes, big-endian, zero-padded: ordered as the text.
@@ -405,44 +406,102 @@ struct Slot {
     part: u32,
     row: u32,
     timed: bool,
+    sender: Sender,
     /// 0 when not timed, so untimed messages tie on it.
     ts: i64,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        head: 0,
+        len: 0,
+        part: 0,
+        row: 0,
+        timed: false,
+        sender: Sender::Other,
+        ts: 0,
+    };
+
+    /// The message's `(part, row)`.
+    fn at(&self) -> (usize, usize) {
+        (self.part as usize, self.row as usize)
+    }
+
+    fn ts(&self) -> Option<i64> {
+        self.timed.then_some(self.ts)
+    }
+}
+
+/// The slot of every message of `parts`, part after part, each in row order.
+///
+/// Made into one allocation, every part's slots on whichever core takes the part (the
+/// parts are contiguous in memory, so each core reads them in order): collecting them
+/// through a parallel iterator's per-thread lists and then appending those took three
+/// times as long.
+fn slots_of(parts: &[RecordBatch]) -> Result<Vec<Slot>> {
+    use rayon::prelude::*;
+    let sessionid = Parted::of(parts, "sessionid")?;
+    let sendertype = Parted::of(parts, "sendertype")?;
+    let ts = primitive_parts::<TimestampMicrosecondType>(parts, "ts")?;
+    let narrow = |v: usize| {
+        u32::try_from(v).map_err(|_| {
+            crate::error::Error::Internal(format!("{v} is past the dedupe's 32-bit index"))
+        })
+    };
+    narrow(parts.len())?;
+    let mut slots = vec![Slot::EMPTY; ts.iter().map(|t| t.len()).sum()];
+    let mut rest = slots.as_mut_slice();
+    let mut pieces = Vec::with_capacity(parts.len());
+    for (p, t) in ts.iter().enumerate() {
+        narrow(t.len())?;
+        let (piece, tail) = rest.split_at_mut(t.len());
+        pieces.push((p, piece));
+        rest = tail;
+    }
+    pieces.into_par_iter().for_each(|(p, piece)| {
+        let (sid, sender, ts) = (sessionid.0[p], &sendertype, ts[p]);
+        for (r, slot) in piece.iter_mut().enumerate() {
+            // The key is never null (a keyless message is left out when read).
+            let id = sid.value(r).as_bytes();
+            let mut head = [0u8; 8];
+            let n = id.len().min(8);
+            head[..n].copy_from_slice(&id[..n]);
+            let timed = ts.is_valid(r);
+            *slot = Slot {
+                head: u64::from_be_bytes(head),
+                // Both checked above; a value of an Arrow string column is shorter than
+                // 2 GiB.
+                len: id.len() as u32,
+                part: p as u32,
+                row: r as u32,
+                timed,
+                sender: Sender::of(sender.at((p, r))),
+                ts: if timed { ts.value(r) } else { 0 },
+            };
+        }
+    });
+    Ok(slots)
 }
 
 /// What identifies a message (Dialpad has no message id): sessionid, ts, sendertype, text,
 /// which is also the canonical order of `messages` (nulls first). The columns of every part.
 struct Identity<'a> {
-    sessionid: Vec<&'a StringArray>,
-    sendertype: Vec<&'a StringArray>,
-    text: Vec<&'a StringArray>,
+    sessionid: Parted<'a>,
+    sendertype: Parted<'a>,
+    text: Parted<'a>,
 }
 
-impl Identity<'_> {
-    fn slot(&self, part: usize, row: usize, ts: Option<i64>) -> Result<Slot> {
-        let sid = self.sessionid[part].value(row).as_bytes();
-        let mut head = [0u8; 8];
-        let n = sid.len().min(8);
-        head[..n].copy_from_slice(&sid[..n]);
-        let narrow = |v: usize| {
-            u32::try_from(v).map_err(|_| {
-                crate::error::Error::Internal(format!("{v} is past the dedupe's 32-bit index"))
-            })
-        };
-        Ok(Slot {
-            head: u64::from_be_bytes(head),
-            len: narrow(sid.len())?,
-            part: narrow(part)?,
-            row: narrow(row)?,
-            timed: ts.is_some(),
-            ts: ts.unwrap_or(0),
+impl<'a> Identity<'a> {
+    fn of(parts: &'a [RecordBatch]) -> Result<Self> {
+        Ok(Identity {
+            sessionid: Parted::of(parts, "sessionid")?,
+            sendertype: Parted::of(parts, "sendertype")?,
+            text: Parted::of(parts, "text")?,
         })
     }
 
-    /// Compares the identities of two messages (not their positions).
-    fn cmp(&self, a: &Slot, b: &Slot) -> std::cmp::Ordering {
-        fn at<'a>(c: &[&'a StringArray], s: &Slot) -> Option<&'a str> {
-            opt(c[s.part as usize], s.row as usize)
-        }
+    /// Orders two messages by sessionid, then ts (untimed first).
+    fn session_time(&self, a: &Slot, b: &Slot) -> std::cmp::Ordering {
         a.head
             .cmp(&b.head)
             .then_with(|| {
@@ -450,12 +509,24 @@ impl Identity<'_> {
                     // The heads hold both ids whole: equal heads differ only by padding.
                     a.len.cmp(&b.len)
                 } else {
-                    at(&self.sessionid, a).cmp(&at(&self.sessionid, b))
+                    self.sessionid.at(a.at()).cmp(&self.sessionid.at(b.at()))
                 }
             })
             .then_with(|| (a.timed, a.ts).cmp(&(b.timed, b.ts)))
-            .then_with(|| at(&self.sendertype, a).cmp(&at(&self.sendertype, b)))
-            .then_with(|| at(&self.text, a).cmp(&at(&self.text, b)))
+    }
+
+    /// Compares the identities of two messages (not their positions).
+    fn cmp(&self, a: &Slot, b: &Slot) -> std::cmp::Ordering {
+        self.session_time(a, b)
+            .then_with(|| self.sendertype.at(a.at()).cmp(&self.sendertype.at(b.at())))
+            .then_with(|| self.text.at(a.at()).cmp(&self.text.at(b.at())))
+    }
+
+    /// Whether two messages are of one session.
+    fn same_session(&self, a: &Slot, b: &Slot) -> bool {
+        a.head == b.head
+            && a.len == b.len
+            && (a.len <= 8 || self.sessionid.at(a.at()) == self.sessionid.at(b.at()))
     }
 }
 
@@ -469,52 +540,35 @@ impl PartialEq for Keyed<'_> {
 }
 
 /// The messages of `chunks` (in delivery order, each with its file), one copy per identity
-/// (see [`Identity`]; the copy delivered last), in canonical order.
+/// (see [`Identity`]; the copy delivered last), in canonical order, with their interactions.
 ///
-/// One parallel sort does both jobs: copies of a message end up adjacent and in delivery
-/// order, so the last of each run is kept, and the table is gathered once. (It replaced a
-/// concatenation, a hash map over every message and an Arrow lexsort: 0.8 s of a 1.6 s run
-/// on 900k messages.)
-fn latest_in_canonical_order(chunks: Vec<(RecordBatch, Arc<str>)>) -> Result<Deferred> {
+/// One parallel sort does all three jobs: copies of a message end up adjacent and in
+/// delivery order, so the last of each run is kept; the table is gathered once; and the
+/// messages of a session come together in time order, so the interactions are derived
+/// from the kept slots in the same order. (It replaced a concatenation, a hash map over
+/// every message and an Arrow lexsort: 0.8 s of a 1.6 s run on 900k messages.)
+fn latest_in_canonical_order(
+    chunks: Vec<(RecordBatch, Arc<str>)>,
+) -> Result<(Deferred, RecordBatch)> {
     use rayon::prelude::*;
     let (chunks, sources): (Vec<RecordBatch>, Vec<Arc<str>>) = chunks.into_iter().unzip();
-    let ids = Identity {
-        sessionid: (chunks.iter())
-            .map(|c| strings(c, "sessionid"))
-            .collect::<Result<_>>()?,
-        sendertype: (chunks.iter())
-            .map(|c| strings(c, "sendertype"))
-            .collect::<Result<_>>()?,
-        text: (chunks.iter())
-            .map(|c| strings(c, "text"))
-            .collect::<Result<_>>()?,
-    };
-    let ts = primitive_parts::<TimestampMicrosecondType>(&chunks, "ts")?;
-    let mut slots: Vec<Slot> = ts
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(p, ts)| {
-            let ids = &ids;
-            (0..ts.len()).map(move |r| ids.slot(p, r, ts.is_valid(r).then(|| ts.value(r))))
-        })
-        .collect::<Result<_>>()?;
+    let ids = Identity::of(&chunks)?;
+    let mut slots = slots_of(&chunks)?;
     // Unstable, but ties are broken by position (delivery order), so the result is the
     // stable sort's, without a merge sort's copying of every row at every level.
-    slots.par_sort_unstable_by(|a, b| ids.cmp(a, b).then((a.part, a.row).cmp(&(b.part, b.row))));
-    let kept = last_of_runs(
-        &slots,
-        |s| Some(Keyed(*s, &ids)),
-        |s| (s.part as usize, s.row as usize),
-    );
+    slots.par_sort_unstable_by(|a, b| ids.cmp(a, b).then(a.at().cmp(&b.at())));
+    let kept = last_of_runs(&slots, |s| Some(Keyed(*s, &ids)), |s| *s);
     drop(slots);
+    let interactions = derive_interactions(&chunks, &kept)?;
     drop(ids);
-    Ok(Deferred {
+    let messages = Deferred {
         schema: MESSAGES.schema(),
+        positions: kept.iter().map(Slot::at).collect(),
         parts: chunks,
         sources,
-        positions: kept,
         parent_key: None,
-    })
+    };
+    Ok((messages, interactions))
 }
 
 /// The primitive column `name` of every part.
@@ -545,9 +599,22 @@ impl<'a> Parted<'a> {
         opt(self.0[p], r)
     }
 
-    /// The first non-null value among the messages of `group` (in group order).
-    fn first_some(&self, group: &[usize], rows: &[(usize, usize)]) -> Option<&'a str> {
-        group.iter().find_map(|&i| self.at(rows[i]))
+    /// Whether every value is null (a column a metrics-only read left out).
+    fn all_null(&self) -> bool {
+        self.0.iter().all(|a| a.null_count() == a.len())
+    }
+
+    /// The first non-null value among the messages `group` (in that order); none without
+    /// a look when `all_null`.
+    fn first_some<'s>(
+        &self,
+        all_null: bool,
+        group: impl Iterator<Item = &'s Slot>,
+    ) -> Option<&'a str> {
+        if all_null {
+            return None;
+        }
+        group.into_iter().find_map(|s| self.at(s.at()))
     }
 }
 
@@ -577,51 +644,30 @@ impl Sender {
     }
 }
 
-/// Derives `interactions` (one row per sessionid) from the messages at `rows` (`(part, row)`
-/// of `parts`, in canonical order) in one pass over them sorted by sessionid, then ts
-/// (untimed messages last, ties in canonical order).
+/// Derives `interactions` (one row per sessionid) from the messages of `slots` (of
+/// `parts`), whose sessions each lie together, untimed messages first and then the timed
+/// ones by ts: the dedupe's canonical order, or [`interactions_of`]'s. Each session's
+/// messages are taken by ts, the untimed ones last, ties in the order of `slots`.
 ///
 /// Response times follow customer *turns*: a turn starts at the first customer message
 /// after an agent message (or at the start) and is answered by the next agent message;
 /// its response time is the gap between the two. Messages without ts take no part.
-pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Result<RecordBatch> {
+fn derive_interactions(parts: &[RecordBatch], slots: &[Slot]) -> Result<RecordBatch> {
     use rayon::prelude::*;
-    let sid = Parted::of(parts, "sessionid")?;
+    let ids = Identity::of(parts)?;
     let csid = Parted::of(parts, "customersessionid")?;
     let chattype = Parted::of(parts, "chattype")?;
     let channel = Parted::of(parts, "sessionchannel")?;
     let lang = Parted::of(parts, "lang")?;
     let workflow = Parted::of(parts, "workflow")?;
-    let sender = Parted::of(parts, "sendertype")?;
-    let ts_parts = primitive_parts::<TimestampMicrosecondType>(parts, "ts")?;
-    // Each message's ts and sender, read once in canonical order (the rows are scattered
-    // over the parts: every look-up is a cache miss).
-    let (ts, who): (Vec<Option<i64>>, Vec<Sender>) = rows
-        .par_iter()
-        .map(|&(p, r)| {
-            let ts = ts_parts[p].is_valid(r).then(|| ts_parts[p].value(r));
-            (ts, Sender::of(sender.at((p, r))))
-        })
-        .unzip();
-    // The key is never null (a keyless message is left out when read).
-    let session = |i: usize| sid.at(rows[i]).unwrap_or_default();
-
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    // By sessionid, then ts with untimed messages last, then delivery order.
-    order.par_sort_by(|&a, &b| {
-        session(a)
-            .cmp(session(b))
-            .then(ts[a].is_none().cmp(&ts[b].is_none()))
-            .then(ts[a].cmp(&ts[b]))
-            .then(a.cmp(&b))
-    });
+    let empty = [&csid, &chattype, &channel, &lang, &workflow].map(Parted::all_null);
     // Sessions are independent: pieces of whole sessions are derived on every core and
     // their rows put back in order.
     let mut cuts = vec![0];
-    let step = order.len() / (4 * rayon::current_num_threads()) + 1;
+    let step = slots.len() / (4 * rayon::current_num_threads()) + 1;
     while let Some(&last) = cuts.last() {
-        let mut at = (last + step).min(order.len());
-        while at < order.len() && session(order[at]) == session(order[at - 1]) {
+        let mut at = (last + step).min(slots.len());
+        while at < slots.len() && ids.same_session(&slots[at], &slots[at - 1]) {
             at += 1;
         }
         if at == last {
@@ -632,27 +678,28 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
     let pieces = cuts
         .par_windows(2)
         .map(|w| {
-            let order = &order[w[0]..w[1]];
+            let slots = &slots[w[0]..w[1]];
             let mut out = InteractionBuilders::default();
             let mut responses: Vec<f64> = Vec::new();
             let mut start = 0;
-            while start < order.len() {
-                let s = session(order[start]);
-                let mut end = start;
-                while end < order.len() && session(order[end]) == s {
+            while start < slots.len() {
+                let mut end = start + 1;
+                while end < slots.len() && ids.same_session(&slots[end], &slots[start]) {
                     end += 1;
                 }
-                let group = &order[start..end];
+                let group = &slots[start..end];
+                let untimed = group.partition_point(|s| !s.timed);
+                let in_order = || group[untimed..].iter().chain(&group[..untimed]);
                 let mut counts = [0i64; 4];
                 let (mut first_ts, mut last_ts) = (None, None);
                 let mut pending: Option<i64> = None;
                 responses.clear();
-                for &i in group {
-                    counts[who[i] as usize] += 1;
-                    let Some(t) = ts[i] else { continue };
+                for s in in_order() {
+                    counts[s.sender as usize] += 1;
+                    let Some(t) = s.ts() else { continue };
                     first_ts = Some(first_ts.map_or(t, |f: i64| f.min(t)));
                     last_ts = Some(last_ts.map_or(t, |l: i64| l.max(t)));
-                    match who[i] {
+                    match s.sender {
                         Sender::Customer => {
                             pending.get_or_insert(t);
                         }
@@ -664,6 +711,7 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
                         _ => {}
                     }
                 }
+                let s = ids.sessionid.at(group[0].at()).unwrap_or_default();
                 out.sessionid.append_value(s);
                 // From the sessionid, as the read split it (a metrics-only read need not
                 // keep the messages' copies).
@@ -672,12 +720,15 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
                 out.conversation_id.append_value(conversation);
                 out.segment.append_option(segment);
                 out.customersessionid
-                    .append_option(csid.first_some(group, rows));
-                out.chattype.append_option(chattype.first_some(group, rows));
+                    .append_option(csid.first_some(empty[0], in_order()));
+                out.chattype
+                    .append_option(chattype.first_some(empty[1], in_order()));
                 out.sessionchannel
-                    .append_option(channel.first_some(group, rows));
-                out.lang.append_option(lang.first_some(group, rows));
-                out.workflow.append_option(workflow.first_some(group, rows));
+                    .append_option(channel.first_some(empty[2], in_order()));
+                out.lang
+                    .append_option(lang.first_some(empty[3], in_order()));
+                out.workflow
+                    .append_option(workflow.first_some(empty[4], in_order()));
                 out.first_ts.append_option(first_ts);
                 out.last_ts.append_option(last_ts);
                 out.messages.append_value(group.len() as i64);
@@ -703,10 +754,15 @@ pub fn derive_interactions(parts: &[RecordBatch], rows: &[(usize, usize)]) -> Re
     )?)
 }
 
-/// [`derive_interactions`] of a `messages` table in canonical order (read from the lake).
+/// The interactions of a `messages` table (read from the lake): its slots sorted by
+/// sessionid and ts, ties in table order, as [`derive_interactions`] takes them.
 pub fn interactions_of(messages: &RecordBatch) -> Result<RecordBatch> {
-    let rows: Vec<(usize, usize)> = (0..messages.num_rows()).map(|r| (0, r)).collect();
-    derive_interactions(std::slice::from_ref(messages), &rows)
+    use rayon::prelude::*;
+    let parts = std::slice::from_ref(messages);
+    let ids = Identity::of(parts)?;
+    let mut slots = slots_of(parts)?;
+    slots.par_sort_unstable_by(|a, b| ids.session_time(a, b).then(a.at().cmp(&b.at())));
+    derive_interactions(parts, &slots)
 }
 
 struct InteractionBuilders {
@@ -835,6 +891,78 @@ mod tests {
     }
 
     #[test]
+    fn interactions_take_each_session_by_ts_with_its_untimed_messages_last() {
+        // Two sessions whose ids share their first eight bytes; the untimed message sorts
+        // first in canonical order but is taken last (its customer session is not the one).
+        let lines = [
+            r#"{"sessionid":"12345678.90","ts":1710432009000,"sendertype":"agent","text":"d"}"#,
+            r#"{"sessionid":"12345678.91","ts":1710432002000,"sendertype":"bot","text":"b","customersessionid":"c1"}"#,
+            r#"{"sessionid":"12345678.90","sendertype":"customer","text":"u","customersessionid":"u"}"#,
+            r#"{"sessionid":"12345678.90","ts":1710432001000,"sendertype":"customer","text":"a","customersessionid":"t"}"#,
+            r#"{"sessionid":"12345678.90","ts":1710432005000,"sendertype":"Customer","text":"c"}"#,
+            r#"{"sessionid":"12345678.90","ts":1710432004000,"sendertype":"agent","text":"b"}"#,
+            r#"{"sessionid":"12345678.90","ts":1710432004000,"sendertype":"agent","text":"b"}"#,
+        ];
+        let raw = part(&lines);
+        let (messages, got) =
+            latest_in_canonical_order(vec![(raw.clone(), Arc::from("f"))]).unwrap();
+        assert_eq!(messages.positions.len(), 6, "one copy dropped");
+        let col = |name: &str| got.column(got.schema().index_of(name).unwrap()).clone();
+        let text = |name: &str| {
+            let c = col(name);
+            let c = c.as_string::<i32>();
+            (0..c.len())
+                .map(|i| opt(c, i).map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        let int = |name: &str| {
+            let c = col(name);
+            let c = c.as_primitive::<arrow::datatypes::Int64Type>();
+            (0..c.len())
+                .map(|i| c.is_valid(i).then(|| c.value(i)))
+                .collect::<Vec<_>>()
+        };
+        let float = |name: &str| {
+            let c = col(name);
+            let c = c.as_primitive::<arrow::datatypes::Float64Type>();
+            (0..c.len())
+                .map(|i| c.is_valid(i).then(|| c.value(i)))
+                .collect::<Vec<_>>()
+        };
+        let time = |name: &str| {
+            let c = col(name);
+            let c = c.as_primitive::<TimestampMicrosecondType>();
+            (0..c.len())
+                .map(|i| c.is_valid(i).then(|| c.value(i)))
+                .collect::<Vec<_>>()
+        };
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(text("sessionid"), [s("12345678.90"), s("12345678.91")]);
+        assert_eq!(text("customersessionid"), [s("t"), s("c1")]);
+        assert_eq!(int("messages"), [Some(5), Some(1)]);
+        assert_eq!(int("customer_messages"), [Some(3), Some(0)]);
+        assert_eq!(int("agent_messages"), [Some(2), Some(0)]);
+        assert_eq!(int("bot_messages"), [Some(0), Some(1)]);
+        assert_eq!(
+            time("first_ts"),
+            [Some(1_710_432_001_000_000), Some(1_710_432_002_000_000)]
+        );
+        assert_eq!(
+            time("last_ts"),
+            [Some(1_710_432_009_000_000), Some(1_710_432_002_000_000)]
+        );
+        // Turns: 1 s (customer) answered at 4 s, then 5 s answered at 9 s.
+        assert_eq!(int("responses"), [Some(2), Some(0)]);
+        assert_eq!(float("first_response_sec"), [Some(3.0), None]);
+        assert_eq!(float("avg_response_sec"), [Some(3.5), None]);
+        // The lake's way: from a table, in any order, the same interactions.
+        let kept = messages.into_batch(|_| true).unwrap();
+        assert_eq!(interactions_of(&kept).unwrap(), got);
+        let unique = raw.slice(0, raw.num_rows() - 1);
+        assert_eq!(interactions_of(&unique).unwrap(), got);
+    }
+
+    #[test]
     fn the_compact_dedupe_keeps_the_last_copy_in_the_order_of_the_full_key() {
         // Ids of up to eight bytes live whole in the slot, longer ones tie on their head;
         // "a" and "a\u0000" differ only by length; untimed messages sort first.
@@ -856,6 +984,7 @@ mod tests {
         let got =
             latest_in_canonical_order(parts.iter().map(|b| (b.clone(), Arc::from("f"))).collect())
                 .unwrap()
+                .0
                 .positions;
         // The reference: sort full keys with positions, keep the last of each key.
         let mut all = Vec::new();

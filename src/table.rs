@@ -1386,31 +1386,34 @@ pub fn latest_by_text_key(parts: &[RecordBatch], index: usize) -> (Vec<(usize, u
             .enumerate()
             .map(|(p, k)| (0..k.len()).map(move |r| (k.is_valid(r).then(|| k.value(r)), p, r))),
     );
-    let kept = last_of_runs(&sorted, |&at| key_at(at), |&at| at);
-    let dropped = sorted.len() - kept.len();
+    let rows = sorted.len();
+    let mut kept = sorted;
+    keep_last_of_runs(&mut kept, |&at| key_at(at));
+    let dropped = rows - kept.len();
     (kept, dropped)
 }
 
-/// Of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort leaves
-/// them), the `position` (such as `(part, row)`) of the last of each run of equal keys: the
-/// latest delivery.
-/// Rows whose key is `None` are all kept. Each row looks only at the next, so the rows are
-/// checked in parallel (on one core, the key comparisons of a million dialogues held the
-/// other core idle).
-pub fn last_of_runs<T: Sync, K: PartialEq, P: Send>(
-    sorted: &[T],
+/// Keeps, of `sorted` rows (equal keys adjacent and in delivery order, as a stable sort
+/// leaves them), the last of each run of equal keys: the latest delivery. Rows whose key is
+/// `None` are all kept. Each row looks only at the next, so the rows are checked in
+/// parallel (on one core, the key comparisons of a million dialogues held the other core
+/// idle); the rows kept are then moved up in place, in one pass (collecting them anew
+/// copied every row into lists and then into a new table).
+pub fn keep_last_of_runs<T: Sync, K: PartialEq>(
+    sorted: &mut Vec<T>,
     key: impl Fn(&T) -> Option<K> + Sync,
-    position: impl Fn(&T) -> P + Sync + Send,
-) -> Vec<P> {
-    sorted
-        .par_iter()
-        .enumerate()
-        .filter(|&(i, row)| {
-            let k = key(row);
-            k.is_none() || sorted.get(i + 1).is_none_or(|next| key(next) != k)
+) {
+    let rows = &sorted[..];
+    let last: Vec<bool> = (0..rows.len())
+        .into_par_iter()
+        .map(|i| {
+            let k = key(&rows[i]);
+            k.is_none() || rows.get(i + 1).is_none_or(|next| key(next) != k)
         })
-        .map(|(_, row)| position(row))
-        .collect()
+        .collect();
+    // `retain` visits every row once, in order.
+    let mut last = last.into_iter();
+    sorted.retain(|_| last.next().unwrap_or(true));
 }
 
 /// Keeps the last row (the latest delivery) per value of the Utf8 column `key`; rows whose

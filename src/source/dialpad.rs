@@ -19,7 +19,7 @@ use super::de::KeyMemo;
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor};
 use crate::error::Result;
-use crate::table::{last_of_runs, Col, Deferred, Nulls, INTERACTIONS, MESSAGES};
+use crate::table::{keep_last_of_runs, Col, Deferred, Nulls, INTERACTIONS, MESSAGES};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -522,6 +522,21 @@ impl<'a> Identity<'a> {
             .then_with(|| self.text.at(a.at()).cmp(&self.text.at(b.at())))
     }
 
+    /// The message's sessionid: the slot's head when it holds it whole (given as `head`,
+    /// its bytes), else the column's. (A look-up misses the cache: the messages are
+    /// scattered over the parts.)
+    fn session<'h>(&self, s: &Slot, head: &'h [u8; 8]) -> &'h str
+    where
+        'a: 'h,
+    {
+        let whole = (s.len <= 8).then(|| std::str::from_utf8(&head[..s.len as usize]));
+        match whole {
+            Some(Ok(id)) => id,
+            // The key is never null (a keyless message is left out when read).
+            _ => self.sessionid.at(s.at()).unwrap_or_default(),
+        }
+    }
+
     /// Whether two messages are of one session.
     fn same_session(&self, a: &Slot, b: &Slot) -> bool {
         a.head == b.head
@@ -557,8 +572,8 @@ fn latest_in_canonical_order(
     // Unstable, but ties are broken by position (delivery order), so the result is the
     // stable sort's, without a merge sort's copying of every row at every level.
     slots.par_sort_unstable_by(|a, b| ids.cmp(a, b).then(a.at().cmp(&b.at())));
-    let kept = last_of_runs(&slots, |s| Some(Keyed(*s, &ids)), |s| *s);
-    drop(slots);
+    let mut kept = slots;
+    keep_last_of_runs(&mut kept, |s| Some(Keyed(*s, &ids)));
     let interactions = derive_interactions(&chunks, &kept)?;
     drop(ids);
     let messages = Deferred {
@@ -711,7 +726,8 @@ fn derive_interactions(parts: &[RecordBatch], slots: &[Slot]) -> Result<RecordBa
                         _ => {}
                     }
                 }
-                let s = ids.sessionid.at(group[0].at()).unwrap_or_default();
+                let head = group[0].head.to_be_bytes();
+                let s = ids.session(&group[0], &head);
                 out.sessionid.append_value(s);
                 // From the sessionid, as the read split it (a metrics-only read need not
                 // keep the messages' copies).

@@ -318,7 +318,12 @@ fn parse_chunk(
             let mut b =
                 TableBuilder::only(&CALLS, |c| super::wanted(opts.calls_only.as_deref(), c));
             let mut memo = KeyMemo::default();
-            while let Some((start, c)) = records.next(|d| call(d, skipped, &mut memo))? {
+            loop {
+                let mut c = Call::default();
+                let Some((start, ())) = records.next(|d| call(d, skipped, &mut memo, &mut c))?
+                else {
+                    break;
+                };
                 let Some(uuid) = required(f, start, c.uuid.0.or(c.id.0.clone()), "uuid", keyless)
                 else {
                     continue;
@@ -427,16 +432,17 @@ const CALL_LEAN_SKIPPED: [(&str, &str); 12] = [
     ("custom_data", "custom_data"),
 ];
 
-/// Reads one call at `d`, skipping the `skipped` keys (`memo` carries the key order from one
-/// record of a chunk to the next). The record loop of the calls reports, which are most of
-/// a Samespace export's bytes, so it matches keys against the memo as the other vendors'
-/// readers do rather than listing every field first.
+/// Reads one call at `d` into `c`, a fresh one of the caller's, skipping the `skipped` keys
+/// (`memo` carries the key order from one record of a chunk to the next). The record loop of
+/// the calls reports, which are most of a Samespace export's bytes, so it matches keys
+/// against the memo as the other vendors' readers do rather than listing every field first,
+/// and fills the call where it lives rather than moving it out of the parse.
 fn call<'de>(
     d: &mut super::de::Deserializer<'de>,
     skipped: &[&str],
     memo: &mut KeyMemo<'de, &'static str>,
-) -> Result<Call<'de>, super::de::Error> {
-    let mut c = Call::default();
+    c: &mut Call<'de>,
+) -> Result<(), super::de::Error> {
     let resolve = |k: &str| super::known_key(&CALL_KEYS, skipped, k);
     d.fields("a Samespace call object", memo, resolve, |d, k, key| {
         match k {
@@ -466,8 +472,7 @@ fn call<'de>(
             _ => return Ok(false),
         }
         Ok(true)
-    })?;
-    Ok(c)
+    })
 }
 
 /// The record's key, or `None` (noted in `keyless`) when it has none.

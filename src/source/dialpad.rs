@@ -940,27 +940,12 @@ mod tests {
                 .map(|i| opt(c, i).map(str::to_string))
                 .collect::<Vec<_>>()
         };
-        let int = |name: &str| {
-            let c = col(name);
-            let c = c.as_primitive::<arrow::datatypes::Int64Type>();
-            (0..c.len())
-                .map(|i| c.is_valid(i).then(|| c.value(i)))
-                .collect::<Vec<_>>()
-        };
-        let float = |name: &str| {
-            let c = col(name);
-            let c = c.as_primitive::<arrow::datatypes::Float64Type>();
-            (0..c.len())
-                .map(|i| c.is_valid(i).then(|| c.value(i)))
-                .collect::<Vec<_>>()
-        };
-        let time = |name: &str| {
-            let c = col(name);
-            let c = c.as_primitive::<TimestampMicrosecondType>();
-            (0..c.len())
-                .map(|i| c.is_valid(i).then(|| c.value(i)))
-                .collect::<Vec<_>>()
-        };
+        fn values<T: arrow::datatypes::ArrowPrimitiveType>(c: &ArrayRef) -> Vec<Option<T::Native>> {
+            c.as_primitive::<T>().iter().collect()
+        }
+        let int = |name: &str| values::<arrow::datatypes::Int64Type>(&col(name));
+        let float = |name: &str| values::<arrow::datatypes::Float64Type>(&col(name));
+        let time = |name: &str| values::<TimestampMicrosecondType>(&col(name));
         let s = |v: &str| Some(v.to_string());
         assert_eq!(text("sessionid"), [s("12345678.90"), s("12345678.91")]);
         assert_eq!(text("customersessionid"), [s("t"), s("c1")]);

@@ -915,6 +915,194 @@ mod tests {
         b.finish(&Nulls::default()).unwrap()
     }
 
+    /// One derived interaction, as the reference computes it.
+    #[derive(Debug, PartialEq)]
+    struct Expected {
+        sessionid: String,
+        customersessionid: Option<String>,
+        first_ts: Option<i64>,
+        last_ts: Option<i64>,
+        counts: [i64; 4],
+        first_response: Option<f64>,
+        responses: i64,
+    }
+
+    #[test]
+    fn dedupe_and_derive_agree_with_a_plain_reference_on_random_messages() {
+        // Ids that share their first eight bytes or differ only past them, times that tie
+        // or are missing, sender types in any case, copies across parts.
+        let ids = [
+            "1",
+            "12345678.1",
+            "12345678.10",
+            "12345678.9",
+            "2.3",
+            "abcdefgh",
+        ];
+        let senders = [
+            Some("customer"),
+            Some("Customer"),
+            Some("agent"),
+            Some("bot"),
+            None,
+        ];
+        let mut seed = 7u64;
+        let mut pick = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut parts: Vec<Vec<String>> = vec![Vec::new(); 3];
+        let mut all = Vec::new(); // (position, sessionid, ts ms, sender, text, customer session)
+        for (p, lines) in parts.iter_mut().enumerate() {
+            for r in 0..120 {
+                let sid = ids[pick(ids.len())];
+                let ts = [
+                    None,
+                    Some(0),
+                    Some(1000),
+                    Some(2000),
+                    Some(5000),
+                    Some(9000),
+                ][pick(6)]
+                .map(|t| 1_710_432_000_000i64 + t);
+                let sender = senders[pick(senders.len())];
+                let text = ["a", "b"][pick(2)];
+                let csid = [None, Some("c1"), Some("c2")][pick(3)];
+                let mut line = format!(r#"{{"sessionid":"{sid}","text":"{text}""#);
+                if let Some(t) = ts {
+                    line += &format!(r#","ts":{t}"#);
+                }
+                if let Some(s) = sender {
+                    line += &format!(r#","sendertype":"{s}""#);
+                }
+                if let Some(c) = csid {
+                    line += &format!(r#","customersessionid":"{c}""#);
+                }
+                lines.push(line + "}");
+                all.push(((p, r), sid, ts.map(|t| t * 1000), sender, text, csid));
+            }
+        }
+        // The reference: the last copy of each (sessionid, ts, sendertype, text), in the
+        // order of the full key; each session's kept messages by ts (untimed last), ties in
+        // that order.
+        all.sort_by(|a, b| (a.1, a.2, a.3, a.4, a.0).cmp(&(b.1, b.2, b.3, b.4, b.0)));
+        let kept: Vec<_> = (0..all.len())
+            .filter(|&i| {
+                all.get(i + 1).is_none_or(|n| {
+                    (n.1, n.2, n.3, n.4) != (all[i].1, all[i].2, all[i].3, all[i].4)
+                })
+            })
+            .map(|i| all[i])
+            .collect();
+        let mut want = Vec::new();
+        let mut sessions: Vec<&str> = kept.iter().map(|m| m.1).collect();
+        sessions.dedup();
+        for sid in sessions {
+            let mut group: Vec<_> = kept
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.1 == sid)
+                .collect();
+            group.sort_by_key(|(i, m)| (m.2.is_none(), m.2, *i));
+            let mut counts = [0i64; 4];
+            let mut responses = Vec::new();
+            let mut pending = None;
+            for (_, m) in &group {
+                let who = Sender::of(m.3);
+                counts[who as usize] += 1;
+                let Some(t) = m.2 else { continue };
+                match who {
+                    Sender::Customer => {
+                        pending.get_or_insert(t);
+                    }
+                    Sender::Agent => {
+                        if let Some(t0) = pending.take() {
+                            responses.push((t - t0) as f64 / 1e6);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let times: Vec<i64> = group.iter().filter_map(|(_, m)| m.2).collect();
+            want.push(Expected {
+                sessionid: sid.to_string(),
+                customersessionid: group.iter().find_map(|(_, m)| m.5).map(str::to_string),
+                first_ts: times.iter().copied().min(),
+                last_ts: times.iter().copied().max(),
+                counts,
+                first_response: responses.first().copied(),
+                responses: responses.len() as i64,
+            });
+        }
+        let got_of = |t: &RecordBatch| -> Vec<Expected> {
+            let text = |n: &str| {
+                t.column(t.schema().index_of(n).unwrap())
+                    .as_string::<i32>()
+                    .clone()
+            };
+            let ints = |n: &str| {
+                let c = t.column(t.schema().index_of(n).unwrap());
+                c.as_primitive::<arrow::datatypes::Int64Type>().clone()
+            };
+            let times = |n: &str| {
+                let c = t.column(t.schema().index_of(n).unwrap());
+                c.as_primitive::<TimestampMicrosecondType>().clone()
+            };
+            let (sid, csid) = (text("sessionid"), text("customersessionid"));
+            let (first, last) = (times("first_ts"), times("last_ts"));
+            let counts = [
+                "customer_messages",
+                "bot_messages",
+                "agent_messages",
+                "messages",
+            ]
+            .map(ints);
+            let (responses, first_response) = (
+                ints("responses"),
+                t.column(t.schema().index_of("first_response_sec").unwrap())
+                    .as_primitive::<arrow::datatypes::Float64Type>()
+                    .clone(),
+            );
+            (0..t.num_rows())
+                .map(|i| {
+                    let [c, b, a, all] = counts.each_ref().map(|c| c.value(i));
+                    Expected {
+                        sessionid: sid.value(i).to_string(),
+                        customersessionid: opt(&csid, i).map(str::to_string),
+                        first_ts: first.is_valid(i).then(|| first.value(i)),
+                        last_ts: last.is_valid(i).then(|| last.value(i)),
+                        counts: [c, b, a, all - c - b - a],
+                        first_response: first_response.is_valid(i).then(|| first_response.value(i)),
+                        responses: responses.value(i),
+                    }
+                })
+                .collect()
+        };
+        let batches: Vec<RecordBatch> = parts
+            .iter()
+            .map(|lines| part(&lines.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect();
+        let (messages, got) = latest_in_canonical_order(
+            batches
+                .iter()
+                .map(|b| (b.clone(), Arc::from("f")))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(messages.positions.len(), kept.len());
+        assert_eq!(
+            messages.positions,
+            kept.iter().map(|m| m.0).collect::<Vec<_>>(),
+            "kept copies in canonical order"
+        );
+        assert_eq!(got_of(&got), want);
+        // The lake's way, from the kept table.
+        let table = messages.into_batch(|_| true).unwrap();
+        assert_eq!(got_of(&interactions_of(&table).unwrap()), want);
+    }
+
     #[test]
     fn interactions_take_each_session_by_ts_with_its_untimed_messages_last() {
         // Two sessions whose ids share their first eight bytes; the untimed message sorts

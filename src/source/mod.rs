@@ -139,10 +139,6 @@ const MAP_THRESHOLD: u64 = 1 << 20;
 const RELEASE_MAPPED_AT: usize = 64 << 20;
 
 impl Bytes {
-    /// Hands back the memory of `range` of a big mapped file, whose bytes were framed or
-    /// parsed: a mapped page counts in the process's memory until unmapped, so a 370 MB
-    /// dump was all resident at once, twice the peak of its parsed columns. The pages stay
-    /// in the page cache; touching them again (a retried parse) maps them again.
     /// Maps the pages of `range` of a mapped file in one call, before its parse: the
     /// parse otherwise takes a page fault every few pages (the kernel maps 64 KiB around
     /// each), a tenth of a bot-KPI run's CPU. Each part is mapped by the core that parses
@@ -159,8 +155,14 @@ impl Bytes {
                 let _ = map.advise_range(memmap2::Advice::PopulateRead, start, end - start);
             }
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = range;
     }
 
+    /// Hands back the memory of `range` of a big mapped file, whose bytes were framed or
+    /// parsed: a mapped page counts in the process's memory until unmapped, so a 370 MB
+    /// dump was all resident at once, twice the peak of its parsed columns. The pages stay
+    /// in the page cache; touching them again (a retried parse) maps them again.
     pub fn release(&self, range: std::ops::Range<usize>) {
         #[cfg(unix)]
         if let Bytes::Mapped(map, skip) = self {

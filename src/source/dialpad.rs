@@ -441,16 +441,15 @@ impl Slot {
     }
 }
 
-/// The slot of every message of `parts`, part after part, each in row order.
+/// The slot of every message of `parts` (whose identity columns are `ids`), part after
+/// part, each in row order.
 ///
 /// Made into one allocation, every part's slots on whichever core takes the part (the
 /// parts are contiguous in memory, so each core reads them in order): collecting them
 /// through a parallel iterator's per-thread lists and then appending those took three
 /// times as long.
-fn slots_of(parts: &[RecordBatch]) -> Result<Vec<Slot>> {
+fn slots_of(parts: &[RecordBatch], ids: &Identity<'_>) -> Result<Vec<Slot>> {
     use rayon::prelude::*;
-    let sessionid = Parted::of(parts, "sessionid")?;
-    let sendertype = Parted::of(parts, "sendertype")?;
     let ts = primitive_parts::<TimestampMicrosecondType>(parts, "ts")?;
     let narrow = |v: usize| {
         u32::try_from(v).map_err(|_| {
@@ -468,7 +467,7 @@ fn slots_of(parts: &[RecordBatch]) -> Result<Vec<Slot>> {
         rest = tail;
     }
     pieces.into_par_iter().for_each(|(p, piece)| {
-        let (sid, sender, ts) = (sessionid.0[p], &sendertype, ts[p]);
+        let (sid, sender, ts) = (ids.sessionid.0[p], &ids.sendertype, ts[p]);
         for (r, slot) in piece.iter_mut().enumerate() {
             // The key is never null (a keyless message is left out when read).
             let id = sid.value(r).as_bytes();
@@ -577,14 +576,13 @@ fn latest_in_canonical_order(
     use rayon::prelude::*;
     let (chunks, sources): (Vec<RecordBatch>, Vec<Arc<str>>) = chunks.into_iter().unzip();
     let ids = Identity::of(&chunks)?;
-    let mut slots = slots_of(&chunks)?;
+    let mut slots = slots_of(&chunks, &ids)?;
     // Unstable, but ties are broken by position (delivery order), so the result is the
     // stable sort's, without a merge sort's copying of every row at every level.
     slots.par_sort_unstable_by(|a, b| ids.cmp(a, b).then(a.at().cmp(&b.at())));
     let mut kept = slots;
     keep_last_of_runs(&mut kept, |s| Some(Keyed(*s, &ids)));
-    let interactions = derive_interactions(&chunks, &kept)?;
-    drop(ids);
+    let interactions = derive_interactions(&chunks, &ids, &kept)?;
     let messages = Deferred {
         schema: MESSAGES.schema(),
         positions: kept.iter().map(Slot::at).collect(),
@@ -669,16 +667,19 @@ impl Sender {
 }
 
 /// Derives `interactions` (one row per sessionid) from the messages of `slots` (of
-/// `parts`), whose sessions each lie together, untimed messages first and then the timed
+/// `parts`, whose identity columns are `ids`), whose sessions each lie together, untimed messages first and then the timed
 /// ones by ts: the dedupe's canonical order, or [`interactions_of`]'s. Each session's
 /// messages are taken by ts, the untimed ones last, ties in the order of `slots`.
 ///
 /// Response times follow customer *turns*: a turn starts at the first customer message
 /// after an agent message (or at the start) and is answered by the next agent message;
 /// its response time is the gap between the two. Messages without ts take no part.
-fn derive_interactions(parts: &[RecordBatch], slots: &[Slot]) -> Result<RecordBatch> {
+fn derive_interactions(
+    parts: &[RecordBatch],
+    ids: &Identity<'_>,
+    slots: &[Slot],
+) -> Result<RecordBatch> {
     use rayon::prelude::*;
-    let ids = Identity::of(parts)?;
     let csid = Parted::of(parts, "customersessionid")?;
     let chattype = Parted::of(parts, "chattype")?;
     let channel = Parted::of(parts, "sessionchannel")?;
@@ -785,9 +786,9 @@ pub fn interactions_of(messages: &RecordBatch) -> Result<RecordBatch> {
     use rayon::prelude::*;
     let parts = std::slice::from_ref(messages);
     let ids = Identity::of(parts)?;
-    let mut slots = slots_of(parts)?;
+    let mut slots = slots_of(parts, &ids)?;
     slots.par_sort_unstable_by(|a, b| ids.session_time(a, b).then(a.at().cmp(&b.at())));
-    derive_interactions(parts, &slots)
+    derive_interactions(parts, &ids, &slots)
 }
 
 struct InteractionBuilders {

@@ -546,6 +546,24 @@ enum ColumnBuilder {
     Utf8List(ListBuilder<StringBuilder>),
 }
 
+/// What a [`TableBuilder`] is sized for: rows, and bytes of text in each text column.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    pub rows: usize,
+    pub text: usize,
+}
+
+impl Capacity {
+    /// For the records `input` bytes can hold when each takes at least `min_record` bytes;
+    /// no text column is longer than an eighth of its records (ids, names and codes).
+    pub fn of_input(input: usize, min_record: usize) -> Self {
+        Capacity {
+            rows: input / min_record.max(1) + 1,
+            text: input / 8,
+        }
+    }
+}
+
 /// Builds a canonical table row by row, the values appended in the declaration's column
 /// order. A value of the wrong kind is a bug in the reader; it is reported by `finish` as an
 /// error, never a panic.
@@ -566,17 +584,32 @@ impl TableBuilder {
     /// take no value and come out all null. (A metrics-only Anywhere365 read appended a null
     /// per row to each of nine unread columns.)
     pub fn only(def: &'static TableDef, want: impl Fn(&str) -> bool) -> Self {
+        Self::sized(
+            def,
+            want,
+            Capacity {
+                rows: 1024,
+                text: 1024,
+            },
+        )
+    }
+
+    /// [`TableBuilder::only`] with each built column sized for `capacity`: grown by doubling
+    /// instead, a column copies itself and has the kernel clear fresh pages for each copy.
+    /// Capacity never written to is never paged in, so a generous guess costs no memory.
+    pub fn sized(def: &'static TableDef, want: impl Fn(&str) -> bool, capacity: Capacity) -> Self {
+        let Capacity { rows, text } = capacity;
         let columns = def
             .columns
             .iter()
             .map(|c| match c.kind {
                 _ if !want(c.name) && c.nullable => ColumnBuilder::Skipped(c.kind.arrow()),
-                Kind::Utf8 => ColumnBuilder::Utf8(StringBuilder::new()),
-                Kind::Int64 => ColumnBuilder::Int64(Int64Builder::new()),
-                Kind::Float64 => ColumnBuilder::Float64(Float64Builder::new()),
-                Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+                Kind::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(rows, text)),
+                Kind::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(rows)),
+                Kind::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(rows)),
+                Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
                 Kind::Timestamp => ColumnBuilder::Timestamp(
-                    TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+                    TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
                 ),
                 Kind::Utf8List => ColumnBuilder::Utf8List(ListBuilder::new(StringBuilder::new())),
             })

@@ -13,7 +13,8 @@ use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText}
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Vendor};
 use crate::error::Result;
 use crate::table::{
-    latest_in_canonical_order, latest_in_delivery_order, Deferred, Nulls, TableBuilder, DIALOGUES,
+    latest_in_canonical_order, latest_in_delivery_order, Capacity, Deferred, Nulls, TableBuilder,
+    DIALOGUES,
 };
 
 #[derive(Debug)]
@@ -203,6 +204,10 @@ pub fn direction(v: &str) -> &str {
     }
 }
 
+/// Bytes of an export per dialogue, at least: the generated ones hold 520, a dialogue of
+/// its id, times and outcome about 200.
+const MIN_DIALOGUE_BYTES: usize = 200;
+
 fn parse_chunk(
     mut records: Records<'_>,
     opts: &Options,
@@ -211,7 +216,9 @@ fn parse_chunk(
     nulls: &Nulls,
 ) -> Result<(RecordBatch, std::sync::Arc<str>)> {
     let f = records.file();
-    let mut b = TableBuilder::only(&DIALOGUES, |c| super::wanted(opts.only.as_deref(), c));
+    let capacity = Capacity::of_input(records.input_len(), MIN_DIALOGUE_BYTES);
+    let want = |c: &str| super::wanted(opts.only.as_deref(), c);
+    let mut b = TableBuilder::sized(&DIALOGUES, want, capacity);
     let mut memo = KeyMemo::default();
     loop {
         let mut r = Dialogue::default();

@@ -168,12 +168,12 @@ fn dialogue<'de>(
         |d, k, key| {
             match k {
                 "id" => r.id = d.value(key)?,
-                "ordernumber" => r.order_number = d.value(key)?,
+                "ordernumber" => r.order_number = d.text_value(key)?,
                 "startdate" => r.start_date = d.value(key)?,
-                "starttimestamp" => r.start = d.value(key)?,
-                "queueentertimestamp" => r.queue_enter = d.value(key)?,
-                "accepttimestamp" => r.accept = d.value(key)?,
-                "endtimestamp" => r.end = d.value(key)?,
+                "starttimestamp" => r.start = d.text_value(key)?,
+                "queueentertimestamp" => r.queue_enter = d.text_value(key)?,
+                "accepttimestamp" => r.accept = d.text_value(key)?,
+                "endtimestamp" => r.end = d.text_value(key)?,
                 "ivrdurationinsec" => r.ivr = d.value(key)?,
                 "queuedurationinsec" => r.queue = d.value(key)?,
                 "initialtalkdurationinsec" => r.talk = d.value(key)?,
@@ -184,8 +184,8 @@ fn dialogue<'de>(
                 "agentid" => r.agent_id = d.value(key)?,
                 "direction" => r.direction = d.value(key)?,
                 "outcome" => r.outcome = d.value(key)?,
-                "insla" => r.in_sla = d.value(key)?,
-                "quickdrop" => r.quick_drop = d.value(key)?,
+                "insla" => r.in_sla = d.text_value(key)?,
+                "quickdrop" => r.quick_drop = d.text_value(key)?,
                 _ => return Ok(false),
             }
             Ok(true)

@@ -543,6 +543,13 @@ enum Text<'de, 's> {
     Copied(&'s str),
 }
 
+/// A type whose value may be written as a JSON string, parsed from it by one function: its
+/// serde visitor calls it on a string, and [`Deserializer::text_value`] calls it on short
+/// strings in place.
+pub trait FromText: Sized {
+    fn from_text(text: &str) -> Result<Self, String>;
+}
+
 /// A number as [`Deserializer::number`] hands it to a visitor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Number {
@@ -1241,6 +1248,29 @@ impl<'de> Deserializer<'de> {
     /// error.
     pub fn value<T: Deserialize<'de>>(&mut self, key: &str) -> Result<T, Error> {
         T::deserialize(&mut *self).map_err(|e| Error(format!("field `{key}`: {}", e.0)))
+    }
+
+    /// [`Deserializer::value`] for a type read from text ([`FromText`]): a value written as
+    /// a short ASCII string without escapes is handed to [`FromText::from_text`] straight
+    /// from the input, the function `T`'s serde visitor calls on a string, so the result is
+    /// the same; anything else, and a text `from_text` refuses (for its error), is read by
+    /// `T`'s `Deserialize`. Why: timestamps, flags and counts held as strings are most of a
+    /// record's values, and the general string read and the visitor's dispatch around it
+    /// cost more than parsing them.
+    pub fn text_value<T: Deserialize<'de> + FromText>(&mut self, key: &str) -> Result<T, Error> {
+        let (buf, at) = (self.buf, self.pos);
+        if buf.get(at) == Some(&b'"') {
+            if let Some(end) = short_string_end(buf, at + 1, true) {
+                // SAFETY: with `ascii`, `short_string_end` saw only ASCII bytes before the
+                // closing quote, and ASCII is valid UTF-8.
+                let text = unsafe { std::str::from_utf8_unchecked(&buf[at + 1..end - 1]) };
+                if let Ok(v) = T::from_text(text) {
+                    self.pos = end;
+                    return Ok(v);
+                }
+            }
+        }
+        self.value(key)
     }
 
     /// Skips the value of the field `key` (see [`Deserializer::skip`]) and says where it

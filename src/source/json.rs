@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
+use super::de::FromText;
 use serde::de::{self, Deserializer, Visitor};
 
 /// How the records of a file are laid out.
@@ -684,6 +685,12 @@ pub fn parse_count(s: &str) -> Result<Option<i64>, String> {
     }
 }
 
+impl FromText for LooseCount {
+    fn from_text(text: &str) -> Result<Self, String> {
+        parse_count(text).map(LooseCount)
+    }
+}
+
 impl<'de> de::Deserialize<'de> for LooseCount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -706,7 +713,7 @@ impl<'de> de::Deserialize<'de> for LooseCount {
                     .map_err(E::custom)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseCount, E> {
-                parse_count(v).map(LooseCount).map_err(E::custom)
+                LooseCount::from_text(v).map_err(E::custom)
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseCount, E> {
                 Ok(LooseCount(None))
@@ -778,6 +785,12 @@ pub fn parse_bool(s: &str) -> Result<Option<bool>, String> {
     }
 }
 
+impl FromText for LooseBool {
+    fn from_text(text: &str) -> Result<Self, String> {
+        parse_bool(text).map(LooseBool)
+    }
+}
+
 impl<'de> de::Deserialize<'de> for LooseBool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -800,7 +813,7 @@ impl<'de> de::Deserialize<'de> for LooseBool {
                 self.visit_i64(v.min(2) as i64)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseBool, E> {
-                parse_bool(v).map(LooseBool).map_err(E::custom)
+                LooseBool::from_text(v).map_err(E::custom)
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseBool, E> {
                 Ok(LooseBool(None))
@@ -815,6 +828,12 @@ impl<'de> de::Deserialize<'de> for LooseBool {
 /// `YYYY-MM-DD HH:MM:SS` (read as UTC), or epoch seconds / ms / µs (by magnitude).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct LooseTime(pub Option<i64>);
+
+impl FromText for LooseTime {
+    fn from_text(text: &str) -> Result<Self, String> {
+        parse_timestamp(text).map(LooseTime)
+    }
+}
 
 impl<'de> de::Deserialize<'de> for LooseTime {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -834,7 +853,7 @@ impl<'de> de::Deserialize<'de> for LooseTime {
                 Ok(LooseTime(Some(epoch_to_micros(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseTime, E> {
-                parse_timestamp(v).map(LooseTime).map_err(E::custom)
+                LooseTime::from_text(v).map_err(E::custom)
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseTime, E> {
                 Ok(LooseTime(None))
@@ -1180,6 +1199,80 @@ pub(super) mod tests {
     use super::*;
 
     const T0: i64 = 1_715_073_123_512_000; // 2024-05-07 09:12:03.512 UTC
+
+    /// `text_value` reads what `value` reads, to the same end, and fails as it fails: for
+    /// each type read from text, on short strings it takes in place, on strings its
+    /// `from_text` refuses, and on values it must leave to the general read (escapes,
+    /// non-ASCII, longer than its window, numbers, null, objects, a blank before the value).
+    #[test]
+    fn text_values_read_as_values_read() {
+        fn both<T>(json: &str, strict: bool)
+        where
+            T: for<'de> de::Deserialize<'de> + FromText + PartialEq + fmt::Debug,
+        {
+            let read = |fast: bool| {
+                let mut d = crate::source::de::Deserializer::new(json.as_bytes(), 0);
+                if !strict {
+                    d = d.lenient();
+                }
+                let v: Result<T, String> = if fast {
+                    d.text_value::<T>("f").map_err(|e| e.to_string())
+                } else {
+                    d.value::<T>("f").map_err(|e| e.to_string())
+                };
+                (v, d.position())
+            };
+            let (general, fast) = (read(false), read(true));
+            assert_eq!(fast.0, general.0, "{json}");
+            if general.0.is_ok() {
+                assert_eq!(fast.1, general.1, "{json}");
+            }
+        }
+        let values = [
+            r#""12""#,
+            r#""0""#,
+            r#""""#,
+            r#"" 7 ""#,
+            r#""abc""#,
+            r#""-3""#,
+            r#""1.0""#,
+            r#""123456789012345678""#,
+            r#""1234567890123456789""#,
+            r#""true""#,
+            r#""True""#,
+            r#""FALSE""#,
+            r#""1""#,
+            r#""null""#,
+            r#""yes""#,
+            r#""2024-05-07 09:12:03.512 UTC""#,
+            r#""2024-05-07T09:12:03.512Z""#,
+            r#""2024-05-07 09:12:03.512000 UTC""#,
+            r#""2024-05-07 09:12:03.5120000 UTC""#,
+            r#""2024-05-07T09:12:03+02:00""#,
+            r#""2024-02-30 00:00:00""#,
+            r#""1715073123""#,
+            r#""2024-05-07""#,
+            r#""2024-05-07T09:12:03.512\u005a""#,
+            r#""été""#,
+            r#""\u0031\u0032""#,
+            "12",
+            "1715073123.5",
+            "true",
+            "null",
+            r#"{"$date": "2024-05-07T09:12:03Z"}"#,
+            r#" "12""#,
+            "\"1\u{1}2\"",
+            r#""12"#,
+            r#""12"x"#,
+        ];
+        for v in values {
+            for strict in [true, false] {
+                both::<LooseCount>(v, strict);
+                both::<LooseBool>(v, strict);
+                both::<LooseTime>(v, strict);
+            }
+        }
+    }
 
     /// `n` records made by `record`, one per line, as NDJSON and as a JSON array (after
     /// `ndjson_head` and `array_head`), with blanks, `\r\n` and commas placed each way.

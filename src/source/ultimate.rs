@@ -529,8 +529,8 @@ fn read_intents<'de>(
             match f {
                 IntentField::Id => it.id = d.value(k)?,
                 IntentField::Name => it.name = d.value(k)?,
-                IntentField::Timestamp => it.timestamp = d.value(k)?,
-                IntentField::NotMeaningful => it.not_meaningful = d.value(k)?,
+                IntentField::Timestamp => it.timestamp = d.text_value(k)?,
+                IntentField::NotMeaningful => it.not_meaningful = d.text_value(k)?,
             }
             Ok(true)
         })?;

@@ -558,77 +558,91 @@ enum Number {
     F64(f64),
 }
 
-/// Powers of ten exactly representable as `f64` (10^22 is the last).
-const EXACT_POWERS_OF_TEN: [f64; 23] = [
+/// The powers of ten a short number's fraction is divided by (at most 18 digits), each
+/// exact in `f64`.
+const EXACT_POWERS_OF_TEN: [f64; 19] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e17, 1e18,
 ];
 
-/// The number at `start` when it is short: at most 19 digits, no exponent, and a fraction
-/// only when its digits as an integer are at most 2^53. Returns its value as
-/// [`Deserializer::number`]'s general path would give it (the same visitor call, the same
-/// bits) and its end; `None` for any other text, valid or not, which the general path then
-/// reads.
-///
-/// Why: the durations, scores and ids of the exports are such numbers, and the general
-/// path (check the grammar, then `str::parse`) scanned each twice; it was 15% of an
-/// Anywhere365 queue run. A fraction is the integer of its digits divided by a power of
-/// ten: both are exact in `f64` here, and IEEE division rounds correctly, so the quotient
-/// is the correctly rounded value of the decimal, as `str::parse` gives (Clinger's fast
-/// path, which `str::parse` takes for these numbers too).
+/// A number as JSON's grammar reads it (see [`scan_number`]).
+struct NumberScan {
+    /// Just past its last byte.
+    end: usize,
+    /// Whether it has a fraction or an exponent.
+    float: bool,
+    /// Its value, when it is short: at most 19 digits, no exponent, and a fraction only when
+    /// its digits as an integer are at most 2^53. The value is the one its text parses to
+    /// (the same visitor call, the same bits); longer numbers are parsed from their text.
+    ///
+    /// Why: the durations, scores and ids of the exports are such numbers, and checking the
+    /// grammar and then parsing the text scanned each twice; it was 15% of an Anywhere365
+    /// queue run. A fraction is the integer of its digits divided by a power of ten: both
+    /// are exact in `f64` here, and IEEE division rounds correctly, so the quotient is the
+    /// correctly rounded value of the decimal, as `str::parse` gives (Clinger's fast path,
+    /// which `str::parse` takes for these numbers too).
+    exact: Option<Number>,
+}
+
+/// The number at `start` read by JSON's grammar, `None` when there is none there: one pass
+/// over its bytes checks it and reads the value of a short one.
 #[inline]
-fn short_number(buf: &[u8], start: usize) -> Option<(Number, usize)> {
+fn scan_number(buf: &[u8], start: usize) -> Option<NumberScan> {
+    /// The end of the run of digits from `i`, each added to `mantissa` (wrapping: a run too
+    /// long for it has no exact value anyway).
+    fn run(buf: &[u8], mut i: usize, mantissa: &mut u64) -> usize {
+        while let Some(&c @ b'0'..=b'9') = buf.get(i) {
+            *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
+            i += 1;
+        }
+        i
+    }
     let negative = buf.get(start) == Some(&b'-');
     let mut i = start + usize::from(negative);
-    let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
+    let mut mantissa = 0u64;
     // JSON's integer part: `0`, or a digit 1–9 and more digits.
-    match buf.get(i) {
-        Some(b'0') => {
-            i += 1;
-            digits = 1;
-        }
-        Some(b'1'..=b'9') => {
-            while let Some(&c @ b'0'..=b'9') = buf.get(i) {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-                digits += 1;
-                i += 1;
-            }
-        }
+    let digits = match buf.get(i) {
+        Some(b'0') => 1,
+        Some(b'1'..=b'9') => run(buf, i, &mut mantissa) - i,
         _ => return None,
-    }
+    };
+    i += digits;
+    let mut fraction = 0;
     if buf.get(i) == Some(&b'.') {
-        i += 1;
-        let first = i;
-        while let Some(&c @ b'0'..=b'9') = buf.get(i) {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-            i += 1;
-        }
-        let fraction = i - first;
-        // 19 digits cannot overflow a u64 (10^19 - 1 < 2^64); an exponent goes the
-        // general way.
-        if fraction == 0
-            || digits + fraction > 19
-            || mantissa > 1 << 53
-            || matches!(buf.get(i), Some(b'e' | b'E'))
-        {
+        fraction = run(buf, i + 1, &mut mantissa) - (i + 1);
+        if fraction == 0 {
             return None;
         }
-        let f = mantissa as f64 / EXACT_POWERS_OF_TEN[fraction];
-        return Some((Number::F64(if negative { -f } else { f }), i));
+        i += 1 + fraction;
     }
-    if digits > 19 || matches!(buf.get(i), Some(b'e' | b'E')) {
-        return None;
+    let mut exponent = false;
+    if matches!(buf.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(buf.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let end = run(buf, i, &mut 0);
+        if end == i {
+            return None;
+        }
+        (i, exponent) = (end, true);
     }
-    let n = if !negative {
-        Number::U64(mantissa)
-    } else if mantissa <= 1 << 63 {
+    // 19 digits cannot overflow a u64 (10^19 - 1 < 2^64).
+    let exact = match () {
+        _ if exponent || digits + fraction > 19 => None,
+        _ if fraction > 0 => (mantissa <= 1 << 53).then(|| {
+            let f = mantissa as f64 / EXACT_POWERS_OF_TEN[fraction];
+            Number::F64(if negative { -f } else { f })
+        }),
+        _ if !negative => Some(Number::U64(mantissa)),
         // -2^63 is i64::MIN: `as` gives it, and its negation wraps to itself.
-        Number::I64((mantissa as i64).wrapping_neg())
-    } else {
-        return None;
+        _ => (mantissa <= 1 << 63).then(|| Number::I64((mantissa as i64).wrapping_neg())),
     };
-    Some((n, i))
+    Some(NumberScan {
+        end: i,
+        float: fraction > 0 || exponent,
+        exact,
+    })
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, Error> {
@@ -866,57 +880,32 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    /// The number at `pos`, checked against JSON's grammar: its text, and whether it has a
-    /// fraction or an exponent. Moves past it.
-    fn number_text(&mut self) -> Result<(&'de str, bool), Error> {
+    /// The number at `pos`, checked against JSON's grammar: its text, whether it has a
+    /// fraction or an exponent, and its value when short (see [`NumberScan`]). Moves past it.
+    fn scanned_number(&mut self) -> Result<(&'de str, bool, Option<Number>), Error> {
         let (buf, start) = (self.buf, self.pos);
-        let digits = |mut i: usize| {
-            while buf.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            i
+        let Some(NumberScan { end, float, exact }) = scan_number(buf, start) else {
+            return self.fail(start, "invalid number");
         };
-        let mut i = start + usize::from(buf[start] == b'-');
-        match buf.get(i) {
-            Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => i = digits(i),
-            _ => return self.fail(start, "invalid number"),
-        }
-        let mut float = false;
-        if buf.get(i) == Some(&b'.') {
-            if !buf.get(i + 1).is_some_and(u8::is_ascii_digit) {
-                return self.fail(start, "invalid number");
-            }
-            i = digits(i + 1);
-            float = true;
-        }
-        if matches!(buf.get(i), Some(b'e' | b'E')) {
-            i += 1;
-            if matches!(buf.get(i), Some(b'+' | b'-')) {
-                i += 1;
-            }
-            if !buf.get(i).is_some_and(u8::is_ascii_digit) {
-                return self.fail(start, "invalid number");
-            }
-            i = digits(i);
-            float = true;
-        }
-        self.pos = i;
-        // SAFETY: the scan above accepted only ASCII bytes (digits, '-', '+', '.', 'e', 'E'),
-        // and ASCII is valid UTF-8. (Checking it again was 4% of an Anywhere365 run.)
-        let text = unsafe { std::str::from_utf8_unchecked(&buf[start..i]) };
-        Ok((text, float))
+        self.pos = end;
+        // SAFETY: the scan accepted only ASCII bytes (digits, '-', '+', '.', 'e', 'E'), and
+        // ASCII is valid UTF-8. (Checking it again was 4% of an Anywhere365 run.)
+        let text = unsafe { std::str::from_utf8_unchecked(&buf[start..end]) };
+        Ok((text, float, exact))
+    }
+
+    /// [`Deserializer::scanned_number`] without the value.
+    fn number_text(&mut self) -> Result<(&'de str, bool), Error> {
+        self.scanned_number().map(|(text, float, _)| (text, float))
     }
 
     /// The number at `pos`, handed to `v` as a u64 or i64 when it is an integer in their
     /// range, else as a (finite) f64. Moves past it.
     fn number<V: Visitor<'de>>(&mut self, v: V) -> Result<V::Value, Error> {
-        let n = match short_number(self.buf, self.pos) {
-            Some((n, end)) => {
-                self.pos = end;
-                n
-            }
-            None => self.long_number()?,
+        let start = self.pos;
+        let n = match self.scanned_number()? {
+            (_, _, Some(n)) => n,
+            (text, float, None) => self.parsed_number(start, text, float)?,
         };
         match n {
             Number::U64(n) => v.visit_u64(n),
@@ -925,13 +914,11 @@ impl<'de> Deserializer<'de> {
         }
     }
 
-    /// [`Deserializer::number`] for any number: its grammar checked, then parsed from its
-    /// text.
-    fn long_number(&mut self) -> Result<Number, Error> {
-        let (buf, start) = (self.buf, self.pos);
-        let (text, float) = self.number_text()?;
+    /// The value of the number `text` (which starts at `start` and is `float` as
+    /// [`Deserializer::scanned_number`] says), parsed from its text.
+    fn parsed_number(&mut self, start: usize, text: &str, float: bool) -> Result<Number, Error> {
         if !float {
-            if buf[start] == b'-' {
+            if text.starts_with('-') {
                 if let Ok(n) = text.parse::<i64>() {
                     return Ok(Number::I64(n));
                 }
@@ -1772,10 +1759,17 @@ mod tests {
     /// and on random numbers of every shape.
     #[test]
     fn short_numbers_read_as_the_general_path_reads_them() {
+        // The value parsed from the text, and where the number ends.
         let general = |text: &str| {
             let mut d = Deserializer::new(text.as_bytes(), 0);
-            let n = d.long_number().ok();
+            let n = d
+                .number_text()
+                .and_then(|(t, float)| d.parsed_number(0, t, float))
+                .ok();
             (n, d.pos)
+        };
+        let short_number = |buf: &[u8], start: usize| {
+            scan_number(buf, start).and_then(|s| s.exact.map(|n| (n, s.end)))
         };
         let same = |a: Number, b: Number| match (a, b) {
             (Number::F64(x), Number::F64(y)) => x.to_bits() == y.to_bits(),

@@ -439,6 +439,24 @@ impl Slot {
     fn ts(&self) -> Option<i64> {
         self.timed.then_some(self.ts)
     }
+
+    /// What orders the slot by [`Identity::session_time`] without a look-up: its sessionid
+    /// (head and length) and time when the head holds the whole id, else the head alone
+    /// (`LONG`: after every id the head holds whole, as a prefix sorts before what it
+    /// starts). Unequal keys are ordered as `session_time` orders the slots; equal keys
+    /// leave it to `session_time` (long ids of one head, or one session and time).
+    ///
+    /// Why: sorting 980k slots by the comparators alone took 105 ms of a 0.6 s run (a
+    /// call and its branches per comparison); by this key first, 35 ms.
+    #[inline(always)]
+    fn key(&self) -> (u64, u32, bool, i64) {
+        const LONG: u32 = 9;
+        if self.len <= 8 {
+            (self.head, self.len, self.timed, self.ts)
+        } else {
+            (self.head, LONG, false, 0)
+        }
+    }
 }
 
 /// The slot of every message of `parts` (whose identity columns are `ids`), part after
@@ -579,7 +597,9 @@ fn latest_in_canonical_order(
     let mut slots = slots_of(&chunks, &ids)?;
     // Unstable, but ties are broken by position (delivery order), so the result is the
     // stable sort's, without a merge sort's copying of every row at every level.
-    slots.par_sort_unstable_by(|a, b| ids.cmp(a, b).then(a.at().cmp(&b.at())));
+    slots.par_sort_unstable_by(|a, b| {
+        (a.key().cmp(&b.key())).then_with(|| ids.cmp(a, b).then(a.at().cmp(&b.at())))
+    });
     let mut kept = slots;
     keep_last_of_runs(&mut kept, |s| Some(Keyed(*s, &ids)));
     let interactions = derive_interactions(&chunks, &ids, &kept)?;
@@ -787,7 +807,9 @@ pub fn interactions_of(messages: &RecordBatch) -> Result<RecordBatch> {
     let parts = std::slice::from_ref(messages);
     let ids = Identity::of(parts)?;
     let mut slots = slots_of(parts, &ids)?;
-    slots.par_sort_unstable_by(|a, b| ids.session_time(a, b).then(a.at().cmp(&b.at())));
+    slots.par_sort_unstable_by(|a, b| {
+        (a.key().cmp(&b.key())).then_with(|| ids.session_time(a, b).then(a.at().cmp(&b.at())))
+    });
     derive_interactions(parts, &ids, &slots)
 }
 
@@ -930,10 +952,13 @@ mod tests {
 
     #[test]
     fn dedupe_and_derive_agree_with_a_plain_reference_on_random_messages() {
-        // Ids that share their first eight bytes or differ only past them, times that tie
+        // Ids that share their first eight bytes or differ only past them (or are a prefix
+        // of the head: the slots' sort key orders those without a look-up), times that tie
         // or are missing, sender types in any case, copies across parts.
         let ids = [
             "1",
+            "1234567",
+            "12345678",
             "12345678.1",
             "12345678.10",
             "12345678.9",

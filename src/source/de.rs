@@ -1260,6 +1260,31 @@ impl<'de> Deserializer<'de> {
         self.value(key)
     }
 
+    /// [`Deserializer::value`] for a type that holds a string as it lies in the input
+    /// (`From<&'de str>` is what its serde visitor makes of a borrowed string): a value
+    /// written as a short ASCII string without escapes is taken straight from the input;
+    /// anything else (numbers, escapes, null, long or non-ASCII text) is read by `T`'s
+    /// `Deserialize`. Why: ids, sender types and codes are most of a record's strings, and
+    /// serde's dispatch around each (a newtype token, then the any-value read) cost more than
+    /// finding its end.
+    pub fn str_value<T: Deserialize<'de> + From<&'de str>>(
+        &mut self,
+        key: &str,
+    ) -> Result<T, Error> {
+        let (buf, at) = (self.buf, self.pos);
+        if buf.get(at) == Some(&b'"') {
+            if let Some(end) = short_string_end(buf, at + 1, true) {
+                self.pos = end;
+                // SAFETY: with `ascii`, `short_string_end` saw only ASCII bytes before the
+                // closing quote, and ASCII is valid UTF-8.
+                return Ok(T::from(unsafe {
+                    std::str::from_utf8_unchecked(&buf[at + 1..end - 1])
+                }));
+            }
+        }
+        self.value(key)
+    }
+
     /// Skips the value of the field `key` (see [`Deserializer::skip`]) and says where it
     /// lay: for a caller that needs only the place of a value, without a [`Raw`]'s UTF-8
     /// check of its text. (Framing a Samespace report, a whole-file envelope, checked its

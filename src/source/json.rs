@@ -561,6 +561,13 @@ impl<'de> de::Deserialize<'de> for RawText<'de> {
     }
 }
 
+/// A string, as [`LooseStrVisitor`] takes a borrowed one (see [`super::de::Deserializer::str_value`]).
+impl<'a> From<&'a str> for RawText<'a> {
+    fn from(s: &'a str) -> Self {
+        RawText(Some(Cow::Borrowed(s)))
+    }
+}
+
 /// A string that may arrive as a JSON string, number or boolean (ids are sometimes
 /// numbers). Borrowed from the input unless it contained escapes.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -570,6 +577,13 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for LooseStr<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // A number comes as its text: ids keep every digit (see the token's doc).
         d.deserialize_newtype_struct(super::de::NUMBER_TEXT_TOKEN, LooseStrVisitor)
+    }
+}
+
+/// A string, as [`LooseStrVisitor`] takes a borrowed one (see [`super::de::Deserializer::str_value`]).
+impl<'a> From<&'a str> for LooseStr<'a> {
+    fn from(s: &'a str) -> Self {
+        LooseStr(Some(Cow::Borrowed(s)))
     }
 }
 
@@ -1270,6 +1284,73 @@ pub(super) mod tests {
                 both::<LooseCount>(v, strict);
                 both::<LooseBool>(v, strict);
                 both::<LooseTime>(v, strict);
+            }
+        }
+    }
+
+    #[test]
+    fn str_values_read_as_values_read() {
+        fn both<'de, T>(json: &'de str, strict: bool)
+        where
+            T: de::Deserialize<'de> + From<&'de str> + PartialEq + fmt::Debug,
+        {
+            let read = |fast: bool| {
+                let mut d = crate::source::de::Deserializer::new(json.as_bytes(), 0);
+                if !strict {
+                    d = d.lenient();
+                }
+                let v: Result<T, String> = if fast {
+                    d.str_value::<T>("f").map_err(|e| e.to_string())
+                } else {
+                    d.value::<T>("f").map_err(|e| e.to_string())
+                };
+                (v, d.position())
+            };
+            let (general, fast) = (read(false), read(true));
+            assert_eq!(fast.0, general.0, "{json}");
+            if general.0.is_ok() {
+                assert_eq!(fast.1, general.1, "{json}");
+            }
+        }
+        let values = [
+            r#""12""#,
+            r#""""#,
+            r#"" a b ""#,
+            r#""48289.1""#,
+            r#""-1711324.0289""#,
+            r#""customer""#,
+            r#""a string of thirty-one bytes..""#,
+            r#""a string of thirty-two bytes...""#,
+            r#""a string of thirty-three bytes..""#,
+            r#""a string longer than any short string the fast path takes""#,
+            r#""été""#,
+            r#""a\"b""#,
+            r#""\u0031\u0032""#,
+            "\"1\u{1}2\"",
+            "\"1\t2\"",
+            "12",
+            "103.10",
+            "-0.5e3",
+            "true",
+            "null",
+            r#"{"number": "+15550100"}"#,
+            r#"[1, "a"]"#,
+            r#" "12""#,
+            r#""12"#,
+            r#""12"x"#,
+        ];
+        // Bare, the fast path cannot look 16 bytes ahead; padded, it takes what it can.
+        let pad = " ".repeat(40);
+        for v in values {
+            for json in [
+                v.to_string(),
+                format!("{v}{pad}"),
+                format!("{v},\"next\":1}}{pad}"),
+            ] {
+                for strict in [true, false] {
+                    both::<LooseStr>(&json, strict);
+                    both::<RawText>(&json, strict);
+                }
             }
         }
     }

@@ -373,24 +373,24 @@ fn fill<'de>(
         resolve,
         |d, f, key| {
             match f {
-                Field::ConversationId => r.conversation_id = d.value(key)?,
-                Field::PlatformConversationId => r.platform_conversation_id = d.value(key)?,
-                Field::BotId => r.bot_id = d.value(key)?,
-                Field::BotName => r.bot_name = d.value(key)?,
+                Field::ConversationId => r.conversation_id = d.str_value(key)?,
+                Field::PlatformConversationId => r.platform_conversation_id = d.str_value(key)?,
+                Field::BotId => r.bot_id = d.str_value(key)?,
+                Field::BotName => r.bot_name = d.str_value(key)?,
                 Field::Start => r.start = d.text_value(key)?,
                 Field::End => r.end = d.text_value(key)?,
-                Field::Language => r.language = d.value(key)?,
-                Field::Channel => r.channel = d.value(key)?,
+                Field::Language => r.language = d.str_value(key)?,
+                Field::Channel => r.channel = d.str_value(key)?,
                 Field::Labels => r.labels = d.value::<Labels>(key)?.0,
-                Field::ConversationsData => r.conversations_data = d.value(key)?,
+                Field::ConversationsData => r.conversations_data = d.str_value(key)?,
                 Field::TestMode => r.test_mode = d.text_value(key)?,
-                Field::Status => r.status = d.value(key)?,
-                Field::LastResolution => r.last_resolution = d.value(key)?,
-                Field::TriggeredReplies => r.triggered_replies = d.value(key)?,
+                Field::Status => r.status = d.str_value(key)?,
+                Field::LastResolution => r.last_resolution = d.str_value(key)?,
+                Field::TriggeredReplies => r.triggered_replies = d.str_value(key)?,
                 Field::Intents => read_intents(d, key, intent_memo, &mut r.intents)?,
                 Field::IsLlm => r.is_llm = d.text_value(key)?,
                 Field::AutomatedResolution => r.automated_resolution = d.text_value(key)?,
-                Field::ConversationType => r.conversation_type = d.value(key)?,
+                Field::ConversationType => r.conversation_type = d.str_value(key)?,
                 Field::Count(i) => r.counts[i] = d.text_value(key)?,
             }
             Ok(true)
@@ -527,8 +527,8 @@ fn read_intents<'de>(
         let mut it = Intent::default();
         d.fields("an intent object", memo, IntentField::of, |d, f, k| {
             match f {
-                IntentField::Id => it.id = d.value(k)?,
-                IntentField::Name => it.name = d.value(k)?,
+                IntentField::Id => it.id = d.str_value(k)?,
+                IntentField::Name => it.name = d.str_value(k)?,
                 IntentField::Timestamp => it.timestamp = d.text_value(k)?,
                 IntentField::NotMeaningful => it.not_meaningful = d.text_value(k)?,
             }

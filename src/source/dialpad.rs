@@ -576,7 +576,8 @@ struct Keyed<'a>(Slot, &'a Identity<'a>);
 
 impl PartialEq for Keyed<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.1.cmp(&self.0, &other.0).is_eq()
+        // Unequal keys are unequal sessions or times (see `Slot::key`), found without a call.
+        self.0.key() == other.0.key() && self.1.cmp(&self.0, &other.0).is_eq()
     }
 }
 

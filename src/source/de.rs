@@ -765,16 +765,27 @@ impl<'de> Deserializer<'de> {
     #[inline(always)]
     fn string<'s>(&'s mut self) -> Result<Text<'de, 's>, Error> {
         // Most strings read are short ASCII without escapes: borrowed here, without a call.
-        if let Some(end) = short_string_end(self.buf, self.pos + 1, true) {
-            let bytes = &self.buf[self.pos + 1..end - 1];
+        if let Some((text, end)) = self.short_ascii() {
             self.pos = end;
-            // SAFETY: `short_string_end` with `ascii` saw only bytes below 0x80 before the
-            // closing quote, and ASCII is valid UTF-8.
-            return Ok(Text::Borrowed(unsafe {
-                std::str::from_utf8_unchecked(bytes)
-            }));
+            return Ok(Text::Borrowed(text));
         }
         self.any_string()
+    }
+
+    /// The content of the string whose opening quote is at `pos` and the index past its
+    /// closing quote, when it is a short ASCII string without escapes (see
+    /// [`short_string_end`]): the one check behind every read that borrows such a string in
+    /// place. The caller has seen the opening quote (`string` is called at one).
+    #[inline(always)]
+    fn short_ascii(&self) -> Option<(&'de str, usize)> {
+        let (buf, at) = (self.buf, self.pos);
+        let end = short_string_end(buf, at + 1, true)?;
+        // SAFETY: with `ascii`, `short_string_end` saw only ASCII bytes before the closing
+        // quote, and ASCII is valid UTF-8.
+        Some((
+            unsafe { std::str::from_utf8_unchecked(&buf[at + 1..end - 1]) },
+            end,
+        ))
     }
 
     /// [`Deserializer::string`] of any string.
@@ -1245,16 +1256,11 @@ impl<'de> Deserializer<'de> {
     /// record's values, and the general string read and the visitor's dispatch around it
     /// cost more than parsing them.
     pub fn text_value<T: Deserialize<'de> + FromText>(&mut self, key: &str) -> Result<T, Error> {
-        let (buf, at) = (self.buf, self.pos);
-        if buf.get(at) == Some(&b'"') {
-            if let Some(end) = short_string_end(buf, at + 1, true) {
-                // SAFETY: with `ascii`, `short_string_end` saw only ASCII bytes before the
-                // closing quote, and ASCII is valid UTF-8.
-                let text = unsafe { std::str::from_utf8_unchecked(&buf[at + 1..end - 1]) };
-                if let Ok(v) = T::from_text(text) {
-                    self.pos = end;
-                    return Ok(v);
-                }
+        let quoted = self.buf.get(self.pos) == Some(&b'"');
+        if let Some((text, end)) = quoted.then(|| self.short_ascii()).flatten() {
+            if let Ok(v) = T::from_text(text) {
+                self.pos = end;
+                return Ok(v);
             }
         }
         self.value(key)
@@ -1271,16 +1277,10 @@ impl<'de> Deserializer<'de> {
         &mut self,
         key: &str,
     ) -> Result<T, Error> {
-        let (buf, at) = (self.buf, self.pos);
-        if buf.get(at) == Some(&b'"') {
-            if let Some(end) = short_string_end(buf, at + 1, true) {
-                self.pos = end;
-                // SAFETY: with `ascii`, `short_string_end` saw only ASCII bytes before the
-                // closing quote, and ASCII is valid UTF-8.
-                return Ok(T::from(unsafe {
-                    std::str::from_utf8_unchecked(&buf[at + 1..end - 1])
-                }));
-            }
+        let quoted = self.buf.get(self.pos) == Some(&b'"');
+        if let Some((text, end)) = quoted.then(|| self.short_ascii()).flatten() {
+            self.pos = end;
+            return Ok(T::from(text));
         }
         self.value(key)
     }

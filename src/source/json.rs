@@ -1218,29 +1218,39 @@ pub(super) mod tests {
     /// each type read from text, on short strings it takes in place, on strings its
     /// `from_text` refuses, and on values it must leave to the general read (escapes,
     /// non-ASCII, longer than its window, numbers, null, objects, a blank before the value).
+    /// Reads `json` with `fast` and with the general `Deserializer::value`, strict or
+    /// lenient, and checks both give the same value or error, and end at the same place.
+    fn fast_read_agrees<'de, T: de::Deserialize<'de> + PartialEq + fmt::Debug>(
+        json: &'de str,
+        strict: bool,
+        fast: impl Fn(&mut crate::source::de::Deserializer<'de>) -> Result<T, crate::source::de::Error>,
+    ) {
+        let read = |use_fast: bool| {
+            let mut d = crate::source::de::Deserializer::new(json.as_bytes(), 0);
+            if !strict {
+                d = d.lenient();
+            }
+            let v = if use_fast {
+                fast(&mut d)
+            } else {
+                d.value::<T>("f")
+            };
+            (v.map_err(|e| e.to_string()), d.position())
+        };
+        let (general, fast) = (read(false), read(true));
+        assert_eq!(fast.0, general.0, "{json}");
+        if general.0.is_ok() {
+            assert_eq!(fast.1, general.1, "{json}");
+        }
+    }
+
     #[test]
     fn text_values_read_as_values_read() {
         fn both<T>(json: &str, strict: bool)
         where
             T: for<'de> de::Deserialize<'de> + FromText + PartialEq + fmt::Debug,
         {
-            let read = |fast: bool| {
-                let mut d = crate::source::de::Deserializer::new(json.as_bytes(), 0);
-                if !strict {
-                    d = d.lenient();
-                }
-                let v: Result<T, String> = if fast {
-                    d.text_value::<T>("f").map_err(|e| e.to_string())
-                } else {
-                    d.value::<T>("f").map_err(|e| e.to_string())
-                };
-                (v, d.position())
-            };
-            let (general, fast) = (read(false), read(true));
-            assert_eq!(fast.0, general.0, "{json}");
-            if general.0.is_ok() {
-                assert_eq!(fast.1, general.1, "{json}");
-            }
+            fast_read_agrees(json, strict, |d| d.text_value::<T>("f"));
         }
         let values = [
             r#""12""#,
@@ -1294,23 +1304,7 @@ pub(super) mod tests {
         where
             T: de::Deserialize<'de> + From<&'de str> + PartialEq + fmt::Debug,
         {
-            let read = |fast: bool| {
-                let mut d = crate::source::de::Deserializer::new(json.as_bytes(), 0);
-                if !strict {
-                    d = d.lenient();
-                }
-                let v: Result<T, String> = if fast {
-                    d.str_value::<T>("f").map_err(|e| e.to_string())
-                } else {
-                    d.value::<T>("f").map_err(|e| e.to_string())
-                };
-                (v, d.position())
-            };
-            let (general, fast) = (read(false), read(true));
-            assert_eq!(fast.0, general.0, "{json}");
-            if general.0.is_ok() {
-                assert_eq!(fast.1, general.1, "{json}");
-            }
+            fast_read_agrees(json, strict, |d| d.str_value::<T>("f"));
         }
         let values = [
             r#""12""#,

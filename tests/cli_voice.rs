@@ -305,6 +305,28 @@ fn bad_voice_exports_are_located() {
             "anywhere365_bad_flag.json",
             &[":1:", "`InSLA`", "Maybe"],
         ),
+        // Text that Rust's float syntax takes but no JSON number can be.
+        (
+            "queue",
+            "anywhere365_nan_duration.json",
+            &[
+                ":2:",
+                "`queueDurationInSec`",
+                "expected a finite number",
+                "NaN",
+            ],
+        ),
+        // A duration the queue KPIs could not average as whole microseconds (it failed
+        // their run with an internal error, exit 70, before it was refused here).
+        (
+            "queue",
+            "anywhere365_long_duration.json",
+            &[
+                ":1:",
+                "`InitialTalkDurationInSec`",
+                "longer than a duration can be",
+            ],
+        ),
     ] {
         let p = format!("tests/fixtures/bad/{file}");
         let out = run(&["metrics", cmd, &p]);
@@ -314,6 +336,17 @@ fn bad_voice_exports_are_located() {
         for n in needles {
             assert!(err.contains(n), "{file}: {n:?} in {err}");
         }
+        // An ingest refuses the file alike and keeps nothing of it.
+        let lake = tempfile::tempdir().unwrap();
+        let lake = lake.path().join("lake");
+        let out = run(&["ingest", &p, "--lake", lake.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "ingest {file}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needles[1]));
+        let kept = run(&["table", "dialogues", "--lake", lake.to_str().unwrap()]);
+        assert!(
+            !String::from_utf8_lossy(&kept.stdout).contains("2024-03-30"),
+            "{file}"
+        );
     }
     // A file of another vendor named explicitly is an error; a folder of them is passed over.
     let wrong = run(&[

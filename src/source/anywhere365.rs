@@ -4,12 +4,12 @@
 //! files, bare arrays, NDJSON. Property names come in mixed case (`startTimestamp`,
 //! `StartTimestamp`, `Outcome`, `InSLA`); `InSLA` / `QuickDrop` as "True"/"False"/null or
 //! booleans (null stays null: it means "not applicable"); `direction` as 1/2 or
-//! "Inbound"/"Outbound"; durations in seconds.
+//! "Inbound"/"Outbound"; durations in seconds, at most ±292,000 years ([`LooseSeconds`]).
 
 use arrow::array::RecordBatch;
 
 use super::de::KeyMemo;
-use super::json::{LooseBool, LooseCount, LooseF64, LooseStr, LooseTime, RawText};
+use super::json::{LooseBool, LooseCount, LooseSeconds, LooseStr, LooseTime, RawText};
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Vendor};
 use crate::error::Result;
 use crate::table::{
@@ -113,10 +113,10 @@ struct Dialogue<'a> {
     queue_enter: LooseTime,
     accept: LooseTime,
     end: LooseTime,
-    ivr: LooseF64,
-    queue: LooseF64,
-    talk: LooseF64,
-    session: LooseF64,
+    ivr: LooseSeconds,
+    queue: LooseSeconds,
+    talk: LooseSeconds,
+    session: LooseSeconds,
     ivr_id: RawText<'a>,
     queue_id: RawText<'a>,
     customer_id: RawText<'a>,

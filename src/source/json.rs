@@ -766,9 +766,12 @@ impl<'de> de::Deserialize<'de> for LooseF64 {
                 if t.is_empty() {
                     return Ok(LooseF64(None));
                 }
-                t.parse::<f64>()
-                    .map(|f| LooseF64(Some(f)))
-                    .map_err(|_| E::custom(format!("expected a number, found {v:?}")))
+                // Rust's float syntax takes "NaN" and "inf", which no JSON number can be:
+                // the text of a number is held to what a number may hold.
+                match t.parse::<f64>() {
+                    Ok(f) if f.is_finite() => Ok(LooseF64(Some(f))),
+                    _ => Err(E::custom(format!("expected a finite number, found {v:?}"))),
+                }
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseF64, E> {
                 Ok(LooseF64(None))
@@ -778,6 +781,32 @@ impl<'de> de::Deserialize<'de> for LooseF64 {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A duration in seconds, carried as [`LooseF64`] is, and within what a count of
+/// microseconds (an i64) holds, about ±292,000 years: the queue KPIs average durations as
+/// whole microseconds (`metrics::duration_mean_if`), so a longer one is refused where it
+/// is read, with its file, line and field, rather than failing a KPI run over the lake
+/// later.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct LooseSeconds(pub Option<f64>);
+
+impl<'de> de::Deserialize<'de> for LooseSeconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match LooseF64::deserialize(d)?.0 {
+            // -2^63 µs included, 2^63 not: the range of i64. Near it every float is a
+            // whole number, so rounding to the microsecond cannot cross either end.
+            Some(s)
+                if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+                    .contains(&(s * 1e6)) =>
+            {
+                Err(de::Error::custom(format!(
+                    "{s} seconds is longer than a duration can be (±292,000 years)"
+                )))
+            }
+            s => Ok(LooseSeconds(s)),
+        }
     }
 }
 
@@ -1798,6 +1827,44 @@ pub(super) mod tests {
             None
         );
         assert!(crate::source::de::from_str::<LooseF64>(r#""high""#).is_err());
+    }
+
+    #[test]
+    fn numbers_in_text_are_finite_and_durations_fit_in_microseconds() {
+        use crate::source::de::from_str;
+        // Rust's float syntax would take these; a JSON number cannot be any of them.
+        for text in [
+            r#""NaN""#,
+            r#""nan""#,
+            r#""inf""#,
+            r#""-Infinity""#,
+            r#""1e400""#,
+            r#"{"$numberDouble":"NaN"}"#,
+        ] {
+            let e = from_str::<LooseF64>(text).unwrap_err().to_string();
+            assert!(e.contains("expected a finite number"), "{text}: {e}");
+            assert!(from_str::<LooseSeconds>(text).is_err(), "{text}");
+        }
+        assert_eq!(from_str::<LooseF64>(r#"" 2.5 ""#).unwrap().0, Some(2.5));
+        // A duration is at most what an i64 of microseconds holds: 2^63 µs is one past it,
+        // -2^63 µs in it (9223372036854.775 s is 2^63 µs once multiplied as floats are).
+        let secs = |text: &str| from_str::<LooseSeconds>(text).map(|s| s.0);
+        assert_eq!(secs("9223372036854.773").unwrap(), Some(9223372036854.773));
+        assert_eq!(
+            secs("-9223372036854.775").unwrap(),
+            Some(-9223372036854.775)
+        );
+        assert_eq!(secs(r#""12.5""#).unwrap(), Some(12.5));
+        assert_eq!(secs("null").unwrap(), None);
+        for text in [
+            "9223372036854.775",
+            "-9223372036854.777",
+            "1e20",
+            r#""1e300""#,
+        ] {
+            let e = secs(text).unwrap_err().to_string();
+            assert!(e.contains("longer than a duration can be"), "{text}: {e}");
+        }
     }
 
     #[test]

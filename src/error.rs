@@ -60,6 +60,12 @@ pub enum Error {
         found: crate::source::Vendor,
     },
 
+    /// Values a KPI sums add up past what a 64-bit integer holds (polars' integer sums
+    /// wrap around silently): no export's counts or durations come near, so the input
+    /// holds values it should not.
+    #[error("the values of {columns} add up past what a KPI can sum (2^63): the input holds counts or durations no export should")]
+    Overflow { columns: String },
+
     /// Some input files were rejected and skipped on request; everything else completed.
     #[error("{count} input file(s) were rejected and skipped")]
     Rejected { count: usize },
@@ -93,7 +99,7 @@ pub mod exit {
     /// Everything worked.
     pub const OK: u8 = 0;
     /// Bad input data: a file is not valid JSON, is truncated, or is not the expected
-    /// export. Nothing was written.
+    /// export, or its values add up past what a KPI can sum. Nothing was written.
     pub const DATA: u8 = 1;
     /// Bad command line (clap also uses 2).
     pub const USAGE: u8 = 2;
@@ -111,7 +117,10 @@ pub mod exit {
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Data { .. } | Error::Format { .. } | Error::OtherVendor { .. } => exit::DATA,
+            Error::Data { .. }
+            | Error::Format { .. }
+            | Error::OtherVendor { .. }
+            | Error::Overflow { .. } => exit::DATA,
             Error::Io { .. } => exit::IO,
             Error::Usage(_) => exit::USAGE,
             Error::Rejected { .. } => exit::REJECTED,

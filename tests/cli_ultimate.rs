@@ -312,6 +312,35 @@ fn bad_input_is_reported_with_file_position_and_field() {
     assert_data_error(&bad("notes.txt"), &[":1:1"]);
 }
 
+/// Two counts of 2^62 add up to 2^63, one past i64: polars' sum wrapped it round to
+/// -2^63 and printed that as the visitor messages. Each count is valid, so an ingest keeps
+/// them; the KPIs refuse to sum them, from the files and from the lake alike.
+#[test]
+fn counts_adding_up_past_i64_are_refused_not_wrapped() {
+    let path = bad("ultimate_counts_past_i64.ndjson");
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let ingest = run(&["ingest", &path, "--lake", lake.to_str().unwrap()]);
+    assert!(ingest.status.success(), "{ingest:?}");
+    for source in [&path[..], "--lake"] {
+        let mut args = vec!["metrics", "bot"];
+        match source {
+            "--lake" => args.extend(["--lake", lake.to_str().unwrap()]),
+            file => args.push(file),
+        }
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{source}");
+        assert!(out.stdout.is_empty(), "{source}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(
+                "`visitor_messages_count` and `not_understood_messages_count` add up past"
+            ),
+            "{source}: {err}"
+        );
+    }
+}
+
 #[test]
 fn records_without_a_key_are_left_out_as_the_vendor_sql_does_and_reported() {
     let out = run(&[

@@ -292,6 +292,55 @@ fn mongo_shell_and_extended_json_read_the_same_values() {
     assert_eq!(logs.len(), 3);
 }
 
+/// Values each valid that a KPI would sum past i64 (polars' sums wrap round silently):
+/// refused with exit 1 and the columns named, for the queue's durations (as whole
+/// microseconds) and the agents' conversations.
+#[test]
+fn sums_past_i64_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let dialogue = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","direction":"Inbound","Outcome":"Accepted","startTimestamp":"2024-03-25T10:00:00Z","queueDurationInSec":5e12}}"#
+        )
+    };
+    let queue = dir.path().join("dialogues.json");
+    std::fs::write(&queue, format!("{}\n{}\n", dialogue("a"), dialogue("b"))).unwrap();
+    // Productivity rows of 2^62 inbound conversations each.
+    let productivity = dir.path().join("productivity.json");
+    let sample = std::fs::read_to_string(format!("{S}/productivity.json")).unwrap();
+    let huge = sample.replace(
+        "\"inbound_conversations\": 20",
+        "\"inbound_conversations\": 4611686018427387904",
+    );
+    let huge = huge.replace(
+        "\"inbound_conversations\": 10",
+        "\"inbound_conversations\": 4611686018427387904",
+    );
+    std::fs::write(&productivity, huge).unwrap();
+    for (args, needle) in [
+        (
+            vec!["metrics", "queue", queue.to_str().unwrap()],
+            "`queue_sec` (in microseconds) add up past",
+        ),
+        (
+            vec![
+                "metrics",
+                "agents",
+                productivity.to_str().unwrap(),
+                "--source",
+                "productivity",
+            ],
+            "`inbound_conversations` and `outbound_conversations` add up past",
+        ),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
 /// How many Parquet files are under `dir` (none when it does not exist).
 fn parquet_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -13,7 +13,9 @@
 use arrow::array::RecordBatch;
 use polars::prelude::*;
 
-use super::{aggregate, names, ratio, rows, sum_or_null, weighted_mean, Query, Spec};
+use super::{
+    aggregate, check_sums_fit, names, ratio, rows, sum_or_null, weighted_mean, Query, Spec,
+};
 use crate::error::{Error, Result};
 use crate::time::Interval;
 
@@ -96,6 +98,7 @@ pub fn compute(
                 .alias("conversations"),
             )
             .collect()?;
+            check_sums_fit(&df, &["inbound_conversations", "outbound_conversations"])?;
             aggregate(
                 df,
                 q,

@@ -29,7 +29,8 @@ use arrow::datatypes::{
 use polars::prelude::*;
 
 use super::{
-    aggregate, count_if, exact_mean_seconds, names, rate, ratio, rows, sql_sum, Query, Spec,
+    aggregate, check_sums_fit, count_if, exact_mean_seconds, names, rate, ratio, rows, sql_sum,
+    Query, Spec,
 };
 use rayon::prelude::*;
 
@@ -175,6 +176,11 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
         Some(f) => df.lazy().filter(f).collect()?,
         None => df,
     };
+    check_sums_fit(
+        &df,
+        &["visitor_messages_count", "not_understood_messages_count"],
+    )?;
+    check_sums_fit(&df, &[DURATION])?;
 
     let flag = |f: Flag| col(FLAGS[f as usize]);
     let aggs = vec![

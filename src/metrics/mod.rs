@@ -216,6 +216,74 @@ pub fn sql_sum(column: &str, name: &str) -> Expr {
     sum_or_null(col(column), name)
 }
 
+/// Refuses a run in which the integer columns `columns` of `df`, taken together, could add
+/// up past i64 in some group: polars sums Int64 by wrapping around, so such a total would
+/// come out wrong without a word (two counts of 2^62 summed to a negative number). The
+/// sum of the absolute values over every row bounds every group's sum, and the sums and
+/// differences of these sums (understood = visitor − not understood), so one pass before
+/// grouping is enough. Real exports are many orders of magnitude below the limit.
+pub fn check_sums_fit(df: &DataFrame, columns: &[&str]) -> Result<()> {
+    let values = |c: &str| -> Result<&Int64Chunked> { Ok(df.column(c)?.i64()?) };
+    // The largest size times the count first (two vectorized passes per column): it
+    // settles every real export; the exact sum only when it does not.
+    let mut bound: u128 = 0;
+    for &c in columns {
+        let v = values(c)?;
+        let size = [v.min(), v.max()]
+            .into_iter()
+            .flatten()
+            .map(i64::unsigned_abs)
+            .max();
+        bound += u128::from(size.unwrap_or(0)) * (v.len() - v.null_count()) as u128;
+    }
+    let exact = || -> Result<u128> {
+        let mut total = 0;
+        for &c in columns {
+            total += (values(c)?.iter().flatten())
+                .map(|v| u128::from(v.unsigned_abs()))
+                .sum::<u128>();
+        }
+        Ok(total)
+    };
+    match bound <= i64::MAX as u128 || exact()? <= i64::MAX as u128 {
+        true => Ok(()),
+        false => Err(Error::Overflow {
+            columns: columns
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        }),
+    }
+}
+
+/// [`check_sums_fit`] of durations in seconds (Float64) averaged as whole microseconds by
+/// [`duration_mean_if`]: each column on its own, its absolute values times 10^6.
+pub fn check_micros_fit(df: &DataFrame, columns: &[&str]) -> Result<()> {
+    // A float sum of many values is within a millionth of the exact one here.
+    let limit = 9_223_372_036_854_775_808.0 * (1.0 - 1e-6);
+    for &c in columns {
+        let v = df.column(c)?.f64()?;
+        // As in `check_sums_fit`: the largest size times the count first.
+        let size = [v.min(), v.max()]
+            .into_iter()
+            .flatten()
+            .map(f64::abs)
+            .fold(0.0, f64::max);
+        let n = (v.len() - v.null_count()) as f64;
+        if (size * 1e6 + 0.5) * n < limit {
+            continue;
+        }
+        let total: f64 = (v.iter().flatten()).map(|v| (v * 1e6).abs() + 0.5).sum();
+        if total >= limit {
+            return Err(Error::Overflow {
+                columns: format!("`{c}` (in microseconds)"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Mean in seconds of `micros`, an integer expression in microseconds (null when every
 /// value is null). The sum is exact and rounded once, so the mean is the same to the last
 /// bit whatever order the rows arrive in: metrics-only reads rely on that to skip sorting.
@@ -371,6 +439,46 @@ mod tests {
             .collect()
             .unwrap();
         out.column("m").unwrap().f64().unwrap().get(0)
+    }
+
+    #[test]
+    fn sums_past_i64_are_refused_before_polars_wraps_them() {
+        let df = |a: &[Option<i64>], b: &[Option<i64>]| {
+            DataFrame::new(
+                a.len(),
+                vec![
+                    Column::new("a".into(), a.to_vec()),
+                    Column::new("b".into(), b.to_vec()),
+                ],
+            )
+            .unwrap()
+        };
+        let fits = |d: &DataFrame, c: &[&str]| check_sums_fit(d, c).is_ok();
+        let max = i64::MAX;
+        assert!(fits(&df(&[Some(max), None], &[Some(0), None]), &["a", "b"]));
+        assert!(!fits(&df(&[Some(max), Some(1)], &[None, None]), &["a"]));
+        // The largest value times the count is past it, the exact sum is not.
+        assert!(fits(
+            &df(&[Some(max / 2), Some(1)], &[Some(1), None]),
+            &["a", "b"]
+        ));
+        // Negative values count by their size: -MAX and -1 sum past i64::MIN + 1.
+        assert!(!fits(&df(&[Some(-max), Some(-2)], &[None, None]), &["a"]));
+        // Taken together: each column fits, the two do not.
+        let both = df(&[Some(max / 2 + 1), None], &[Some(max / 2 + 1), None]);
+        assert!(fits(&both, &["a"]) && fits(&both, &["b"]));
+        let e = check_sums_fit(&both, &["a", "b"]).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::DATA);
+        assert!(e.to_string().contains("`a` and `b` add up past"), "{e}");
+
+        let secs =
+            |v: &[f64]| DataFrame::new(v.len(), vec![Column::new("s".into(), v.to_vec())]).unwrap();
+        // 9.2e12 s is 9.2e18 µs: one fits, two do not.
+        assert!(check_micros_fit(&secs(&[9.2e12]), &["s"]).is_ok());
+        assert!(check_micros_fit(&secs(&[9.2e12, 9.2e12]), &["s"]).is_err());
+        assert!(check_micros_fit(&secs(&[9.2e12, 1.0]), &["s"]).is_ok());
+        assert!(check_micros_fit(&secs(&[-9.2e12, -9.2e12]), &["s"]).is_err());
+        assert!(check_micros_fit(&secs(&[20.5; 1000]), &["s"]).is_ok());
     }
 
     #[test]

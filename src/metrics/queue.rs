@@ -26,8 +26,8 @@
 use polars::prelude::*;
 
 use super::{
-    aggregate, count_if, duration_mean_if, frame, is_word, quantile_if, ratio, rows,
-    with_word_codes, Query, Spec,
+    aggregate, check_micros_fit, count_if, duration_mean_if, frame, is_word, quantile_if, ratio,
+    rows, with_word_codes, Query, Spec,
 };
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
@@ -139,6 +139,7 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
         DirectionFilter::Inbound => df.lazy().filter(is_word(DIRECTION, 0)).collect()?,
         DirectionFilter::Outbound => df.lazy().filter(is_word(DIRECTION, 1)).collect()?,
     };
+    check_micros_fit(&df, &["queue_sec", "initial_talk_sec", "ivr_sec"])?;
     let acc = || is_word(OUTCOME, 0);
     let ab = || is_word(OUTCOME, 1);
 

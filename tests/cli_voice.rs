@@ -248,6 +248,48 @@ fn csat_per_question_on_its_own_scale() {
 }
 
 #[test]
+fn csat_answers_no_scale_holds_are_counted_apart_not_scored() {
+    // Question 1: "4" and "2" are responses on a 1–5 scale; "-5" and "42" are broken
+    // answers. Question 2 has only "11". Scored, they made question 1's mean 10.75 and left
+    // it without a scale (so a CSAT share of 0 of 4); question 2 a share of 0 of 1.
+    let dir = tempfile::tempdir().unwrap();
+    let answer = |id: &str, n: u32, a: &str| {
+        format!(
+            r#"{{"_id":"{id}","timestamp":"2024-03-31T09:04:00.000Z","uuid":"c1","question":"SURVEY_ANSWER_{n}:Q{n}?","answer":"{a}"}}"#
+        )
+    };
+    let items = [
+        answer("a1", 1, "4"),
+        answer("a2", 1, "2"),
+        answer("a3", 1, "-5"),
+        answer("a4", 1, "42"),
+        answer("a5", 2, "11"),
+    ];
+    let record = format!(
+        r#"{{"total":1,"data":[{{"_id":"c1","csat":[{}],"direction":"in","user_display_name":"Ann","team_name":"Help","start_time":"2024-03-31T09:00:00.000Z","end_time":"2024-03-31T09:03:00.000Z","duration":170,"acw_duration":20}}]}}"#,
+        items.join(",")
+    );
+    std::fs::write(dir.path().join("csat.json"), record).unwrap();
+    let q = rows(&["metrics", "csat", dir.path().to_str().unwrap()]);
+    assert_eq!(q.len(), 2);
+    assert_eq!(q[0]["question_id"], 1);
+    assert_eq!(q[0]["scale_max"], 5);
+    assert_eq!(q[0]["responses"], 2);
+    assert_eq!(q[0]["out_of_range_answers"], 2);
+    assert_eq!(q[0]["non_numeric_answers"], 0);
+    num(&q[0]["avg_score"], 3.0);
+    assert_eq!(q[0]["satisfied"], 1);
+    num(&q[0]["csat_share"], 0.5);
+    assert_eq!(q[1]["responses"], 0);
+    assert_eq!(q[1]["out_of_range_answers"], 1);
+    assert!(q[1]["scale_max"].is_null() && q[1]["avg_score"].is_null());
+    assert!(q[1]["csat_share"].is_null(), "no responses, no share");
+    // The answers themselves are kept as delivered.
+    let kept = rows(&["table", "csat_answers", dir.path().to_str().unwrap()]);
+    assert_eq!(kept.len(), 5);
+}
+
+#[test]
 fn agents_from_logs_and_weighted_productivity() {
     let l = rows(&["metrics", "agents", S, "--by", "logout_reason"]);
     assert_eq!(l.len(), 2);

@@ -3,8 +3,9 @@
 //! Calls start uniformly over each day, 70% inbound; 80% of inbound and 65% of outbound calls
 //! are answered after 3–40 s of ringing; 40% of answered calls have hold time (part of their
 //! duration). A third of answered inbound calls have a CSAT record with after-call work and
-//! answers to three 1–5 questions and one 0–10 question (now and then "N/A"). Each agent
-//! logs in one to three times a day. The productivity report has one record per agent.
+//! answers to three 1–5 questions and one 0–10 question (now and then "N/A", or a "-1" or
+//! "11" that no scale holds). Each agent logs in one to three times a day. The productivity
+//! report has one record per agent.
 //!
 //! Call files rotate per day through plain JSON `{"total","data"}`, mongo-shell documents
 //! (`ObjectId`, `ISODate`, `NumberLong`), Extended JSON (`$oid`, `$date`, `$numberLong`) and
@@ -243,7 +244,9 @@ pub fn write(cfg: &Config) -> Result<String> {
                 }
                 answer_n += 1;
                 let answer = if rng.chance(0.02) {
-                    "N/A".to_string()
+                    // One broken answer in fifty, of three kinds (no draw of its own, so the
+                    // rest of the stream is what it was).
+                    ["N/A", "-1", "11"][answer_n as usize % 3].to_string()
                 } else if *scale == 10 {
                     rng.range(0, 11).to_string()
                 } else {

@@ -769,7 +769,7 @@ impl Report<'_> {
         out += &Fig {
             id: "csat",
             title: "CSAT per question".into(),
-            definition: "Per survey question, never pooled: the share of numeric answers in the top two boxes of the question's scale (5, 7 or 10, the smallest holding its highest answer).",
+            definition: "Per survey question, never pooled: the share of responses (whole numbers from 0 to 10) in the top two boxes of the question's scale (5, 7 or 10, the smallest holding its highest response).",
             x_desc: "question".into(),
             labels,
             series: vec![Series::new("CSAT (top-2-box share)", nums(&df, "csat_share")?)],

@@ -8,11 +8,17 @@ and compares its rows, in order, with `cxkpi metrics --lake … --format csv`: s
 same keys, numbers within 1e-9. On Spark it also checks that no plan holds a Cartesian
 product or a nested-loop join. One Spark session serves every case.
 
+Last, sums past 2^63 (tests/fixtures/bad/ultimate_counts_past_i64.ndjson, which
+`cxkpi metrics` refuses): DuckDB must give the exact sum, Spark (ANSI mode, its default
+since 4.0) must fail with ARITHMETIC_OVERFLOW; neither may wrap round.
+
 Usage: sql_parity.py --cxkpi PATH [--engines duckdb,spark]
 """
 import argparse
+import contextlib
 import csv
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -64,6 +70,9 @@ TABLES = ["bot_conversations", "bot_intents", "messages", "dialogues", "calls", 
           "agent_sessions", "productivity"]
 
 
+OVERFLOW = Path(__file__).resolve().parent.parent / "tests/fixtures/bad/ultimate_counts_past_i64.ndjson"
+
+
 def run(*args):
     r = subprocess.run(list(args), capture_output=True, text=True)
     if r.returncode != 0:
@@ -108,6 +117,8 @@ def make_lake(cxkpi, tmp):
     run(cxkpi, "-q", "ingest", str(inbox), "--lake", str(lake))
     # A lake of one vendor: its DDL must define the other tables too (empty).
     run(cxkpi, "-q", "ingest", str(inbox / "u"), "--lake", str(tmp / "partial"))
+    # Two conversations of 2^62 visitor messages each: valid records, a sum past 2^63.
+    run(cxkpi, "-q", "ingest", str(OVERFLOW), "--lake", str(tmp / "overflow"))
     return lake
 
 
@@ -128,6 +139,18 @@ class DuckDB:
             self.con.execute(v)
         cur = self.con.execute(last)
         return [d[0] for d in cur.description], cur.fetchall(), None
+
+    @contextlib.contextmanager
+    def expecting_errors(self):
+        yield
+
+    def on_lake(self, cxkpi, lake, sql):
+        """`sql` over another lake, in a connection of its own."""
+        other = DuckDB(cxkpi, lake)
+        try:
+            return other.query(sql)
+        finally:
+            other.close()
 
     def close(self):
         self.con.close()
@@ -171,8 +194,49 @@ class Spark:
         bad = [w for w in ("CartesianProduct", "BroadcastNestedLoopJoin") if w in plan]
         return df.columns, [tuple(r) for r in df.collect()], bad
 
+    @contextlib.contextmanager
+    def expecting_errors(self):
+        """Spark logs a failing query's stack traces (JVM and Python) before raising: an
+        expected failure need not fill the test log."""
+        py = logging.getLogger("SQLQueryContextLogger")
+        level = py.level
+        py.setLevel(logging.CRITICAL)
+        self.spark.sparkContext.setLogLevel("OFF")
+        try:
+            yield
+        finally:
+            self.spark.sparkContext.setLogLevel("ERROR")
+            py.setLevel(level)
+
+    def on_lake(self, cxkpi, lake, sql):
+        """`sql` over another lake, defined in a database of its own."""
+        db = lake.name
+        self.spark.sql(f"CREATE DATABASE {db}")
+        self.spark.sql(f"USE {db}")
+        try:
+            for s in statements(run(cxkpi, "ddl", "--engine", "spark", "--lake", str(lake))):
+                self.spark.sql(s)
+            return self.query(sql)
+        finally:
+            self.spark.sql("USE default")
+
     def close(self):
         self.spark.stop()
+
+
+def sums_past_i64(db, cxkpi, lake, failures):
+    """Bot KPIs over a lake whose visitor messages add up to 2^63: exact or an error."""
+    name = f"{db.name}: bot over counts adding up past 2^63"
+    try:
+        with db.expecting_errors():
+            columns, rows, _ = db.on_lake(cxkpi, lake, run(cxkpi, "sql", "bot", "--engine", db.name))
+    except Exception as e:
+        if db.name != "spark" or "ARITHMETIC_OVERFLOW" not in str(e):
+            failures.append(f"{name}: {str(e).splitlines()[0][:300]}")
+        return
+    got = dict(zip(columns, rows[0]))["visitor_messages"] if rows else None
+    if db.name == "spark" or got != 2**63:
+        failures.append(f"{name}: visitor_messages = {got} (expected {'an overflow error' if db.name == 'spark' else 2**63})")
 
 
 def main():
@@ -204,13 +268,15 @@ def main():
                 if bad:
                     failures.append(f"{name}: the plan has {', '.join(bad)}")
                 compare(name, expected[tuple(case)], columns, rows, failures)
+            sums_past_i64(db, args.cxkpi, tmp / "overflow", failures)
             db.close()
             print(f"sql parity: {engine}: {len(CASES)} cases in {time.time() - t0:.0f} s", file=sys.stderr)
     if failures:
         print("\n".join(failures[:60]), file=sys.stderr)
         print(f"sql parity: {len(failures)} failed")
         return 1
-    print(f"sql parity: `cxkpi sql` equals `cxkpi metrics --lake` on {args.engines} for {len(CASES)} cases")
+    print(f"sql parity: `cxkpi sql` equals `cxkpi metrics --lake` on {args.engines} for {len(CASES)} cases;"
+          " sums past 2^63 are exact or an error")
     return 0
 
 

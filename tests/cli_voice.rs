@@ -57,6 +57,30 @@ fn a_dialogue_delivered_again_counts_once_in_its_later_version() {
 }
 
 #[test]
+fn records_without_their_key_are_counted_and_the_first_located() {
+    // 20,000 dialogues, all but the first without an `id`: read in chunks in parallel, so
+    // a later chunk may note its keyless records first; the warning must still name the
+    // first one (line 2), and locating only that one keeps this linear in the file's size.
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: usize| {
+        let key = if n == 0 { "id" } else { "ref" };
+        format!(
+            r#"{{"{key}":"d{n}","direction":"Inbound","Outcome":"Accepted","startTimestamp":"2024-03-25T10:00:00Z","queueDurationInSec":20.0}}"#
+        )
+    };
+    let text: Vec<String> = (0..20_000).map(d).collect();
+    std::fs::write(dir.path().join("dialogues.json"), text.join("\n")).unwrap();
+    let out = run(&["metrics", "queue", dir.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("19999 record(s) without their key") && err.contains("dialogues.json:2:1 "),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\n1,1,1,0,"));
+}
+
+#[test]
 fn queue_means_are_exact_whatever_the_delivery_order() {
     // In f64, (0.1 + 0.2) + 0.3 and 0.3 + (0.1 + 0.2) differ in the last bit, and neither
     // is 0.6; a metrics-only read keeps rows in delivery order, so its means must not

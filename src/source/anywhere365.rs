@@ -226,7 +226,7 @@ fn parse_chunk(
             break;
         };
         let Some(id) = r.id.0.as_deref() else {
-            keyless.note(f.location(start), "id");
+            keyless.note(f, start, "id");
             continue;
         };
         let abandoned = r

@@ -389,7 +389,7 @@ fn parse_chunk(
         };
         let kept = b.push(&m).map_err(|message| f.error_at(start, message))?;
         if !kept {
-            keyless.note(f.location(start), "sessionid");
+            keyless.note(f, start, "sessionid");
         }
     }
     Ok((b.finish(nulls)?, f.path.to_string_lossy().into()))

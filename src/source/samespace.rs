@@ -484,7 +484,7 @@ fn required<'a>(
     keyless: &Keyless,
 ) -> Option<Cow<'a, str>> {
     if v.is_none() {
-        keyless.note(f.location(start), name);
+        keyless.note(f, start, name);
     }
     v
 }

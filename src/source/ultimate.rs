@@ -1064,7 +1064,7 @@ fn parse_chunk(
             break;
         };
         if !b.push(&rec, opts) {
-            keyless.note(f.location(start), "conversation_id");
+            keyless.note(f, start, "conversation_id");
         }
         intents = rec.intents;
     }

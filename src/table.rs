@@ -718,21 +718,20 @@ impl TableBuilder {
             return Err(ArrowError::InvalidArgumentError(m));
         }
         let rows = self.rows;
-        let arrays: Vec<ArrayRef> = self
-            .columns
-            .into_iter()
-            .map(|c| -> ArrayRef {
-                match c {
-                    ColumnBuilder::Skipped(t) => nulls.of(&t, rows),
-                    ColumnBuilder::Utf8(mut b) => Arc::new(b.finish()),
-                    ColumnBuilder::Int64(mut b) => Arc::new(b.finish()),
-                    ColumnBuilder::Float64(mut b) => Arc::new(b.finish()),
-                    ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
-                    ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
-                    ColumnBuilder::Utf8List(mut b) => Arc::new(b.finish()),
-                }
-            })
-            .collect();
+        // Collected into a vector of its own size: collected in place, the builders' vector
+        // (ten times the size) stayed allocated as long as the batch.
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        arrays.extend(self.columns.into_iter().map(|c| -> ArrayRef {
+            match c {
+                ColumnBuilder::Skipped(t) => nulls.of(&t, rows),
+                ColumnBuilder::Utf8(mut b) => Arc::new(b.finish()),
+                ColumnBuilder::Int64(mut b) => Arc::new(b.finish()),
+                ColumnBuilder::Float64(mut b) => Arc::new(b.finish()),
+                ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+                ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
+                ColumnBuilder::Utf8List(mut b) => Arc::new(b.finish()),
+            }
+        }));
         RecordBatch::try_new(self.def.schema(), arrays)
     }
 }
@@ -1508,14 +1507,30 @@ pub fn latest_in_delivery_order(
         .map(|p| p.column(index).as_string::<i32>())
         .collect();
     let hasher = foldhash::fast::FixedState::with_seed(0x1a7e);
-    // Each part's keyed rows with their hash, by shard, in row order.
-    let by_shard: Vec<Vec<Vec<(u64, u32)>>> = keys
-        .par_iter()
-        .map(|k| {
+    // Runs of consecutive parts of at least `GROUP_ROWS` rows (the last may be shorter): one
+    // part per file, and a run of many one-record files listed as one, not as many sets of
+    // shards (64 empty vectors a part held 1.5 KB per file).
+    const GROUP_ROWS: usize = 1 << 13;
+    let mut groups = Vec::new();
+    let (mut first, mut rows) = (0, 0);
+    for (p, k) in keys.iter().enumerate() {
+        rows += k.len();
+        if rows >= GROUP_ROWS || p + 1 == keys.len() {
+            groups.push(first..p + 1);
+            (first, rows) = (p + 1, 0);
+        }
+    }
+    // Each group's keyed rows with their hash, by shard, in delivery order.
+    let by_shard: Vec<Vec<Vec<(u64, u32, u32)>>> = groups
+        .into_par_iter()
+        .map(|group| {
             let mut shards = vec![Vec::new(); 1 << SHARD_BITS];
-            for r in (0..k.len()).filter(|&r| k.is_valid(r)) {
-                let h = hasher.hash_one(k.value(r));
-                shards[(h >> (64 - SHARD_BITS)) as usize].push((h, r as u32));
+            for p in group {
+                let k = keys[p];
+                for r in (0..k.len()).filter(|&r| k.is_valid(r)) {
+                    let h = hasher.hash_one(k.value(r));
+                    shards[(h >> (64 - SHARD_BITS)) as usize].push((h, p as u32, r as u32));
+                }
             }
             shards
         })
@@ -1529,9 +1544,9 @@ pub fn latest_in_delivery_order(
                 HashMap::default();
             let mut others: HashMap<&str, (usize, usize)> = HashMap::new();
             let mut lost = Vec::new();
-            for (p, shards) in by_shard.iter().enumerate() {
-                for &(h, r) in &shards[s] {
-                    let at = (p, r as usize);
+            for shards in &by_shard {
+                for &(h, p, r) in &shards[s] {
+                    let at = (p as usize, r as usize);
                     match latest.entry(h) {
                         Entry::Vacant(v) => {
                             v.insert(at);

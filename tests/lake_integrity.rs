@@ -141,6 +141,40 @@ fn many_batches_give_the_lake_one_batch_gives() {
 }
 
 #[test]
+fn an_inbox_of_tiny_files_is_read_in_bounded_batches() {
+    // 2,000 files of one dialogue each (1.2 MB of JSON): each costs a batch its own batch
+    // of rows (about 12 KB), so a 4 MiB budget reads them in several batches, not one; the
+    // lake is the one a single batch gives.
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    for n in 0..2000 {
+        // Every hundredth dialogue is delivered again, accepted this time, in a later file.
+        let (id, outcome) = match n % 100 {
+            99 => (n - 99, "Accepted"),
+            _ => (n, "Abandoned"),
+        };
+        let dialogue = format!(
+            r#"{{"id":"d{id}","direction":"Inbound","Outcome":"{outcome}","startTimestamp":"2024-03-25T10:{:02}:00Z","queueDurationInSec":20.0}}"#,
+            id % 60
+        );
+        std::fs::write(inbox.join(format!("dialogues_{n:05}.json")), dialogue).unwrap();
+    }
+    let one = dir.path().join("one");
+    let out = ingest(&inbox, &one, &["--json", "--batch-size", "1G"]);
+    ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["batches"], 1, "{report}");
+    let small = dir.path().join("small");
+    let out = ingest(&inbox, &small, &["--json", "--batch-size", "4M"]);
+    ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["batches"].as_u64().unwrap() >= 4, "{report}");
+    assert_eq!(rows(&small, "dialogues"), 1980);
+    assert_eq!(content(&small), content(&one));
+}
+
+#[test]
 fn a_run_killed_between_batches_leaves_the_lake_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = mixed_inbox(dir.path());

@@ -143,7 +143,7 @@ fn many_batches_give_the_lake_one_batch_gives() {
 #[test]
 fn an_inbox_of_tiny_files_is_read_in_bounded_batches() {
     // 2,000 files of one dialogue each (1.2 MB of JSON): each costs a batch its own batch
-    // of rows (about 12 KB), so a 4 MiB budget reads them in several batches, not one; the
+    // of rows (up to 20 KB), so a 4 MiB budget reads them in several batches, not one; the
     // lake is the one a single batch gives.
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");

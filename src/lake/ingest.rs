@@ -41,11 +41,12 @@ use crate::source::{
 pub const DEFAULT_BATCH_BYTES: u64 = 256 << 20;
 
 /// What a file costs a batch beyond its JSON: the batch of rows each file is read into (its
-/// schema, arrays and their headers), measured at 12 KB a file on Anywhere365 exports of one
-/// record per file (as webhook dumps are). Counted against the budget, so an inbox of many
-/// tiny files is read in batches of bounded memory too, where the JSON's size alone let a
-/// batch take any number of them: 20,000 such files, 11 MB of JSON, held 330 MB.
-const FILE_BYTES: u64 = 12 << 10;
+/// schema, arrays and their headers), measured on exports of one record per file (as
+/// webhook dumps are) at 12 KB a file for Anywhere365 and 20 KB for Ultimate (two tables,
+/// thirty columns). Counted against the budget, so an inbox of many tiny files is read in
+/// batches of bounded memory too, where the JSON's size alone let a batch take any number
+/// of them: 20,000 Ultimate conversations of a file each, 30 MB of JSON, held 450 MB.
+const FILE_BYTES: u64 = 20 << 10;
 
 /// The least a run holds between batches (see [`IngestOptions::hold_bytes`]): small batches
 /// still keep the few partitions the next one reaches into.

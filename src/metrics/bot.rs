@@ -124,6 +124,11 @@ pub const COLUMNS: &[&str] = &[
     "avg_duration_sec",
 ];
 
+/// Chunks smaller than this are concatenated before polars sees them (see
+/// [`crate::table::coalesce`]): a read's chunks hold up to 8,192 records, so only the
+/// chunks of small files (and files' last chunks) are copied.
+const COALESCE_ROWS: usize = 4096;
+
 /// Computes the bot KPIs from `bot_conversations`, given as batches in any order (one
 /// batch, or the chunks of a metrics-only read): every KPI is order-independent.
 pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<Report> {
@@ -146,9 +151,13 @@ pub fn compute(conversations: &[RecordBatch], q: &Query, o: &Options) -> Result<
         .filter(|c| !STATUS_COLUMNS.contains(c) || q.by.iter().any(|d| d == c))
         .filter(|&c| c != END || time_column == END)
         .collect();
-    let frames = parts
+    let selected = parts
         .par_iter()
-        .map(|part| to_polars(&select(part, &columns, o.status_match)?))
+        .map(|part| select(part, &columns, o.status_match))
+        .collect::<Result<Vec<RecordBatch>>>()?;
+    let frames = crate::table::coalesce(selected, COALESCE_ROWS)?
+        .par_iter()
+        .map(to_polars)
         .collect::<Result<Vec<DataFrame>>>()?;
     let mut df: Option<DataFrame> = None;
     for next in frames {

@@ -21,8 +21,8 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::table::{
-    latest_by_text_key, latest_in_canonical_order, Deferred, Nulls, TableBuilder, TableDef,
-    AGENT_SESSIONS, CALLS, CSAT_ANSWERS, CSAT_CALLS, PRODUCTIVITY,
+    latest_by_text_key, latest_in_canonical_order, Capacity, Deferred, Nulls, TableBuilder,
+    TableDef, AGENT_SESSIONS, CALLS, CSAT_ANSWERS, CSAT_CALLS, PRODUCTIVITY,
 };
 
 #[derive(Debug)]
@@ -235,6 +235,10 @@ impl<'a> Fields<'a> {
 
 type Chunk = Vec<(&'static TableDef, RecordBatch)>;
 
+/// Bytes of a report's record at least (a CSAT answer's are about 150, an agent log's and a
+/// call's 300 and more).
+const MIN_REPORT_RECORD_BYTES: usize = 100;
+
 fn parse_chunk(
     mut records: Records<'_>,
     opts: &Options,
@@ -245,12 +249,13 @@ fn parse_chunk(
     let f = records.file();
     let source = f.path.to_string_lossy();
     let source = Some(source.as_ref());
+    // Sized for what the input can hold: at the builders' default of 1,024 rows, each file
+    // of one record kept room for a thousand.
+    let capacity = Capacity::of_input(records.input_len(), MIN_REPORT_RECORD_BYTES);
+    let builder = |def| TableBuilder::sized(def, |_| true, capacity);
     match f.vendor {
         Vendor::SamespaceCsat => {
-            let (mut calls, mut answers) = (
-                TableBuilder::new(&CSAT_CALLS),
-                TableBuilder::new(&CSAT_ANSWERS),
-            );
+            let (mut calls, mut answers) = (builder(&CSAT_CALLS), builder(&CSAT_ANSWERS));
             while let Some((start, r)) = Fields::next(&mut records)? {
                 csat_record(f, start, r, &mut calls, &mut answers, source, keyless)?;
             }
@@ -260,7 +265,7 @@ fn parse_chunk(
             ])
         }
         Vendor::SamespaceLogs => {
-            let mut b = TableBuilder::new(&AGENT_SESSIONS);
+            let mut b = builder(&AGENT_SESSIONS);
             while let Some((start, r)) = Fields::next(&mut records)? {
                 let Some(id) = required(
                     f,
@@ -289,7 +294,7 @@ fn parse_chunk(
             Ok(vec![(&AGENT_SESSIONS, b.finish()?)])
         }
         Vendor::SamespaceProductivity => {
-            let mut b = TableBuilder::new(&PRODUCTIVITY);
+            let mut b = builder(&PRODUCTIVITY);
             while let Some((start, r)) = Fields::next(&mut records)? {
                 let Some(id) = required(f, start, r.str("_id")?.or(r.str("user")?), "_id", keyless)
                 else {
@@ -315,8 +320,8 @@ fn parse_chunk(
             Ok(vec![(&PRODUCTIVITY, b.finish()?)])
         }
         _ => {
-            let mut b =
-                TableBuilder::only(&CALLS, |c| super::wanted(opts.calls_only.as_deref(), c));
+            let want = |c: &str| super::wanted(opts.calls_only.as_deref(), c);
+            let mut b = TableBuilder::sized(&CALLS, want, capacity);
             let mut memo = KeyMemo::default();
             loop {
                 let mut c = Call::default();

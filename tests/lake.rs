@@ -365,3 +365,92 @@ fn ddl_locates_tables_absolutely_or_at_the_given_uri_and_leaves_no_repair_of_mis
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The compression of every column chunk of a partition file.
+fn codecs(file: &Path) -> Vec<parquet::basic::Compression> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(std::fs::File::open(file).unwrap()).unwrap();
+    let meta = reader.metadata();
+    (meta.row_groups().iter())
+        .flat_map(|g| g.columns().iter().map(|c| c.compression()))
+        .collect()
+}
+
+#[test]
+fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
+    // Reading a zstd column chunk costs a compressor and a decompressor whatever its size:
+    // a day of a few dialogues is stored plain, a day of thousands with zstd.
+    let dir = tempfile::tempdir().unwrap();
+    let (small, large) = (dir.path().join("small"), dir.path().join("large"));
+    let small_lake = small.to_str().unwrap();
+    let out = run(&[
+        "-q",
+        "ingest",
+        "data-samples/anywhere365",
+        "--lake",
+        small_lake,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exports = dir.path().join("exports");
+    let gen = run(&[
+        "-q",
+        "generate",
+        "anywhere365",
+        "--out",
+        exports.to_str().unwrap(),
+        "--days",
+        "1",
+        "--per-day",
+        "3000",
+    ]);
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let out = run(&[
+        "-q",
+        "ingest",
+        exports.to_str().unwrap(),
+        "--lake",
+        large.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = |lake: &Path| -> Vec<PathBuf> {
+        (parquet_files(lake).into_keys())
+            .filter(|p| p.starts_with("dialogues"))
+            .map(|p| lake.join(p))
+            .collect()
+    };
+    let plain = parquet::basic::Compression::UNCOMPRESSED;
+    let small_files = files(&small);
+    assert!(!small_files.is_empty());
+    for f in &small_files {
+        assert!(codecs(f).iter().all(|c| *c == plain), "{f:?}");
+    }
+    let busiest = (files(&large).into_iter())
+        .max_by_key(|f| std::fs::metadata(f).unwrap().len())
+        .unwrap();
+    let zstd = codecs(&busiest);
+    assert!(
+        zstd.iter()
+            .all(|c| matches!(c, parquet::basic::Compression::ZSTD(_))),
+        "{busiest:?}: {zstd:?}"
+    );
+    // Both read back as the same KPIs as their exports.
+    for (lake, exports) in [
+        (&small, "data-samples/anywhere365"),
+        (&large, exports.to_str().unwrap()),
+    ] {
+        let from_lake = rows(&["metrics", "queue", "--lake", lake.to_str().unwrap()]);
+        assert_eq!(from_lake, rows(&["metrics", "queue", exports]));
+    }
+}

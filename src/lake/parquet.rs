@@ -19,7 +19,14 @@ use super::{io, LakeTable};
 use crate::error::Result;
 use crate::table::{self, TableDef};
 
-fn writer_props(run_id: &str, t: &LakeTable) -> Result<WriterProperties> {
+/// Partitions smaller than this (in Arrow memory) are written uncompressed. Reading a
+/// zstd column chunk makes parquet-rs create a zstd compressor and decompressor for it,
+/// whatever its size: over five years of daily partitions of twenty dialogues, that was a
+/// fifth of a query's time, where decoding the values themselves was a few percent. Small
+/// partitions gain little from compression anyway.
+const COMPRESS_FROM_BYTES: usize = 64 << 10;
+
+fn writer_props(run_id: &str, t: &LakeTable, bytes: usize) -> Result<WriterProperties> {
     let table = t.def.name;
     let mut props = WriterProperties::builder();
     // Dictionary encoding pays off on repeated values (statuses, bots, files) and is wasted
@@ -42,7 +49,10 @@ fn writer_props(run_id: &str, t: &LakeTable) -> Result<WriterProperties> {
         }
     }
     Ok(props
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_compression(match bytes < COMPRESS_FROM_BYTES {
+            true => Compression::UNCOMPRESSED,
+            false => Compression::ZSTD(ZstdLevel::try_new(1)?),
+        })
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(1 << 20))
         .set_created_by(format!("cxkpi {}", env!("CARGO_PKG_VERSION")))
@@ -70,7 +80,12 @@ pub(super) fn write_parquet(
     // The table's own schema, not the batch's: text columns may come as views (see
     // `merge::merge_partition`), which the writer encodes as the same Parquet strings.
     let schema = table.def.schema();
-    let mut w = ArrowWriter::try_new(file, schema, Some(writer_props(run_id, table)?))?;
+    // The rows' own bytes: a partition's columns are often slices of a run's larger ones.
+    let bytes = (batch.columns().iter())
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or(usize::MAX))
+        .fold(0usize, usize::saturating_add);
+    let props = writer_props(run_id, table, bytes)?;
+    let mut w = ArrowWriter::try_new(file, schema, Some(props))?;
     w.write(batch)?;
     w.close()?;
     Ok(())

@@ -379,7 +379,8 @@ fn codecs(file: &Path) -> Vec<parquet::basic::Compression> {
 #[test]
 fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
     // Reading a zstd column chunk costs a compressor and a decompressor whatever its size:
-    // a day of a few dialogues is stored plain, a day of thousands with zstd.
+    // a day of a few dialogues is stored plain, a day of thousands with zstd. The two are
+    // also read back the two ways: a small file whole, one past 1 MiB by column chunk.
     let dir = tempfile::tempdir().unwrap();
     let (small, large) = (dir.path().join("small"), dir.path().join("large"));
     let small_lake = small.to_str().unwrap();
@@ -405,7 +406,7 @@ fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
         "--days",
         "1",
         "--per-day",
-        "3000",
+        "30000",
     ]);
     assert!(
         gen.status.success(),
@@ -439,6 +440,7 @@ fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
     let busiest = (files(&large).into_iter())
         .max_by_key(|f| std::fs::metadata(f).unwrap().len())
         .unwrap();
+    assert!(std::fs::metadata(&busiest).unwrap().len() > 1 << 20);
     let zstd = codecs(&busiest);
     assert!(
         zstd.iter()

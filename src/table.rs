@@ -988,35 +988,52 @@ pub fn concat(schema: SchemaRef, mut parts: Vec<RecordBatch>) -> Result<RecordBa
 
 /// `parts` (one schema) with each run of consecutive small ones concatenated into a batch
 /// of at least `rows` rows (or what is left); parts of `rows` or more are kept as they are,
-/// not copied.
+/// not copied (see [`size_runs`]).
 ///
 /// Why: a metrics-only read hands its chunks on uncopied, one per file at least, and each
 /// becomes a chunk of every polars column. Read from exports of one record per file (as
 /// webhook dumps are), 20,000 of them made 20,000 chunks, and polars' per-chunk work took
 /// a hundred times the time of the same records in one file.
 pub fn coalesce(parts: Vec<RecordBatch>, rows: usize) -> Result<Vec<RecordBatch>, ArrowError> {
-    if parts.iter().all(|p| p.num_rows() >= rows) {
+    let sizes: Vec<usize> = parts.iter().map(RecordBatch::num_rows).collect();
+    let runs = size_runs(&sizes, rows);
+    let Some(schema) = parts.first().map(RecordBatch::schema) else {
+        return Ok(parts);
+    };
+    if runs.len() == parts.len() {
         return Ok(parts);
     }
+    let mut parts = parts.into_iter();
+    // A run of one part is that part, uncopied (see `concat`).
+    (runs.into_iter())
+        .map(|run| concat(schema.clone(), parts.by_ref().take(run.len()).collect()))
+        .collect()
+}
+
+/// The indices of `sizes` in runs: an item of `rows` or more alone, consecutive smaller
+/// ones together until they reach `rows` (the last run may be short).
+pub fn size_runs(sizes: &[usize], rows: usize) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
-    let mut run: Vec<RecordBatch> = Vec::new();
-    let mut run_rows = 0;
-    for part in parts {
-        if part.num_rows() >= rows {
-            out.push(part);
+    let (mut first, mut total) = (0, 0);
+    for (i, &n) in sizes.iter().enumerate() {
+        if n >= rows {
+            if first < i {
+                out.push(first..i);
+            }
+            out.push(i..i + 1);
+            (first, total) = (i + 1, 0);
             continue;
         }
-        run_rows += part.num_rows();
-        run.push(part);
-        if run_rows >= rows {
-            out.push(concat(run[0].schema(), std::mem::take(&mut run))?);
-            run_rows = 0;
+        total += n;
+        if total >= rows {
+            out.push(first..i + 1);
+            (first, total) = (i + 1, 0);
         }
     }
-    if let Some(first) = run.first() {
-        out.push(concat(first.schema(), run)?);
+    if first < sizes.len() {
+        out.push(first..sizes.len());
     }
-    Ok(out)
+    out
 }
 
 /// The columns of [`gather`] (`positions`) or of [`concat`] (`None`).
@@ -1560,19 +1577,11 @@ pub fn latest_in_delivery_order(
         .map(|p| p.column(index).as_string::<i32>())
         .collect();
     let hasher = foldhash::fast::FixedState::with_seed(0x1a7e);
-    // Runs of consecutive parts of at least `GROUP_ROWS` rows (the last may be shorter): one
-    // part per file, and a run of many one-record files listed as one, not as many sets of
-    // shards (64 empty vectors a part held 1.5 KB per file).
-    const GROUP_ROWS: usize = 1 << 13;
-    let mut groups = Vec::new();
-    let (mut first, mut rows) = (0, 0);
-    for (p, k) in keys.iter().enumerate() {
-        rows += k.len();
-        if rows >= GROUP_ROWS || p + 1 == keys.len() {
-            groups.push(first..p + 1);
-            (first, rows) = (p + 1, 0);
-        }
-    }
+    // Parts listed in runs of at least 8,192 rows: one part per file, and a run of many
+    // one-record files listed as one, not as many sets of shards (64 empty vectors a part
+    // held 1.5 KB per file).
+    let sizes: Vec<usize> = keys.iter().map(|k| k.len()).collect();
+    let groups = size_runs(&sizes, 1 << 13);
     // Each group's keyed rows with their hash, by shard, in delivery order.
     let by_shard: Vec<Vec<Vec<(u64, u32, u32)>>> = groups
         .into_par_iter()
@@ -1721,6 +1730,13 @@ mod tests {
             .flat_map(|p| p.column(0).as_primitive::<Int64Type>().values().to_vec())
             .collect();
         assert_eq!(all, (0..16).collect::<Vec<i64>>(), "row order kept");
+        // A large item ends the run before it; a short run is left at the end.
+        assert_eq!(
+            super::size_runs(&[1, 1, 9, 2, 2, 1], 4),
+            [0..2, 2..3, 3..5, 5..6]
+        );
+        assert_eq!(super::size_runs(&[5, 5], 4), [0..1, 1..2]);
+        assert!(super::size_runs(&[], 4).is_empty());
     }
 
     #[test]

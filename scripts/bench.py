@@ -509,6 +509,40 @@ def vendor_tasks(args, rows, tmp, days):
     shutil.rmtree(d)
 
 
+def one_record_files(src, out, limit):
+    """The first `limit` records of the NDJSON files in `src`, each as a file of its own in
+    `out`, as webhook dumps arrive (names sort in delivery order)."""
+    out.mkdir()
+    n = 0
+    for f in sorted(src.iterdir()):
+        with open(f, "rb") as lines:
+            for line in lines:
+                if line.strip() and n < limit:
+                    (out / f"{src.name}_{n:06d}.json").write_bytes(line)
+                    n += 1
+    return n
+
+
+def small_files_tasks(args, rows, tmp, files):
+    """Queue KPIs and the Dialpad interactions view over `files` exports of one record
+    each: what a file costs, beside what a record costs."""
+    for vendor, task, cmd, setup, sql in [
+        ("anywhere365", "queue KPIs, Anywhere365, one record per file", ["metrics", "queue"],
+         DUCKDB_DIALOGUES, rendered(args.cxkpi, "queue")[-1]),
+        ("dialpad", "Dialpad interactions view, one message per file",
+         ["metrics", "messaging", "--view", "interactions"], DUCKDB_MESSAGES,
+         rendered(args.cxkpi, "messaging", "--view", "interactions")[-1]),
+    ]:
+        gen, d = tmp / f"{vendor}-small-src", tmp / f"{vendor}-small"
+        generate(args, vendor, gen, 1, files)
+        n = one_record_files(gen, d, files)
+        shutil.rmtree(gen)
+        measure(args, rows, task, f"{n:,} files", input_mb(d),
+                [args.cxkpi, "-q", *cmd, str(d), "--format", "csv"],
+                [("DuckDB", {"tool": "duckdb", "setup": [setup.format(dir=d)], "sql": sql})])
+        shutil.rmtree(d)
+
+
 # The targets of the performance issue: (task prefix, peer, needed ratio).
 TARGETS = [
     ("bot KPIs, NDJSON", "DuckDB", 4.0),
@@ -537,14 +571,18 @@ def main():
     ap.add_argument("--per-day", type=int, default=50000, help="bot conversations a day (others scale)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--small-files", type=int, default=20000,
+                    help="records of the one-record-per-file tasks (0: none)")
     args = ap.parse_args()
-    sizes = [int(x) for x in args.sizes.split(",")]
+    sizes = [int(x) for x in args.sizes.split(",") if x]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for days in sizes:
             bot_tasks(args, rows, tmp, days)
             vendor_tasks(args, rows, tmp, days)
+        if args.small_files:
+            small_files_tasks(args, rows, tmp, args.small_files)
 
     def cell(runs):
         if not runs:
@@ -569,12 +607,15 @@ def main():
         f"Machine: {os.cpu_count()} cores, {platform.machine()} ({cpu_model()}), Linux {platform.release()}; "
         f"Python {platform.python_version()}. Versions: {ours} (release build), DuckDB {versions[0]}, "
         f"Polars {versions[1]}, chDB {versions[2]} (scripts/requirements-bench.txt).",
-        f"Command: `scripts/bench.sh --sizes {args.sizes} --per-day {args.per_day} --runs {args.runs}`.",
+        f"Command: `scripts/bench.sh --sizes {args.sizes} --per-day {args.per_day} --runs {args.runs}"
+        f" --small-files {args.small_files}`.",
         "",
         f"Data, for each history size (export days): `cxkpi generate ultimate --per-day {args.per_day} "
         "--seed 7 --plain` (and the same records as JSON arrays); Anywhere365 "
         f"`--per-day {args.per_day * 2 // 5}`, Samespace `--per-day {args.per_day // 5}` (its calls reports), "
-        f"Dialpad `--per-day {args.per_day // 12}`. DuckDB stages each export by hand from the raw files "
+        f"Dialpad `--per-day {args.per_day // 12}`; the one-record-per-file tasks: one day of "
+        f"`--per-day {args.small_files}` Anywhere365 dialogues and Dialpad sessions, the first "
+        f"{args.small_files} records of each written to a file of their own. DuckDB stages each export by hand from the raw files "
         "(scripts/bench.py) and runs the SQL of `cxkpi sql` unchanged; Polars and chDB compute the same "
         "KPIs; every peer's first figure is checked against cxkpi's.",
         f"Each cell: the median of {args.runs} runs (the range over the runs), and the highest peak RSS. "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The peer benchmark (cxkpi vs DuckDB, Polars and chDB, every vendor at three history sizes);
 # writes BENCHMARKS.md.
-# Extra arguments go to scripts/bench.py (e.g. --sizes 1,2 --per-day 5000 --runs 1 for a quick run).
+# Extra arguments go to scripts/bench.py (e.g. --sizes 1,2 --per-day 5000 --runs 1 for a quick run;
+# --sizes "" --small-files 2000 for the one-record-per-file tasks alone).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

@@ -1181,26 +1181,42 @@ fn runs(positions: &[(usize, usize)], most: usize) -> Option<Vec<(usize, usize, 
 /// from the lake): one array per type, made once and shared (sliced) by every chunk or
 /// partition. Why: made per chunk, these zeroed buffers were a fifth of a metrics run's page
 /// faults; made per partition file of a lake, a third of a run's time and 300 MB of its peak,
-/// for columns nothing reads.
+/// for columns nothing reads. The last slice of each type is kept too and handed out again
+/// for the same length: a slice is an allocation of its own, and chunks of one length (a
+/// file of one record each) asked for thousands of them.
 #[derive(Default)]
-pub struct Nulls(std::sync::Mutex<Vec<(DataType, ArrayRef)>>);
+pub struct Nulls(std::sync::Mutex<Vec<NullsOf>>);
+
+/// The shared all-null array of one type, and the last slice made of it.
+struct NullsOf {
+    data_type: DataType,
+    all: ArrayRef,
+    last: ArrayRef,
+}
 
 impl Nulls {
     /// `rows` nulls of `data_type`.
     pub fn of(&self, data_type: &DataType, rows: usize) -> ArrayRef {
         let mut made = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let cached = made.iter().position(|(t, _)| t == data_type);
-        if let Some(a) = cached.map(|i| &made[i].1).filter(|a| a.len() >= rows) {
-            return a.slice(0, rows);
+        let cached = made.iter_mut().find(|m| &m.data_type == data_type);
+        let longest = cached.as_ref().map_or(0, |m| m.all.len());
+        if let Some(m) = cached.filter(|m| m.all.len() >= rows) {
+            if m.last.len() != rows {
+                m.last = m.all.slice(0, rows);
+            }
+            return m.last.clone();
         }
         // Room for the next chunks too: most reads ask for many columns of similar length.
-        let len = rows
-            .max(8192)
-            .max(cached.map_or(0, |i| made[i].1.len() * 2));
-        let a = arrow::array::new_null_array(data_type, len);
-        made.retain(|(t, _)| t != data_type);
-        made.push((data_type.clone(), a.clone()));
-        a.slice(0, rows)
+        let len = rows.max(8192).max(longest * 2);
+        let all = arrow::array::new_null_array(data_type, len);
+        let last = all.slice(0, rows);
+        made.retain(|m| &m.data_type != data_type);
+        made.push(NullsOf {
+            data_type: data_type.clone(),
+            all,
+            last: last.clone(),
+        });
+        last
     }
 }
 
@@ -1758,6 +1774,9 @@ mod tests {
             again.to_data().buffers()[0].as_ptr(),
             long.to_data().buffers()[0].as_ptr()
         );
+        // The same length again is the same slice, not a new one.
+        assert!(std::sync::Arc::ptr_eq(&again, &nulls.of(&DataType::Utf8, 2)));
+        assert!(!std::sync::Arc::ptr_eq(&again, &nulls.of(&DataType::Utf8, 3)));
     }
 
     use super::*;

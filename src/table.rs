@@ -1775,8 +1775,14 @@ mod tests {
             long.to_data().buffers()[0].as_ptr()
         );
         // The same length again is the same slice, not a new one.
-        assert!(std::sync::Arc::ptr_eq(&again, &nulls.of(&DataType::Utf8, 2)));
-        assert!(!std::sync::Arc::ptr_eq(&again, &nulls.of(&DataType::Utf8, 3)));
+        assert!(std::sync::Arc::ptr_eq(
+            &again,
+            &nulls.of(&DataType::Utf8, 2)
+        ));
+        assert!(!std::sync::Arc::ptr_eq(
+            &again,
+            &nulls.of(&DataType::Utf8, 3)
+        ));
     }
 
     use super::*;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{rows, run};
+use common::{rows, run, run_ok};
 
 const SAMPLES: [&str; 4] = [
     "data-samples/ultimate",
@@ -384,20 +384,15 @@ fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
     let dir = tempfile::tempdir().unwrap();
     let (small, large) = (dir.path().join("small"), dir.path().join("large"));
     let small_lake = small.to_str().unwrap();
-    let out = run(&[
+    run_ok(&[
         "-q",
         "ingest",
         "data-samples/anywhere365",
         "--lake",
         small_lake,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let exports = dir.path().join("exports");
-    let gen = run(&[
+    run_ok(&[
         "-q",
         "generate",
         "anywhere365",
@@ -408,23 +403,13 @@ fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
         "--per-day",
         "30000",
     ]);
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
-    let out = run(&[
+    run_ok(&[
         "-q",
         "ingest",
         exports.to_str().unwrap(),
         "--lake",
         large.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let files = |lake: &Path| -> Vec<PathBuf> {
         (parquet_files(lake).into_keys())
             .filter(|p| p.starts_with("dialogues"))

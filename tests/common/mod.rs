@@ -15,6 +15,18 @@ pub fn run(args: &[&str]) -> Output {
         .expect("the cxkpi binary runs")
 }
 
+/// Runs `cxkpi` with `args` and asserts it succeeded (its stderr in the failure message).
+#[track_caller]
+pub fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "cxkpi {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `cxkpi … --format json`, asserts success, returns the rows.
 pub fn rows(args: &[&str]) -> Vec<Value> {
     let mut all = args.to_vec();

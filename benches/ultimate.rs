@@ -21,7 +21,9 @@ fn dataset(plain: bool) -> (tempfile::TempDir, Vec<source::Candidate>, u64) {
         reference: None,
     })
     .expect("generate");
-    let candidates = source::discover(&[PathBuf::from(dir.path())]).expect("files");
+    let candidates = source::discover(&[PathBuf::from(dir.path())])
+        .expect("files")
+        .candidates;
     let bytes = candidates
         .iter()
         .map(|c| source::load(&c.path).expect("load").len() as u64)

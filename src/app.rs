@@ -205,7 +205,10 @@ fn load<T>(
             "give export files or directories, or --lake DIR".into(),
         ));
     }
-    let candidates = source::discover(&input.paths)?;
+    let source::Discovered { candidates, lakes } = source::discover(&input.paths)?;
+    for lake in &lakes {
+        notes.note(&lake_skipped(lake));
+    }
     let mut rejects = Rejects::default();
     let on_bad = match input.skip_bad_files {
         true => OnBadFile::Skip,
@@ -253,6 +256,14 @@ fn load<T>(
 }
 
 /// "12 Dialpad, 3 Samespace": the files passed over, by vendor.
+/// The note for a lake found inside an inbox and passed over.
+fn lake_skipped(lake: &std::path::Path) -> String {
+    format!(
+        "skipped {}: a cxkpi lake, not exports (read it with --lake)",
+        lake.display()
+    )
+}
+
 fn other_vendors(files: &[(std::path::PathBuf, source::Vendor)]) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for (_, v) in files {
@@ -382,6 +393,9 @@ fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
     let lock = lock_lake(&a.lake, &a.write, notes)?;
     let r = crate::lake::ingest(&lock, &a.paths, opts)?;
     drop(lock);
+    for lake in &r.lakes_skipped {
+        notes.note(&lake_skipped(std::path::Path::new(lake)));
+    }
     if r.recovered_previous_run {
         notes.note("completed the commit of a previous run that was interrupted");
     }
@@ -461,6 +475,9 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
     // files be replaced by this run's older ones.
     let lock = lock_lake(&cfg.lake, &a.write, notes)?;
     let report = crate::lake::ingest(&lock, &cfg.inbox, opts)?;
+    for lake in &report.lakes_skipped {
+        notes.note(&lake_skipped(std::path::Path::new(lake)));
+    }
     notes.note(&format!(
         "ingest: {} file(s) ingested, {} unchanged, {} rejected",
         report.files_ingested,

@@ -1,8 +1,9 @@
-//! What a new user meets first: a mixed inbox read by family, shell completions and man
-//! pages generated from the command-line definitions.
+//! What a new user meets first: a mixed inbox read by family, an inbox of linked folders
+//! holding its own lake, shell completions and man pages generated from the command-line
+//! definitions.
 
 mod common;
-use common::run;
+use common::{run, run_ok};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -85,5 +86,75 @@ fn completions_and_man_pages_come_from_the_command_line() {
     assert!(
         page.contains("exclude\\-test"),
         "the bot page documents its flags"
+    );
+}
+
+/// An inbox the way users lay one out: the archive's folders linked in, the lake inside
+/// it (`cd inbox && cxkpi ingest . --lake lake`), and a link that loops back.
+#[cfg(unix)]
+#[test]
+fn an_inbox_with_linked_folders_and_its_own_lake_reads_every_export_once() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let samples = std::fs::canonicalize("data-samples").unwrap();
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    symlink(samples.join("ultimate"), inbox.join("ultimate")).unwrap();
+    // A second link to the same folder, and one to an ancestor: each folder is read once.
+    symlink(samples.join("ultimate"), inbox.join("ultimate-again")).unwrap();
+    symlink(&inbox, inbox.join("loop")).unwrap();
+    let alone = run_ok(&["metrics", "bot", "data-samples/ultimate", "--format", "csv"]);
+    let inbox_arg = inbox.to_str().unwrap();
+    let linked = run_ok(&["metrics", "bot", inbox_arg, "--format", "csv"]);
+    assert_eq!(linked.stdout, alone.stdout);
+    assert_eq!(
+        stderr(&linked),
+        stderr(&alone),
+        "no more re-deliveries than alone"
+    );
+
+    // The lake inside the inbox: the first run does not read its own lock, the second
+    // finds nothing new, and every command passes the lake over, saying so.
+    let lake = inbox.join("lake");
+    let lake_arg = lake.to_str().unwrap();
+    for ingested in ["ingested 3 file(s)", "nothing to ingest"] {
+        let out = run_ok(&["ingest", inbox_arg, "--lake", lake_arg]);
+        assert!(stderr(&out).contains(ingested), "{}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("cxkpi lake"),
+            "its own lake is not noted"
+        );
+    }
+    let from_lake = run_ok(&["metrics", "bot", "--lake", lake_arg, "--format", "csv"]);
+    assert_eq!(from_lake.stdout, alone.stdout);
+    let again = run_ok(&["metrics", "bot", inbox_arg, "--format", "csv"]);
+    assert_eq!(again.stdout, alone.stdout);
+    let note = format!("skipped {lake_arg}: a cxkpi lake, not exports (read it with --lake)");
+    assert!(stderr(&again).contains(&note), "{}", stderr(&again));
+    // Another run's lake into another lake: noted, not read.
+    let other = dir.path().join("other");
+    let out = run_ok(&["ingest", inbox_arg, "--lake", other.to_str().unwrap()]);
+    assert!(stderr(&out).contains(&note), "{}", stderr(&out));
+    let inspect = run_ok(&["inspect", inbox_arg]);
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(text.contains("passed over: a cxkpi lake"), "{text}");
+
+    // The lake named as an input: an error that says how to read it.
+    let named = run(&["metrics", "bot", lake_arg]);
+    assert_eq!(named.status.code(), Some(2));
+    assert!(
+        stderr(&named).contains("read it with --lake"),
+        "{}",
+        stderr(&named)
+    );
+
+    // A dangling link is a file that cannot be read, named.
+    symlink(dir.path().join("gone"), inbox.join("dangling.json")).unwrap();
+    let dangling = run(&["metrics", "bot", inbox_arg]);
+    assert_eq!(dangling.status.code(), Some(3));
+    assert!(
+        stderr(&dangling).contains("dangling.json"),
+        "{}",
+        stderr(&dangling)
     );
 }

@@ -19,7 +19,7 @@ use crate::source::{
 };
 use findings::Finding;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct FileInfo {
     pub path: String,
     pub vendor: Option<&'static str>,
@@ -211,7 +211,7 @@ fn framing(path: &Path) -> (bool, Option<&'static str>) {
 /// sees them, deduplicated across files): two parses by design, for a diagnostic command,
 /// rather than a second per-file bookkeeping inside the readers.
 pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
-    let candidates = source::discover(paths)?;
+    let source::Discovered { candidates, lakes } = source::discover(paths)?;
     let vendors: Vec<Result<Option<Vendor>>> = candidates.par_iter().map(source::sniff).collect();
     let mut files: Vec<FileInfo> = candidates
         .par_iter()
@@ -261,6 +261,11 @@ pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
             info
         })
         .collect();
+    files.extend(lakes.iter().map(|l| FileInfo {
+        path: l.display().to_string(),
+        skipped: Some("a cxkpi lake, not exports (read it with --lake)".into()),
+        ..FileInfo::default()
+    }));
     // Each vendor's readable files together, as the other commands read them.
     let mut tables = Vec::new();
     let mut all_findings = Vec::new();

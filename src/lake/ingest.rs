@@ -87,6 +87,9 @@ pub struct IngestReport {
     pub files_ingested: usize,
     pub files_unchanged: usize,
     pub files_rejected: Vec<(String, String)>,
+    /// Other cxkpi lakes found below the paths and passed over (see `source::Discovered`);
+    /// the run's own lake, when it lies inside the inbox, is passed over unlisted.
+    pub lakes_skipped: Vec<String>,
     pub recovered_previous_run: bool,
     /// Batches the new files were read in.
     pub batches: usize,
@@ -151,7 +154,12 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
     for p in paths {
         absolute.push(std::fs::canonicalize(p).map_err(super::io(p))?);
     }
-    let candidates = source::discover(&absolute)?;
+    let source::Discovered { candidates, lakes } = source::discover(&absolute)?;
+    let own = std::fs::canonicalize(root).map_err(super::io(root))?;
+    report.lakes_skipped = (lakes.iter())
+        .filter(|l| std::fs::canonicalize(l).ok().as_ref() != Some(&own))
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect();
     report.files_seen = candidates.len();
     let mut rejects = Rejects::default();
     let Plan {

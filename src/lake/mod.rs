@@ -139,9 +139,13 @@ fn partition_file(table: &str, dt: &str) -> String {
     format!("{table}/dt={dt}/part-00000.parquet")
 }
 
-/// The lake's own directory: manifest, lock, journal, staging.
+/// The name of the lake's own directory (manifest, lock, journal, staging): it marks a
+/// directory as a lake, which the discovery of export files passes over.
+pub const META_DIR: &str = "_cxkpi";
+
+/// The lake's own directory.
 fn meta_dir(root: &Path) -> PathBuf {
-    root.join("_cxkpi")
+    root.join(META_DIR)
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {

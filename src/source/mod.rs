@@ -70,23 +70,46 @@ impl Hasher {
     }
 }
 
+/// The files a command's paths expand into, and the lakes skipped on the way.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub candidates: Vec<Candidate>,
+    /// cxkpi lakes found below a directory given (an inbox that holds its own lake, or a
+    /// run's `--lake` inside it): their Parquet files and manifest are not exports, so
+    /// they are passed over, and the commands say so.
+    pub lakes: Vec<PathBuf>,
+}
+
 /// Expands the paths into files: directories recursively, in sorted order so that "the
 /// later delivery wins" is well defined (export names carry their date). A path that does
-/// not exist is an error.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<Candidate>> {
-    let mut out = Vec::new();
+/// not exist is an error, and so is a lake named as an input (it is read with `--lake`).
+///
+/// Symbolic links are followed, to files and to directories (an inbox often links the
+/// folders of other mounts into it); a directory already walked, through another link or
+/// as an ancestor of a link that loops back, is walked once.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
+    let mut out = Discovered::default();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
         if meta.is_dir() {
-            let mut found = BTreeSet::new();
-            walk(p, &mut found)?;
-            out.extend(found.into_iter().map(|path| Candidate {
-                path,
-                from_dir: true,
-                digest: None,
-            }));
+            if is_lake(p) {
+                return Err(Error::Usage(format!(
+                    "{} is a cxkpi lake, not a folder of exports: read it with --lake {}",
+                    p.display(),
+                    p.display()
+                )));
+            }
+            let mut walk = Walk::default();
+            walk.dir(p)?;
+            out.lakes.extend(walk.lakes);
+            out.candidates
+                .extend(walk.found.into_iter().map(|path| Candidate {
+                    path,
+                    from_dir: true,
+                    digest: None,
+                }));
         } else {
-            out.push(Candidate {
+            out.candidates.push(Candidate {
                 path: p.clone(),
                 from_dir: false,
                 digest: None,
@@ -96,23 +119,55 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Candidate>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Hidden files, and the documentation that sits beside exports in an inbox.
-        if name.starts_with('.') || name.starts_with("README") || name.ends_with(".md") {
-            continue;
+/// Whether `dir` is the root of a cxkpi lake (it holds the lake's own directory).
+fn is_lake(dir: &Path) -> bool {
+    dir.join(crate::lake::META_DIR).is_dir()
+}
+
+/// A walk of one directory given on the command line.
+#[derive(Default)]
+struct Walk {
+    found: BTreeSet<PathBuf>,
+    lakes: Vec<PathBuf>,
+    /// Directories walked, by their canonical path.
+    walked: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn dir(&mut self, dir: &Path) -> Result<()> {
+        let io = |e| Error::io(dir, e);
+        if !self.walked.insert(std::fs::canonicalize(dir).map_err(io)?) {
+            return Ok(());
         }
-        let ft = entry.file_type().map_err(|e| Error::io(&path, e))?;
-        if ft.is_dir() {
-            walk(&path, found)?;
-        } else {
-            found.insert(path);
+        // Sorted, so that which of two links to one directory is walked does not depend on
+        // the order the file system lists them in.
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            entries.push(entry.map_err(io)?);
         }
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Hidden files, and the documentation that sits beside exports in an inbox.
+            if name.starts_with('.') || name.starts_with("README") || name.ends_with(".md") {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+            // A link is what it points to; a dangling one stays a file, whose read fails
+            // naming it.
+            let is_dir = kind.is_dir()
+                || (kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()));
+            if !is_dir {
+                self.found.insert(path);
+            } else if is_lake(&path) {
+                self.lakes.push(path);
+            } else {
+                self.dir(&path)?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// A file's content: mapped when it is plain JSON (no copy of the page cache), owned when it

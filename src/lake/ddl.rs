@@ -16,7 +16,7 @@ use crate::table;
 /// `CREATE` statements for the lake's tables in `engine`, located under `location` (the
 /// lake's absolute path when `None`).
 pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> {
-    if !root.join("_cxkpi").exists() {
+    if !super::meta_dir(root).exists() {
         return Err(Error::Usage(format!(
             "{} is not a cxkpi lake (no _cxkpi directory)",
             root.display()
@@ -41,10 +41,10 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
                 .collect::<Vec<_>>()
                 .join(",\n")
         };
-        let at = format!("{base}/{name}");
+        let at = quoted(engine, &format!("{base}/{name}"));
         match engine {
             "duckdb" if present => out += &format!(
-                "CREATE OR REPLACE VIEW {name} AS\n  SELECT * FROM read_parquet('{at}/*/*.parquet', hive_partitioning = true);\n\n"
+                "CREATE OR REPLACE VIEW {name} AS\n  SELECT * FROM read_parquet({at}, hive_partitioning = true);\n\n"
             ),
             "duckdb" => {
                 let ty = |k: table::Kind| match k {
@@ -87,7 +87,7 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
                     out += &format!("-- {name}: no partitions yet; run MSCK REPAIR TABLE {name} once an ingest fills it\n");
                 }
                 out += &format!(
-                    "CREATE TABLE IF NOT EXISTS {name} (\n{},\n  dt STRING\n) USING PARQUET PARTITIONED BY (dt) LOCATION '{at}';\n",
+                    "CREATE TABLE IF NOT EXISTS {name} (\n{},\n  dt STRING\n) USING PARQUET PARTITIONED BY (dt) LOCATION {at};\n",
                     cols(&ty)
                 );
                 out += &match present {
@@ -108,7 +108,7 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
                     out += &format!("-- {name}: no partitions yet; sync its partition metadata once an ingest fills it\n");
                 }
                 out += &format!(
-                    "CREATE TABLE IF NOT EXISTS hive.cxkpi.{name} (\n{},\n  dt varchar\n) WITH (format = 'PARQUET', partitioned_by = ARRAY['dt'], external_location = '{at}');\n",
+                    "CREATE TABLE IF NOT EXISTS hive.cxkpi.{name} (\n{},\n  dt varchar\n) WITH (format = 'PARQUET', partitioned_by = ARRAY['dt'], external_location = {at});\n",
                     cols(&ty)
                 );
                 out += &match present {
@@ -124,4 +124,29 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
         }
     }
     Ok(out)
+}
+
+/// `location` as a string literal of `engine`'s SQL (a lake's path may hold a quote, as in
+/// `/data/it's`), with DuckDB's glob of a table's partition files appended. DuckDB and
+/// Trino double a quote; Spark SQL escapes it and a backslash with a backslash (two quoted
+/// strings side by side are one string to Spark, so doubling would drop the quote).
+fn quoted(engine: &str, location: &str) -> String {
+    match engine {
+        "duckdb" => format!("'{}/*/*.parquet'", location.replace('\'', "''")),
+        "spark" => format!("'{}'", location.replace('\\', "\\\\").replace('\'', "\\'")),
+        _ => format!("'{}'", location.replace('\'', "''")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn a_location_with_quotes_and_backslashes_is_one_literal_in_each_engine() {
+        let at = r"/data/it's\lake";
+        assert_eq!(quoted("duckdb", at), r"'/data/it''s\lake/*/*.parquet'");
+        assert_eq!(quoted("trino", at), r"'/data/it''s\lake'");
+        assert_eq!(quoted("spark", at), r"'/data/it\'s\\lake'");
+    }
 }

@@ -35,8 +35,8 @@ pub enum Error {
     #[error("{location}: {message}")]
     Data { location: Location, message: String },
 
-    /// A file that holds JSON but none of the formats cxkpi reads, or the wrong one for
-    /// the command.
+    /// A file that is not in the format expected: JSON of none of the exports cxkpi reads,
+    /// or of the wrong one for the command; a lake file that is not the table's Parquet.
     #[error("{}: {message}", path.display())]
     Format { path: PathBuf, message: String },
 
@@ -128,6 +128,43 @@ impl Error {
             Error::Internal(_) | Error::Polars(_) | Error::Arrow(_) | Error::Parquet(_) => {
                 exit::INTERNAL
             }
+        }
+    }
+
+    /// An error of the Parquet reader on the lake file `path`: a failed read is an I/O
+    /// error, anything else a damaged file (exit 1, not a bug), both naming the file.
+    pub fn lake_file(path: &Path, e: Error) -> Self {
+        let message = match e {
+            Error::Parquet(parquet::errors::ParquetError::External(inner)) => {
+                match inner.downcast::<std::io::Error>() {
+                    Ok(source) => return Error::io(path, *source),
+                    Err(inner) => inner.to_string(),
+                }
+            }
+            Error::Parquet(e) => e.to_string(),
+            Error::Arrow(e) => e.to_string(),
+            other => return other,
+        };
+        Error::Format {
+            path: path.to_path_buf(),
+            message: format!(
+                "not a readable partition file of the lake ({message}): it was damaged or \
+                 replaced outside cxkpi; restore it, or ingest the exports into a new lake"
+            ),
+        }
+    }
+
+    /// An error of the Parquet writer on `path`: a failed write (a full disk) is an I/O
+    /// error naming the file; anything else is a bug.
+    pub fn parquet_write(path: &Path, e: parquet::errors::ParquetError) -> Self {
+        match e {
+            parquet::errors::ParquetError::External(inner) => {
+                match inner.downcast::<std::io::Error>() {
+                    Ok(source) => Error::io(path, *source),
+                    Err(inner) => Error::Parquet(parquet::errors::ParquetError::External(inner)),
+                }
+            }
+            e => Error::Parquet(e),
         }
     }
 

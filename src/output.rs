@@ -83,7 +83,10 @@ fn write_with(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> Result<()>
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut w = BufWriter::new(file);
-        fill(&mut w)?;
+        fill(&mut w).map_err(|e| match e {
+            Error::Io { path: p, source } if p == Path::new(OUTPUT) => Error::io(path, source),
+            e => e,
+        })?;
         let file = w
             .into_inner()
             .map_err(|e| Error::io(&tmp, e.into_error()))?;
@@ -104,11 +107,57 @@ pub fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// The path an encoder's I/O errors name: stdout, or the file of `--output`, which
+/// [`write_with`] puts in its place.
+const OUTPUT: &str = "<stdout>";
+
 fn io_err(e: io::Error) -> Error {
-    Error::io(Path::new("<output>"), e)
+    Error::io(Path::new(OUTPUT), e)
 }
 
+/// Encodes `batch` into `w`. A failed write is an I/O error whatever the encoder made of it
+/// (the CSV writer turns one into text, the Parquet writer into its own error), so a full
+/// disk or a closed pipe is told apart from a bug.
 fn encode<W: Write + Send>(batch: &RecordBatch, format: Format, w: &mut W) -> Result<()> {
+    let mut w = Recording {
+        inner: w,
+        failed: None,
+    };
+    encode_into(batch, format, &mut w).map_err(|e| match w.failed.take() {
+        Some(source) => io_err(source),
+        None => e,
+    })
+}
+
+/// A writer that keeps a copy of its first write error.
+struct Recording<W> {
+    inner: W,
+    failed: Option<io::Error>,
+}
+
+impl<W: Write> Recording<W> {
+    fn record<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r {
+            if self.failed.is_none() {
+                self.failed = Some(io::Error::new(e.kind(), e.to_string()));
+            }
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for Recording<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.record(r)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.inner.flush();
+        self.record(r)
+    }
+}
+
+fn encode_into<W: Write + Send>(batch: &RecordBatch, format: Format, w: &mut W) -> Result<()> {
     match format {
         Format::Table => {
             let shown = lists_as_json_text(batch)?;
@@ -140,9 +189,10 @@ fn encode<W: Write + Send>(batch: &RecordBatch, format: Format, w: &mut W) -> Re
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
                 .set_created_by(format!("cxkpi {}", env!("CARGO_PKG_VERSION")))
                 .build();
-            let mut pw = ArrowWriter::try_new(&mut *w, batch.schema(), Some(props))?;
-            pw.write(batch)?;
-            pw.close()?;
+            let out = |e| Error::parquet_write(Path::new(OUTPUT), e);
+            let mut pw = ArrowWriter::try_new(&mut *w, batch.schema(), Some(props)).map_err(out)?;
+            pw.write(batch).map_err(out)?;
+            pw.close().map_err(out)?;
         }
     }
     Ok(())

@@ -262,6 +262,34 @@ fn formats_and_atomic_files() {
     );
 }
 
+/// A write that fails (here stdout on `/dev/full`, as on a full disk) is an I/O error
+/// (exit 3) in every format, not a bug: the CSV and Parquet writers wrap it in their own
+/// errors, which made it exit 70 with no path.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_io_error_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("u");
+    let gen = ["generate", "ultimate", "--out", out.to_str().unwrap()];
+    let generated = run(&[&gen[..], &["--days", "1", "--per-day", "2000", "--plain"]].concat());
+    assert!(generated.status.success());
+    for format in ["csv", "json", "ndjson", "parquet"] {
+        let full = std::fs::File::create("/dev/full").unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_cxkpi"))
+            .args(["-q", "table", "bot_conversations", out.to_str().unwrap()])
+            .args(["--format", format])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{format}: {stderr}");
+        assert!(
+            stderr.contains("<stdout>: No space left"),
+            "{format}: {stderr}"
+        );
+    }
+}
+
 fn bad(name: &str) -> String {
     root()
         .join("tests/fixtures/bad")

@@ -1,5 +1,6 @@
-//! The Parquet lake: idempotent re-runs, crash safety at every commit step, re-deliveries
-//! across runs, changed files, and metrics from the lake equal to metrics from the files.
+//! The Parquet lake: idempotent re-runs, crash and failure safety at every commit step,
+//! re-deliveries across runs, changed files, damaged partition files, and metrics from the
+//! lake equal to metrics from the files.
 
 mod common;
 
@@ -139,6 +140,79 @@ fn a_run_killed_at_any_step_leaves_before_or_after_and_the_next_run_completes() 
                     .unwrap()
                     .count()
                     == 0
+        );
+    }
+}
+
+#[test]
+fn a_run_that_fails_leaves_the_lake_as_before_and_its_staging_gone() {
+    // A failure (a full disk, a failed rename) is not a crash: the run exits with the I/O
+    // code, and before its commit point it takes its staged files with it, giving the disk
+    // back at once; after it, the next run completes the commit.
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = inbox(dir.path());
+    let first = inbox.join("ultimate");
+    let whole = dir.path().join("whole");
+    assert!(ingest(&inbox, &whole, None).status.success());
+    let expected = content(&whole);
+    for step in ["batch:1", "staged", "journaled", "renamed:2"] {
+        let lake = dir.path().join(format!("lake-{}", step.replace(':', "-")));
+        assert!(ingest(&first, &lake, None).status.success());
+        let before = (content(&lake), parquet_files(&lake));
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cxkpi"));
+        c.args(["ingest", inbox.to_str().unwrap(), "--lake"])
+            .arg(&lake)
+            .env("CXKPI_FAIL_AT", step);
+        let failed = c.output().unwrap();
+        assert_eq!(failed.status.code(), Some(3), "{step}");
+        let stderr = String::from_utf8_lossy(&failed.stderr);
+        assert!(stderr.contains("failure injected"), "{step}: {stderr}");
+        let staged = std::fs::read_dir(lake.join("_cxkpi/staging"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if step.starts_with("batch") || step == "staged" {
+            assert_eq!((content(&lake), parquet_files(&lake)), before, "{step}");
+            assert_eq!(staged, 0, "{step}: the failed run's staging is gone");
+            assert!(!lake.join("_cxkpi/journal.json").exists());
+        } else {
+            assert!(lake.join("_cxkpi/journal.json").exists(), "{step}");
+            assert_eq!(staged, 1, "{step}: kept for the next run to complete");
+        }
+        let again = ingest(&inbox, &lake, None);
+        assert!(again.status.success(), "{step}");
+        assert_eq!(content(&lake), expected, "{step}");
+        assert_eq!(parquet_files(&lake).len(), parquet_files(&whole).len());
+    }
+}
+
+#[test]
+fn a_damaged_partition_file_is_named_as_bad_data_not_a_bug() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    assert!(ingest(&inbox(dir.path()), &lake, None).status.success());
+    let l = lake.to_str().unwrap();
+    for (table, family, damage) in [
+        ("dialogues", "queue", "truncated"),
+        ("calls", "calls", "overwritten"),
+    ] {
+        let file = (parquet_files(&lake).into_keys())
+            .find(|p| p.starts_with(table))
+            .unwrap();
+        let path = lake.join(&file);
+        let bytes = std::fs::read(&path).unwrap();
+        match damage {
+            "truncated" => std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap(),
+            _ => std::fs::write(&path, vec![b'x'; bytes.len()]).unwrap(),
+        }
+        let out = run(&["metrics", family, "--lake", l]);
+        assert_eq!(out.status.code(), Some(1), "{table}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "{}: not a readable partition file",
+                path.display()
+            )),
+            "{table}: {stderr}"
         );
     }
 }

@@ -38,12 +38,19 @@ struct Journal {
 }
 
 /// Test hooks at each step of a run (`locked`, `batch:N`, `staged`, `journaled`,
-/// `renamed:N`): `CXKPI_CRASH_AT=STEP` aborts the process there, as `kill -9` would, and
+/// `renamed:N`): `CXKPI_CRASH_AT=STEP` aborts the process there, as `kill -9` would,
+/// `CXKPI_FAIL_AT=STEP` fails the run there with an I/O error, as a full disk would, and
 /// `CXKPI_PAUSE_AT=STEP:MILLIS` sleeps there, so the tests can prove the commit protocol
 /// and overlap runs in every phase.
-pub(super) fn crash_point(step: &str) {
+pub(super) fn crash_point(step: &str) -> Result<()> {
     if std::env::var("CXKPI_CRASH_AT").is_ok_and(|v| v == step) {
         std::process::abort();
+    }
+    if std::env::var("CXKPI_FAIL_AT").is_ok_and(|v| v == step) {
+        return Err(Error::io(
+            Path::new(step),
+            std::io::Error::other("failure injected by CXKPI_FAIL_AT"),
+        ));
     }
     if let Ok(v) = std::env::var("CXKPI_PAUSE_AT") {
         if let Some(ms) = v
@@ -54,18 +61,34 @@ pub(super) fn crash_point(step: &str) {
             std::thread::sleep(std::time::Duration::from_millis(ms));
         }
     }
+    Ok(())
 }
 
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
+/// Writes `bytes` to `path` through a synced temporary file and a rename; a failed write
+/// leaves no temporary file.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    {
+    let written = (|| {
         use std::io::Write;
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
+        std::fs::rename(&tmp, path).map_err(io(path))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path).map_err(io(path))
+    written
+}
+
+/// After the run `run_id` failed (an error, not a crash): drops its staging if it failed
+/// before its commit point, so a run that filled the disk gives the space back at once
+/// rather than at the next run. A journal means the run committed (or an earlier run's
+/// recovery failed): everything is then left for the next run's [`recover`].
+pub(super) fn abandon(root: &Path, run_id: &str) {
+    if !meta_dir(root).join("journal.json").exists() {
+        let _ = Staging::new(run_id).discard(root);
+    }
 }
 
 /// Finishes a committed run a crash interrupted, and drops the staging of uncommitted ones.
@@ -100,7 +123,7 @@ fn apply(root: &Path, j: &Journal) -> Result<()> {
             }
             std::fs::rename(&from, &to).map_err(io(&to))?;
         }
-        crash_point(&format!("renamed:{}", i + 1));
+        crash_point(&format!("renamed:{}", i + 1))?;
     }
     for r in &j.removals {
         let p = root.join(r);
@@ -207,7 +230,7 @@ impl Staging {
         }
         write_atomic(&path, &bytes)?;
         renames.push((staged_manifest, "_cxkpi/manifest.json".into()));
-        crash_point("staged");
+        crash_point("staged")?;
         let journal = Journal {
             run_id: self.run_id,
             renames,
@@ -216,7 +239,7 @@ impl Staging {
         let journal_bytes =
             serde_json::to_vec_pretty(&journal).map_err(|e| Error::Usage(e.to_string()))?;
         write_atomic(&meta_dir(root).join("journal.json"), &journal_bytes)?;
-        crash_point("journaled");
+        crash_point("journaled")?;
         recover(root)?;
         Ok(())
     }

@@ -17,7 +17,7 @@ use arrow::array::{AsArray, RecordBatch};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::commit::{crash_point, recover, Staging};
+use super::commit::{abandon, crash_point, recover, Staging};
 use super::hold::{Held, ToWrite};
 use super::lock::LakeLock;
 use super::manifest::{format_name, hash_file, load_manifest, FileEntry, Manifest};
@@ -138,11 +138,16 @@ pub fn new_run_id() -> String {
         + &format!("-{}", std::process::id())
 }
 
-/// Ingests the files under `paths` into the lake whose lock is held.
+/// Ingests the files under `paths` into the lake whose lock is held. A run that fails
+/// leaves the lake as it was and, when it failed before its commit, no staged files.
 pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result<IngestReport> {
+    ingest_run(lock, paths, opts).inspect_err(|_| abandon(lock.root(), &lock.holder.run_id))
+}
+
+fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result<IngestReport> {
     let started = std::time::Instant::now();
     let root = lock.root();
-    crash_point("locked");
+    crash_point("locked")?;
     let mut report = IngestReport {
         run_id: lock.holder.run_id.clone(),
         recovered_previous_run: recover(root)?,
@@ -217,7 +222,7 @@ pub fn ingest(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
                 &mut report,
             )?;
             report.batches += 1;
-            crash_point(&format!("batch:{}", report.batches));
+            crash_point(&format!("batch:{}", report.batches))?;
         }
         // No other family's batch reaches into this one's partitions.
         let held = run.held.drain();

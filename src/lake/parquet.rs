@@ -16,7 +16,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::{io, LakeTable};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::table::{self, TableDef};
 
 /// Partitions smaller than this (in Arrow memory) are written uncompressed. Reading a
@@ -85,9 +85,10 @@ pub(super) fn write_parquet(
         .map(|c| c.to_data().get_slice_memory_size().unwrap_or(usize::MAX))
         .fold(0usize, usize::saturating_add);
     let props = writer_props(run_id, table, bytes)?;
-    let mut w = ArrowWriter::try_new(file, schema, Some(props))?;
-    w.write(batch)?;
-    w.close()?;
+    let written = |e| Error::parquet_write(path, e);
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(written)?;
+    w.write(batch).map_err(written)?;
+    w.close().map_err(written)?;
     Ok(())
 }
 
@@ -128,12 +129,14 @@ pub(super) fn read_parquet_columns(
     // A small file is read whole, in one call: read through the file, the reader asks for
     // the footer, then each column chunk, each a system call, and over five years of small
     // days those calls were a third of a query's time.
-    if size <= READ_WHOLE_BYTES {
+    let read = if size <= READ_WHOLE_BYTES {
         let mut buf = Vec::with_capacity(size as usize);
         std::io::Read::read_to_end(&mut &file, &mut buf).map_err(io(path))?;
-        return read_columns(bytes::Bytes::from(buf), def, scope, nulls);
-    }
-    read_columns(file, def, scope, nulls)
+        read_columns(bytes::Bytes::from(buf), def, scope, nulls)
+    } else {
+        read_columns(file, def, scope, nulls)
+    };
+    read.map_err(|e| Error::lake_file(path, e))
 }
 
 /// Files up to this size are read whole (see [`read_parquet_columns`]); larger ones by

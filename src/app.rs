@@ -256,6 +256,17 @@ fn load<T>(
 }
 
 /// "12 Dialpad, 3 Samespace": the files passed over, by vendor.
+/// The warning for files read again because partitions of theirs were gone from the lake.
+fn note_restored(r: &crate::lake::IngestReport, notes: &Notes) {
+    if let Some(p) = &r.first_missing_partition {
+        notes.warn(&format!(
+            "{} unchanged file(s) read again: partitions holding their rows were gone from \
+             the lake (the first: {p}, deleted outside cxkpi?); they are whole again",
+            r.files_restored
+        ));
+    }
+}
+
 /// The note for a lake found inside an inbox and passed over.
 fn lake_skipped(lake: &std::path::Path) -> String {
     format!(
@@ -399,6 +410,7 @@ fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
     if r.recovered_previous_run {
         notes.note("completed the commit of a previous run that was interrupted");
     }
+    note_restored(&r, notes);
     if r.keyless > 0 {
         notes.warn(&format!(
             "{} record(s) without their key were left out of the lake; the first: {}",
@@ -478,6 +490,7 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
     for lake in &report.lakes_skipped {
         notes.note(&lake_skipped(std::path::Path::new(lake)));
     }
+    note_restored(&report, notes);
     notes.note(&format!(
         "ingest: {} file(s) ingested, {} unchanged, {} rejected",
         report.files_ingested,

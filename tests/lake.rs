@@ -186,6 +186,24 @@ fn a_run_that_fails_leaves_the_lake_as_before_and_its_staging_gone() {
 }
 
 #[test]
+fn partitions_deleted_outside_cxkpi_are_whole_again_after_the_next_ingest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (inbox, lake) = (inbox(dir.path()), dir.path().join("lake"));
+    assert!(ingest(&inbox, &lake, None).status.success());
+    let expected = content(&lake);
+    // A day of conversations (its intents stay), and a child table whole.
+    std::fs::remove_dir_all(lake.join("bot_conversations/dt=2024-03-30")).unwrap();
+    std::fs::remove_dir_all(lake.join("csat_answers")).unwrap();
+    let out = ingest(&inbox, &lake, None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("unchanged file(s) read again"), "{stderr}");
+    assert_eq!(content(&lake), expected);
+    let again = ingest(&inbox, &lake, None);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to ingest"));
+}
+
+#[test]
 fn a_damaged_partition_file_is_named_as_bad_data_not_a_bug() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");

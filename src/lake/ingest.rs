@@ -86,6 +86,10 @@ pub struct IngestReport {
     pub files_seen: usize,
     pub files_ingested: usize,
     pub files_unchanged: usize,
+    /// Unchanged files read again because a partition holding their rows was gone from
+    /// the lake; the first such partition.
+    pub files_restored: usize,
+    pub first_missing_partition: Option<String>,
     pub files_rejected: Vec<(String, String)>,
     /// Other cxkpi lakes found below the paths and passed over (see `source::Discovered`);
     /// the run's own lake, when it lies inside the inbox, is passed over unlisted.
@@ -123,7 +127,13 @@ type Scanned = (
     String,
     Arc<OnceLock<source::Digest>>,
     Option<Result<Option<Vendor>>>,
+    Option<String>,
 );
+
+/// Whether the lake holds the partition `table/dt=…` of a manifest entry.
+fn partition_exists(root: &Path, partition: &str) -> bool {
+    root.join(partition).join(super::PART_FILE).exists()
+}
 
 /// The new or changed files of a run, by family, and what is known of each.
 struct Plan {
@@ -171,6 +181,7 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
         fresh,
         mut identity,
     } = plan(
+        root,
         &candidates,
         &manifest,
         opts.on_bad,
@@ -283,6 +294,7 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
 /// Which files are new or changed, and of which format: the known ones hashed and the rest
 /// sniffed in parallel, decided in order.
 fn plan(
+    root: &Path,
     candidates: &[Candidate],
     manifest: &Manifest,
     on_bad: OnBadFile,
@@ -299,17 +311,30 @@ fn plan(
             let key = c.path.to_string_lossy().into_owned();
             let digest = OnceLock::new();
             let mut unchanged = false;
+            let mut missing = None;
             if let Some(e) = manifest.files.get(&key) {
                 let (size, hash) = hash_file(&c.path)?;
                 unchanged = e.size == size && e.hash == hash;
                 let _ = digest.set((size, hash));
+                // A partition of the file gone from the lake (deleted by hand, or lost
+                // with a disk): the file is read again, as if it had changed, and so is
+                // every other file with rows there, so the partition is whole again.
+                missing = unchanged
+                    .then(|| e.partitions.iter().find(|p| !partition_exists(root, p)))
+                    .flatten()
+                    .cloned();
+                unchanged &= missing.is_none();
             }
             let sniffed = (!unchanged).then(|| source::sniff(c));
-            Ok((key, Arc::new(digest), sniffed))
+            Ok((key, Arc::new(digest), sniffed, missing))
         })
         .collect();
     for (c, scan) in candidates.iter().zip(scanned) {
-        let (key, digest, sniffed) = scan?;
+        let (key, digest, sniffed, missing) = scan?;
+        if let Some(partition) = missing {
+            report.files_restored += 1;
+            report.first_missing_partition.get_or_insert(partition);
+        }
         let Some(sniffed) = sniffed else {
             report.files_unchanged += 1;
             continue;

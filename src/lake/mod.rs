@@ -135,8 +135,11 @@ pub fn lake_table(name: &str) -> Option<&'static LakeTable> {
 // Manifest and journal
 // ---------------------------------------------------------------------------------------
 
+/// The one file of a partition directory.
+const PART_FILE: &str = "part-00000.parquet";
+
 fn partition_file(table: &str, dt: &str) -> String {
-    format!("{table}/dt={dt}/part-00000.parquet")
+    format!("{table}/dt={dt}/{PART_FILE}")
 }
 
 /// The name of the lake's own directory (manifest, lock, journal, staging): it marks a

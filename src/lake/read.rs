@@ -53,7 +53,7 @@ pub(super) fn partition_files(root: &Path, table: &str) -> Result<Vec<(String, P
         let entry = entry.map_err(io(&dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(dt) = name.strip_prefix("dt=") {
-            let f = entry.path().join("part-00000.parquet");
+            let f = entry.path().join(super::PART_FILE);
             if f.exists() {
                 out.push((dt.to_string(), f));
             }

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """`cxkpi sql` against `cxkpi metrics --lake`, on DuckDB and on Spark (local mode).
 
-Generates a lake of all four vendors across two DST changes (Europe, 2024-10-27; US,
-2024-11-03), defines its tables with `cxkpi ddl`, and for every case (a family, a view and
-options: totals, buckets in DST zones, breakdowns, ranges, thresholds) runs the rendered SQL
-and compares its rows, in order, with `cxkpi metrics --lake … --format csv`: same columns,
-same keys, numbers within 1e-9. On Spark it also checks that no plan holds a Cartesian
+Generates a lake of all four vendors across three DST changes (Europe, 2024-10-27; US,
+2024-11-03; Brazil, 2018-11-04, whose day began at 01:00), defines its tables with
+`cxkpi ddl`, and for every case (a family, a view and options: totals, buckets in DST
+zones, breakdowns, ranges, thresholds) runs the rendered SQL and compares its rows, in
+order, with `cxkpi metrics --lake … --format csv`: same columns, same keys, numbers within
+1e-9. On Spark it also checks that no plan holds a Cartesian
 product or a nested-loop join. One Spark session serves every case.
 
 Last, sums past 2^63 (tests/fixtures/bad/ultimate_counts_past_i64.ndjson, which
@@ -46,6 +47,10 @@ CASES = [
     ["queue", "--sla-threshold", "30", "--quick-drop-threshold", "20", "--service-level", "v1,v2,v3,v4,v5,v6",
      "--interval", "1d", "--tz", "America/New_York"],
     ["queue", "--direction", "all", "--by", "direction,outcome", "--from", "2024-10-24", "--to", "2024-10-29"],
+    # Brazil's DST of 2018 began at midnight: 2018-11-04 00:00 did not exist, the day began at 01:00.
+    ["queue", "--interval", "1d", "--tz", "America/Sao_Paulo", "--direction", "all",
+     "--from", "2018-11-01", "--to", "2018-11-07"],
+    ["queue", "--interval", "1h", "--tz", "America/Sao_Paulo", "--from", "2018-11-03T20:00", "--to", "2018-11-04T04:00"],
     ["calls"],
     ["calls", "--interval", "1d", "--tz", TZ, "--by", "direction"],
     ["calls", "--interval", "30m", "--tz", TZ, "--from", "2024-10-27", "--to", "2024-10-28"],
@@ -117,6 +122,8 @@ def make_lake(cxkpi, tmp):
     run(cxkpi, "-q", "generate", "ultimate", "--out", str(inbox / "u"), "--per-day", "300", "--seed", "42", *DAYS)
     run(cxkpi, "-q", "generate", "dialpad", "--out", str(inbox / "d"), "--per-day", "120", "--seed", "11", *DAYS)
     run(cxkpi, "-q", "generate", "anywhere365", "--out", str(inbox / "a"), "--per-day", "300", "--seed", "3", *DAYS)
+    run(cxkpi, "-q", "generate", "anywhere365", "--out", str(inbox / "a2018"), "--per-day", "200", "--seed", "4",
+        "--days", "4", "--start", "2018-11-02")
     run(cxkpi, "-q", "generate", "samespace", "--out", str(inbox / "s"), "--per-day", "300", "--seed", "3", *DAYS)
     run(cxkpi, "-q", "ingest", str(inbox), "--lake", str(lake))
     # A lake of one vendor: its DDL must define the other tables too (empty).

@@ -305,6 +305,14 @@ fn plan(
     // Each file's digest: taken here for a path the lake has seen (to tell whether it
     // changed), by the read for a new path (from the bytes it parses).
     let mut identity = HashMap::new();
+    // The partitions the manifest lists that are gone from the lake, each looked for once
+    // (20,000 one-record files list the same few days).
+    let listed: BTreeSet<&str> = (manifest.files.values())
+        .flat_map(|e| e.partitions.iter().map(String::as_str))
+        .collect();
+    let gone: HashSet<&str> = (listed.into_par_iter())
+        .filter(|p| !partition_exists(root, p))
+        .collect();
     let scanned: Vec<Result<Scanned>> = candidates
         .par_iter()
         .map(|c| {
@@ -320,7 +328,7 @@ fn plan(
                 // with a disk): the file is read again, as if it had changed, and so is
                 // every other file with rows there, so the partition is whole again.
                 missing = unchanged
-                    .then(|| e.partitions.iter().find(|p| !partition_exists(root, p)))
+                    .then(|| e.partitions.iter().find(|p| gone.contains(p.as_str())))
                     .flatten()
                     .cloned();
                 unchanged &= missing.is_none();

@@ -11,7 +11,6 @@ pub mod json;
 pub mod samespace;
 pub mod ultimate;
 
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -127,7 +126,11 @@ fn is_lake(dir: &Path) -> bool {
 /// A walk of one directory given on the command line.
 #[derive(Default)]
 struct Walk {
-    found: BTreeSet<PathBuf>,
+    /// In sorted path order without a sort: each directory's entries are taken in name
+    /// order, depth first, which is the order paths compare in (component by component).
+    /// (A set of paths sorted them by comparing components, a third of a re-run's time over
+    /// 20,000 files.)
+    found: Vec<PathBuf>,
     lakes: Vec<PathBuf>,
     /// Directories walked, by their canonical path.
     walked: std::collections::HashSet<PathBuf>,
@@ -145,7 +148,7 @@ impl Walk {
         for entry in std::fs::read_dir(dir).map_err(io)? {
             entries.push(entry.map_err(io)?);
         }
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort_by_cached_key(|e| e.file_name());
         for entry in entries {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -159,7 +162,7 @@ impl Walk {
             let is_dir = kind.is_dir()
                 || (kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()));
             if !is_dir {
-                self.found.insert(path);
+                self.found.push(path);
             } else if is_lake(&path) {
                 self.lakes.push(path);
             } else {
@@ -1242,6 +1245,33 @@ mod tests {
         let full = enc.finish().unwrap();
         std::fs::write(&bad, &full[..full.len() / 2]).unwrap();
         assert!(matches!(load(&bad), Err(Error::Data { .. })));
+    }
+
+    #[test]
+    fn a_walk_finds_files_in_sorted_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // Names whose order as paths differs from their order as strings ("a/…" sorts
+        // before "a-b" as a path, after it as text) and a bare and a nested file.
+        for f in [
+            "a/z.json",
+            "a/b/c.json",
+            "a-b.json",
+            "a.json",
+            "B/x.json",
+            "b.json",
+        ] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "{}").unwrap();
+        }
+        let found: Vec<PathBuf> = (discover(&[dir.path().to_path_buf()]).unwrap().candidates)
+            .into_iter()
+            .map(|c| c.path)
+            .collect();
+        let mut sorted = found.clone();
+        sorted.sort();
+        assert_eq!(found.len(), 6);
+        assert_eq!(found, sorted);
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     serde_json::to_string_pretty(&i).map_err(|e| Error::Internal(e.to_string()))?
                         + "\n"
                 }
-                _ => crate::inspect::render_text(&i),
+                _ => crate::inspect::render_text(&i, a.all),
             };
             print_bytes(text.as_bytes())?;
             // Findings are warnings; a file that could not be read makes the exit code 4.

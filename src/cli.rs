@@ -88,6 +88,12 @@ pub struct InspectArgs {
     /// table (text for a terminal) or json.
     #[arg(long, value_parser = ["table", "json"], default_value = "table")]
     pub format: String,
+
+    /// List every file in the text form: past 40 files it shows one line per format
+    /// (vendor, report, framing), naming only the files that could not be read or were
+    /// passed over. The JSON form always lists every file.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

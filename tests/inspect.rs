@@ -246,3 +246,42 @@ fn an_unreadable_file_makes_the_exit_code_4() {
     assert_eq!(code, Some(4));
     assert!(!v["files"][0]["error"].is_null());
 }
+
+#[test]
+fn a_large_inbox_is_summarized_by_format_naming_only_the_files_in_trouble() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for i in 0..45 {
+        let line = format!(
+            r#"{{"id":"d{i}","startTimestamp":"2024-03-{:02}T10:00:00Z","Outcome":"Accepted"}}"#,
+            1 + i % 28
+        );
+        std::fs::write(d.join(format!("dialogues_{i:02}.json")), line + "\n").unwrap();
+    }
+    std::fs::write(d.join("zz-broken.json"), "{\"id\":").unwrap();
+    std::fs::write(d.join("zz-notes.txt"), "not json").unwrap();
+    let path = d.to_str().unwrap();
+    let text = String::from_utf8(run(&["inspect", path]).stdout).unwrap();
+    assert!(
+        text.contains("Files (47, by format; --all lists each file)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  Anywhere365 · NDJSON: 45 file(s)\n      45 record(s), 0 without key · \
+             2024-03-01T10:00:00+00:00 → 2024-03-28T10:00:00+00:00\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("zz-broken.json\n      could not be read"),
+        "{text}"
+    );
+    assert!(text.contains("zz-notes.txt\n      passed over"), "{text}");
+    assert!(!text.contains("dialogues_07.json"), "{text}");
+    let all = String::from_utf8(run(&["inspect", path, "--all"]).stdout).unwrap();
+    assert!(all.starts_with("Files (47)\n"), "{all}");
+    assert!(all.contains("dialogues_07.json\n      Anywhere365 · NDJSON · 1 record(s)"));
+    let (_, v, _) = inspect_json(path);
+    assert_eq!(v["files"].as_array().unwrap().len(), 47);
+}

@@ -333,28 +333,85 @@ pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
     })
 }
 
-/// The inspection as text for a terminal.
-pub fn render_text(i: &Inspection) -> String {
-    let mut out = format!("Files ({})\n", i.files.len());
+/// Up to this many files the text lists each; more are summarized by format (a five-year
+/// inbox has thousands), unless every file is asked for.
+pub const LIST_FILES_UP_TO: usize = 40;
+
+/// What files of one format hold: a listed file's line, or a summary line's.
+#[derive(Default)]
+struct Held<'a> {
+    files: usize,
+    records: usize,
+    keyless: usize,
+    /// RFC 3339 in UTC, so they order as text (a fraction of a second is written only when
+    /// there is one, and the `+` after whole seconds sorts before its `.`).
+    first: Option<&'a str>,
+    last: Option<&'a str>,
+}
+
+impl<'a> Held<'a> {
+    fn add(&mut self, f: &'a FileInfo) {
+        self.files += 1;
+        self.records += f.records.unwrap_or(0);
+        self.keyless += f.keyless.unwrap_or(0);
+        let (first, last) = (f.first.as_deref(), f.last.as_deref());
+        self.first = self.first.into_iter().chain(first).min();
+        self.last = self.last.into_iter().chain(last).max();
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} record(s), {} without key · {} → {}",
+            self.records,
+            self.keyless,
+            self.first.unwrap_or("–"),
+            self.last.unwrap_or("–"),
+        )
+    }
+}
+
+/// A readable file's format: vendor, report, framing, gzip.
+fn format_of(f: &FileInfo) -> String {
+    format!(
+        "{}{} · {}{}",
+        f.vendor.unwrap_or("?"),
+        f.report.map(|r| format!(" {r}")).unwrap_or_default(),
+        f.framing.unwrap_or("?"),
+        if f.gzip { ", gzip" } else { "" },
+    )
+}
+
+/// The inspection as text for a terminal: every file when `all` or when there are at most
+/// [`LIST_FILES_UP_TO`], else one line per format, with the files that could not be read
+/// or were passed over still named one by one.
+pub fn render_text(i: &Inspection, all: bool) -> String {
+    let list = all || i.files.len() <= LIST_FILES_UP_TO;
+    let mut out = match list {
+        true => format!("Files ({})\n", i.files.len()),
+        false => format!(
+            "Files ({}, by format; --all lists each file)\n",
+            i.files.len()
+        ),
+    };
+    let mut formats: std::collections::BTreeMap<String, Held> = Default::default();
     for f in &i.files {
-        out += &format!("  {}\n", f.path);
         match (&f.error, &f.skipped) {
-            (Some(e), _) => out += &format!("      could not be read: {e}\n"),
-            (None, Some(why)) => out += &format!("      passed over: {why}\n"),
-            (None, None) => {
-                out += &format!(
-                    "      {}{} · {}{} · {} record(s), {} without key · {} → {}\n",
-                    f.vendor.unwrap_or("?"),
-                    f.report.map(|r| format!(" {r}")).unwrap_or_default(),
-                    f.framing.unwrap_or("?"),
-                    if f.gzip { ", gzip" } else { "" },
-                    f.records.unwrap_or(0),
-                    f.keyless.unwrap_or(0),
-                    f.first.as_deref().unwrap_or("–"),
-                    f.last.as_deref().unwrap_or("–"),
-                )
+            (Some(e), _) => out += &format!("  {}\n      could not be read: {e}\n", f.path),
+            (None, Some(why)) => out += &format!("  {}\n      passed over: {why}\n", f.path),
+            (None, None) if list => {
+                let mut held = Held::default();
+                held.add(f);
+                out += &format!("  {}\n      {} · {}\n", f.path, format_of(f), held.line());
             }
+            (None, None) => formats.entry(format_of(f)).or_default().add(f),
         }
+    }
+    for (format, held) in &formats {
+        out += &format!(
+            "  {format}: {} file(s)\n      {}\n",
+            held.files,
+            held.line()
+        );
     }
     out += &format!("\nTables ({})\n", i.tables.len());
     for t in &i.tables {

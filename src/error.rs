@@ -94,6 +94,20 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The I/O error a Parquet error carries (parquet-rs wraps the reader's and writer's I/O
+/// failures as `External`), or the Parquet error itself.
+fn io_inside(
+    e: parquet::errors::ParquetError,
+) -> std::result::Result<std::io::Error, parquet::errors::ParquetError> {
+    match e {
+        parquet::errors::ParquetError::External(inner) => inner
+            .downcast::<std::io::Error>()
+            .map(|e| *e)
+            .map_err(parquet::errors::ParquetError::External),
+        e => Err(e),
+    }
+}
+
 /// Exit codes of the `cxkpi` binary.
 pub mod exit {
     /// Everything worked.
@@ -135,13 +149,10 @@ impl Error {
     /// error, anything else a damaged file (exit 1, not a bug), both naming the file.
     pub fn lake_file(path: &Path, e: Error) -> Self {
         let message = match e {
-            Error::Parquet(parquet::errors::ParquetError::External(inner)) => {
-                match inner.downcast::<std::io::Error>() {
-                    Ok(source) => return Error::io(path, *source),
-                    Err(inner) => inner.to_string(),
-                }
-            }
-            Error::Parquet(e) => e.to_string(),
+            Error::Parquet(e) => match io_inside(e) {
+                Ok(source) => return Error::io(path, source),
+                Err(e) => e.to_string(),
+            },
             Error::Arrow(e) => e.to_string(),
             other => return other,
         };
@@ -157,14 +168,9 @@ impl Error {
     /// An error of the Parquet writer on `path`: a failed write (a full disk) is an I/O
     /// error naming the file; anything else is a bug.
     pub fn parquet_write(path: &Path, e: parquet::errors::ParquetError) -> Self {
-        match e {
-            parquet::errors::ParquetError::External(inner) => {
-                match inner.downcast::<std::io::Error>() {
-                    Ok(source) => Error::io(path, *source),
-                    Err(inner) => Error::Parquet(parquet::errors::ParquetError::External(inner)),
-                }
-            }
-            e => Error::Parquet(e),
+        match io_inside(e) {
+            Ok(source) => Error::io(path, source),
+            Err(e) => Error::Parquet(e),
         }
     }
 

@@ -139,22 +139,15 @@ fn an_inbox_with_linked_folders_and_its_own_lake_reads_every_export_once() {
     let text = String::from_utf8_lossy(&inspect.stdout);
     assert!(text.contains("passed over: a cxkpi lake"), "{text}");
 
-    // The lake named as an input: an error that says how to read it.
-    let named = run(&["metrics", "bot", lake_arg]);
-    assert_eq!(named.status.code(), Some(2));
-    assert!(
-        stderr(&named).contains("read it with --lake"),
-        "{}",
-        stderr(&named)
-    );
-
-    // A dangling link is a file that cannot be read, named.
+    // The lake named as an input: an error that says how to read it; a dangling link: a
+    // file that cannot be read, named.
     symlink(dir.path().join("gone"), inbox.join("dangling.json")).unwrap();
-    let dangling = run(&["metrics", "bot", inbox_arg]);
-    assert_eq!(dangling.status.code(), Some(3));
-    assert!(
-        stderr(&dangling).contains("dangling.json"),
-        "{}",
-        stderr(&dangling)
-    );
+    for (input, code, says) in [
+        (lake_arg, 2, "read it with --lake"),
+        (inbox_arg, 3, "dangling.json"),
+    ] {
+        let out = run(&["metrics", "bot", input]);
+        assert_eq!(out.status.code(), Some(code), "{input}");
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
 }

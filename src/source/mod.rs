@@ -142,8 +142,9 @@ impl Walk {
         if !self.walked.insert(std::fs::canonicalize(dir).map_err(io)?) {
             return Ok(());
         }
-        // Sorted, so that which of two links to one directory is walked does not depend on
-        // the order the file system lists them in.
+        // By name: the files come out in path order (see `found`), and which of two links
+        // to one directory is walked does not depend on the order the file system lists
+        // them in.
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             entries.push(entry.map_err(io)?);

@@ -151,3 +151,20 @@ fn an_inbox_with_linked_folders_and_its_own_lake_reads_every_export_once() {
         assert!(stderr(&out).contains(says), "{}", stderr(&out));
     }
 }
+
+/// An export saved by Windows PowerShell 5 (`>` writes UTF-16 with a byte-order mark) reads
+/// as the UTF-8 original does.
+#[test]
+fn an_export_saved_as_utf16_reads_as_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = "data-samples/anywhere365/dialogues_2024-03-31.json";
+    let text = std::fs::read_to_string(original).unwrap();
+    let utf16: Vec<u8> = std::iter::once(0xFEFF_u16)
+        .chain(text.encode_utf16())
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let copy = dir.path().join("dialogues_2024-03-31.json");
+    std::fs::write(&copy, utf16).unwrap();
+    let args = |p: &str| run_ok(&["metrics", "queue", p, "--format", "csv"]).stdout;
+    assert_eq!(args(copy.to_str().unwrap()), args(original));
+}

@@ -250,7 +250,7 @@ impl Bytes {
 }
 
 /// Reads a file whole, gunzipping it when it starts with the gzip magic bytes (whatever
-/// its name), and dropping a UTF-8 byte-order mark. Large plain files are memory-mapped;
+/// its name), turning UTF-16 text into UTF-8, and dropping a byte-order mark. Large plain files are memory-mapped;
 /// like every reader of a mapped file, a run must not race a writer truncating it.
 pub fn load(path: &Path) -> Result<Bytes> {
     load_digested(path, None)
@@ -297,6 +297,10 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
     } else {
         bytes
     };
+    let bytes = match utf16_order(&bytes) {
+        Some(big_endian) => Bytes::Owned(utf16_to_utf8(path, &bytes, big_endian)?),
+        None => bytes,
+    };
     Ok(match bytes {
         Bytes::Mapped(m, _) if m.starts_with(&[0xEF, 0xBB, 0xBF]) => Bytes::Mapped(m, 3),
         Bytes::Owned(mut v) if v.starts_with(&[0xEF, 0xBB, 0xBF]) => {
@@ -305,6 +309,64 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
         }
         b => b,
     })
+}
+
+/// Whether `bytes` are UTF-16 text, and then whether big-endian: by its byte-order mark, or
+/// without one by the zero byte beside the first character, which in JSON is ASCII (RFC
+/// 4627, section 3). Why: Windows PowerShell 5 writes UTF-16 with `>` and `Out-File`, so an
+/// export saved by a script there arrives that way.
+fn utf16_order(bytes: &[u8]) -> Option<bool> {
+    match bytes {
+        // Not UTF-32LE's mark (FF FE 00 00): its first character would be a zero.
+        [0xFF, 0xFE, a, b, ..] if (*a, *b) != (0, 0) => Some(false),
+        [0xFF, 0xFE] => Some(false),
+        [0xFE, 0xFF, ..] => Some(true),
+        [0, b, ..] if *b != 0 => Some(true),
+        [a, 0, ..] if *a != 0 => Some(false),
+        _ => None,
+    }
+}
+
+/// UTF-16 text as UTF-8 (a byte-order mark becomes UTF-8's, which the caller drops). An
+/// odd length or a lone surrogate is an error at its place in the file.
+fn utf16_to_utf8(path: &Path, bytes: &[u8], big_endian: bool) -> Result<Vec<u8>> {
+    let units = bytes.chunks_exact(2).map(|u| match big_endian {
+        true => u16::from_be_bytes([u[0], u[1]]),
+        false => u16::from_le_bytes([u[0], u[1]]),
+    });
+    let mut out = String::with_capacity(bytes.len() / 2);
+    let (mut line, mut column, mut offset) = (1, 1, 0);
+    for c in char::decode_utf16(units) {
+        let Ok(c) = c else {
+            return Err(Error::Data {
+                location: Location {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    offset,
+                },
+                message: "invalid UTF-16 (a lone surrogate) in a UTF-16 file".into(),
+            });
+        };
+        out.push(c);
+        offset += 2 * c.len_utf16();
+        (line, column) = match c {
+            '\n' => (line + 1, 1),
+            _ => (line, column + 1),
+        };
+    }
+    if bytes.len() % 2 == 1 {
+        return Err(Error::Data {
+            location: Location {
+                path: path.to_path_buf(),
+                line,
+                column,
+                offset,
+            },
+            message: "a UTF-16 file with an odd number of bytes (truncated?)".into(),
+        });
+    }
+    Ok(out.into_bytes())
 }
 
 /// How many bytes of content a file holds: its size, or for a gzip file the size its
@@ -1246,6 +1308,52 @@ mod tests {
         let full = enc.finish().unwrap();
         std::fs::write(&bad, &full[..full.len() / 2]).unwrap();
         assert!(matches!(load(&bad), Err(Error::Data { .. })));
+    }
+
+    #[test]
+    fn utf16_files_read_as_their_utf8_text() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "{\"id\":\"é→𝄞\"}\n{\"id\":\"b\"}\n";
+        let utf16 = |big: bool, bom: bool| -> Vec<u8> {
+            let units = (bom.then_some(0xFEFF_u16).into_iter()).chain(text.encode_utf16());
+            units
+                .flat_map(|u| match big {
+                    true => u.to_be_bytes(),
+                    false => u.to_le_bytes(),
+                })
+                .collect()
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&utf16(false, true)).unwrap();
+        let variants = [
+            utf16(false, true),
+            utf16(true, true),
+            utf16(false, false),
+            utf16(true, false),
+            gz.finish().unwrap(),
+        ];
+        for (i, bytes) in variants.iter().enumerate() {
+            let p = dir.path().join(format!("{i}.json"));
+            std::fs::write(&p, bytes).unwrap();
+            assert_eq!(&*load(&p).unwrap(), text.as_bytes(), "variant {i}");
+        }
+        // A lone surrogate (after the mark, `{` and `"`), and an odd length: located.
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, b"\xff\xfe{\0\"\0\0\xd8").unwrap();
+        let e = load(&bad).err().unwrap().to_string();
+        assert!(
+            e.ends_with(
+                "bad.json:1:4 (byte 6): invalid UTF-16 (a lone surrogate) in a UTF-16 file"
+            ),
+            "{e}"
+        );
+        std::fs::write(&bad, &variants[0][..7]).unwrap();
+        let e = load(&bad).err().unwrap().to_string();
+        assert!(
+            e.contains("bad.json:1:4 (byte 6): a UTF-16 file with an odd number"),
+            "{e}"
+        );
     }
 
     #[test]

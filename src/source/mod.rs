@@ -336,17 +336,19 @@ fn utf16_to_utf8(path: &Path, bytes: &[u8], big_endian: bool) -> Result<Vec<u8>>
     });
     let mut out = String::with_capacity(bytes.len() / 2);
     let (mut line, mut column, mut offset) = (1, 1, 0);
+    let failed = |line, column, offset, message: &str| Error::Data {
+        location: Location {
+            path: path.to_path_buf(),
+            line,
+            column,
+            offset,
+        },
+        message: message.into(),
+    };
     for c in char::decode_utf16(units) {
         let Ok(c) = c else {
-            return Err(Error::Data {
-                location: Location {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    offset,
-                },
-                message: "invalid UTF-16 (a lone surrogate) in a UTF-16 file".into(),
-            });
+            let lone = "invalid UTF-16 (a lone surrogate) in a UTF-16 file";
+            return Err(failed(line, column, offset, lone));
         };
         out.push(c);
         offset += 2 * c.len_utf16();
@@ -356,15 +358,8 @@ fn utf16_to_utf8(path: &Path, bytes: &[u8], big_endian: bool) -> Result<Vec<u8>>
         };
     }
     if bytes.len() % 2 == 1 {
-        return Err(Error::Data {
-            location: Location {
-                path: path.to_path_buf(),
-                line,
-                column,
-                offset,
-            },
-            message: "a UTF-16 file with an odd number of bytes (truncated?)".into(),
-        });
+        let odd = "a UTF-16 file with an odd number of bytes (truncated?)";
+        return Err(failed(line, column, offset, odd));
     }
     Ok(out.into_bytes())
 }

@@ -217,3 +217,30 @@ fn a_long_range_is_shown_by_week_and_options_are_checked() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The `<rect>` elements (bars, and the chart's background) of the figure `id` of a page.
+fn rects_of(page: &str, id: &str) -> usize {
+    let start = page.find(&format!("<figure id=\"{id}\"")).unwrap();
+    let end = start + page[start..].find("</figure>").unwrap();
+    page[start..end].matches("<rect").count()
+}
+
+#[test]
+fn counts_over_many_buckets_are_drawn_as_lines_not_slivers_of_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("a");
+    let inbox = inbox.to_str().unwrap();
+    let gen = ["-q", "generate", "anywhere365", "--out", inbox, "--plain"];
+    ok(&[&gen[..], &["--days", "400", "--per-day", "3"]].concat());
+    let html = dir.path().join("r.html");
+    let h = html.to_str().unwrap();
+    // 58 weeks of three series: 174 bars, past what the chart's width shows.
+    ok(&["-q", "report", inbox, "--output", h]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Buckets of one week"));
+    assert!(rects_of(&page, "queue-volume") < 5, "lines, not bars");
+    // Four weeks: bars.
+    ok(&["-q", "report", inbox, "--output", h, "--to", "2024-04-22"]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(rects_of(&page, "queue-volume") > 3 * 4, "bars");
+}

@@ -129,10 +129,20 @@ pub fn ddl(root: &Path, engine: &str, location: Option<&str>) -> Result<String> 
 /// `location` as a string literal of `engine`'s SQL (a lake's path may hold a quote, as in
 /// `/data/it's`), with DuckDB's glob of a table's partition files appended. DuckDB and
 /// Trino double a quote; Spark SQL escapes it and a backslash with a backslash (two quoted
-/// strings side by side are one string to Spark, so doubling would drop the quote).
+/// strings side by side are one string to Spark, so doubling would drop the quote). In
+/// DuckDB's glob the path's own `*`, `?` and `[` are bracketed, so they match themselves.
 fn quoted(engine: &str, location: &str) -> String {
     match engine {
-        "duckdb" => format!("'{}/*/*.parquet'", location.replace('\'', "''")),
+        "duckdb" => {
+            let literal: String = (location.chars())
+                .map(|c| match c {
+                    '*' | '?' | '[' => format!("[{c}]"),
+                    '\'' => "''".into(),
+                    c => c.into(),
+                })
+                .collect();
+            format!("'{literal}/*/*.parquet'")
+        }
         "spark" => format!("'{}'", location.replace('\\', "\\\\").replace('\'', "\\'")),
         _ => format!("'{}'", location.replace('\'', "''")),
     }
@@ -146,6 +156,10 @@ mod tests {
     fn a_location_with_quotes_and_backslashes_is_one_literal_in_each_engine() {
         let at = r"/data/it's\lake";
         assert_eq!(quoted("duckdb", at), r"'/data/it''s\lake/*/*.parquet'");
+        assert_eq!(
+            quoted("duckdb", "/d/x[1]*?"),
+            "'/d/x[[]1][*][?]/*/*.parquet'"
+        );
         assert_eq!(quoted("trino", at), r"'/data/it''s\lake'");
         assert_eq!(quoted("spark", at), r"'/data/it\'s\\lake'");
     }

@@ -255,9 +255,12 @@ fn load<T>(
     Ok((tables, rejects))
 }
 
-/// "12 Dialpad, 3 Samespace": the files passed over, by vendor.
-/// The warning for files read again because partitions of theirs were gone from the lake.
-fn note_restored(r: &crate::lake::IngestReport, notes: &Notes) {
+/// What an ingest (of `ingest` or `run`) found on the way: other lakes passed over, and
+/// files read again because partitions of theirs were gone from the lake.
+fn note_ingest_findings(r: &crate::lake::IngestReport, notes: &Notes) {
+    for lake in &r.lakes_skipped {
+        notes.note(&lake_skipped(std::path::Path::new(lake)));
+    }
     if let Some(p) = &r.first_missing_partition {
         notes.warn(&format!(
             "{} unchanged file(s) read again: partitions holding their rows were gone from \
@@ -275,6 +278,7 @@ fn lake_skipped(lake: &std::path::Path) -> String {
     )
 }
 
+/// "12 Dialpad, 3 Samespace": the files passed over, by vendor.
 fn other_vendors(files: &[(std::path::PathBuf, source::Vendor)]) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
     for (_, v) in files {
@@ -404,13 +408,10 @@ fn ingest(a: crate::cli::IngestArgs, notes: &Notes) -> Result<()> {
     let lock = lock_lake(&a.lake, &a.write, notes)?;
     let r = crate::lake::ingest(&lock, &a.paths, opts)?;
     drop(lock);
-    for lake in &r.lakes_skipped {
-        notes.note(&lake_skipped(std::path::Path::new(lake)));
-    }
     if r.recovered_previous_run {
         notes.note("completed the commit of a previous run that was interrupted");
     }
-    note_restored(&r, notes);
+    note_ingest_findings(&r, notes);
     if r.keyless > 0 {
         notes.warn(&format!(
             "{} record(s) without their key were left out of the lake; the first: {}",
@@ -487,10 +488,7 @@ fn run_job(a: crate::cli::RunArgs, notes: &Notes) -> Result<()> {
     // files be replaced by this run's older ones.
     let lock = lock_lake(&cfg.lake, &a.write, notes)?;
     let report = crate::lake::ingest(&lock, &cfg.inbox, opts)?;
-    for lake in &report.lakes_skipped {
-        notes.note(&lake_skipped(std::path::Path::new(lake)));
-    }
-    note_restored(&report, notes);
+    note_ingest_findings(&report, notes);
     notes.note(&format!(
         "ingest: {} file(s) ingested, {} unchanged, {} rejected",
         report.files_ingested,

@@ -167,44 +167,34 @@ fn encode_into<W: Write + Send>(batch: &RecordBatch, format: Format, w: &mut W) 
         Format::Csv => {
             let shown = lists_as_json_text(batch)?;
             let mut cw = arrow::csv::WriterBuilder::new().with_header(true).build(w);
-            cw.write(&shown).map_err(arrow_io)?;
+            cw.write(&shown)?;
         }
         Format::Json => {
             let mut jw = arrow::json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, arrow::json::writer::JsonArray>(&mut *w);
-            jw.write(batch).map_err(arrow_io)?;
-            jw.finish().map_err(arrow_io)?;
+            jw.write(batch)?;
+            jw.finish()?;
             writeln!(w).map_err(io_err)?;
         }
         Format::Ndjson => {
             let mut jw = arrow::json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, arrow::json::writer::LineDelimited>(&mut *w);
-            jw.write(batch).map_err(arrow_io)?;
-            jw.finish().map_err(arrow_io)?;
+            jw.write(batch)?;
+            jw.finish()?;
         }
         Format::Parquet => {
             let props = WriterProperties::builder()
                 .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
                 .set_created_by(format!("cxkpi {}", env!("CARGO_PKG_VERSION")))
                 .build();
-            let out = |e| Error::parquet_write(Path::new(OUTPUT), e);
-            let mut pw = ArrowWriter::try_new(&mut *w, batch.schema(), Some(props)).map_err(out)?;
-            pw.write(batch).map_err(out)?;
-            pw.close().map_err(out)?;
+            let mut pw = ArrowWriter::try_new(&mut *w, batch.schema(), Some(props))?;
+            pw.write(batch)?;
+            pw.close()?;
         }
     }
     Ok(())
-}
-
-/// Arrow reports writer I/O failures as ArrowError::IoError; keep them I/O errors so a
-/// closed pipe is recognised.
-fn arrow_io(e: arrow::error::ArrowError) -> Error {
-    match e {
-        arrow::error::ArrowError::IoError(_, source) => io_err(source),
-        other => Error::Arrow(other),
-    }
 }
 
 /// CSV and the terminal table have no list type: show list columns as JSON arrays.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{rows, run, run_ok};
+use common::{ingest_ok, rows, run, run_ok};
 
 const SAMPLES: [&str; 4] = [
     "data-samples/ultimate",
@@ -36,6 +36,11 @@ fn inbox(dir: &Path) -> PathBuf {
 }
 
 fn ingest(inbox: &Path, lake: &Path, crash_at: Option<&str>) -> std::process::Output {
+    ingest_hooked(inbox, lake, crash_at.map(|step| ("CXKPI_CRASH_AT", step)))
+}
+
+/// An ingest with one of the run's test hooks (`CXKPI_CRASH_AT`, `CXKPI_FAIL_AT`) set.
+fn ingest_hooked(inbox: &Path, lake: &Path, hook: Option<(&str, &str)>) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cxkpi"));
     c.args([
         "ingest",
@@ -43,8 +48,8 @@ fn ingest(inbox: &Path, lake: &Path, crash_at: Option<&str>) -> std::process::Ou
         "--lake",
         lake.to_str().unwrap(),
     ]);
-    if let Some(step) = crash_at {
-        c.env("CXKPI_CRASH_AT", step);
+    if let Some((hook, step)) = hook {
+        c.env(hook, step);
     }
     c.output().unwrap()
 }
@@ -159,11 +164,7 @@ fn a_run_that_fails_leaves_the_lake_as_before_and_its_staging_gone() {
         let lake = dir.path().join(format!("lake-{}", step.replace(':', "-")));
         assert!(ingest(&first, &lake, None).status.success());
         let before = (content(&lake), parquet_files(&lake));
-        let mut c = Command::new(env!("CARGO_BIN_EXE_cxkpi"));
-        c.args(["ingest", inbox.to_str().unwrap(), "--lake"])
-            .arg(&lake)
-            .env("CXKPI_FAIL_AT", step);
-        let failed = c.output().unwrap();
+        let failed = ingest_hooked(&inbox, &lake, Some(("CXKPI_FAIL_AT", step)));
         assert_eq!(failed.status.code(), Some(3), "{step}");
         let stderr = String::from_utf8_lossy(&failed.stderr);
         assert!(stderr.contains("failure injected"), "{step}: {stderr}");
@@ -495,13 +496,7 @@ fn small_partitions_are_written_uncompressed_and_large_ones_with_zstd() {
         "--per-day",
         "30000",
     ]);
-    run_ok(&[
-        "-q",
-        "ingest",
-        exports.to_str().unwrap(),
-        "--lake",
-        large.to_str().unwrap(),
-    ]);
+    ingest_ok(&exports, &large);
     let files = |lake: &Path| -> Vec<PathBuf> {
         (parquet_files(lake).into_keys())
             .filter(|p| p.starts_with("dialogues"))

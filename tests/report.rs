@@ -42,13 +42,7 @@ fn inbox_and_lake(dir: &Path) -> (String, String) {
         ]);
     }
     let lake = dir.join("lake");
-    ok(&[
-        "-q",
-        "ingest",
-        inbox.to_str().unwrap(),
-        "--lake",
-        lake.to_str().unwrap(),
-    ]);
+    common::ingest_ok(&inbox, &lake);
     (
         inbox.to_string_lossy().into_owned(),
         lake.to_string_lossy().into_owned(),

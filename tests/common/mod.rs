@@ -27,6 +27,18 @@ pub fn run_ok(args: &[&str]) -> Output {
     out
 }
 
+/// `cxkpi -q ingest INBOX --lake LAKE`, asserted to succeed.
+#[track_caller]
+pub fn ingest_ok(inbox: &std::path::Path, lake: &std::path::Path) -> Output {
+    run_ok(&[
+        "-q",
+        "ingest",
+        inbox.to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+    ])
+}
+
 /// Runs `cxkpi … --format json`, asserts success, returns the rows.
 pub fn rows(args: &[&str]) -> Vec<Value> {
     let mut all = args.to_vec();

@@ -399,3 +399,50 @@ fn the_later_delivery_wins_whatever_day_its_name_carries() {
         );
     }
 }
+
+/// The file the child process of the next test maps, cuts short and reads.
+const CUT_SHORT_CHILD: &str = "CXKPI_TEST_CUT_SHORT_CHILD";
+
+#[test]
+fn an_export_cut_short_while_mapped_is_an_io_error_naming_it() {
+    // Child: map a file (1 MiB and more are mapped), cut it to nothing, read its last byte.
+    // The read faults (SIGBUS): the handler must print the error and exit 3, not crash.
+    if let Some(path) = std::env::var_os(CUT_SHORT_CHILD) {
+        let bytes = cxkpi::source::load(Path::new(&path)).unwrap();
+        let last = bytes.len() - 1;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        std::hint::black_box(bytes[last]);
+        std::process::exit(98);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dialogues_2024-03-25.json");
+    let record = br#"{"id":"a1","Outcome":"Accepted"}"#;
+    let mut text = Vec::new();
+    while text.len() < 2 << 20 {
+        text.extend_from_slice(record);
+        text.push(b'\n');
+    }
+    std::fs::write(&path, &text).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "an_export_cut_short_while_mapped_is_an_io_error_naming_it",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CUT_SHORT_CHILD, &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let expected = format!(
+        "error: {}: the file was cut short by another program while cxkpi read it",
+        path.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}

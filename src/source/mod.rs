@@ -8,6 +8,7 @@ pub mod codes;
 pub mod de;
 pub mod dialpad;
 pub mod json;
+pub mod mapped;
 pub mod samespace;
 pub mod ultimate;
 
@@ -177,7 +178,7 @@ impl Walk {
 /// A file's content: mapped when it is plain JSON (no copy of the page cache), owned when it
 /// had to be decompressed or rewritten. Derefs to the bytes after any UTF-8 byte-order mark.
 pub enum Bytes {
-    Mapped(memmap2::Mmap, usize),
+    Mapped(mapped::Mapped, usize),
     Owned(Vec<u8>),
 }
 
@@ -235,8 +236,8 @@ impl Bytes {
             if end > start {
                 // SAFETY: the map is a private, read-only mapping of a file. DONTNEED drops
                 // this process's page table entries; the next access reads the same bytes
-                // from the file again (the hazard of every mapped read, a writer truncating
-                // the file, is documented at `load`).
+                // from the file again (or, if a writer has cut the file short meanwhile,
+                // faults into the error of `mapped`).
                 let _ = unsafe {
                     map.unchecked_advise_range(
                         memmap2::UncheckedAdvice::DontNeed,
@@ -250,8 +251,8 @@ impl Bytes {
 }
 
 /// Reads a file whole, gunzipping it when it starts with the gzip magic bytes (whatever
-/// its name), turning UTF-16 text into UTF-8, and dropping a byte-order mark. Large plain files are memory-mapped;
-/// like every reader of a mapped file, a run must not race a writer truncating it.
+/// its name), turning UTF-16 text into UTF-8, and dropping a byte-order mark. Large plain
+/// files are memory-mapped (a file cut short mid-read is an I/O error naming it: [`mapped`]).
 pub fn load(path: &Path) -> Result<Bytes> {
     load_digested(path, None)
 }
@@ -263,9 +264,7 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let bytes = if len >= MAP_THRESHOLD {
-        // SAFETY: the map is read-only and private to this process; the one hazard of a
-        // mapped file, another process truncating it mid-run, is documented above.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let map = mapped::Mapped::new(&file, path).map_err(io)?;
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);
         Bytes::Mapped(map, 0)

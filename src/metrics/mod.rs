@@ -362,7 +362,8 @@ pub fn with_word_codes(
             "{w:?} cannot be matched by ASCII case folding"
         )));
     }
-    if words.len() >= usize::from(u8::MAX) {
+    // Codes are bytes, and the last byte value is the null of `word_codes`.
+    if words.len() > usize::from(u8::MAX) {
         return Err(Error::Internal(format!(
             "{} words need more than a byte",
             words.len()

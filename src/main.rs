@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// See `cxkpi::alloc::Allocator`: large aligned buffers mapped, zeroed ones left untouched.
+#[global_allocator]
+static ALLOCATOR: cxkpi::alloc::Allocator = cxkpi::alloc::Allocator;
+
 fn main() -> ExitCode {
     let cli = cxkpi::cli::Cli::parse();
     match cxkpi::app::run(cli) {

@@ -118,7 +118,7 @@ pub struct ReportArgs {
     #[arg(long, default_value = "UTC", value_name = "ZONE")]
     pub tz: String,
 
-    /// Bucket width (as for metrics) [default: 1d up to 92 days, else 1w].
+    /// Bucket width (as for metrics) [default: 1h up to 3 days, 1d up to 92 days, else 1w].
     #[arg(long, value_name = "I")]
     pub interval: Option<String>,
 

@@ -238,3 +238,35 @@ fn counts_over_many_buckets_are_drawn_as_lines_not_slivers_of_bars() {
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(rects_of(&page, "queue-volume") > 3 * 4, "bars");
 }
+
+#[test]
+fn a_day_or_two_is_shown_by_hour_with_labels_that_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = dir.path().join("a");
+    let inbox = inbox.to_str().unwrap();
+    let gen = ["-q", "generate", "anywhere365", "--out", inbox, "--plain"];
+    ok(&[
+        &gen[..],
+        &["--days", "2", "--per-day", "200", "--start", "2024-03-25"],
+    ]
+    .concat());
+    let html = dir.path().join("r.html");
+    let h = html.to_str().unwrap();
+    // One day: by hour, each bucket labelled by its time, the date on the axis.
+    let day = ["--from", "2024-03-25", "--to", "2024-03-26"];
+    ok(&[&["-q", "report", inbox, "--output", h][..], &day].concat());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Buckets of one hour (chosen for a range of 1 day)"));
+    assert!(page.contains("bucket start on 2024-03-25 (UTC)"));
+    assert!(
+        page.contains(">00:00<") && page.contains(">23:00<"),
+        "time labels"
+    );
+    assert!(!page.contains("2024-03-25 00:00"), "no date in the labels");
+    // Two days: by hour, labelled by month, day and time.
+    ok(&["-q", "report", inbox, "--output", h]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Buckets of one hour (chosen for a range of 2 days)"));
+    assert!(page.contains(">03-26 23:00<"), "month-day and time");
+    assert!(!page.contains("bucket start on"));
+}

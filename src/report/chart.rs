@@ -104,6 +104,17 @@ fn label_at(labels: &[String], x: f64) -> String {
     labels[i as usize].clone()
 }
 
+/// How many x ticks plotters may place over `labels`: as many as fit side by side at
+/// their length (about 7 px a character at the axis font, with a gap), at most 12.
+fn ticks(labels: &[String]) -> usize {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let fit = PLOT_WIDTH / (7 * longest + 16).max(1);
+    labels.len().min(fit).clamp(2, 12)
+}
+
+/// The plot's width inside a chart: the picture less its margins and the value axis.
+const PLOT_WIDTH: usize = W as usize - 2 * 12 - 64;
+
 /// The chart of [`lines`] and [`bars`]: categories (buckets) along x, values along y.
 type Categories<'a> = ChartContext<
     'a,
@@ -136,7 +147,7 @@ fn category_axes<'a>(
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc(y_desc(unit))
-        .x_labels(labels.len().clamp(2, 12))
+        .x_labels(ticks(labels))
         .x_label_formatter(&|x| label_at(labels, *x))
         .y_label_formatter(&|y| unit.tick(*y))
         .light_line_style(RGBColor(246, 246, 246))

@@ -43,6 +43,10 @@ pub struct Inputs {
     pub samespace: Option<samespace::Tables>,
 }
 
+/// Ranges up to this long (in days) are shown by hour: one or two days by day were a bar
+/// or a dot per chart (a day of a real call centre read as one point).
+const DAYS_BY_HOUR: i64 = 3;
+
 /// Ranges longer than this (in days) are shown by week.
 const DAYS_BY_DAY: i64 = 92;
 
@@ -61,12 +65,15 @@ pub fn render(inputs: &Inputs, o: &Options) -> Result<String> {
         bucket_start(day + 26 * 3_600_000_000, Interval::Day, &o.tz)
     });
     let days = (to - from).div_euclid(DAY_US).max(1);
+    let chosen = match days {
+        1 => "chosen for a range of 1 day".to_string(),
+        _ => format!("chosen for a range of {days} days"),
+    };
     let (interval, why) = match o.interval {
         Some(i) => (i, "as asked".to_string()),
-        None if days <= DAYS_BY_DAY => {
-            (Interval::Day, format!("chosen for a range of {days} days"))
-        }
-        None => (Interval::Week, format!("chosen for a range of {days} days")),
+        None if days <= DAYS_BY_HOUR => (Interval::Hours(1), chosen),
+        None if days <= DAYS_BY_DAY => (Interval::Day, chosen),
+        None => (Interval::Week, chosen),
     };
     let q = Query {
         from: o.from,
@@ -75,7 +82,11 @@ pub fn render(inputs: &Inputs, o: &Options) -> Result<String> {
         tz: o.tz,
         by: Vec::new(),
     };
-    let r = Report { q, o };
+    let sub_day = matches!(interval, Interval::Minutes(_) | Interval::Hours(_));
+    let first_day = bucket_start(from, Interval::Day, &o.tz);
+    let day = (sub_day && to > from && bucket_start(to - 1, Interval::Day, &o.tz) == first_day)
+        .then(|| format_instant(first_day, &o.tz)[..10].to_string());
+    let r = Report { q, o, day };
     let mut sections = Vec::new();
     if let Some(t) = inputs
         .ultimate
@@ -207,6 +218,10 @@ fn total(df: &DataFrame, name: &str) -> Result<Option<f64>> {
 struct Report<'a> {
     q: Query,
     o: &'a Options,
+    /// The local date every bucket starts on, when the buckets are shorter than a day and
+    /// the range is one day: their labels are then the time alone and the axis names the
+    /// date (sixteen-character labels every two hours ran into each other).
+    day: Option<String>,
 }
 
 /// A chart of buckets or categories and the table of its numbers.
@@ -301,19 +316,25 @@ impl Report<'_> {
     }
 
     fn x_desc(&self) -> String {
-        format!("bucket start ({})", self.o.tz.name())
+        match &self.day {
+            Some(day) => format!("bucket start on {day} ({})", self.o.tz.name()),
+            None => format!("bucket start ({})", self.o.tz.name()),
+        }
     }
 
-    /// The buckets' labels: their local start, as short as the interval allows.
+    /// The buckets' labels: their local start (`2024-03-25T08:30:00+01:00`), as short as
+    /// the interval and the range allow: `08:30` within one day (see `day`), `03-25 08:30`
+    /// over several, `2024-03-25` by day or week, `2024-03` by month.
     fn labels(&self, df: &DataFrame) -> Result<Vec<String>> {
-        let keep = match self.q.interval {
-            Interval::Minutes(_) | Interval::Hours(_) => 16,
-            Interval::Month => 7,
-            _ => 10,
+        let (from, to) = match (self.q.interval, &self.day) {
+            (Interval::Minutes(_) | Interval::Hours(_), Some(_)) => (11, 16),
+            (Interval::Minutes(_) | Interval::Hours(_), None) => (5, 16),
+            (Interval::Month, _) => (0, 7),
+            _ => (0, 10),
         };
         Ok(texts(df, "bucket_start")?
             .into_iter()
-            .map(|t| t.chars().take(keep).collect::<String>().replace('T', " "))
+            .map(|t| t.get(from..to).unwrap_or(&t).replace('T', " "))
             .collect())
     }
 

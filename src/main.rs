@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// See `cxkpi::alloc::Allocator`: large aligned buffers mapped, zeroed ones left untouched.
+/// See `cxkpi::alloc::Allocator`: large aligned zeroed buffers from calloc, pages untouched.
 #[global_allocator]
 static ALLOCATOR: cxkpi::alloc::Allocator = cxkpi::alloc::Allocator;
 

@@ -219,15 +219,20 @@ fn rects_of(page: &str, id: &str) -> usize {
     page[start..end].matches("<rect").count()
 }
 
+/// Generated Anywhere365 exports (`generate` with `args`) in `dir/a`, and the report's path
+/// `dir/r.html`.
+fn generated_dialogues(dir: &Path, args: &[&str]) -> (String, String) {
+    let inbox = dir.join("a").to_str().unwrap().to_string();
+    let gen = ["-q", "generate", "anywhere365", "--out", &inbox, "--plain"];
+    ok(&[&gen[..], args].concat());
+    (inbox, dir.join("r.html").to_str().unwrap().to_string())
+}
+
 #[test]
 fn counts_over_many_buckets_are_drawn_as_lines_not_slivers_of_bars() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("a");
-    let inbox = inbox.to_str().unwrap();
-    let gen = ["-q", "generate", "anywhere365", "--out", inbox, "--plain"];
-    ok(&[&gen[..], &["--days", "400", "--per-day", "3"]].concat());
-    let html = dir.path().join("r.html");
-    let h = html.to_str().unwrap();
+    let (inbox, html) = generated_dialogues(dir.path(), &["--days", "400", "--per-day", "3"]);
+    let (inbox, h) = (inbox.as_str(), html.as_str());
     // 58 weeks of three series: 174 bars, past what the chart's width shows.
     ok(&["-q", "report", inbox, "--output", h]);
     let page = std::fs::read_to_string(&html).unwrap();
@@ -242,16 +247,9 @@ fn counts_over_many_buckets_are_drawn_as_lines_not_slivers_of_bars() {
 #[test]
 fn a_day_or_two_is_shown_by_hour_with_labels_that_fit() {
     let dir = tempfile::tempdir().unwrap();
-    let inbox = dir.path().join("a");
-    let inbox = inbox.to_str().unwrap();
-    let gen = ["-q", "generate", "anywhere365", "--out", inbox, "--plain"];
-    ok(&[
-        &gen[..],
-        &["--days", "2", "--per-day", "200", "--start", "2024-03-25"],
-    ]
-    .concat());
-    let html = dir.path().join("r.html");
-    let h = html.to_str().unwrap();
+    let two_days = ["--days", "2", "--per-day", "200", "--start", "2024-03-25"];
+    let (inbox, html) = generated_dialogues(dir.path(), &two_days);
+    let (inbox, h) = (inbox.as_str(), html.as_str());
     // One day: by hour, each bucket labelled by its time, the date on the axis.
     let day = ["--from", "2024-03-25", "--to", "2024-03-26"];
     ok(&[&["-q", "report", inbox, "--output", h][..], &day].concat());

@@ -10,13 +10,10 @@
 pub fn release_freed() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
         // SAFETY: malloc_trim only releases free pages of glibc's own heaps; it takes the
         // arena locks itself and has no preconditions.
         unsafe {
-            malloc_trim(0);
+            libc::malloc_trim(0);
         }
     }
 }
@@ -37,17 +34,14 @@ pub fn release_freed() {
 /// returned in the word just before the aligned one.
 pub struct Allocator;
 
-/// Allocations from this size on, with an alignment above 16 and at most a page, are
-/// aligned by hand (see [`Allocator`]).
+/// Allocations from this size on, with an alignment above 16, are aligned by hand (see
+/// [`Allocator`]).
 const BY_HAND_FROM: usize = 1 << 20;
-
-#[cfg(target_os = "linux")]
-const PAGE: usize = 4096;
 
 /// Whether an allocation of `layout` is aligned by hand inside a malloc block.
 #[cfg(target_os = "linux")]
 fn by_hand(layout: std::alloc::Layout) -> bool {
-    layout.size() >= BY_HAND_FROM && layout.align() > 16 && layout.align() <= PAGE
+    layout.size() >= BY_HAND_FROM && layout.align() > 16
 }
 
 /// The first address aligned to `align` strictly past `raw`, a malloc block's start (16-byte
@@ -230,7 +224,7 @@ mod tests {
         let resident = || {
             let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
             let pages: usize = statm.split(' ').nth(1).unwrap().parse().unwrap();
-            pages * PAGE
+            pages * 4096
         };
         let layout = Layout::from_size_align(256 << 20, 64).unwrap();
         let before = resident();

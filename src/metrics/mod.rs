@@ -266,13 +266,8 @@ pub fn check_micros_fit(df: &DataFrame, columns: &[&str]) -> Result<()> {
         let v = df.column(c)?.f64()?;
         // As in `check_sums_fit`: the largest size times the count first, from every
         // slot (polars' min and max took 12 ms of a queue run over 600,000 dialogues).
-        let size = (v.downcast_iter().flat_map(|a| a.values().iter())).fold(0.0f64, |m, x| {
-            if x.abs() > m {
-                x.abs()
-            } else {
-                m
-            }
-        });
+        let size =
+            (v.downcast_iter().flat_map(|a| a.values().iter())).fold(0.0f64, |m, x| m.max(x.abs()));
         let n = (v.len() - v.null_count()) as f64;
         if (size * 1e6 + 0.5) * n < limit {
             continue;

@@ -170,8 +170,9 @@ pub struct WriteArgs {
     pub wait: u64,
 
     /// JSON read per batch (after gzip), which bounds the run's memory: a number of bytes
-    /// with an optional unit (K, M, G: binary; KB, MB, GB: decimal). The run still commits
-    /// once, whatever the number of batches.
+    /// with an optional unit (K, M, G: binary; KB, MB, GB: decimal). A file of one record
+    /// per line that is larger is read in windows of this size (at least 1 MiB). The run
+    /// still commits once, whatever the number of batches.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     pub batch_size: u64,
 }

@@ -139,6 +139,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
         path: path.to_path_buf(),
         from_dir: false,
         digest: None,
+        window: None,
     }];
     let mut kept = Vec::new();
     let lean = Some(vec!["conversation_status".to_string()]);

@@ -99,11 +99,13 @@ fn many_batches_give_the_lake_one_batch_gives() {
     ok(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["batches"], 4, "one batch per vendor");
-    // One file per batch: every re-delivery and overlapping pull crosses a batch.
+    // One file per batch, and files of more than 1 MiB in windows of a batch each: every
+    // re-delivery and overlapping pull crosses a batch.
     let out = ingest(&inbox, &many, &["--json", "--batch-size", "1"]);
     ok(&out);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["batches"], report["files_ingested"], "{report}");
+    let files = report["files_ingested"].as_u64().unwrap();
+    assert!(report["batches"].as_u64().unwrap() > files, "{report}");
     assert!(report["batches"].as_u64().unwrap() > 30, "{report}");
     // Partitions a batch reached back into were merged in memory (`lake::hold`), not read
     // back: the lake is the same either way.
@@ -398,6 +400,231 @@ fn the_later_delivery_wins_whatever_day_its_name_carries() {
             "batch size {batch}: {row}"
         );
     }
+}
+
+/// Generated Ultimate conversations (plain NDJSON, two bots, two days: about 3.6 MB), in
+/// path order, each as its JSON value.
+fn ultimate_records(dir: &Path) -> Vec<serde_json::Value> {
+    let gen = dir.join("gen");
+    let out = run(&[
+        "generate",
+        "ultimate",
+        "--out",
+        gen.to_str().unwrap(),
+        "--days",
+        "2",
+        "--per-day",
+        "1500",
+        "--seed",
+        "5",
+        "--plain",
+    ]);
+    ok(&out);
+    let mut files: Vec<PathBuf> = (std::fs::read_dir(&gen).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    (files.iter())
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let lines: Vec<serde_json::Value> = (text.lines())
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            lines
+        })
+        .collect()
+}
+
+/// The intents the lake holds for conversation `id`.
+fn intents_of(lake: &Path, id: &str) -> Vec<String> {
+    (content_of(lake, "bot_intents").lines())
+        .filter(|l| l.contains(id))
+        .map(str::to_string)
+        .collect()
+}
+
+fn report_of(out: &Output) -> serde_json::Value {
+    ok(out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A file larger than a batch is read in windows (`source::Window`) of a batch each, so its
+/// rows never sit in memory all at once; the lake is the one a single batch gives. The dump
+/// delivers its first conversation with three intents again at its end (another status,
+/// one intent): the later copy wins across windows, and its intents alone go with it (the
+/// earlier copy's came from the same file, which a (key, file) match could not tell apart).
+#[test]
+fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = ultimate_records(dir.path());
+    let first = (records.iter())
+        .position(|r| r["triggered_intent_replies"].as_array().unwrap().len() >= 3)
+        .unwrap();
+    assert!(first < records.len() / 10, "in the first window");
+    let mut again = records[first].clone();
+    let id = again["conversation_id"].as_str().unwrap().to_string();
+    let status = match again["conversation_status"].as_str() {
+        Some("agent") => "botHandled",
+        _ => "agent",
+    };
+    again["conversation_status"] = status.into();
+    again["triggered_intent_replies"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(1);
+    let kept_intent = again["triggered_intent_replies"][0]["intent_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    records.push(again);
+    let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    let ndjson = lines.join("\n") + "\n";
+    let array = format!("[\n{}\n]\n", lines.join(",\n"));
+    for (name, text) in [("ndjson", ndjson), ("array", array)] {
+        assert!(text.len() > 3 << 20, "{name}: {} bytes", text.len());
+        let inbox = dir.path().join(name);
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::write(inbox.join("conversations_dump.json"), &text).unwrap();
+        let one = dir.path().join(format!("{name}-one"));
+        let report = report_of(&ingest(&inbox, &one, &["--json", "--batch-size", "1G"]));
+        assert_eq!(report["batches"], 1, "{report}");
+        // Windows of 1 MiB, the least a window takes.
+        let windows = dir.path().join(format!("{name}-windows"));
+        let report = report_of(&ingest(&inbox, &windows, &["--json", "--batch-size", "1"]));
+        let expected = text.len().div_ceil(1 << 20) as u64;
+        assert_eq!(report["batches"], expected, "{name}: {report}");
+        assert_eq!(content(&windows), content(&one), "{name}");
+        assert_eq!(
+            report["rows_written"]["bot_conversations"],
+            records.len() as u64 - 1,
+            "{name}"
+        );
+        for lake in [&one, &windows] {
+            let intents = intents_of(lake, &id);
+            assert_eq!(intents.len(), 1, "{name}: {intents:?}");
+            assert!(intents[0].contains(&kept_intent), "{name}: {intents:?}");
+            let row = (content_of(lake, "bot_conversations").lines())
+                .find(|l| l.contains(&id))
+                .unwrap()
+                .to_string();
+            assert!(row.contains(&format!(",{status},")), "{name}: {row}");
+        }
+    }
+}
+
+/// A big file that changed is re-read in windows: its old rows leave at its first window,
+/// and the rows its earlier windows brought stay when the later ones merge.
+#[test]
+fn a_changed_big_file_read_in_windows_replaces_its_old_rows_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut records = ultimate_records(dir.path());
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let dump = inbox.join("conversations_dump.json");
+    let write = |records: &[serde_json::Value]| {
+        let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+        std::fs::write(&dump, lines.join("\n") + "\n").unwrap();
+    };
+    write(&records);
+    let lake = dir.path().join("lake");
+    ok(&ingest(&inbox, &lake, &["--batch-size", "1"]));
+    // The new version: a conversation of the first window changed, the last 100 gone.
+    records[3]["conversation_status"] = "agent".into();
+    records[3]["triggered_intent_replies"] = serde_json::json!([]);
+    let id = records[3]["conversation_id"].as_str().unwrap().to_string();
+    records.truncate(records.len() - 100);
+    write(&records);
+    let report = report_of(&ingest(&inbox, &lake, &["--json", "--batch-size", "1"]));
+    assert_eq!(report["files_ingested"], 1, "{report}");
+    assert!(report["batches"].as_u64().unwrap() >= 3, "{report}");
+    let fresh = dir.path().join("fresh");
+    ok(&ingest(&inbox, &fresh, &["--batch-size", "1G"]));
+    assert_eq!(content(&lake), content(&fresh));
+    assert_eq!(rows(&lake, "bot_conversations"), records.len());
+    assert!(intents_of(&lake, &id).is_empty());
+}
+
+/// With --skip-bad-files, a big file with a bad record in its last window is set aside
+/// whole before any of its windows is merged: none of its rows reach the lake. Without
+/// it, the run fails naming the spot and writes nothing.
+#[test]
+fn a_bad_record_in_a_late_window_sets_the_whole_file_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = ultimate_records(dir.path());
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let (small, big) = records.split_at(10);
+    let lines: Vec<String> = big.iter().map(|r| r.to_string()).collect();
+    let line = lines.len() - 2; // 0-based: the bad record is on the line before the last
+    let mut bad = lines.clone();
+    bad[line] = bad[line].replacen("\"bot_messages_count\":\"", "\"bot_messages_count\":\"x", 1);
+    std::fs::write(inbox.join("a_dump.json"), bad.join("\n") + "\n").unwrap();
+    let small: Vec<String> = small.iter().map(|r| r.to_string()).collect();
+    std::fs::write(inbox.join("b_small.json"), small.join("\n")).unwrap();
+
+    let lake = dir.path().join("lake");
+    let out = ingest(&inbox, &lake, &["--batch-size", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("a_dump.json:{}:", line + 1)) && err.contains("bot_messages_count"),
+        "{err}"
+    );
+    assert!(!lake.join("bot_conversations").exists(), "nothing written");
+
+    let out = ingest(
+        &inbox,
+        &lake,
+        &["--json", "--batch-size", "1", "--skip-bad-files"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rejected = report["files_rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert!(
+        rejected[0][0].as_str().unwrap().ends_with("a_dump.json"),
+        "{report}"
+    );
+    assert_eq!(report["files_ingested"], 1, "{report}");
+    assert_eq!(rows(&lake, "bot_conversations"), 10);
+    assert!(staging_is_empty(&lake));
+}
+
+/// A dump that grows between two of its windows (another program still writing it) stops
+/// the run as an I/O error naming it, with nothing written: its windows would otherwise mix
+/// two versions of the file under the first one's digest.
+#[test]
+fn a_big_file_that_changes_between_its_windows_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = ultimate_records(dir.path());
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let dump = inbox.join("conversations_dump.json");
+    let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
+    std::fs::write(&dump, lines[1..].join("\n") + "\n").unwrap();
+    let lake = dir.path().join("lake");
+    let run = ingest_cmd(&inbox, &lake, &["--batch-size", "1"])
+        .env("CXKPI_PAUSE_AT", "batch:1:3000")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut text = std::fs::read_to_string(&dump).unwrap();
+    text.push_str(&lines[0]);
+    std::fs::write(&dump, text).unwrap();
+    let out = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("conversations_dump.json") && err.contains("changed while cxkpi read it"),
+        "{err}"
+    );
+    assert!(!lake.join("bot_conversations").exists(), "nothing written");
+    assert!(staging_is_empty(&lake));
 }
 
 /// The file the child process of the next test maps, cuts short and reads.

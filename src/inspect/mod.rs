@@ -286,6 +286,7 @@ pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
                 path: c.path.clone(),
                 from_dir: c.from_dir,
                 digest: None,
+                window: None,
             })
             .collect();
         if group.is_empty() {

@@ -10,7 +10,8 @@
 //! Which: the days the next batch is expected to reach, from its first export day back as
 //! far as any file so far reached behind the export day its name carries ([`Held::learn`]);
 //! within a memory budget (the newest days first), the rest written at once. Files whose
-//! names carry no day hold nothing. Held partitions are written when a batch leaves them
+//! names carry no day hold nothing, but for a file read in windows (`source::Window`): the
+//! next window goes on where this one ended, so the week before its newest day is held. Held partitions are written when a batch leaves them
 //! behind and at the end of the run.
 //!
 //! Nothing here changes what is written: a held partition is exactly the batch its merge
@@ -83,6 +84,16 @@ impl Held {
             }
             _ => None,
         };
+    }
+
+    /// Sets the days the batch being merged holds when the next batch is the next window
+    /// of the same file: the [`MAX_REACH_DAYS`] before the newest of the batch's partitions
+    /// (`dts`), the newest first within the budget as always.
+    pub(super) fn plan_after<'a>(&mut self, dts: impl IntoIterator<Item = &'a str>) {
+        let newest = dts.into_iter().filter_map(day).max();
+        self.from = newest
+            .filter(|_| self.budget > 0)
+            .and_then(|d| d.checked_sub_days(chrono::Days::new(MAX_REACH_DAYS.unsigned_abs())));
     }
 
     /// Whether the merge of partition `dt` should hand its rows back to be held (else it

@@ -48,6 +48,11 @@ pub const DEFAULT_BATCH_BYTES: u64 = 256 << 20;
 /// of them: 20,000 Ultimate conversations of a file each, 30 MB of JSON, held 450 MB.
 const FILE_BYTES: u64 = 20 << 10;
 
+/// The smallest window a big file is cut into (see [`batches`]): a file below it is not
+/// mapped (see `source::load`), so it could not be cut anyway, and `--batch-size 1` (one file
+/// per batch) does not read a file in windows of a byte.
+const MIN_WINDOW_BYTES: u64 = 1 << 20;
+
 /// The least a run holds between batches (see [`IngestOptions::hold_bytes`]): small batches
 /// still keep the few partitions the next one reaches into.
 const MIN_HOLD_BYTES: usize = 32 << 20;
@@ -56,7 +61,8 @@ const MIN_HOLD_BYTES: usize = 32 << 20;
 #[derive(Debug, Clone, Copy)]
 pub struct IngestOptions {
     pub on_bad: OnBadFile,
-    /// JSON bytes read per batch (a file larger than this is a batch of its own).
+    /// JSON bytes read per batch (a larger file of one record per line is read in windows
+    /// of this size, see [`batches`]).
     pub batch_bytes: u64,
 }
 
@@ -201,27 +207,39 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
     };
     for (vendor, files) in &fresh {
         let ranks = delivery_ranks(files);
-        let batches = batches(files, opts.batch_bytes)?;
+        let mut batches = batches(files, opts.batch_bytes)?;
+        if opts.on_bad == OnBadFile::Skip {
+            set_aside_bad_windowed(*vendor, &mut batches, &mut rejects)?;
+        }
         let export_days: Vec<Option<chrono::NaiveDate>> =
             batches.iter().map(|b| first_export_day(b)).collect();
         for (i, batch) in batches.iter().enumerate() {
             let batch = &batch[..];
             let before = rejects.files.len();
-            let incoming = read_batch(*vendor, batch, opts.on_bad, &mut rejects, &mut report)?;
+            // A window of a file is read only once the whole file is known to be good.
+            let on_bad = match batch.iter().any(|c| c.window.is_some()) {
+                true => OnBadFile::Fail,
+                false => opts.on_bad,
+            };
+            let incoming = read_batch(*vendor, batch, on_bad, &mut rejects, &mut report)?;
             let rejected: HashSet<String> = rejects.files[before..]
                 .iter()
                 .map(|(p, _)| p.to_string_lossy().into_owned())
                 .collect();
-            // Files re-read because they changed: their old rows leave the lake.
-            let replaced: HashSet<String> = batch
-                .iter()
+            // Files re-read because they changed: their old rows leave the lake (a file read
+            // in windows: at its first, or the rows of its earlier windows would leave too).
+            let replaced: HashSet<String> = (batch.iter())
+                .filter(|c| c.window.is_none_or(|w| w.index == 0))
                 .map(|c| c.path.to_string_lossy().into_owned())
                 .filter(|k| !rejected.contains(k) && manifest.files.contains_key(k))
                 .collect();
             let delivery = Delivery {
                 replaced: &replaced,
                 ranks: &ranks,
-                next_export_day: export_days.get(i + 1).copied().flatten(),
+                next: match batch {
+                    [c] if c.window.is_some_and(|w| w.index + 1 < w.count) => Next::SameFile,
+                    _ => Next::ExportDay(export_days.get(i + 1).copied().flatten()),
+                },
             };
             merge_batch(
                 root,
@@ -445,44 +463,97 @@ fn first_export_day(batch: &[Candidate]) -> Option<chrono::NaiveDate> {
         .min()
 }
 
-/// Batches of at most `budget` JSON bytes each, a file counted with its [`FILE_BYTES`] (a
-/// larger file is a batch of its own), taking
+/// Batches of at most `budget` JSON bytes each, a file counted with its [`FILE_BYTES`], taking
 /// the files in the order of the export day their names carry, then path; each batch's files
-/// in path order, as a reader takes them.
+/// in path order, as a reader takes them. A file larger than the budget is read in windows
+/// of about the budget each (at least [`MIN_WINDOW_BYTES`]), one batch per window, one
+/// after another (see [`source::Window`]; a gzip file is not cut: its first window reads it
+/// whole).
 ///
 /// Why by day: exports come one file per source and day (`conversation_<bot>_<date>`), and
 /// a batch's rows go to the partitions of their days. In path order the second bot's
 /// batches touched every day the first bot's had staged, and each of those partitions was
 /// read back and merged again: the default ingest took 1.9× the time of one batch. By day,
 /// a batch's days are mostly its own. Which copy of a record wins does not depend on the
-/// batches: the merge breaks ties by the files' delivery order ([`delivery_ranks`]), not by
-/// which batch came first.
+/// batches: the merge breaks ties by the files' delivery order ([`delivery_ranks`]), then
+/// by position, so a later window of a file wins over an earlier one as a later record of
+/// one batch does.
 fn batches(files: &[Candidate], budget: u64) -> Result<Vec<Vec<Candidate>>> {
     let sizes = files
         .par_iter()
-        .map(|c| Ok(source::content_size(&c.path)? + FILE_BYTES))
-        .collect::<Result<Vec<u64>>>()?;
+        .map(|c| source::content_size(&c.path))
+        .collect::<Result<Vec<source::ContentSize>>>()?;
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| named_day(&files[i].path));
-    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut out: Vec<Vec<(usize, Option<source::Window>)>> = Vec::new();
     let mut bytes = 0u64;
     for i in order {
+        let size = sizes[i].bytes;
+        let count = size.div_ceil(budget.max(MIN_WINDOW_BYTES));
+        if count > 1 && !sizes[i].gzip {
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            out.extend((0..count).map(|index| vec![(i, Some(source::Window { index, count }))]));
+            bytes = u64::MAX; // the next file starts a batch of its own
+            continue;
+        }
+        let cost = size + FILE_BYTES;
         match out.last_mut() {
-            Some(batch) if bytes + sizes[i] <= budget => batch.push(i),
+            Some(batch) if bytes.saturating_add(cost) <= budget => batch.push((i, None)),
             _ => {
-                out.push(vec![i]);
+                out.push(vec![(i, None)]);
                 bytes = 0;
             }
         }
-        bytes += sizes[i];
+        bytes = bytes.saturating_add(cost);
     }
     Ok(out
         .into_iter()
         .map(|mut batch| {
-            batch.sort_unstable();
-            batch.into_iter().map(|i| files[i].clone()).collect()
+            batch.sort_unstable_by_key(|&(i, _)| i);
+            (batch.into_iter())
+                .map(|(i, window)| Candidate {
+                    window,
+                    ..files[i].clone()
+                })
+                .collect()
         })
         .collect())
+}
+
+/// Reads every window of each file read in windows (see [`batches`]) before any is merged,
+/// when bad files are set aside: a bad record in a late window would otherwise be found
+/// after the file's earlier windows were merged into partitions. A bad file's windows are
+/// dropped and the file is listed in `rejects`. Costs one more parse of those files only,
+/// one window at a time (bounded memory, as the ingest).
+fn set_aside_bad_windowed(
+    vendor: Vendor,
+    batches: &mut Vec<Vec<Candidate>>,
+    rejects: &mut Rejects,
+) -> Result<()> {
+    let mut bad: HashSet<PathBuf> = HashSet::new();
+    for batch in batches.iter() {
+        let [c] = &batch[..] else { continue };
+        if c.window.is_none() || bad.contains(&c.path) {
+            continue;
+        }
+        let mut found = Rejects::default();
+        read_batch(
+            vendor,
+            batch,
+            OnBadFile::Skip,
+            &mut found,
+            &mut IngestReport::default(),
+        )?;
+        if let Some(reject) = found.files.into_iter().next() {
+            bad.insert(c.path.clone());
+            rejects.files.push(reject);
+        }
+    }
+    batches.retain(|b| {
+        !b.iter()
+            .any(|c| c.window.is_some() && bad.contains(&c.path))
+    });
+    Ok(())
 }
 
 /// Reads one batch of one family into its tables' new rows.
@@ -563,9 +634,18 @@ fn write(root: &Path, staging: &mut Staging, run_id: &str, parts: Vec<ToWrite>) 
 struct Delivery<'a> {
     replaced: &'a HashSet<String>,
     ranks: &'a HashMap<String, u32>,
-    /// The first export day the next batch's file names carry (what the run holds in memory
-    /// for it: see [`super::hold`]).
-    next_export_day: Option<chrono::NaiveDate>,
+    /// What the next batch is expected to reach (what the run holds in memory for it).
+    next: Next,
+}
+
+/// Where the next batch of a run is expected to reach (see [`super::hold`]).
+#[derive(Clone, Copy)]
+enum Next {
+    /// Back from the first export day its file names carry (`None`: no day, or no batch).
+    ExportDay(Option<chrono::NaiveDate>),
+    /// It is the next window of the same file, which goes on from the newest days this
+    /// one reached (a dump is written in time order).
+    SameFile,
 }
 
 /// Merges one batch's new rows into every partition they touch, and the partitions holding
@@ -653,7 +733,10 @@ fn merge_batch(
         };
         if t.partition_by.is_some() {
             run.held.learn(file_reaches(&new, &dts, &dt_names)?);
-            run.held.plan(delivery.next_export_day);
+            match delivery.next {
+                Next::ExportDay(day) => run.held.plan(day),
+                Next::SameFile => run.held.plan_after(dt_names.iter().map(String::as_str)),
+            }
         }
         let work: Vec<(String, Option<RecordBatch>)> = (touched.into_iter())
             .map(|dt| {

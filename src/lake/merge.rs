@@ -87,11 +87,13 @@ pub(super) fn strictly_increasing(batch: &RecordBatch, key: &[&str]) -> Result<b
 /// Delivery, not position, breaks ties: a run's batches go by export day (see
 /// `ingest::batches`), so a partition staged by an earlier batch may hold a later delivery
 /// than the batch merging into it.
+///
+/// Returns the rows kept and their indices in `batch`.
 pub(super) fn keep_last(
     batch: &RecordBatch,
     t: &LakeTable,
     ranks: &HashMap<String, u32>,
-) -> Result<RecordBatch> {
+) -> Result<(RecordBatch, Vec<usize>)> {
     // The rows in merge order, as indices: the batch itself is copied once, at the end,
     // with only the rows kept (a sorted copy and then a filtered one had been two copies
     // of a partition, the peak of a batch re-merging the partitions its predecessor staged).
@@ -148,7 +150,7 @@ pub(super) fn keep_last(
         keep[i] = true;
     }
     let kept: Vec<usize> = order.iter().copied().filter(|&i| keep[i]).collect();
-    take(batch, &kept)
+    Ok((take(batch, &kept)?, kept))
 }
 
 /// A table's new rows: gathered into one batch, or (a full Ultimate read, the bulk of most
@@ -319,25 +321,32 @@ pub(super) struct Merged {
     pub batch: Option<RecordBatch>,
 }
 
-/// The key and `source_file` columns of a parent partition's rows after its merge: its
-/// children keep only the rows of these (key, file) pairs.
+/// The key and `source_file` columns of a parent partition's rows after its merge, and
+/// which of them the merging batch brought: its children keep only the rows of these
+/// (key, file, new) triples, a child row being new when its batch brought it too.
+///
+/// Why the side: two copies of a record from one file meet in a merge when the file is
+/// read in windows (`source::Window`) and holds the record twice; by (key, file) alone the
+/// children of both copies matched the kept one.
 ///
 /// The files are kept as an index per row into their distinct paths: a path on every row
 /// of every partition, held until the children are merged, was a tenth of an ingest's peak.
 pub(super) struct KeptRows {
     keys: StringArray,
     files: FileIndex,
+    /// Per row: it came with the merging batch (not from the partition as it was).
+    new: Vec<bool>,
     /// The partition is new and kept every new row: it holds exactly this read's rows.
     only_new: bool,
 }
 
 impl KeptRows {
-    fn pairs(&self) -> HashSet<(&str, &str), foldhash::fast::RandomState> {
+    fn triples(&self) -> HashSet<(&str, &str, bool), foldhash::fast::RandomState> {
         (0..self.keys.len())
             .filter(|&i| self.keys.is_valid(i))
             .map(|i| {
                 let path = self.files.paths[self.files.rows[i] as usize].as_deref();
-                (self.keys.value(i), path.unwrap_or_default())
+                (self.keys.value(i), path.unwrap_or_default(), self.new[i])
             })
             .collect()
     }
@@ -421,16 +430,24 @@ pub(super) fn merge_partition(
         }
         None => 0,
     };
+    // The rows of the partition as it was come first; the batch's from here.
+    let first_new = parts.iter().map(RecordBatch::num_rows).sum::<usize>() - new_rows;
     let combined = match parts.len() {
         1 => parts.swap_remove(0),
         _ => arrow::compute::concat_batches(&t.def.schema(), &parts)?,
     };
+    // Of a parent table, which rows kept are the batch's (see [`KeptRows`]).
+    let mut kept_new: Option<Vec<bool>> = None;
     let merged = match t.parent {
         None if t.key.is_empty() => combined,
         // Only new rows, already deduplicated and in key order by the reader: nothing to
         // drop (checked: keys strictly increasing), so skip the sort, hash and copies.
         None if !existing && strictly_increasing(&combined, t.key)? => combined,
-        None => keep_last(&combined, t, c.ranks)?,
+        None => {
+            let (merged, at) = keep_last(&combined, t, c.ranks)?;
+            kept_new = Some(at.into_iter().map(|i| i >= first_new).collect());
+            merged
+        }
         // Children read with their parents (deferred: only the children of the copies the
         // read kept) into a partition new on both sides: the check below would keep every
         // row, after hashing each one's (key, file) pair.
@@ -447,13 +464,14 @@ pub(super) fn merge_partition(
             let kept = c
                 .kept_parents
                 .get(&(parent, dt.clone()))
-                .map(KeptRows::pairs);
+                .map(KeptRows::triples);
             let keys = strings(&combined, key)?;
             let src = strings(&combined, "source_file")?;
             let keep: Vec<bool> = (0..combined.num_rows())
                 .map(|i| {
                     kept.as_ref().is_some_and(|k| {
-                        keys.is_valid(i) && k.contains(&(keys.value(i), src.value(i)))
+                        keys.is_valid(i)
+                            && k.contains(&(keys.value(i), src.value(i), i >= first_new))
                     })
                 })
                 .collect();
@@ -467,6 +485,8 @@ pub(super) fn merge_partition(
             Ok(KeptRows {
                 keys: strings(&merged, t.key[0])?.clone(),
                 files,
+                new: kept_new
+                    .unwrap_or_else(|| (0..merged.num_rows()).map(|i| i >= first_new).collect()),
                 only_new: !existing && merged.num_rows() == new_rows,
             })
         })

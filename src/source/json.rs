@@ -175,8 +175,8 @@ pub fn first_record(buf: &[u8]) -> Option<First> {
 /// Bounds of a piece's size, whatever the size of the first record.
 const PIECE_BYTES: Range<usize> = (1 << 20)..(32 << 20);
 
-/// Cuts a file of records one per line (NDJSON, or a JSON array with one element per
-/// line), whose first record is `first` (not an envelope), into pieces of about
+/// Cuts `range` of a file of records one per line (NDJSON, or a JSON array with one element
+/// per line), whose first record is `first` (not an envelope), into pieces of about
 /// `per_piece` records each, to be parsed in parallel, each parse finding where its
 /// records end (see [`super::Records`]). Why: framing the lines first (a newline search)
 /// read every byte once more, from memory, before the parse read it again: a tenth of a
@@ -185,28 +185,38 @@ const PIECE_BYTES: Range<usize> = (1 << 20)..(32 << 20);
 /// The cuts are a guess the parse confirms: when a cut falls inside a record (one written
 /// over several lines), the parse of the piece before it fails, and the file must be
 /// framed again by [`record_spans`].
-pub fn pieces(buf: &[u8], first: &First, per_piece: usize) -> Vec<Range<usize>> {
+pub fn pieces(
+    buf: &[u8],
+    first: &First,
+    per_piece: usize,
+    range: Range<usize>,
+) -> Vec<Range<usize>> {
     let size = first
         .span
         .len()
         .saturating_mul(per_piece)
         .clamp(PIECE_BYTES.start, PIECE_BYTES.end);
-    cut_at_lines(buf, first.span.start, size, first.array)
+    cut_at_lines(buf, range, size, first.array)
 }
 
-/// `buf[from..]` cut into pieces of at least `size` bytes, each but the last ending just
-/// past a newline (in an array, past a newline after a comma).
+/// `buf[range]` cut into pieces of at least `size` bytes, each but the last ending just
+/// past a newline (in an array, past a newline after a comma); `range` ends at the end of
+/// `buf` or at such a cut.
 pub(super) fn cut_at_lines(
     buf: &[u8],
-    mut from: usize,
+    range: Range<usize>,
     size: usize,
     array: bool,
 ) -> Vec<Range<usize>> {
+    let Range {
+        start: mut from,
+        end: to,
+    } = range;
     let mut pieces = Vec::new();
-    'cut: while buf.len() - from > size {
+    'cut: while to - from > size {
         let mut at = from + size;
         let cut = loop {
-            let Some(i) = memchr::memchr(b'\n', &buf[at..]) else {
+            let Some(i) = memchr::memchr(b'\n', &buf[at..to]) else {
                 break 'cut;
             };
             let line = &buf[from..at + i];
@@ -215,14 +225,29 @@ pub(super) fn cut_at_lines(
             }
             at += i + 1;
         };
-        if cut == buf.len() {
+        if cut == to {
             break;
         }
         pieces.push(from..cut);
         from = cut;
     }
-    pieces.push(from..buf.len());
+    pieces.push(from..to);
     pieces
+}
+
+/// Where the windows of a file of records one per line (see [`pieces`]) begin: at most
+/// `count` shares of about equal size, each after the first starting at a cut as a piece
+/// does (so every window's records are framed by their own parse), then the end of `buf`.
+/// Only the bytes around each cut are read.
+pub fn window_bounds(buf: &[u8], first: &First, count: usize) -> Vec<usize> {
+    let from = first.span.start;
+    let size = (buf.len() - from).div_ceil(count.max(1)).max(1);
+    let mut bounds: Vec<usize> = cut_at_lines(buf, from..buf.len(), size, first.array)
+        .into_iter()
+        .map(|piece| piece.start)
+        .collect();
+    bounds.push(buf.len());
+    bounds
 }
 
 /// The records of a file that looks like NDJSON (one record per line) or like a JSON array
@@ -1413,11 +1438,11 @@ pub(super) mod tests {
                 br#"{"id":"0","n":[0,{"x":"a,\"b"}]}"#
             );
             assert_eq!(
-                pieces(text, &first, 8192),
+                pieces(text, &first, 8192, first.span.start..text.len()),
                 vec![first.span.start..text.len()]
             );
             for size in [1, 40, 100, 333] {
-                let cuts = cut_at_lines(text, first.span.start, size, is_array);
+                let cuts = cut_at_lines(text, first.span.start..text.len(), size, is_array);
                 assert!(cuts.len() > 3, "{size}: {cuts:?}");
                 assert_eq!(cuts[0].start, first.span.start);
                 assert_eq!(cuts[cuts.len() - 1].end, text.len());

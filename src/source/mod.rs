@@ -39,6 +39,26 @@ pub struct Candidate {
     /// parse maps anyway saves reading each file a second time (from disk, on a night
     /// whose files are not in the page cache).
     pub digest: Option<Arc<OnceLock<Digest>>>,
+    /// The share of the file's records this read takes, when an ingest reads a file larger
+    /// than its batch in several batches (see `lake::ingest::batches`); `None`: all of them.
+    pub window: Option<Window>,
+}
+
+/// One of `count` consecutive shares of a big file's records, by byte offset: window `index`
+/// takes the records that start at or after its first byte and before the next window's.
+///
+/// Why: an ingest bounds its memory by reading batches of files, but a file larger than a
+/// batch was a batch of its own, so a single 1.8 GB dump peaked at 1.1 GB of rows where the
+/// same records in daily files peaked at 0.46 GB. Only a file of records one per line that
+/// is mapped (NDJSON, or a JSON array with an element per line) is cut: its windows begin
+/// just past a newline found near equal shares of its size, as the parse's pieces do, so
+/// finding them reads a few pages, not the file (see [`json::window_bounds`]). Any other
+/// file (pretty-printed, envelopes, gzip, UTF-16, MongoDB shell notation) is read whole
+/// by its first window, and its other windows read nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub index: usize,
+    pub count: usize,
 }
 
 /// A file's size and content hash (xxh3, 16 hex digits): the lake's identity of a delivery.
@@ -107,12 +127,14 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
                     path,
                     from_dir: true,
                     digest: None,
+                    window: None,
                 }));
         } else {
             out.candidates.push(Candidate {
                 path: p.clone(),
                 from_dir: false,
                 digest: None,
+                window: None,
             });
         }
     }
@@ -219,6 +241,20 @@ impl Bytes {
         let _ = range;
     }
 
+    /// The [`Digest`] of the bytes, a piece at a time, each piece's pages handed back after
+    /// it is hashed (see [`Bytes::release`]): hashing a mapped file touches every page, so
+    /// the first window of a file read in windows (see [`Window`]) held all of it.
+    fn digest(&self) -> Digest {
+        const PIECE: usize = 16 << 20;
+        let mut h = Hasher::default();
+        for start in (0..self.len()).step_by(PIECE) {
+            let range = start..(start + PIECE).min(self.len());
+            h.update(&self[range.clone()]);
+            self.release(range);
+        }
+        h.finish()
+    }
+
     /// Hands back the memory of `range` of a big mapped file, whose bytes were framed or
     /// parsed: a mapped page counts in the process's memory until unmapped, so a 370 MB
     /// dump was all resident at once, twice the peak of its parsed columns. The pages stay
@@ -274,7 +310,16 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
         Bytes::Owned(v)
     };
     if let Some(slot) = digest {
-        slot.get_or_init(|| self::digest(&bytes));
+        let (size, _) = slot.get_or_init(|| bytes.digest());
+        // A file read in windows is loaded once per window: one that changed size in
+        // between would mix two versions under the first one's digest.
+        if *size != bytes.len() as u64 {
+            return Err(io(std::io::Error::other(format!(
+                "the file changed while cxkpi read it ({size} bytes, now {}); nothing was \
+                 written. Run again once the file is complete.",
+                bytes.len()
+            ))));
+        }
     }
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(bytes.len() * 8);
@@ -363,22 +408,36 @@ fn utf16_to_utf8(path: &Path, bytes: &[u8], big_endian: bool) -> Result<Vec<u8>>
     Ok(out.into_bytes())
 }
 
-/// How many bytes of content a file holds: its size, or for a gzip file the size its
-/// trailer records (modulo 4 GiB, as the format stores it; never less than the compressed
-/// size). An ingest sizes its batches by it without decompressing anything.
-pub fn content_size(path: &Path) -> Result<u64> {
+/// How many bytes of content a file holds, and whether it is gzip.
+#[derive(Debug, Clone, Copy)]
+pub struct ContentSize {
+    /// Its size, or for a gzip file the size its trailer records (modulo 4 GiB, as the
+    /// format stores it; never less than the compressed size).
+    pub bytes: u64,
+    pub gzip: bool,
+}
+
+/// The [`ContentSize`] of a file: an ingest sizes its batches by it without decompressing
+/// anything.
+pub fn content_size(path: &Path) -> Result<ContentSize> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut magic = [0u8; 2];
     if size < 18 || file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
-        return Ok(size);
+        return Ok(ContentSize {
+            bytes: size,
+            gzip: false,
+        });
     }
     let mut trailer = [0u8; 4];
     file.seek(SeekFrom::End(-4))
         .and_then(|_| file.read_exact(&mut trailer))
         .map_err(|e| Error::io(path, e))?;
-    Ok(u64::from(u32::from_le_bytes(trailer)).max(size))
+    Ok(ContentSize {
+        bytes: u64::from(u32::from_le_bytes(trailer)).max(size),
+        gzip: true,
+    })
 }
 
 /// True when the content could be a JSON export at all (first non-blank byte `[` or `{`).
@@ -530,6 +589,19 @@ pub struct Framed {
     /// The layout is a guess from lines ([`json::pieces`], [`json::line_spans`]), to be
     /// confirmed by the parse.
     by_lines: bool,
+    /// A window's records: those starting in this range (see [`Window`]); `None`: all.
+    window: Option<Range<usize>>,
+}
+
+/// Which of a file's records a read takes (see [`Window`]).
+enum Share {
+    All,
+    /// The records starting in `range`; `last`: the file's last window.
+    Window {
+        range: Range<usize>,
+        last: bool,
+    },
+    Nothing,
 }
 
 /// Where a file's records are.
@@ -540,6 +612,9 @@ enum Layout {
     Pieces {
         pieces: Vec<Range<usize>>,
         array: bool,
+        /// The last piece holds the end of the file (in an array, its closing bracket):
+        /// false in every window of a file but its last.
+        closes: bool,
     },
 }
 
@@ -707,13 +782,17 @@ impl Framed {
     fn parts(&self) -> Vec<Part<'_>> {
         match &self.layout {
             Layout::Spans(spans) => spans.chunks(RECORDS_PER_TASK).map(Part::Spans).collect(),
-            Layout::Pieces { pieces, array } => pieces
+            Layout::Pieces {
+                pieces,
+                array,
+                closes,
+            } => pieces
                 .iter()
                 .enumerate()
                 .map(|(i, range)| Part::Piece {
                     range: range.clone(),
                     array: *array,
-                    last: i + 1 == pieces.len(),
+                    last: *closes && i + 1 == pieces.len(),
                 })
                 .collect(),
         }
@@ -973,7 +1052,7 @@ where
                     // The lines were not one record each (or not JSON: shell notation):
                     // frame by structure and parse again, which gives the exact error if
                     // the file is bad.
-                    let file = frame_by_structure(&file.path, file.bytes, vendors)?;
+                    let file = frame_by_structure(&file.path, file.bytes, vendors, file.window)?;
                     parse_file(&file).map(Some)
                 }
                 chunks => chunks.map(Some),
@@ -1010,8 +1089,43 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
     // newlines and each piece's parse frames its records: nothing else looks at every byte
     // first. Lines of envelopes are framed by a newline search. Both are guesses the parse
     // confirms (see `read_all`).
-    let Some(first) = json::first_record(&bytes) else {
-        return frame_by_structure(&c.path, bytes, vendors).map(Some);
+    let first = json::first_record(&bytes);
+    let share = match (c.window, &first) {
+        (None, _) => Share::All,
+        (Some(w), Some(f)) if !f.envelope && matches!(bytes, Bytes::Mapped(..)) => {
+            let bounds = json::window_bounds(&bytes, f, w.count);
+            match bounds.get(w.index..w.index + 2) {
+                Some(&[start, end]) => Share::Window {
+                    range: start..end,
+                    last: w.index + 2 == bounds.len(),
+                },
+                _ => Share::Nothing,
+            }
+        }
+        // A file that cannot be cut is read whole by its first window.
+        (Some(w), _) if w.index == 0 => Share::All,
+        (Some(_), _) => Share::Nothing,
+    };
+    let (range, closes, window) = match share {
+        Share::All => (
+            first.as_ref().map_or(0, |f| f.span.start)..bytes.len(),
+            true,
+            None,
+        ),
+        Share::Window { range, last } => (range.clone(), last, Some(range)),
+        Share::Nothing => {
+            return Ok(Some(Framed {
+                path: c.path.clone(),
+                bytes,
+                layout: Layout::Spans(Vec::new()),
+                vendor: vendors[0],
+                by_lines: false,
+                window: None,
+            }))
+        }
+    };
+    let Some(first) = first else {
+        return frame_by_structure(&c.path, bytes, vendors, None).map(Some);
     };
     let layout = if first.envelope {
         let framed = |piece| bytes.release(piece);
@@ -1019,12 +1133,13 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
             .and_then(|s| json::unwrap_envelopes_after(&bytes, s, Some(&first)).ok())
         {
             Some(spans) => Layout::Spans(spans),
-            None => return frame_by_structure(&c.path, bytes, vendors).map(Some),
+            None => return frame_by_structure(&c.path, bytes, vendors, None).map(Some),
         }
     } else {
         Layout::Pieces {
-            pieces: json::pieces(&bytes, &first, RECORDS_PER_TASK),
+            pieces: json::pieces(&bytes, &first, RECORDS_PER_TASK, range),
             array: first.array,
+            closes,
         }
     };
     let detected = match &layout {
@@ -1038,27 +1153,50 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
             layout,
             vendor,
             by_lines: true,
+            window,
         })),
         // Another vendor's export: framing it by structure would only say so again.
         Err(e @ Error::OtherVendor { .. }) => Err(e),
-        Err(_) => frame_by_structure(&c.path, bytes, vendors).map(Some),
+        Err(_) => frame_by_structure(&c.path, bytes, vendors, window).map(Some),
     }
 }
 
 /// Frames a file by a structural scan, after rewriting MongoDB shell notation if it has
-/// any: the exact framing, and the one whose errors are reported.
-fn frame_by_structure(path: &Path, mut bytes: Bytes, vendors: &[Vendor]) -> Result<Framed> {
+/// any: the exact framing, and the one whose errors are reported. A window keeps the
+/// records that start in it (the scan still reads the file from its start: where a record
+/// begins is only known from there).
+fn frame_by_structure(
+    path: &Path,
+    mut bytes: Bytes,
+    vendors: &[Vendor],
+    window: Option<Range<usize>>,
+) -> Result<Framed> {
     if let Some(plain) = json::normalize_mongo_shell(&bytes) {
+        if window.is_some() {
+            // The rewrite moves every offset after its first change: the windows found in
+            // the file as it is would no longer say which records are whose.
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                message: "the file is larger than a batch and uses MongoDB shell notation \
+                          after its first line, so it cannot be read in windows: read it \
+                          with a --batch-size larger than the file"
+                    .into(),
+            });
+        }
         bytes = Bytes::Owned(plain);
     }
-    let spans = structural_spans(path, &bytes)?;
+    let mut spans = structural_spans(path, &bytes)?;
     let vendor = vendor_of(path, &bytes, &spans, vendors)?;
+    if let Some(w) = &window {
+        spans.retain(|s| w.contains(&s.start));
+    }
     Ok(Framed {
         path: path.to_path_buf(),
         bytes,
         layout: Layout::Spans(spans),
         vendor,
         by_lines: false,
+        window,
     })
 }
 
@@ -1137,11 +1275,13 @@ mod tests {
             path: "t.json".into(),
             bytes: Bytes::Owned(text.to_vec()),
             layout: Layout::Pieces {
-                pieces: json::cut_at_lines(text, first.span.start, size, first.array),
+                pieces: json::cut_at_lines(text, first.span.start..text.len(), size, first.array),
                 array: first.array,
+                closes: true,
             },
             vendor: Vendor::Ultimate,
             by_lines: true,
+            window: None,
         };
         let mut out = Vec::new();
         for part in file.parts() {
@@ -1220,6 +1360,97 @@ mod tests {
         assert!(err.contains("unexpected end of input"), "{err}");
         let whole = records_of_pieces(text, 100).expect("one piece");
         assert_eq!(whole[1], (8, "{\"a\":\n2}".to_string()));
+    }
+
+    /// The records (offset, raw text) each of `count` windows of the file at `path` reads,
+    /// window by window, or the first error.
+    fn windows_of(path: &Path, count: usize) -> Result<Vec<Vec<(usize, String)>>> {
+        (0..count)
+            .map(|index| {
+                let c = Candidate {
+                    path: path.to_path_buf(),
+                    from_dir: false,
+                    digest: None,
+                    window: Some(Window { index, count }),
+                };
+                let chunks = read_all(
+                    &[c],
+                    &[Vendor::Ultimate],
+                    OnBadFile::Fail,
+                    true,
+                    &mut Rejects::default(),
+                    &Keyless::default(),
+                    |mut records, _| {
+                        let mut out = Vec::new();
+                        while let Some((at, raw)) =
+                            records.next(|d| <de::Raw as serde::Deserialize>::deserialize(d))?
+                        {
+                            out.push((at, raw.0.to_string()));
+                        }
+                        Ok(out)
+                    },
+                )?;
+                Ok(chunks.concat())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_windows_of_a_big_file_take_each_record_once_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let record = |i: usize| {
+            format!(
+                "{{\"conversation_id\":\"c{i}\",\"conversation_status\":\"agent\",\"x\":\"{}\"}}",
+                "y".repeat(i % 300)
+            )
+        };
+        let records: Vec<String> = (0..12_000).map(record).collect();
+        let ndjson = records.join("\n") + "\n";
+        let array = format!("[\n{}\n]\n", records.join(",\n"));
+        // A first record on one line, the rest pretty-printed: the pieces' parse fails and
+        // each window is framed by structure, keeping the records that start in it.
+        let multi_line = format!(
+            "{}\n{}",
+            records[0],
+            records[1..].join("\n").replace(',', ",\n  ")
+        );
+        let pretty = format!("[\n  {}\n]", records.join(",\n  ").replace(',', ",\n    "));
+        for (name, text) in [
+            ("ndjson", &ndjson),
+            ("array", &array),
+            ("multi-line", &multi_line),
+            ("pretty", &pretty),
+        ] {
+            assert!(
+                text.len() > 2 * MAP_THRESHOLD as usize,
+                "{name}: mapped and cut"
+            );
+            let path = dir.path().join(format!("{name}.json"));
+            std::fs::write(&path, text).expect("written");
+            let whole: Vec<(usize, String)> = json::record_spans(text.as_bytes())
+                .expect("valid")
+                .1
+                .into_iter()
+                .map(|s| (s.start, text[s].to_string()))
+                .collect();
+            assert_eq!(whole.len(), records.len(), "{name}");
+            for count in [1, 2, 3, 7] {
+                let windows = windows_of(&path, count).expect("read");
+                let read: Vec<(usize, String)> = windows.concat();
+                assert_eq!(read, whole, "{name}, {count} windows");
+                let nonempty = windows.iter().filter(|w| !w.is_empty()).count();
+                match name {
+                    // Not cut: the first window reads it whole.
+                    "pretty" => assert_eq!(nonempty, 1, "{name}, {count} windows"),
+                    _ => assert_eq!(nonempty, count, "{name}, {count} windows"),
+                }
+            }
+        }
+        // A broken array fails in its last window, where the bracket is missing.
+        let path = dir.path().join("broken.json");
+        std::fs::write(&path, &array[..array.len() - 2]).expect("written");
+        let err = windows_of(&path, 3).expect_err("not closed").to_string();
+        assert!(err.contains("not closed"), "{err}");
     }
 
     #[test]

@@ -597,6 +597,7 @@ mod tests {
             path: dir.join(f),
             from_dir: false,
             digest: None,
+            window: None,
         })
         .collect();
         let full = read(

@@ -140,6 +140,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
         from_dir: false,
         digest: None,
         window: None,
+        content: None,
     }];
     let mut kept = Vec::new();
     let lean = Some(vec!["conversation_status".to_string()]);

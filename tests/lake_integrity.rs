@@ -449,7 +449,8 @@ fn report_of(out: &Output) -> serde_json::Value {
 }
 
 /// A file larger than a batch is read in windows (`source::Window`) of a batch each, so its
-/// rows never sit in memory all at once; the lake is the one a single batch gives. The dump
+/// rows never sit in memory all at once (a gzip file's from a decompressed copy); the lake
+/// is the one a single batch gives. The dump
 /// delivers its first conversation with three intents again at its end (another status,
 /// one intent): the later copy wins across windows, and its intents alone go with it (the
 /// earlier copy's came from the same file, which a (key, file) match could not tell apart).
@@ -480,11 +481,21 @@ fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
     let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
     let ndjson = lines.join("\n") + "\n";
     let array = format!("[\n{}\n]\n", lines.join(",\n"));
-    for (name, text) in [("ndjson", ndjson), ("array", array)] {
+    // Gzip too: its windows read a decompressed copy in the run's staging.
+    let gzipped = {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, ndjson.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    };
+    for (name, text, stored) in [
+        ("ndjson", &ndjson, ndjson.as_bytes()),
+        ("array", &array, array.as_bytes()),
+        ("gzip", &ndjson, &gzipped[..]),
+    ] {
         assert!(text.len() > 3 << 20, "{name}: {} bytes", text.len());
         let inbox = dir.path().join(name);
         std::fs::create_dir_all(&inbox).unwrap();
-        std::fs::write(inbox.join("conversations_dump.json"), &text).unwrap();
+        std::fs::write(inbox.join("conversations_dump.json"), stored).unwrap();
         let one = dir.path().join(format!("{name}-one"));
         let report = report_of(&ingest(&inbox, &one, &["--json", "--batch-size", "1G"]));
         assert_eq!(report["batches"], 1, "{report}");
@@ -493,6 +504,7 @@ fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
         let report = report_of(&ingest(&inbox, &windows, &["--json", "--batch-size", "1"]));
         let expected = text.len().div_ceil(1 << 20) as u64;
         assert_eq!(report["batches"], expected, "{name}: {report}");
+        assert!(staging_is_empty(&windows), "{name}: the copy is gone");
         assert_eq!(content(&windows), content(&one), "{name}");
         assert_eq!(
             report["rows_written"]["bot_conversations"],
@@ -545,8 +557,8 @@ fn a_changed_big_file_read_in_windows_replaces_its_old_rows_once() {
 }
 
 /// With --skip-bad-files, a big file with a bad record in its last window is set aside
-/// whole before any of its windows is merged: none of its rows reach the lake. Without
-/// it, the run fails naming the spot and writes nothing.
+/// whole before any of its windows is merged: none of its rows reach the lake; so is a big
+/// gzip file cut short. Without it, the run fails naming the spot and writes nothing.
 #[test]
 fn a_bad_record_in_a_late_window_sets_the_whole_file_aside() {
     let dir = tempfile::tempdir().unwrap();
@@ -572,6 +584,12 @@ fn a_bad_record_in_a_late_window_sets_the_whole_file_aside() {
     );
     assert!(!lake.join("bot_conversations").exists(), "nothing written");
 
+    // And a gzip dump cut short: set aside too (found cut when its
+    // format is sniffed, or when its copy is made).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, (lines.join("\n") + "\n").as_bytes()).unwrap();
+    let gz = gz.finish().unwrap();
+    std::fs::write(inbox.join("c_cut.json.gz"), &gz[..gz.len() * 2 / 3]).unwrap();
     let out = ingest(
         &inbox,
         &lake,
@@ -585,9 +603,20 @@ fn a_bad_record_in_a_late_window_sets_the_whole_file_aside() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rejected = report["files_rejected"].as_array().unwrap();
-    assert_eq!(rejected.len(), 1, "{report}");
+    assert_eq!(rejected.len(), 2, "{report}");
     assert!(
         rejected[0][0].as_str().unwrap().ends_with("a_dump.json"),
+        "{report}"
+    );
+    assert!(
+        rejected[1][0].as_str().unwrap().ends_with("c_cut.json.gz"),
+        "{report}"
+    );
+    assert!(
+        rejected[1][1]
+            .as_str()
+            .unwrap()
+            .contains("gzip stream is corrupt"),
         "{report}"
     );
     assert_eq!(report["files_ingested"], 1, "{report}");

@@ -287,6 +287,7 @@ pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
                 from_dir: c.from_dir,
                 digest: None,
                 window: None,
+                content: None,
             })
             .collect();
         if group.is_empty() {

@@ -207,7 +207,8 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
     };
     for (vendor, files) in &fresh {
         let ranks = delivery_ranks(files);
-        let mut batches = batches(files, opts.batch_bytes)?;
+        let copies = root.join(staging.path_for("decompressed"));
+        let mut batches = batches(files, opts.batch_bytes, &copies)?;
         if opts.on_bad == OnBadFile::Skip {
             set_aside_bad_windowed(*vendor, &mut batches, &mut rejects)?;
         }
@@ -250,6 +251,13 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
                 &mut run,
                 &mut report,
             )?;
+            if let [c] = batch {
+                if let (Some(copy), Some(w)) = (&c.content, c.window) {
+                    if w.index + 1 == w.count {
+                        std::fs::remove_file(copy).map_err(super::io(copy))?;
+                    }
+                }
+            }
             report.batches += 1;
             crash_point(&format!("batch:{}", report.batches))?;
         }
@@ -478,21 +486,27 @@ fn first_export_day(batch: &[Candidate]) -> Option<chrono::NaiveDate> {
 /// batches: the merge breaks ties by the files' delivery order ([`delivery_ranks`]), then
 /// by position, so a later window of a file wins over an earlier one as a later record of
 /// one batch does.
-fn batches(files: &[Candidate], budget: u64) -> Result<Vec<Vec<Candidate>>> {
+fn batches(files: &[Candidate], budget: u64, copies: &Path) -> Result<Vec<Vec<Candidate>>> {
     let sizes = files
         .par_iter()
         .map(|c| source::content_size(&c.path))
         .collect::<Result<Vec<source::ContentSize>>>()?;
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| named_day(&files[i].path));
-    let mut out: Vec<Vec<(usize, Option<source::Window>)>> = Vec::new();
+    type Share = Option<(source::Window, Option<PathBuf>)>;
+    let mut out: Vec<Vec<(usize, Share)>> = Vec::new();
     let mut bytes = 0u64;
     for i in order {
         let size = sizes[i].bytes;
         let count = size.div_ceil(budget.max(MIN_WINDOW_BYTES));
-        if count > 1 && !sizes[i].gzip {
+        if count > 1 {
             let count = usize::try_from(count).unwrap_or(usize::MAX);
-            out.extend((0..count).map(|index| vec![(i, Some(source::Window { index, count }))]));
+            // A gzip file's windows read its decompressed copy (see `ensure_copy`).
+            let copy = sizes[i].gzip.then(|| copies.join(format!("{i}.json")));
+            out.extend((0..count).map(|index| {
+                let window = source::Window { index, count };
+                vec![(i, Some((window, copy.clone())))]
+            }));
             bytes = u64::MAX; // the next file starts a batch of its own
             continue;
         }
@@ -511,9 +525,13 @@ fn batches(files: &[Candidate], budget: u64) -> Result<Vec<Vec<Candidate>>> {
         .map(|mut batch| {
             batch.sort_unstable_by_key(|&(i, _)| i);
             (batch.into_iter())
-                .map(|(i, window)| Candidate {
-                    window,
-                    ..files[i].clone()
+                .map(|(i, share)| {
+                    let (window, content) = share.map_or((None, None), |(w, c)| (Some(w), c));
+                    Candidate {
+                        window,
+                        content,
+                        ..files[i].clone()
+                    }
                 })
                 .collect()
         })
@@ -565,6 +583,17 @@ fn read_batch(
     report: &mut IngestReport,
 ) -> Result<BTreeMap<&'static str, Incoming>> {
     let mut incoming = BTreeMap::new();
+    for c in files {
+        match ensure_copy(c) {
+            Ok(()) => {}
+            Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
+                // A window's batch holds its file alone: nothing else to read.
+                rejects.files.push((c.path.clone(), e.to_string()));
+                return Ok(incoming);
+            }
+            Err(e) => return Err(e),
+        }
+    }
     match vendor {
         Vendor::Ultimate => {
             // In partition order, so each partition is written from a slice of rows.
@@ -602,6 +631,39 @@ fn read_batch(
         }
     }
     Ok(incoming)
+}
+
+/// Makes the decompressed copy a gzip file read in windows is read from (`content`), when
+/// the first of its windows is read: streamed to the run's staging, on the lake's disk
+/// (`/tmp` is often memory), so the file's windows are mapped as a plain file's are, and
+/// removed after its last window (or with the staging). Its digest is the file's as stored,
+/// taken as it is read; a file the run had hashed before with other content stops the run.
+fn ensure_copy(c: &Candidate) -> Result<()> {
+    let Some(copy) = &c.content else {
+        return Ok(());
+    };
+    if copy.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = copy.parent() {
+        std::fs::create_dir_all(dir).map_err(super::io(dir))?;
+    }
+    let digest = source::decompress_to(&c.path, copy).inspect_err(|_| {
+        let _ = std::fs::remove_file(copy);
+    })?;
+    match &c.digest {
+        Some(slot) if *slot.get_or_init(|| digest.clone()) != digest => {
+            let _ = std::fs::remove_file(copy);
+            Err(crate::error::Error::io(
+                &c.path,
+                std::io::Error::other(
+                    "the file changed while cxkpi read it; nothing was written. Run again \
+                     once the file is complete.",
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What the batches of a run add up, for the manifest and the report.

@@ -42,6 +42,9 @@ pub struct Candidate {
     /// The share of the file's records this read takes, when an ingest reads a file larger
     /// than its batch in several batches (see `lake::ingest::batches`); `None`: all of them.
     pub window: Option<Window>,
+    /// Where the content is read from instead of `path`: the decompressed copy of a gzip
+    /// file read in windows (see [`decompress_to`]); `path` still names it everywhere.
+    pub content: Option<PathBuf>,
 }
 
 /// One of `count` consecutive shares of a big file's records, by byte offset: window `index`
@@ -128,6 +131,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
                     from_dir: true,
                     digest: None,
                     window: None,
+                    content: None,
                 }));
         } else {
             out.candidates.push(Candidate {
@@ -135,6 +139,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
                 from_dir: false,
                 digest: None,
                 window: None,
+                content: None,
             });
         }
     }
@@ -325,22 +330,16 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
         let mut out = Vec::with_capacity(bytes.len() * 8);
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
-            .map_err(|e| Error::Data {
-                location: Location {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    column: 1,
-                    offset: out.len(),
-                },
-                message: format!(
-                    "gzip stream is corrupt or truncated after {} decompressed bytes: {e}",
-                    out.len()
-                ),
-            })?;
+            .map_err(|e| corrupt_gzip(path, out.len() as u64, e))?;
         Bytes::Owned(out)
     } else {
         bytes
     };
+    text_of(path, bytes)
+}
+
+/// Content as UTF-8 text: UTF-16 turned into UTF-8, a byte-order mark dropped.
+fn text_of(path: &Path, bytes: Bytes) -> Result<Bytes> {
     let bytes = match utf16_order(&bytes) {
         Some(big_endian) => Bytes::Owned(utf16_to_utf8(path, &bytes, big_endian)?),
         None => bytes,
@@ -353,6 +352,90 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
         }
         b => b,
     })
+}
+
+/// How much of a gzip file [`sniff`] decompresses to tell its format first.
+const SNIFF_BYTES: u64 = 1 << 20;
+
+/// The first `limit` bytes of a gzip file's content, as text (see [`text_of`]); `None` when
+/// the file is not gzip, or its head is not readable on its own (the full load then says
+/// why, or reads it).
+fn gzip_head(path: &Path, limit: u64) -> Result<Option<Bytes>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    if file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::new();
+    let gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+    if gz.take(limit).read_to_end(&mut head).is_err() {
+        return Ok(None);
+    }
+    Ok(text_of(path, Bytes::Owned(head)).ok())
+}
+
+/// The error of a gzip stream that fails after `decompressed` bytes.
+fn corrupt_gzip(path: &Path, decompressed: u64, e: std::io::Error) -> Error {
+    Error::Data {
+        location: Location {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            offset: decompressed as usize,
+        },
+        message: format!(
+            "gzip stream is corrupt or truncated after {decompressed} decompressed bytes: {e}"
+        ),
+    }
+}
+
+/// Decompresses the gzip file at `path` into a new file at `to`, streaming (the memory of a
+/// buffer, whatever the file's size), and returns the [`Digest`] of the file as stored.
+/// Why: a gzip file larger than a batch is read in windows from this copy, mapped as a
+/// plain file is (`lake::ingest` puts it in the run's staging, on the lake's disk, and
+/// removes it after the file's last window); decompressed into memory it was all resident.
+pub fn decompress_to(path: &Path, to: &Path) -> Result<Digest> {
+    /// Hashes what is read through it: the file as stored.
+    struct Hashing<R> {
+        inner: R,
+        hasher: Hasher,
+    }
+    impl<R: Read> Read for Hashing<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.inner.read(buf)?;
+            self.hasher.update(&buf[..n]);
+            Ok(n)
+        }
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let hashing = Hashing {
+        inner: std::io::BufReader::with_capacity(1 << 20, file),
+        hasher: Hasher::default(),
+    };
+    let mut gz = flate2::read::MultiGzDecoder::new(hashing);
+    let out = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut written = 0u64;
+    loop {
+        let n = match gz.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(corrupt_gzip(path, written, e)),
+        };
+        std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| Error::io(to, e))?;
+        written += n as u64;
+    }
+    std::io::Write::flush(&mut out).map_err(|e| Error::io(to, e))?;
+    // Anything after the last gzip member was hashed as it was read, but to be sure the
+    // digest covers the whole file, read what the decoder left.
+    let mut hashing = gz.into_inner();
+    std::io::copy(&mut hashing, &mut std::io::sink()).map_err(|e| Error::io(path, e))?;
+    Ok(hashing.hasher.finish())
 }
 
 /// Whether `bytes` are UTF-16 text, and then whether big-endian: by its byte-order mark, or
@@ -477,18 +560,30 @@ pub const ALL: &[Vendor] = &[
 /// in) the whole file here, only for the read to frame it again, was a twentieth of an
 /// ingest. Any other layout is framed whole, as the read will.
 pub fn sniff(c: &Candidate) -> Result<Option<Vendor>> {
+    // A gzip file's first MiB first: loading it whole decompressed all of it into memory
+    // here (every new file at once, in parallel), and its read decompresses it again.
+    if let Some(head) = gzip_head(&c.path, SNIFF_BYTES)? {
+        if let Some(vendor) = first_line_vendor(&c.path, &head) {
+            return Ok(Some(vendor));
+        }
+    }
     let bytes = load(&c.path)?;
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);
     }
-    let first = &bytes[..memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1)];
-    let by_first_line = json::line_spans(first, &|_| ())
-        .and_then(|s| json::unwrap_envelopes(first, s).ok())
-        .and_then(|spans| vendor_of(&c.path, first, &spans, ALL).ok());
-    if by_first_line.is_some() {
-        return Ok(by_first_line);
+    if let Some(vendor) = first_line_vendor(&c.path, &bytes) {
+        return Ok(Some(vendor));
     }
     Ok(frame_loaded(c, bytes, ALL)?.map(|f| f.vendor))
+}
+
+/// The format told by the first line of `bytes`, when that line is a whole record (or
+/// envelope) of a known vendor.
+fn first_line_vendor(path: &Path, bytes: &[u8]) -> Option<Vendor> {
+    let first = &bytes[..memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1)];
+    json::line_spans(first, &|_| ())
+        .and_then(|s| json::unwrap_envelopes(first, s).ok())
+        .and_then(|spans| vendor_of(path, first, &spans, ALL).ok())
 }
 
 /// The Samespace reports: one directory may hold all of them.
@@ -1077,7 +1172,12 @@ where
 }
 
 fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
-    frame_loaded(c, load_digested(&c.path, c.digest.as_deref())?, vendors)
+    let bytes = match &c.content {
+        // Digested as it was made (see `decompress_to`).
+        Some(copy) => load(copy)?,
+        None => load_digested(&c.path, c.digest.as_deref())?,
+    };
+    frame_loaded(c, bytes, vendors)
 }
 
 /// [`frame_one`] of bytes already loaded.
@@ -1372,6 +1472,7 @@ mod tests {
                     from_dir: false,
                     digest: None,
                     window: Some(Window { index, count }),
+                    content: None,
                 };
                 let chunks = read_all(
                     &[c],

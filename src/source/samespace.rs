@@ -598,6 +598,7 @@ mod tests {
             from_dir: false,
             digest: None,
             window: None,
+            content: None,
         })
         .collect();
         let full = read(

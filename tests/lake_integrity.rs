@@ -505,6 +505,24 @@ fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
         let expected = text.len().div_ceil(1 << 20) as u64;
         assert_eq!(report["batches"], expected, "{name}: {report}");
         assert!(staging_is_empty(&windows), "{name}: the copy is gone");
+        if name == "gzip" {
+            // Paused after its first window: the windows read a decompressed copy in the
+            // run's staging (mapped, not held in memory).
+            let paused = dir.path().join("gzip-paused");
+            let run = ingest_cmd(&inbox, &paused, &["--batch-size", "1"])
+                .env("CXKPI_PAUSE_AT", "batch:1:2000")
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(1000));
+            let copies: Vec<u64> = (std::fs::read_dir(paused.join("_cxkpi/staging")).unwrap())
+                .flat_map(|run| std::fs::read_dir(run.unwrap().path().join("decompressed")))
+                .flatten()
+                .map(|f| f.unwrap().metadata().unwrap().len())
+                .collect();
+            assert_eq!(copies, vec![text.len() as u64]);
+            ok(&run.wait_with_output().unwrap());
+            assert_eq!(content(&paused), content(&one));
+        }
         assert_eq!(content(&windows), content(&one), "{name}");
         assert_eq!(
             report["rows_written"]["bot_conversations"],

@@ -10,14 +10,16 @@
 //! - [`check_file`]: every vendor reader, over a file of any bytes, in full and
 //!   metrics-only reads, returns a table or an error: never a panic. A full read that
 //!   succeeds read valid JSON: every document of the file (or the file, an array or an
-//!   envelope) parses with serde_json.
+//!   envelope) parses with serde_json. And the windows an ingest reads a big file in
+//!   ([`check_windows`]) take every record of the file once, in order, or fail where a
+//!   whole read fails.
 
 use std::path::Path;
 
 use serde::de::IgnoredAny;
 use serde_json::Value;
 
-use crate::source::{self, de, Candidate, OnBadFile, Rejects};
+use crate::source::{self, de, Candidate, OnBadFile, Rejects, Window};
 
 /// Checks `source::de` against serde_json on one document (see the module doc).
 pub fn check_json(doc: &[u8]) {
@@ -194,6 +196,75 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
         );
     }
     let _ = samespace;
+    if !shell {
+        check_windows(path);
+    }
+}
+
+/// The records (offset, raw text) a read of the file at `path` takes, all of them or a
+/// window's (see [`Window`]), checked as strictly as a full read: what an ingest's reader
+/// gets to parse.
+pub fn records_of(
+    path: &Path,
+    window: Option<Window>,
+) -> crate::error::Result<Vec<(usize, String)>> {
+    let c = Candidate {
+        path: path.to_path_buf(),
+        from_dir: false,
+        digest: None,
+        window,
+        content: None,
+    };
+    let chunks = source::read_all(
+        &[c],
+        source::ALL,
+        OnBadFile::Fail,
+        true,
+        &mut Rejects::default(),
+        &source::Keyless::default(),
+        |mut records, _| {
+            let mut out = Vec::new();
+            while let Some((at, raw)) =
+                records.next(|d| <de::Raw as serde::Deserialize>::deserialize(d))?
+            {
+                out.push((at, raw.0.to_string()));
+            }
+            Ok(out)
+        },
+    )?;
+    Ok(chunks.concat())
+}
+
+/// The windows of the file at `path`, 2, 3 and 7 of them, read one after another: when a
+/// whole read succeeds, they take exactly its records, in order; when it fails, so does
+/// one of them. (Files with MongoDB shell notation are left out: their rewrite moves the
+/// offsets windows are cut at, so a windowed read refuses them by design.)
+pub fn check_windows(path: &Path) {
+    let whole = records_of(path, None);
+    for count in [2, 3, 7] {
+        let windows: Vec<crate::error::Result<Vec<(usize, String)>>> = (0..count)
+            .map(|index| records_of(path, Some(Window { index, count })))
+            .collect();
+        match &whole {
+            Ok(records) => {
+                let mut read = Vec::new();
+                for w in &windows {
+                    match w {
+                        Ok(w) => read.extend(w.iter().cloned()),
+                        Err(e) => panic!("a window of a good file failed ({count} windows): {e}"),
+                    }
+                }
+                assert!(
+                    read == *records,
+                    "{count} windows read other records than the whole file"
+                );
+            }
+            Err(e) => assert!(
+                windows.iter().any(|w| w.is_err()),
+                "every one of {count} windows read a file a whole read rejects ({e})"
+            ),
+        }
+    }
 }
 
 /// The seeded loop's generator: the synthetic exports' SplitMix64.

@@ -52,12 +52,13 @@ pub struct Candidate {
 ///
 /// Why: an ingest bounds its memory by reading batches of files, but a file larger than a
 /// batch was a batch of its own, so a single 1.8 GB dump peaked at 1.1 GB of rows where the
-/// same records in daily files peaked at 0.46 GB. Only a file of records one per line that
-/// is mapped (NDJSON, or a JSON array with an element per line) is cut: its windows begin
-/// just past a newline found near equal shares of its size, as the parse's pieces do, so
-/// finding them reads a few pages, not the file (see [`json::window_bounds`]). Any other
-/// file (pretty-printed, envelopes, gzip, UTF-16, MongoDB shell notation) is read whole
-/// by its first window, and its other windows read nothing.
+/// same records in daily files peaked at 0.46 GB. Only a file of records one per line
+/// (NDJSON, or a JSON array with an element per line) is cut: its windows begin just past a
+/// newline found near equal shares of its size, as the parse's pieces do, so finding them
+/// reads a few pages, not the file (see [`json::window_bounds`]). Any other file
+/// (pretty-printed, envelopes, MongoDB shell notation) is read whole by its first window,
+/// and its other windows read nothing. (A gzip file's windows read a decompressed copy,
+/// `content`, mapped as a plain file is; a UTF-16 file is converted whole by each window.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub index: usize,
@@ -1192,7 +1193,7 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
     let first = json::first_record(&bytes);
     let share = match (c.window, &first) {
         (None, _) => Share::All,
-        (Some(w), Some(f)) if !f.envelope && matches!(bytes, Bytes::Mapped(..)) => {
+        (Some(w), Some(f)) if !f.envelope => {
             let bounds = json::window_bounds(&bytes, f, w.count);
             match bounds.get(w.index..w.index + 2) {
                 Some(&[start, end]) => Share::Window {
@@ -1462,37 +1463,10 @@ mod tests {
         assert_eq!(whole[1], (8, "{\"a\":\n2}".to_string()));
     }
 
-    /// The records (offset, raw text) each of `count` windows of the file at `path` reads,
-    /// window by window, or the first error.
+    /// The records (offset, raw text) each of `count` windows of the file at `path` reads.
     fn windows_of(path: &Path, count: usize) -> Result<Vec<Vec<(usize, String)>>> {
         (0..count)
-            .map(|index| {
-                let c = Candidate {
-                    path: path.to_path_buf(),
-                    from_dir: false,
-                    digest: None,
-                    window: Some(Window { index, count }),
-                    content: None,
-                };
-                let chunks = read_all(
-                    &[c],
-                    &[Vendor::Ultimate],
-                    OnBadFile::Fail,
-                    true,
-                    &mut Rejects::default(),
-                    &Keyless::default(),
-                    |mut records, _| {
-                        let mut out = Vec::new();
-                        while let Some((at, raw)) =
-                            records.next(|d| <de::Raw as serde::Deserialize>::deserialize(d))?
-                        {
-                            out.push((at, raw.0.to_string()));
-                        }
-                        Ok(out)
-                    },
-                )?;
-                Ok(chunks.concat())
-            })
+            .map(|index| crate::fuzz::records_of(path, Some(Window { index, count })))
             .collect()
     }
 

@@ -53,6 +53,13 @@ const FILE_BYTES: u64 = 20 << 10;
 /// per batch) does not read a file in windows of a byte.
 const MIN_WINDOW_BYTES: u64 = 1 << 20;
 
+/// More than JSON exports compress. A gzip file's trailer gives its size modulo 4 GiB, and
+/// only its last member's (`cat a.gz b.gz` is a valid gzip file, whose trailer is b's), so
+/// a gzip file whose stored size at this ratio could exceed the batch is read in windows of
+/// a decompressed copy, counted from the copy's size (see [`prepare_windows`]), whatever
+/// its trailer says.
+const GZIP_RATIO: u64 = 32;
+
 /// The least a run holds between batches (see [`IngestOptions::hold_bytes`]): small batches
 /// still keep the few partitions the next one reaches into.
 const MIN_HOLD_BYTES: usize = 32 << 20;
@@ -209,13 +216,12 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
         let ranks = delivery_ranks(files);
         let copies = root.join(staging.path_for("decompressed"));
         let mut batches = batches(files, opts.batch_bytes, &copies)?;
-        if opts.on_bad == OnBadFile::Skip {
-            set_aside_bad_windowed(*vendor, &mut batches, &mut rejects)?;
-        }
-        let export_days: Vec<Option<chrono::NaiveDate>> =
-            batches.iter().map(|b| first_export_day(b)).collect();
-        for (i, batch) in batches.iter().enumerate() {
-            let batch = &batch[..];
+        let mut i = 0;
+        while i < batches.len() {
+            if !prepare_windows(*vendor, &mut batches, i, opts, &mut rejects)? {
+                continue; // set aside: its windows are gone from `batches`
+            }
+            let batch = &batches[i][..];
             let before = rejects.files.len();
             // A window of a file is read only once the whole file is known to be good.
             let on_bad = match batch.iter().any(|c| c.window.is_some()) {
@@ -239,7 +245,7 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
                 ranks: &ranks,
                 next: match batch {
                     [c] if c.window.is_some_and(|w| w.index + 1 < w.count) => Next::SameFile,
-                    _ => Next::ExportDay(export_days.get(i + 1).copied().flatten()),
+                    _ => Next::ExportDay(batches.get(i + 1).and_then(|b| first_export_day(b))),
                 },
             };
             merge_batch(
@@ -260,6 +266,7 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
             }
             report.batches += 1;
             crash_point(&format!("batch:{}", report.batches))?;
+            i += 1;
         }
         // No other family's batch reaches into this one's partitions.
         let held = run.held.drain();
@@ -498,7 +505,10 @@ fn batches(files: &[Candidate], budget: u64, copies: &Path) -> Result<Vec<Vec<Ca
     let mut bytes = 0u64;
     for i in order {
         let size = sizes[i].bytes;
-        let count = size.div_ceil(budget.max(MIN_WINDOW_BYTES));
+        let mut count = size.div_ceil(budget.max(MIN_WINDOW_BYTES));
+        if sizes[i].gzip && sizes[i].stored >= budget / GZIP_RATIO {
+            count = count.max(2); // counted again from its copy
+        }
         if count > 1 {
             let count = usize::try_from(count).unwrap_or(usize::MAX);
             // A gzip file's windows read its decompressed copy (see `ensure_copy`).
@@ -538,40 +548,78 @@ fn batches(files: &[Candidate], budget: u64, copies: &Path) -> Result<Vec<Vec<Ca
         .collect())
 }
 
-/// Reads every window of each file read in windows (see [`batches`]) before any is merged,
-/// when bad files are set aside: a bad record in a late window would otherwise be found
-/// after the file's earlier windows were merged into partitions. A bad file's windows are
-/// dropped and the file is listed in `rejects`. Costs one more parse of those files only,
-/// one window at a time (bounded memory, as the ingest).
-fn set_aside_bad_windowed(
+/// Readies the file of batch `i` when it is the first window of a file read in windows
+/// (see [`batches`]); returns false when the file was set aside (its windows removed from
+/// `batches`, the file listed in `rejects`). Two things wait until then, one file at a
+/// time, so a backfill of many big files holds one copy on disk and reads nothing twice
+/// up front:
+/// - a gzip file's decompressed copy is made ([`ensure_copy`]), and its windows counted
+///   again from the copy's size: the gzip trailer [`batches`] counted them by keeps the
+///   size modulo 4 GiB;
+/// - with `--skip-bad-files`, every window is parsed before any is merged: a bad record in
+///   a late window would otherwise be found after the earlier windows were merged. Costs
+///   one more parse of those files only, one window at a time.
+fn prepare_windows(
     vendor: Vendor,
     batches: &mut Vec<Vec<Candidate>>,
+    i: usize,
+    opts: IngestOptions,
     rejects: &mut Rejects,
-) -> Result<()> {
-    let mut bad: HashSet<PathBuf> = HashSet::new();
-    for batch in batches.iter() {
-        let [c] = &batch[..] else { continue };
-        if c.window.is_none() || bad.contains(&c.path) {
-            continue;
+) -> Result<bool> {
+    let (c, planned) = match &batches[i][..] {
+        [c] => match c.window {
+            Some(w) if w.index == 0 => (c.clone(), w.count),
+            _ => return Ok(true),
+        },
+        _ => return Ok(true),
+    };
+    // The file is set aside: its windows leave the run, and its copy the disk.
+    let mut set_aside = |batches: &mut Vec<Vec<Candidate>>, count: usize, why: String| {
+        batches.drain(i..i + count);
+        rejects.files.push((c.path.clone(), why));
+        if let Some(copy) = &c.content {
+            let _ = std::fs::remove_file(copy);
         }
-        let mut found = Rejects::default();
-        read_batch(
-            vendor,
-            batch,
-            OnBadFile::Skip,
-            &mut found,
-            &mut IngestReport::default(),
-        )?;
-        if let Some(reject) = found.files.into_iter().next() {
-            bad.insert(c.path.clone());
-            rejects.files.push(reject);
+        Ok(false)
+    };
+    let mut count = planned;
+    if let Some(copy) = &c.content {
+        match ensure_copy(&c) {
+            Ok(()) => {}
+            Err(e) if opts.on_bad == OnBadFile::Skip && e.is_bad_file() => {
+                return set_aside(batches, count, e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        let size = std::fs::metadata(copy).map_err(super::io(copy))?.len();
+        count = usize::try_from(size.div_ceil(opts.batch_bytes.max(MIN_WINDOW_BYTES)))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let windows = (0..count).map(|index| {
+            vec![Candidate {
+                window: Some(source::Window { index, count }),
+                ..c.clone()
+            }]
+        });
+        batches.splice(i..i + planned, windows);
+    }
+    if opts.on_bad == OnBadFile::Skip {
+        for k in i..i + count {
+            let mut found = Rejects::default();
+            let mut scratch = IngestReport::default();
+            read_batch(
+                vendor,
+                &batches[k],
+                OnBadFile::Skip,
+                &mut found,
+                &mut scratch,
+            )?;
+            if let Some((_, why)) = found.files.into_iter().next() {
+                return set_aside(batches, count, why);
+            }
         }
     }
-    batches.retain(|b| {
-        !b.iter()
-            .any(|c| c.window.is_some() && bad.contains(&c.path))
-    });
-    Ok(())
+    Ok(true)
 }
 
 /// Reads one batch of one family into its tables' new rows.
@@ -583,17 +631,6 @@ fn read_batch(
     report: &mut IngestReport,
 ) -> Result<BTreeMap<&'static str, Incoming>> {
     let mut incoming = BTreeMap::new();
-    for c in files {
-        match ensure_copy(c) {
-            Ok(()) => {}
-            Err(e) if on_bad == OnBadFile::Skip && e.is_bad_file() => {
-                // A window's batch holds its file alone: nothing else to read.
-                rejects.files.push((c.path.clone(), e.to_string()));
-                return Ok(incoming);
-            }
-            Err(e) => return Err(e),
-        }
-    }
     match vendor {
         Vendor::Ultimate => {
             // In partition order, so each partition is written from a slice of rows.
@@ -633,8 +670,9 @@ fn read_batch(
     Ok(incoming)
 }
 
-/// Makes the decompressed copy a gzip file read in windows is read from (`content`), when
-/// the first of its windows is read: streamed to the run's staging, on the lake's disk
+/// Makes the decompressed copy a gzip file read in windows is read from (`content`), before
+/// the first of its windows is read (see [`prepare_windows`]): streamed to the run's
+/// staging, on the lake's disk
 /// (`/tmp` is often memory), so the file's windows are mapped as a plain file's are, and
 /// removed after its last window (or with the staging). Its digest is the file's as stored,
 /// taken as it is read; a file the run had hashed before with other content stops the run.
@@ -642,9 +680,6 @@ fn ensure_copy(c: &Candidate) -> Result<()> {
     let Some(copy) = &c.content else {
         return Ok(());
     };
-    if copy.exists() {
-        return Ok(());
-    }
     if let Some(dir) = copy.parent() {
         std::fs::create_dir_all(dir).map_err(super::io(dir))?;
     }

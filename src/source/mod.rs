@@ -499,6 +499,8 @@ pub struct ContentSize {
     /// format stores it; never less than the compressed size).
     pub bytes: u64,
     pub gzip: bool,
+    /// Its size as stored.
+    pub stored: u64,
 }
 
 /// The [`ContentSize`] of a file: an ingest sizes its batches by it without decompressing
@@ -512,6 +514,7 @@ pub fn content_size(path: &Path) -> Result<ContentSize> {
         return Ok(ContentSize {
             bytes: size,
             gzip: false,
+            stored: size,
         });
     }
     let mut trailer = [0u8; 4];
@@ -521,6 +524,7 @@ pub fn content_size(path: &Path) -> Result<ContentSize> {
     Ok(ContentSize {
         bytes: u64::from(u32::from_le_bytes(trailer)).max(size),
         gzip: true,
+        stored: size,
     })
 }
 

@@ -351,6 +351,23 @@ fn readers_keep_working_during_a_run_and_see_the_lake_as_before() {
     assert_ne!(kpis(&lake), before, "and the run's data after it");
 }
 
+/// Plain generated Ultimate exports (`--plain`: NDJSON, no quirks) in `gen`.
+fn plain_ultimate(gen: &Path, days: &str, per_day: &str, seed: &str) {
+    ok(&run(&[
+        "generate",
+        "ultimate",
+        "--out",
+        gen.to_str().unwrap(),
+        "--days",
+        days,
+        "--per-day",
+        per_day,
+        "--seed",
+        seed,
+        "--plain",
+    ]));
+}
+
 /// Batches go by the export day a file's name carries, not by path; which copy of a record
 /// wins still goes by delivery (path) order. Here the later delivery names the earlier day,
 /// so its batch is read first, and must still win.
@@ -358,20 +375,7 @@ fn readers_keep_working_during_a_run_and_see_the_lake_as_before() {
 fn the_later_delivery_wins_whatever_day_its_name_carries() {
     let dir = tempfile::tempdir().unwrap();
     let gen = dir.path().join("gen");
-    let out = run(&[
-        "generate",
-        "ultimate",
-        "--out",
-        gen.to_str().unwrap(),
-        "--days",
-        "1",
-        "--per-day",
-        "5",
-        "--seed",
-        "3",
-        "--plain",
-    ]);
-    ok(&out);
+    plain_ultimate(&gen, "1", "5", "3");
     let file = std::fs::read_dir(&gen)
         .unwrap()
         .next()
@@ -402,24 +406,22 @@ fn the_later_delivery_wins_whatever_day_its_name_carries() {
     }
 }
 
+/// An ingest of one file per batch (1 MiB windows), started and paused for `millis` after
+/// its first batch; returns once it has been paused for a second.
+fn paused_after_first_batch(inbox: &Path, lake: &Path, millis: u64) -> std::process::Child {
+    let run = ingest_cmd(inbox, lake, &["--batch-size", "1"])
+        .env("CXKPI_PAUSE_AT", format!("batch:1:{millis}"))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    run
+}
+
 /// Generated Ultimate conversations (plain NDJSON, two bots, two days: about 3.6 MB), in
 /// path order, each as its JSON value.
 fn ultimate_records(dir: &Path) -> Vec<serde_json::Value> {
     let gen = dir.join("gen");
-    let out = run(&[
-        "generate",
-        "ultimate",
-        "--out",
-        gen.to_str().unwrap(),
-        "--days",
-        "2",
-        "--per-day",
-        "1500",
-        "--seed",
-        "5",
-        "--plain",
-    ]);
-    ok(&out);
+    plain_ultimate(&gen, "2", "1500", "5");
     let mut files: Vec<PathBuf> = (std::fs::read_dir(&gen).unwrap())
         .map(|e| e.unwrap().path())
         .collect();
@@ -522,11 +524,7 @@ fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
             // Paused after its first window: the windows read a decompressed copy in the
             // run's staging (mapped, not held in memory).
             let paused = dir.path().join("gzip-paused");
-            let run = ingest_cmd(&inbox, &paused, &["--batch-size", "1"])
-                .env("CXKPI_PAUSE_AT", "batch:1:2000")
-                .spawn()
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(1000));
+            let run = paused_after_first_batch(&inbox, &paused, 2000);
             let copies: Vec<u64> = (std::fs::read_dir(paused.join("_cxkpi/staging")).unwrap())
                 .flat_map(|run| std::fs::read_dir(run.unwrap().path().join("decompressed")))
                 .flatten()
@@ -668,11 +666,7 @@ fn a_big_file_that_changes_between_its_windows_stops_the_run() {
     let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
     std::fs::write(&dump, lines[1..].join("\n") + "\n").unwrap();
     let lake = dir.path().join("lake");
-    let run = ingest_cmd(&inbox, &lake, &["--batch-size", "1"])
-        .env("CXKPI_PAUSE_AT", "batch:1:3000")
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1000));
+    let run = paused_after_first_batch(&inbox, &lake, 3000);
     let mut text = std::fs::read_to_string(&dump).unwrap();
     text.push_str(&lines[0]);
     std::fs::write(&dump, text).unwrap();

@@ -11,8 +11,9 @@
 //! far as any file so far reached behind the export day its name carries ([`Held::learn`]);
 //! within a memory budget (the newest days first), the rest written at once. Files whose
 //! names carry no day hold nothing, but for a file read in windows (`source::Window`): the
-//! next window goes on where this one ended, so the week before its newest day is held. Held partitions are written when a batch leaves them
-//! behind and at the end of the run.
+//! next window goes on where this one ended, so the week before its newest day is held
+//! ([`Held::plan_after`]). Held partitions are written when a batch leaves them behind and
+//! at the end of the run.
 //!
 //! Nothing here changes what is written: a held partition is exactly the batch its merge
 //! produced, as the staged file would have read back. Each family's held partitions are

@@ -482,8 +482,8 @@ fn first_export_day(batch: &[Candidate]) -> Option<chrono::NaiveDate> {
 /// the files in the order of the export day their names carry, then path; each batch's files
 /// in path order, as a reader takes them. A file larger than the budget is read in windows
 /// of about the budget each (at least [`MIN_WINDOW_BYTES`]), one batch per window, one
-/// after another (see [`source::Window`]; a gzip file is not cut: its first window reads it
-/// whole).
+/// after another (see [`source::Window`]; a gzip file's windows read a decompressed copy,
+/// and are counted again from it: see [`prepare_windows`]).
 ///
 /// Why by day: exports come one file per source and day (`conversation_<bot>_<date>`), and
 /// a batch's rows go to the partitions of their days. In path order the second bot's
@@ -672,10 +672,10 @@ fn read_batch(
 
 /// Makes the decompressed copy a gzip file read in windows is read from (`content`), before
 /// the first of its windows is read (see [`prepare_windows`]): streamed to the run's
-/// staging, on the lake's disk
-/// (`/tmp` is often memory), so the file's windows are mapped as a plain file's are, and
-/// removed after its last window (or with the staging). Its digest is the file's as stored,
-/// taken as it is read; a file the run had hashed before with other content stops the run.
+/// staging, on the lake's disk (`/tmp` is often memory), so the file's windows are mapped
+/// as a plain file's are; removed after its last window (or with the staging). Its digest
+/// is the file's as stored, taken as it is read; a file the run had hashed before with
+/// other content stops the run.
 fn ensure_copy(c: &Candidate) -> Result<()> {
     let Some(copy) = &c.content else {
         return Ok(());

@@ -434,7 +434,7 @@ pub const CSAT_CALLS: TableDef = TableDef {
 
 pub const CSAT_ANSWERS: TableDef = TableDef {
     name: "csat_answers",
-    grain: "one row per survey answer (csat[] item), deduplicated on its _id",
+    grain: "one row per survey answer (csat[] item) of the latest copy of its call, deduplicated on its _id",
     order: &["call_uuid", "answer_id"],
     columns: &[
         key("call_uuid", Utf8, "_id of the CSAT record (the call uuid)"),

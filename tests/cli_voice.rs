@@ -313,6 +313,62 @@ fn csat_answers_no_scale_holds_are_counted_apart_not_scored() {
     assert_eq!(kept.len(), 5);
 }
 
+/// A CSAT call delivered again brings its survey as it now stands: only that copy's
+/// answers count, whether the copies are in two files or one, read from the files or from a
+/// lake (one batch, or a batch per file). Deduplicated by answer id, the earlier copy's
+/// other answers had stayed in a file read, and in the lake only when both copies were in
+/// one batch's file.
+#[test]
+fn a_csat_call_delivered_again_keeps_only_its_new_answers() {
+    let answer = |id: &str, n: u32, a: &str| {
+        format!(
+            r#"{{"_id":"{id}","timestamp":"2024-03-31T09:04:00.000Z","uuid":"c1","question":"SURVEY_ANSWER_{n}:Q{n}?","answer":"{a}"}}"#
+        )
+    };
+    let call = |answers: &[String]| {
+        format!(
+            r#"{{"_id":"c1","csat":[{}],"direction":"in","user_display_name":"Ann","team_name":"Help","start_time":"2024-03-31T09:00:00.000Z","end_time":"2024-03-31T09:03:00.000Z","duration":170,"acw_duration":20}}"#,
+            answers.join(",")
+        )
+    };
+    let first = call(&[
+        answer("a1", 1, "5"),
+        answer("a2", 2, "4"),
+        answer("a3", 3, "3"),
+    ]);
+    let again = call(&[answer("a1", 1, "2")]);
+    let dir = tempfile::tempdir().unwrap();
+    let (two, one) = (dir.path().join("two"), dir.path().join("one"));
+    std::fs::create_dir_all(&two).unwrap();
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::write(two.join("csat_a.json"), &first).unwrap();
+    std::fs::write(two.join("csat_b.json"), &again).unwrap();
+    std::fs::write(one.join("csat.json"), format!("{first}\n{again}\n")).unwrap();
+    for inbox in [&two, &one] {
+        let inbox = inbox.to_str().unwrap();
+        let mut reads = vec![rows(&["table", "csat_answers", inbox])];
+        for batch in ["1", "1G"] {
+            let lake = dir.path().join(format!("lake-{batch}-{}", reads.len()));
+            let lake = lake.to_str().unwrap();
+            let out = run(&["-q", "ingest", inbox, "--lake", lake, "--batch-size", batch]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            reads.push(rows(&["table", "csat_answers", "--lake", lake]));
+        }
+        for answers in reads {
+            assert_eq!(answers.len(), 1, "{inbox}: {answers:?}");
+            assert_eq!(answers[0]["answer_id"], "a1");
+            assert_eq!(answers[0]["answer"], 2);
+        }
+        let q = rows(&["metrics", "csat", inbox]);
+        assert_eq!(q.len(), 1, "{q:?}");
+        assert_eq!(q[0]["responses"], 1);
+    }
+}
+
 #[test]
 fn agents_from_logs_and_weighted_productivity() {
     let l = rows(&["metrics", "agents", S, "--by", "logout_reason"]);

@@ -86,12 +86,13 @@ pub fn read(
     };
     let mut tables: HashMap<&str, RecordBatch> = HashMap::new();
     for (def, key) in KEYS {
-        let parts: Vec<RecordBatch> = chunks
-            .iter()
-            .flatten()
-            .filter(|(d, _)| d.name == def.name)
-            .map(|(_, b)| b.clone())
-            .collect();
+        let parts: Vec<RecordBatch> = match def.name == CSAT_ANSWERS.name {
+            true => answers_of_latest_copies(&chunks)?,
+            false => (chunks.iter().flatten())
+                .filter(|(d, _)| d.name == def.name)
+                .map(|(_, b)| b.clone())
+                .collect(),
+        };
         let records = parts.iter().map(RecordBatch::num_rows).sum::<usize>();
         let (kept, dropped) = match &opts.calls_only {
             Some(columns) if def.name == CALLS.name => latest_calls(parts, columns)?,
@@ -117,6 +118,73 @@ pub fn read(
         productivity: take(&PRODUCTIVITY),
         stats,
     })
+}
+
+/// The answers of the last delivered copy of each CSAT call, chunk by chunk. Why: a call
+/// delivered again brings its survey as it now stands, so an answer stays with the copy it
+/// came with, as the lake keeps a child row (`lake::merge::KeptRows`). Deduplicated by
+/// answer id alone, a later copy with fewer answers kept the earlier copy's others: a file
+/// read differed from the lake, and the lake from itself by batch size.
+///
+/// A chunk's answers follow its calls in order, `answers` of them per call (see
+/// [`csat_record`]), which tells each answer's copy.
+fn answers_of_latest_copies(chunks: &[Chunk]) -> Result<Vec<RecordBatch>> {
+    let table = |chunk: &Chunk, def: &TableDef| {
+        (chunk.iter())
+            .find(|(d, _)| d.name == def.name)
+            .map(|(_, b)| b.clone())
+    };
+    // Per chunk: each call copy's uuid and the range of its answers.
+    let mut copies: Vec<Vec<(String, Range<usize>)>> = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let mut of_chunk = Vec::new();
+        if let Some(calls) = table(chunk, &CSAT_CALLS) {
+            let column = |name: &str| {
+                (calls.column_by_name(name).cloned())
+                    .ok_or_else(|| Error::Internal(format!("csat_calls has no `{name}`")))
+            };
+            let (uuids, counts) = (column("call_uuid")?, column("answers")?);
+            let typed = || Error::Internal("csat_calls has columns of other types".into());
+            let uuids = uuids.as_string_opt::<i32>().ok_or_else(typed)?;
+            let counts =
+                (counts.as_primitive_opt::<arrow::datatypes::Int64Type>()).ok_or_else(typed)?;
+            let mut at = 0;
+            for r in 0..calls.num_rows() {
+                let n = usize::try_from(counts.value(r)).unwrap_or(0);
+                of_chunk.push((uuids.value(r).to_string(), at..at + n));
+                at += n;
+            }
+        }
+        copies.push(of_chunk);
+    }
+    let mut last: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (c, of_chunk) in copies.iter().enumerate() {
+        for (i, (uuid, _)) in of_chunk.iter().enumerate() {
+            last.insert(uuid, (c, i));
+        }
+    }
+    let mut parts = Vec::new();
+    for (c, chunk) in chunks.iter().enumerate() {
+        let Some(answers) = table(chunk, &CSAT_ANSWERS) else {
+            continue;
+        };
+        let mut keep = vec![false; answers.num_rows()];
+        for (i, (uuid, rows)) in copies[c].iter().enumerate() {
+            if last.get(uuid.as_str()) == Some(&(c, i)) {
+                (keep.get_mut(rows.clone()))
+                    .ok_or_else(|| Error::Internal("a CSAT call's answers are missing".into()))?
+                    .fill(true);
+            }
+        }
+        parts.push(match keep.iter().all(|&k| k) {
+            true => answers,
+            false => arrow::compute::filter_record_batch(
+                &answers,
+                &arrow::array::BooleanArray::from(keep),
+            )?,
+        });
+    }
+    Ok(parts)
 }
 
 /// The latest delivery of each call, in delivery order, with only the `columns` asked for

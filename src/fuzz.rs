@@ -243,7 +243,14 @@ pub fn check_windows(path: &Path) {
     let whole = records_of(path, None);
     for count in [2, 3, 7] {
         let windows: Vec<crate::error::Result<Vec<(usize, String)>>> = (0..count)
-            .map(|index| records_of(path, Some(Window { index, count })))
+            .map(|index| {
+                let window = Window {
+                    index,
+                    count,
+                    modified: None,
+                };
+                records_of(path, Some(window))
+            })
             .collect();
         match &whole {
             Ok(records) => {

@@ -653,9 +653,10 @@ fn a_bad_record_in_a_late_window_sets_the_whole_file_aside() {
     assert!(staging_is_empty(&lake));
 }
 
-/// A dump that grows between two of its windows (another program still writing it) stops
-/// the run as an I/O error naming it, with nothing written: its windows would otherwise mix
-/// two versions of the file under the first one's digest.
+/// A dump that changes between two of its windows (another program still writing it, or
+/// rewriting it in place at the same size) stops the run as an I/O error naming it, with
+/// nothing written: its windows would otherwise mix two versions of the file under the
+/// first one's digest.
 #[test]
 fn a_big_file_that_changes_between_its_windows_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -664,21 +665,38 @@ fn a_big_file_that_changes_between_its_windows_stops_the_run() {
     std::fs::create_dir_all(&inbox).unwrap();
     let dump = inbox.join("conversations_dump.json");
     let lines: Vec<String> = records.iter().map(|r| r.to_string()).collect();
-    std::fs::write(&dump, lines[1..].join("\n") + "\n").unwrap();
-    let lake = dir.path().join("lake");
-    let run = paused_after_first_batch(&inbox, &lake, 3000);
-    let mut text = std::fs::read_to_string(&dump).unwrap();
-    text.push_str(&lines[0]);
-    std::fs::write(&dump, text).unwrap();
-    let out = run.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("conversations_dump.json") && err.contains("changed while cxkpi read it"),
-        "{err}"
-    );
-    assert!(!lake.join("bot_conversations").exists(), "nothing written");
-    assert!(staging_is_empty(&lake));
+    let grow = |text: &mut String| text.push_str(&lines[0]);
+    // The last conversation's status, rewritten at the same size.
+    let same_size = |text: &mut String| {
+        let at = text.rfind("\"conversation_status\":\"").unwrap() + 23;
+        let b = text.as_bytes()[at];
+        let other = if b == b'a' { "b" } else { "a" };
+        text.replace_range(at..at + 1, other);
+    };
+    type Edit<'a> = &'a dyn Fn(&mut String);
+    let edits: [(&str, Edit); 2] = [("grows", &grow), ("same size", &same_size)];
+    for (what, edit) in edits {
+        std::fs::write(&dump, lines[1..].join("\n") + "\n").unwrap();
+        let lake = dir.path().join(format!("lake-{}", what.replace(' ', "-")));
+        let run = paused_after_first_batch(&inbox, &lake, 3000);
+        let mut text = std::fs::read_to_string(&dump).unwrap();
+        let size = text.len();
+        edit(&mut text);
+        assert_eq!(text.len() == size, what == "same size");
+        std::fs::write(&dump, text).unwrap();
+        let out = run.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{what}: {err}");
+        assert!(
+            err.contains("conversations_dump.json") && err.contains("changed while cxkpi read it"),
+            "{what}: {err}"
+        );
+        assert!(
+            !lake.join("bot_conversations").exists(),
+            "{what}: nothing written"
+        );
+        assert!(staging_is_empty(&lake));
+    }
 }
 
 /// The file the child process of the next test maps, cuts short and reads.

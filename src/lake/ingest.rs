@@ -514,7 +514,11 @@ fn batches(files: &[Candidate], budget: u64, copies: &Path) -> Result<Vec<Vec<Ca
             // A gzip file's windows read its decompressed copy (see `ensure_copy`).
             let copy = sizes[i].gzip.then(|| copies.join(format!("{i}.json")));
             out.extend((0..count).map(|index| {
-                let window = source::Window { index, count };
+                let window = source::Window {
+                    index,
+                    count,
+                    modified: sizes[i].modified,
+                };
                 vec![(i, Some((window, copy.clone())))]
             }));
             bytes = u64::MAX; // the next file starts a batch of its own
@@ -597,7 +601,11 @@ fn prepare_windows(
             .max(1);
         let windows = (0..count).map(|index| {
             vec![Candidate {
-                window: Some(source::Window { index, count }),
+                window: Some(source::Window {
+                    index,
+                    count,
+                    modified: None, // the copy's, which no one else writes
+                }),
                 ..c.clone()
             }]
         });
@@ -689,12 +697,9 @@ fn ensure_copy(c: &Candidate) -> Result<()> {
     match &c.digest {
         Some(slot) if *slot.get_or_init(|| digest.clone()) != digest => {
             let _ = std::fs::remove_file(copy);
-            Err(crate::error::Error::io(
+            Err(source::changed_while_read(
                 &c.path,
-                std::io::Error::other(
-                    "the file changed while cxkpi read it; nothing was written. Run again \
-                     once the file is complete.",
-                ),
+                "its content, since it was hashed",
             ))
         }
         _ => Ok(()),

@@ -63,6 +63,22 @@ pub struct Candidate {
 pub struct Window {
     pub index: usize,
     pub count: usize,
+    /// The file's modification time when the windows were planned: a window that finds
+    /// another stops the run (see [`changed_while_read`]); `None`: not checked.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// The error of a file that changed while a run read it (another program still writing
+/// it): a run reading a file in several loads (windows, or a hash then a read) must not mix
+/// two versions of it.
+pub fn changed_while_read(path: &Path, what: &str) -> Error {
+    Error::io(
+        path,
+        std::io::Error::other(format!(
+            "the file changed while cxkpi read it ({what}); nothing was written. Run again \
+             once the file is complete."
+        )),
+    )
 }
 
 /// A file's size and content hash (xxh3, 16 hex digits): the lake's identity of a delivery.
@@ -320,11 +336,8 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
         // A file read in windows is loaded once per window: one that changed size in
         // between would mix two versions under the first one's digest.
         if *size != bytes.len() as u64 {
-            return Err(io(std::io::Error::other(format!(
-                "the file changed while cxkpi read it ({size} bytes, now {}); nothing was \
-                 written. Run again once the file is complete.",
-                bytes.len()
-            ))));
+            let what = format!("{size} bytes, now {}", bytes.len());
+            return Err(changed_while_read(path, &what));
         }
     }
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
@@ -501,6 +514,8 @@ pub struct ContentSize {
     pub gzip: bool,
     /// Its size as stored.
     pub stored: u64,
+    /// Its modification time, where the file system keeps one.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// The [`ContentSize`] of a file: an ingest sizes its batches by it without decompressing
@@ -508,13 +523,15 @@ pub struct ContentSize {
 pub fn content_size(path: &Path) -> Result<ContentSize> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let (size, modified) = (meta.len(), meta.modified().ok());
     let mut magic = [0u8; 2];
     if size < 18 || file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
         return Ok(ContentSize {
             bytes: size,
             gzip: false,
             stored: size,
+            modified,
         });
     }
     let mut trailer = [0u8; 4];
@@ -525,6 +542,7 @@ pub fn content_size(path: &Path) -> Result<ContentSize> {
         bytes: u64::from(u32::from_le_bytes(trailer)).max(size),
         gzip: true,
         stored: size,
+        modified,
     })
 }
 
@@ -1182,6 +1200,14 @@ fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
         Some(copy) => load(copy)?,
         None => load_digested(&c.path, c.digest.as_deref())?,
     };
+    // A window of a file rewritten in place since the windows were planned (the size
+    // check of `load_digested` misses one of the same size).
+    if let (None, Some(planned)) = (&c.content, c.window.and_then(|w| w.modified)) {
+        let now = std::fs::metadata(&c.path).and_then(|m| m.modified());
+        if now.map_err(|e| Error::io(&c.path, e))? != planned {
+            return Err(changed_while_read(&c.path, "modified since the run began"));
+        }
+    }
     frame_loaded(c, bytes, vendors)
 }
 
@@ -1470,7 +1496,14 @@ mod tests {
     /// The records (offset, raw text) each of `count` windows of the file at `path` reads.
     fn windows_of(path: &Path, count: usize) -> Result<Vec<Vec<(usize, String)>>> {
         (0..count)
-            .map(|index| crate::fuzz::records_of(path, Some(Window { index, count })))
+            .map(|index| {
+                let window = Window {
+                    index,
+                    count,
+                    modified: None,
+                };
+                crate::fuzz::records_of(path, Some(window))
+            })
             .collect()
     }
 

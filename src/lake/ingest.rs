@@ -500,35 +500,31 @@ fn batches(files: &[Candidate], budget: u64, copies: &Path) -> Result<Vec<Vec<Ca
         .collect::<Result<Vec<source::ContentSize>>>()?;
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| named_day(&files[i].path));
-    type Share = Option<(source::Window, Option<PathBuf>)>;
-    let mut out: Vec<Vec<(usize, Share)>> = Vec::new();
+    // Each batch's files by their index in `files`, to be put in path order.
+    let mut out: Vec<Vec<(usize, Candidate)>> = Vec::new();
     let mut bytes = 0u64;
     for i in order {
         let size = sizes[i].bytes;
-        let mut count = size.div_ceil(budget.max(MIN_WINDOW_BYTES));
+        let mut count = window_count(size, budget);
         if sizes[i].gzip && sizes[i].stored >= budget / GZIP_RATIO {
             count = count.max(2); // counted again from its copy
         }
         if count > 1 {
-            let count = usize::try_from(count).unwrap_or(usize::MAX);
             // A gzip file's windows read its decompressed copy (see `ensure_copy`).
-            let copy = sizes[i].gzip.then(|| copies.join(format!("{i}.json")));
-            out.extend((0..count).map(|index| {
-                let window = source::Window {
-                    index,
-                    count,
-                    modified: sizes[i].modified,
-                };
-                vec![(i, Some((window, copy.clone())))]
-            }));
+            let file = Candidate {
+                content: sizes[i].gzip.then(|| copies.join(format!("{i}.json"))),
+                ..files[i].clone()
+            };
+            out.extend(windows(&file, count, sizes[i].modified).map(|w| vec![(i, w)]));
             bytes = u64::MAX; // the next file starts a batch of its own
             continue;
         }
         let cost = size + FILE_BYTES;
+        let file = (i, files[i].clone());
         match out.last_mut() {
-            Some(batch) if bytes.saturating_add(cost) <= budget => batch.push((i, None)),
+            Some(batch) if bytes.saturating_add(cost) <= budget => batch.push(file),
             _ => {
-                out.push(vec![(i, None)]);
+                out.push(vec![file]);
                 bytes = 0;
             }
         }
@@ -537,19 +533,34 @@ fn batches(files: &[Candidate], budget: u64, copies: &Path) -> Result<Vec<Vec<Ca
     Ok(out
         .into_iter()
         .map(|mut batch| {
-            batch.sort_unstable_by_key(|&(i, _)| i);
-            (batch.into_iter())
-                .map(|(i, share)| {
-                    let (window, content) = share.map_or((None, None), |(w, c)| (Some(w), c));
-                    Candidate {
-                        window,
-                        content,
-                        ..files[i].clone()
-                    }
-                })
-                .collect()
+            batch.sort_unstable_by_key(|(i, _)| *i);
+            batch.into_iter().map(|(_, c)| c).collect()
         })
         .collect())
+}
+
+/// How many windows a file of `size` bytes of JSON is read in: windows of the batch, at
+/// least [`MIN_WINDOW_BYTES`] each; 1 when it fits one.
+fn window_count(size: u64, budget: u64) -> usize {
+    usize::try_from(size.div_ceil(budget.max(MIN_WINDOW_BYTES)))
+        .unwrap_or(usize::MAX)
+        .max(1)
+}
+
+/// The `count` windows of `file`, in order (see [`source::Window`]).
+fn windows(
+    file: &Candidate,
+    count: usize,
+    modified: Option<std::time::SystemTime>,
+) -> impl Iterator<Item = Candidate> + '_ {
+    (0..count).map(move |index| Candidate {
+        window: Some(source::Window {
+            index,
+            count,
+            modified,
+        }),
+        ..file.clone()
+    })
 }
 
 /// Readies the file of batch `i` when it is the first window of a file read in windows
@@ -596,20 +607,10 @@ fn prepare_windows(
             Err(e) => return Err(e),
         }
         let size = std::fs::metadata(copy).map_err(super::io(copy))?.len();
-        count = usize::try_from(size.div_ceil(opts.batch_bytes.max(MIN_WINDOW_BYTES)))
-            .unwrap_or(usize::MAX)
-            .max(1);
-        let windows = (0..count).map(|index| {
-            vec![Candidate {
-                window: Some(source::Window {
-                    index,
-                    count,
-                    modified: None, // the copy's, which no one else writes
-                }),
-                ..c.clone()
-            }]
-        });
-        batches.splice(i..i + planned, windows);
+        count = window_count(size, opts.batch_bytes);
+        // The copy is the run's own: no one else writes it, so its time is not checked.
+        let again = windows(&c, count, None).map(|w| vec![w]);
+        batches.splice(i..i + planned, again.collect::<Vec<_>>());
     }
     if opts.on_bad == OnBadFile::Skip {
         for k in i..i + count {

@@ -84,13 +84,6 @@ pub fn changed_while_read(path: &Path, what: &str) -> Error {
 /// A file's size and content hash (xxh3, 16 hex digits): the lake's identity of a delivery.
 pub type Digest = (u64, String);
 
-/// The [`Digest`] of a file's bytes; the same as [`Hasher`]'s of the bytes fed in pieces.
-pub fn digest(bytes: &[u8]) -> Digest {
-    let mut h = Hasher::default();
-    h.update(bytes);
-    h.finish()
-}
-
 /// A [`Digest`] taken in pieces, for a file read through a buffer.
 #[derive(Default)]
 pub struct Hasher {

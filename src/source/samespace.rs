@@ -135,32 +135,37 @@ fn answers_of_latest_copies(chunks: &[Chunk]) -> Result<Vec<RecordBatch>> {
             .map(|(_, b)| b.clone())
     };
     // Per chunk: each call copy's uuid and the range of its answers.
-    let mut copies: Vec<Vec<(String, Range<usize>)>> = Vec::with_capacity(chunks.len());
+    // Per chunk: its calls' uuids, and the range of each call copy's answers.
+    let mut copies: Vec<(Option<arrow::array::StringArray>, Vec<Range<usize>>)> =
+        Vec::with_capacity(chunks.len());
     for chunk in chunks {
-        let mut of_chunk = Vec::new();
-        if let Some(calls) = table(chunk, &CSAT_CALLS) {
-            let column = |name: &str| {
-                (calls.column_by_name(name).cloned())
-                    .ok_or_else(|| Error::Internal(format!("csat_calls has no `{name}`")))
-            };
-            let (uuids, counts) = (column("call_uuid")?, column("answers")?);
-            let typed = || Error::Internal("csat_calls has columns of other types".into());
-            let uuids = uuids.as_string_opt::<i32>().ok_or_else(typed)?;
-            let counts =
-                (counts.as_primitive_opt::<arrow::datatypes::Int64Type>()).ok_or_else(typed)?;
-            let mut at = 0;
-            for r in 0..calls.num_rows() {
-                let n = usize::try_from(counts.value(r)).unwrap_or(0);
-                of_chunk.push((uuids.value(r).to_string(), at..at + n));
+        let Some(calls) = table(chunk, &CSAT_CALLS) else {
+            copies.push((None, Vec::new()));
+            continue;
+        };
+        let column = |name: &str| {
+            (calls.column_by_name(name).cloned())
+                .ok_or_else(|| Error::Internal(format!("csat_calls has no `{name}`")))
+        };
+        let (uuids, counts) = (column("call_uuid")?, column("answers")?);
+        let typed = || Error::Internal("csat_calls has columns of other types".into());
+        let uuids = uuids.as_string_opt::<i32>().ok_or_else(typed)?.clone();
+        let counts =
+            (counts.as_primitive_opt::<arrow::datatypes::Int64Type>()).ok_or_else(typed)?;
+        let mut at = 0;
+        let ranges = (counts.values().iter())
+            .map(|&n| {
+                let n = usize::try_from(n).unwrap_or(0);
                 at += n;
-            }
-        }
-        copies.push(of_chunk);
+                at - n..at
+            })
+            .collect();
+        copies.push((Some(uuids), ranges));
     }
     let mut last: HashMap<&str, (usize, usize)> = HashMap::new();
-    for (c, of_chunk) in copies.iter().enumerate() {
-        for (i, (uuid, _)) in of_chunk.iter().enumerate() {
-            last.insert(uuid, (c, i));
+    for (c, (uuids, _)) in copies.iter().enumerate() {
+        for (i, uuid) in uuids.iter().flatten().enumerate() {
+            last.insert(uuid.unwrap_or_default(), (c, i));
         }
     }
     let mut parts = Vec::new();
@@ -169,8 +174,10 @@ fn answers_of_latest_copies(chunks: &[Chunk]) -> Result<Vec<RecordBatch>> {
             continue;
         };
         let mut keep = vec![false; answers.num_rows()];
-        for (i, (uuid, rows)) in copies[c].iter().enumerate() {
-            if last.get(uuid.as_str()) == Some(&(c, i)) {
+        let (uuids, ranges) = &copies[c];
+        let uuids = uuids.iter().flatten();
+        for (i, (uuid, rows)) in uuids.zip(ranges).enumerate() {
+            if last.get(uuid.unwrap_or_default()) == Some(&(c, i)) {
                 (keep.get_mut(rows.clone()))
                     .ok_or_else(|| Error::Internal("a CSAT call's answers are missing".into()))?
                     .fill(true);

@@ -205,9 +205,16 @@ fn load<T>(
             "give export files or directories, or --lake DIR".into(),
         ));
     }
-    let source::Discovered { candidates, lakes } = source::discover(&input.paths)?;
+    let source::Discovered {
+        candidates,
+        lakes,
+        repeated,
+    } = source::discover(&input.paths)?;
     for lake in &lakes {
         notes.note(&lake_skipped(lake));
+    }
+    if let Some(first) = repeated.first() {
+        notes.note(&files_repeated(repeated.len(), first));
     }
     let mut rejects = Rejects::default();
     let on_bad = match input.skip_bad_files {
@@ -261,6 +268,9 @@ fn note_ingest_findings(r: &crate::lake::IngestReport, notes: &Notes) {
     for lake in &r.lakes_skipped {
         notes.note(&lake_skipped(std::path::Path::new(lake)));
     }
+    if let Some(first) = r.files_repeated.first() {
+        notes.note(&files_repeated(r.files_repeated.len(), first));
+    }
     if let Some(p) = &r.first_missing_partition {
         notes.warn(&format!(
             "{} unchanged file(s) read again: partitions holding their rows were gone from \
@@ -268,6 +278,14 @@ fn note_ingest_findings(r: &crate::lake::IngestReport, notes: &Notes) {
             r.files_restored
         ));
     }
+}
+
+/// The note for files the paths reach more than once.
+fn files_repeated(count: usize, first: impl AsRef<std::path::Path>) -> String {
+    format!(
+        "{count} file(s) reached again by the paths given were read once (the first: {})",
+        first.as_ref().display()
+    )
 }
 
 /// The note for a lake found inside an inbox and passed over.

@@ -152,6 +152,81 @@ fn an_inbox_with_linked_folders_and_its_own_lake_reads_every_export_once() {
     }
 }
 
+/// The same exports reached twice (a folder and its parent, a file named beside its
+/// folder, a link to a file) are read once: the same numbers, no re-deliveries made up,
+/// and a note that says so; a file named as well as found keeps a named file's rules.
+#[cfg(unix)]
+#[test]
+fn a_file_reached_twice_is_read_once() {
+    let alone = run_ok(&["metrics", "bot", "data-samples/ultimate", "--format", "csv"]);
+    let dir = tempfile::tempdir().unwrap();
+    let one = std::fs::canonicalize(
+        "data-samples/ultimate/conversation_64f1c2a9e3b1d20012ab34cd_2024-03-31_000000000000.json",
+    )
+    .unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&one, &link).unwrap();
+    let (one, link) = (one.to_str().unwrap(), link.to_str().unwrap());
+    for (paths, repeated) in [
+        (vec!["data-samples", "data-samples/ultimate"], 3),
+        (vec!["data-samples/ultimate", "data-samples/ultimate"], 3),
+        (vec!["data-samples/ultimate", one], 1),
+        (vec!["data-samples/ultimate", link], 1),
+    ] {
+        let mut args = vec!["metrics", "bot", "--format", "csv"];
+        args.extend(&paths);
+        let out = run_ok(&args);
+        assert_eq!(out.stdout, alone.stdout, "{paths:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("{repeated} file(s) reached again")),
+            "{paths:?}: {err}"
+        );
+        assert!(
+            err.contains("1 of 8 records were delivered more than once"),
+            "{paths:?}: {err}"
+        );
+    }
+    // A text file found in a folder is skipped with a note; named as well, it is an error.
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    std::fs::copy(
+        "data-samples/ultimate/conversation_64f1c2a9e3b1d20012ab34cd_2024-03-31_000000000000.json",
+        inbox.join("a.json"),
+    )
+    .unwrap();
+    std::fs::write(inbox.join("notes.txt"), "not an export").unwrap();
+    let inbox_arg = inbox.to_str().unwrap();
+    run_ok(&["metrics", "bot", inbox_arg]);
+    let named = inbox.join("notes.txt");
+    let out = run(&["metrics", "bot", inbox_arg, named.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notes.txt"), "{}", stderr(&out));
+
+    // Ingest: each file once in the manifest and the report.
+    let lake = dir.path().join("lake");
+    let out = run_ok(&[
+        "ingest",
+        "data-samples/ultimate",
+        "data-samples/ultimate",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["files_seen"], 3);
+    assert_eq!(report["files_repeated"].as_array().map(Vec::len), Some(3));
+    let from_lake = run_ok(&[
+        "metrics",
+        "bot",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(from_lake.stdout, alone.stdout);
+}
+
 /// An export saved by Windows PowerShell 5 (`>` writes UTF-16 with a byte-order mark) reads
 /// as the UTF-8 original does.
 #[test]

@@ -211,7 +211,9 @@ fn framing(path: &Path) -> (bool, Option<&'static str>) {
 /// sees them, deduplicated across files): two parses by design, for a diagnostic command,
 /// rather than a second per-file bookkeeping inside the readers.
 pub fn inspect(paths: &[PathBuf], now_us: i64) -> Result<Inspection> {
-    let source::Discovered { candidates, lakes } = source::discover(paths)?;
+    let source::Discovered {
+        candidates, lakes, ..
+    } = source::discover(paths)?;
     let vendors: Vec<Result<Option<Vendor>>> = candidates.par_iter().map(source::sniff).collect();
     let mut files: Vec<FileInfo> = candidates
         .par_iter()

@@ -107,6 +107,9 @@ pub struct IngestReport {
     /// Other cxkpi lakes found below the paths and passed over (see `source::Discovered`);
     /// the run's own lake, when it lies inside the inbox, is passed over unlisted.
     pub lakes_skipped: Vec<String>,
+    /// Files the paths reached again after their first path, read once (see
+    /// `source::Discovered::repeated`).
+    pub files_repeated: Vec<String>,
     pub recovered_previous_run: bool,
     /// Batches the new files were read in.
     pub batches: usize,
@@ -182,7 +185,14 @@ fn ingest_run(lock: &LakeLock, paths: &[PathBuf], opts: IngestOptions) -> Result
     for p in paths {
         absolute.push(std::fs::canonicalize(p).map_err(super::io(p))?);
     }
-    let source::Discovered { candidates, lakes } = source::discover(&absolute)?;
+    let source::Discovered {
+        candidates,
+        lakes,
+        repeated,
+    } = source::discover(&absolute)?;
+    report.files_repeated = (repeated.iter())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
     let own = std::fs::canonicalize(root).map_err(super::io(root))?;
     report.lakes_skipped = (lakes.iter())
         .filter(|l| std::fs::canonicalize(l).ok().as_ref() != Some(&own))

@@ -285,3 +285,29 @@ fn a_large_inbox_is_summarized_by_format_naming_only_the_files_in_trouble() {
     let (_, v, _) = inspect_json(path);
     assert_eq!(v["files"].as_array().unwrap().len(), 47);
 }
+
+/// A file name with a newline (or an escape sequence) is written with escapes: one line per
+/// file, and nothing in a name drives the terminal. JSON keeps the name as it is.
+#[cfg(unix)]
+#[test]
+fn control_characters_in_a_file_name_are_escaped_in_the_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "a\nb\u{1b}[31m.json";
+    let record = ultimate(
+        "c1",
+        "b1",
+        "2024-03-30 10:00:00 UTC",
+        "2024-03-30 10:05:00 UTC",
+        "sa bot",
+        2,
+        0,
+    );
+    std::fs::write(dir.path().join(name), record).unwrap();
+    let out = run(&["inspect", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("a\\nb\\u{1b}[31m.json\n"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let (_, v, _) = inspect_json(dir.path().to_str().unwrap());
+    let path = v["files"][0]["path"].as_str().unwrap_or_default();
+    assert!(path.ends_with(name), "{path}");
+}

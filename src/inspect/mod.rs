@@ -385,6 +385,21 @@ fn format_of(f: &FileInfo) -> String {
     )
 }
 
+/// A file name for a terminal line: control characters (a newline in a name would split
+/// the layout, an escape sequence would drive the terminal) written as escapes, `\n`.
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.chars().any(char::is_control) {
+        false => name.into(),
+        true => (name.chars())
+            .map(|c| match c.is_control() {
+                true => c.escape_debug().to_string(),
+                false => c.to_string(),
+            })
+            .collect::<String>()
+            .into(),
+    }
+}
+
 /// The inspection as text for a terminal: every file when `all` or when there are at most
 /// [`LIST_FILES_UP_TO`], else one line per format, with the files that could not be read
 /// or were passed over still named one by one.
@@ -400,12 +415,15 @@ pub fn render_text(i: &Inspection, all: bool) -> String {
     let mut formats: std::collections::BTreeMap<String, Held> = Default::default();
     for f in &i.files {
         match (&f.error, &f.skipped) {
-            (Some(e), _) => out += &format!("  {}\n      could not be read: {e}\n", f.path),
-            (None, Some(why)) => out += &format!("  {}\n      passed over: {why}\n", f.path),
+            (Some(e), _) => out += &format!("  {}\n      could not be read: {e}\n", shown(&f.path)),
+            (None, Some(why)) => {
+                out += &format!("  {}\n      passed over: {why}\n", shown(&f.path))
+            }
             (None, None) if list => {
                 let mut held = Held::default();
                 held.add(f);
-                out += &format!("  {}\n      {} · {}\n", f.path, format_of(f), held.line());
+                let (path, format) = (shown(&f.path), format_of(f));
+                out += &format!("  {path}\n      {format} · {}\n", held.line());
             }
             (None, None) => formats.entry(format_of(f)).or_default().add(f),
         }
@@ -443,7 +461,7 @@ pub fn render_text(i: &Inspection, all: bool) -> String {
             out += &format!(", {} row(s)", f.rows);
         }
         if let Some(file) = &f.file {
-            out += &format!(", e.g. in {file}");
+            out += &format!(", e.g. in {}", shown(file));
         }
         out += &format!(": {}\n", f.message);
     }

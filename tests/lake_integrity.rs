@@ -512,8 +512,8 @@ fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
         std::fs::create_dir_all(&inbox).unwrap();
         std::fs::write(inbox.join("conversations_dump.json"), stored).unwrap();
         let one = dir.path().join(format!("{name}-one"));
-        let report = report_of(&ingest(&inbox, &one, &["--json", "--batch-size", "1G"]));
-        assert_eq!(report["batches"], 1, "{report}");
+        let whole = report_of(&ingest(&inbox, &one, &["--json", "--batch-size", "1G"]));
+        assert_eq!(whole["batches"], 1, "{whole}");
         // Windows of 1 MiB, the least a window takes.
         let windows = dir.path().join(format!("{name}-windows"));
         let report = report_of(&ingest(&inbox, &windows, &["--json", "--batch-size", "1"]));
@@ -540,6 +540,24 @@ fn a_file_larger_than_a_batch_is_read_in_windows_to_the_lake_one_batch_gives() {
             records.len() as u64 - 1,
             "{name}"
         );
+        // The copy delivered again is read once, as in one batch: in the report and in
+        // the manifest's rows of the file.
+        assert_eq!(report["rows_read"], whole["rows_read"], "{name}");
+        assert_eq!(
+            whole["rows_read"]["bot_conversations"],
+            records.len() as u64 - 1,
+            "{name}"
+        );
+        let manifest_rows = |lake: &Path| {
+            let text = std::fs::read_to_string(lake.join("_cxkpi/manifest.json")).unwrap();
+            let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let files = m["files"].as_object().unwrap().clone();
+            files
+                .values()
+                .map(|f| f["rows"].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(manifest_rows(&windows), manifest_rows(&one), "{name}");
         for lake in [&one, &windows] {
             let intents = intents_of(lake, &id);
             assert_eq!(intents.len(), 1, "{name}: {intents:?}");

@@ -874,6 +874,12 @@ fn merge_batch(
             .collect::<Result<Vec<_>>>()?;
         let mut settled = Vec::with_capacity(merged.len());
         for m in merged {
+            for (file, n) in &m.read_again {
+                let rows = run.file_rows.entry(file.clone()).or_default();
+                *rows = rows.saturating_sub(*n);
+                let read = report.rows_read.entry(name.to_string()).or_default();
+                *read = read.saturating_sub(*n as usize);
+            }
             let partition = format!("{name}/dt={}", m.dt);
             for s in m.sources {
                 run.file_partitions

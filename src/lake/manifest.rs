@@ -17,6 +17,8 @@ pub struct FileEntry {
     /// XXH3-64 of the file's bytes, hex.
     pub hash: String,
     pub format: String,
+    /// Rows read from the file, over all tables; a record it delivers twice counts once
+    /// (its reader keeps one copy; across the windows of a big file, the merge does).
     pub rows: u64,
     /// `table/dt=…` partitions holding rows of this file.
     pub partitions: BTreeSet<String>,

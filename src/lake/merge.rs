@@ -80,6 +80,15 @@ pub(super) fn strictly_increasing(batch: &RecordBatch, key: &[&str]) -> Result<b
     Ok(k.null_count() == 0 && (1..k.len()).all(|i| k.value(i - 1) < k.value(i)))
 }
 
+/// The rows [`keep_last`] kept.
+pub(super) struct Deduped {
+    pub batch: RecordBatch,
+    /// The kept rows' indices in the input.
+    pub kept: Vec<usize>,
+    /// Each row dropped with the row kept in its place (few: the copies delivered again).
+    pub dropped: Vec<(usize, usize)>,
+}
+
 /// Keeps the last row per key: the latest by `order_by` (nulls first), then the latest
 /// delivery (`ranks`: this run's files in delivery order; rows of earlier runs' files first).
 /// The rows kept come out in `order_by` order, then as they came.
@@ -88,12 +97,12 @@ pub(super) fn strictly_increasing(batch: &RecordBatch, key: &[&str]) -> Result<b
 /// `ingest::batches`), so a partition staged by an earlier batch may hold a later delivery
 /// than the batch merging into it.
 ///
-/// Returns the rows kept and their indices in `batch`.
+/// Returns the rows kept (see [`Deduped`]).
 pub(super) fn keep_last(
     batch: &RecordBatch,
     t: &LakeTable,
     ranks: &HashMap<String, u32>,
-) -> Result<(RecordBatch, Vec<usize>)> {
+) -> Result<Deduped> {
     // The rows in merge order, as indices: the batch itself is copied once, at the end,
     // with only the rows kept (a sorted copy and then a filtered one had been two copies
     // of a partition, the peak of a batch re-merging the partitions its predecessor staged).
@@ -146,11 +155,19 @@ pub(super) fn keep_last(
         last.insert(rows.row(i).data(), i);
     }
     let mut keep = vec![false; order.len()];
-    for i in last.into_values() {
+    for &i in last.values() {
         keep[i] = true;
     }
     let kept: Vec<usize> = order.iter().copied().filter(|&i| keep[i]).collect();
-    Ok((take(batch, &kept)?, kept))
+    let dropped = (0..batch.num_rows())
+        .filter(|&i| !keep[i])
+        .map(|i| (i, last[rows.row(i).data()]))
+        .collect();
+    Ok(Deduped {
+        batch: take(batch, &kept)?,
+        kept,
+        dropped,
+    })
 }
 
 /// A table's new rows: gathered into one batch, or (a full Ultimate read, the bulk of most
@@ -319,6 +336,22 @@ pub(super) struct Merged {
     pub kept: Option<KeptRows>,
     /// The merged rows, until written (see [`super::hold`]).
     pub batch: Option<RecordBatch>,
+    /// Rows an earlier window of a file read that a later window of the same file
+    /// delivered again, by file: the read counted them twice (see [`count_by_file`]).
+    pub read_again: HashMap<String, u64>,
+}
+
+/// Rows of the partition as it was that a merge dropped for a copy the merging batch
+/// brought from the same file, counted by file: a record an export delivered twice, met
+/// across two windows of that file (within one read, its reader kept one copy), which the
+/// read counted twice. Subtracted, a file's rows read are the same whatever windows it
+/// was read in.
+fn count_by_file(src: &StringArray, rows: impl Iterator<Item = usize>) -> HashMap<String, u64> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    for i in rows.filter(|&i| src.is_valid(i)) {
+        *out.entry(src.value(i).to_string()).or_default() += 1;
+    }
+    out
 }
 
 /// The key and `source_file` columns of a parent partition's rows after its merge, and
@@ -438,14 +471,24 @@ pub(super) fn merge_partition(
     };
     // Of a parent table, which rows kept are the batch's (see [`KeptRows`]).
     let mut kept_new: Option<Vec<bool>> = None;
+    let mut read_again = HashMap::new();
     let merged = match t.parent {
         None if t.key.is_empty() => combined,
         // Only new rows, already deduplicated and in key order by the reader: nothing to
         // drop (checked: keys strictly increasing), so skip the sort, hash and copies.
         None if !existing && strictly_increasing(&combined, t.key)? => combined,
         None => {
-            let (merged, at) = keep_last(&combined, t, c.ranks)?;
-            kept_new = Some(at.into_iter().map(|i| i >= first_new).collect());
+            let Deduped {
+                batch: merged,
+                kept,
+                dropped,
+            } = keep_last(&combined, t, c.ranks)?;
+            kept_new = Some(kept.into_iter().map(|i| i >= first_new).collect());
+            let src = strings(&combined, "source_file")?;
+            let same_file = (dropped.into_iter())
+                .filter(|&(i, by)| i < first_new && by >= first_new)
+                .filter(|&(i, by)| src.is_valid(by) && src.value(i) == src.value(by));
+            read_again = count_by_file(src, same_file.map(|(i, _)| i));
             merged
         }
         // Children read with their parents (deferred: only the children of the copies the
@@ -475,6 +518,14 @@ pub(super) fn merge_partition(
                     })
                 })
                 .collect();
+            // An old row dropped whose parent the batch brought again from its file.
+            let same_file = (0..first_new).filter(|&i| {
+                !keep[i]
+                    && keys.is_valid(i)
+                    && (kept.as_ref())
+                        .is_some_and(|k| k.contains(&(keys.value(i), src.value(i), true)))
+            });
+            read_again = count_by_file(src, same_file);
             filter(&combined, keep)?
         }
     };
@@ -498,6 +549,7 @@ pub(super) fn merge_partition(
         sources,
         kept,
         batch: Some(merged),
+        read_again,
     })
 }
 

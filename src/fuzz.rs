@@ -199,6 +199,54 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
     if !shell {
         check_windows(path);
     }
+    check_stream(path, bytes);
+}
+
+/// A gzip file read in pieces as it is decompressed (see `source::streamed_records`),
+/// pieces of 1, 16 and 100 bytes: whenever the pieces read it, a whole read succeeds and
+/// takes the same records at the same offsets, and each record's line is its line in the
+/// content (a piece's lines count on from the pieces before it). A file not gzipped is
+/// gzipped first.
+pub fn check_stream(path: &Path, bytes: &[u8]) {
+    let gz = path.with_extension("pieces.gz");
+    let stored = match bytes.starts_with(&[0x1f, 0x8b]) {
+        true => bytes.to_vec(),
+        false => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            match std::io::Write::write_all(&mut e, bytes).and_then(|()| e.finish()) {
+                Ok(gz) => gz,
+                Err(_) => return,
+            }
+        }
+    };
+    if std::fs::write(&gz, &stored).is_err() {
+        return;
+    }
+    let whole = records_of(&gz, None);
+    let content = source::load(&gz);
+    for size in [1, 16, 100] {
+        let Some(streamed) = source::streamed_records(&gz, size) else {
+            continue;
+        };
+        let (Ok(whole), Ok(content)) = (&whole, &content) else {
+            panic!("pieces of {size} bytes read a file a whole read rejects");
+        };
+        let read: Vec<(usize, String)> = (streamed.iter())
+            .map(|(offset, _, raw)| (*offset, raw.clone()))
+            .collect();
+        assert!(
+            read == *whole,
+            "pieces of {size} bytes read other records than the whole file"
+        );
+        for (offset, line, _) in &streamed {
+            assert_eq!(
+                *line,
+                source::json::line_col(content, *offset).0,
+                "the line of the record at {offset} (pieces of {size} bytes)"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(&gz);
 }
 
 /// The records (offset, raw text) a read of the file at `path` takes, all of them or a

@@ -696,3 +696,77 @@ fn large_files_are_split_into_parallel_chunks_without_loss() {
     let r = &json_rows(&["metrics", "bot", dir.path().to_str().unwrap()])[0];
     assert_eq!(r["total_conversations"], 9000);
 }
+
+/// A gzip dump larger than a piece (64 MiB of JSON) is read in pieces as it is
+/// decompressed (`source::stream`), not into memory whole: the numbers, the table and the
+/// notes are those of the same dump uncompressed, the note of a keyless record in its last
+/// piece naming its line.
+#[test]
+fn a_big_gzip_dump_read_in_pieces_gives_what_the_plain_dump_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated");
+    let out = run(&[
+        "generate",
+        "ultimate",
+        "--out",
+        generated.to_str().unwrap(),
+        "--days",
+        "2",
+        "--per-day",
+        "40000",
+        "--plain",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<PathBuf> = (std::fs::read_dir(&generated).unwrap())
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut dump = Vec::new();
+    for f in files {
+        dump.extend(std::fs::read(f).unwrap());
+    }
+    let lines = dump.iter().filter(|&&b| b == b'\n').count();
+    dump.extend(br#"{"bot_id":"b","conversation_status":"agent","conversation_start_time":"2024-03-25 10:00:00 UTC","conversation_end_time":"2024-03-25 10:01:00 UTC"}"#);
+    dump.push(b'\n');
+    assert!(
+        dump.len() > 80 << 20,
+        "{} bytes: more than a piece",
+        dump.len()
+    );
+    let plain = dir.path().join("dump.json");
+    std::fs::write(&plain, &dump).unwrap();
+    let gz = dir.path().join("dump.json.gz");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, &dump).unwrap();
+    std::fs::write(&gz, e.finish().unwrap()).unwrap();
+    let (plain, gz) = (plain.to_str().unwrap(), gz.to_str().unwrap());
+    for args in [
+        vec!["metrics", "bot", "--interval", "1d", "--format", "csv"],
+        vec!["table", "bot_intents", "--format", "csv"],
+    ] {
+        let read = |path: &str| {
+            let mut all = args.clone();
+            all.push(path);
+            let out = run(&all);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // The table's source_file column names the file read.
+            let rows = String::from_utf8_lossy(&out.stdout).replace(path, "DUMP");
+            let notes = String::from_utf8_lossy(&out.stderr).replace(path, "DUMP");
+            (rows, notes)
+        };
+        let (from_plain, plain_notes) = read(plain);
+        let (from_gz, gz_notes) = read(gz);
+        assert!(from_gz == from_plain, "{args:?}");
+        assert_eq!(gz_notes, plain_notes, "{args:?}");
+        let location = format!("DUMP:{}:1", lines + 1);
+        assert!(gz_notes.contains(&location), "{location}: {gz_notes}");
+    }
+}

@@ -342,7 +342,7 @@ fn lines_after(
     None // no closing bracket
 }
 
-fn is_blank(b: &&u8) -> bool {
+pub(super) fn is_blank(b: &&u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r')
 }
 

@@ -10,6 +10,7 @@ pub mod dialpad;
 pub mod json;
 pub mod mapped;
 pub mod samespace;
+mod stream;
 pub mod ultimate;
 
 use std::ffi::OsString;
@@ -354,6 +355,12 @@ pub fn load(path: &Path) -> Result<Bytes> {
 /// [`load`], putting the [`Digest`] of the file as stored (before any gzip is undone) in
 /// `digest` if it is not there yet.
 fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes> {
+    decode(path, stored(path, digest)?)
+}
+
+/// A file's bytes as stored (a gzip file still compressed), with [`load_digested`]'s digest
+/// and size check.
+fn stored(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes> {
     let io = |e| Error::io(path, e);
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
@@ -376,7 +383,17 @@ fn load_digested(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes
             return Err(changed_while_read(path, &what));
         }
     }
-    let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
+    Ok(bytes)
+}
+
+/// Whether stored bytes are gzip (by its magic bytes).
+fn is_gzip(stored: &[u8]) -> bool {
+    stored.starts_with(&[0x1f, 0x8b])
+}
+
+/// The text of a file's stored bytes: gunzipped, as UTF-8 (see [`text_of`]).
+fn decode(path: &Path, bytes: Bytes) -> Result<Bytes> {
+    let bytes = if is_gzip(&bytes) {
         let mut out = Vec::with_capacity(bytes.len() * 8);
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
@@ -745,6 +762,16 @@ pub struct Framed {
     by_lines: bool,
     /// A window's records: those starting in this range (see [`Window`]); `None`: all.
     window: Option<Range<usize>>,
+    /// Where `bytes` begin in the file's content: a piece of a gzip stream (see
+    /// [`stream`]) is not its start.
+    origin: Origin,
+}
+
+/// The offset and the lines of content before a framed piece of a file.
+#[derive(Debug, Clone, Copy, Default)]
+struct Origin {
+    offset: usize,
+    lines: usize,
 }
 
 /// Which of a file's records a read takes (see [`Window`]).
@@ -962,7 +989,11 @@ impl Framed {
 
     /// The location of a byte offset, for error messages.
     pub fn location(&self, offset: usize) -> Location {
-        locate(&self.path, &self.bytes, offset)
+        let mut at = locate(&self.path, &self.bytes, offset);
+        // A piece starts a line: only the line and the offset move.
+        at.line += self.origin.lines;
+        at.offset += self.origin.offset;
+        at
     }
 }
 
@@ -1008,11 +1039,12 @@ impl Keyless {
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut first) = self.first.lock() {
+            let offset = file.origin.offset + offset;
             let earlier = first
                 .as_ref()
                 .is_some_and(|(p, o, _)| (p, *o) <= (&file.path, offset));
             if !earlier {
-                let location = file.location(offset);
+                let location = file.location(offset - file.origin.offset);
                 *first = Some((
                     location.path.clone(),
                     offset,
@@ -1178,27 +1210,49 @@ where
     B: Send,
     F: Fn(Records<'_>, &Keyless) -> Result<B> + Sync,
 {
-    let parse_file = |file: &Framed| -> Result<Vec<B>> {
-        // Keyless records are noted per attempt: a retried file must not count them twice.
-        let noted = Keyless::default();
-        let chunks = file
-            .parts()
+    let parse_noting = |file: &Framed, noted: &Keyless| -> Result<Vec<B>> {
+        file.parts()
             .into_par_iter()
             .map(|part| {
                 let range = part.range();
                 file.bytes.populate(range.clone());
-                let chunk = parse(Records::new(file, part, strict), &noted);
+                let chunk = parse(Records::new(file, part, strict), noted);
                 file.bytes.release(range);
                 chunk
             })
-            .collect::<Result<Vec<B>>>()?;
+            .collect::<Result<Vec<B>>>()
+    };
+    let parse_file = |file: &Framed| -> Result<Vec<B>> {
+        // Keyless records are noted per attempt: a retried file must not count them twice.
+        let noted = Keyless::default();
+        let chunks = parse_noting(file, &noted)?;
         keyless.absorb(noted);
         Ok(chunks)
     };
     let per_file: Vec<Result<Option<Vec<B>>>> = candidates
         .par_iter()
         .map(|c| {
-            let Some(file) = frame_one(c, vendors)? else {
+            let (stored, path) = stored_of(c)?;
+            // A gzip file of more than a piece, read as a metrics or table command reads
+            // it (the ingest reads big ones in windows of a copy, and digests them).
+            let streamable = c.digest.is_none() && c.window.is_none() && c.content.is_none();
+            let noted = Keyless::default();
+            let content = match streamable && is_gzip(&stored) {
+                true => {
+                    let parse = |f: &Framed| parse_noting(f, &noted);
+                    stream::read_gzip(c, &stored, vendors, stream::PIECE, parse)
+                }
+                false => stream::Streamed::NotHere,
+            };
+            let content = match content {
+                stream::Streamed::Read(chunks) => {
+                    keyless.absorb(noted);
+                    return Ok(Some(chunks));
+                }
+                stream::Streamed::Whole(content) => text_of(path, content)?,
+                stream::Streamed::NotHere => decode(path, stored)?,
+            };
+            let Some(file) = frame_loaded(c, content, vendors)? else {
                 return Ok(None);
             };
             match parse_file(&file) {
@@ -1230,21 +1284,55 @@ where
     Ok(out)
 }
 
-fn frame_one(c: &Candidate, vendors: &[Vendor]) -> Result<Option<Framed>> {
-    let bytes = match &c.content {
+/// The records of the gzip file at `path` read in pieces of about `size` bytes (see
+/// [`stream`]), each as its offset in the content, its line and its text; `None` when the
+/// file is not read that way (it fits in one piece, or is not one record per line, or is
+/// bad: a whole read says how). For the fuzzers' property and the tests.
+pub fn streamed_records(path: &Path, size: usize) -> Option<Vec<(usize, usize, String)>> {
+    let c = Candidate {
+        path: path.to_path_buf(),
+        from_dir: false,
+        digest: None,
+        window: None,
+        content: None,
+    };
+    let (stored, _) = stored_of(&c).ok()?;
+    let parse = |file: &Framed| -> Result<Vec<(usize, usize, String)>> {
+        let mut out = Vec::new();
+        for part in file.parts() {
+            let mut records = Records::new(file, part, true);
+            while let Some((at, raw)) =
+                records.next(|d| <de::Raw as serde::Deserialize>::deserialize(d))?
+            {
+                let location = file.location(at);
+                out.push((location.offset, location.line, raw.0.to_string()));
+            }
+        }
+        Ok(out)
+    };
+    match stream::read_gzip(&c, &stored, ALL, size, parse) {
+        stream::Streamed::Read(records) => Some(records),
+        _ => None,
+    }
+}
+
+/// The bytes of the file a candidate reads (its decompressed copy, if it has one) as
+/// stored, and that file's path.
+fn stored_of(c: &Candidate) -> Result<(Bytes, &Path)> {
+    let (bytes, path) = match &c.content {
         // Digested as it was made (see `decompress_to`).
-        Some(copy) => load(copy)?,
-        None => load_digested(&c.path, c.digest.as_deref())?,
+        Some(copy) => (stored(copy, None)?, copy.as_path()),
+        None => (stored(&c.path, c.digest.as_deref())?, c.path.as_path()),
     };
     // A window of a file rewritten in place since the windows were planned (the size
-    // check of `load_digested` misses one of the same size).
+    // check of `stored` misses one of the same size).
     if let (None, Some(planned)) = (&c.content, c.window.and_then(|w| w.modified)) {
         let now = std::fs::metadata(&c.path).and_then(|m| m.modified());
         if now.map_err(|e| Error::io(&c.path, e))? != planned {
             return Err(changed_while_read(&c.path, "modified since the run began"));
         }
     }
-    frame_loaded(c, bytes, vendors)
+    Ok((bytes, path))
 }
 
 /// [`frame_one`] of bytes already loaded.
@@ -1288,6 +1376,7 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
                 vendor: vendors[0],
                 by_lines: false,
                 window: None,
+                origin: Origin::default(),
             }))
         }
     };
@@ -1321,6 +1410,7 @@ fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Optio
             vendor,
             by_lines: true,
             window,
+            origin: Origin::default(),
         })),
         // Another vendor's export: framing it by structure would only say so again.
         Err(e @ Error::OtherVendor { .. }) => Err(e),
@@ -1364,6 +1454,7 @@ fn frame_by_structure(
         vendor,
         by_lines: false,
         window,
+        origin: Origin::default(),
     })
 }
 
@@ -1449,6 +1540,7 @@ mod tests {
             vendor: Vendor::Ultimate,
             by_lines: true,
             window: None,
+            origin: Origin::default(),
         };
         let mut out = Vec::new();
         for part in file.parts() {
@@ -1599,6 +1691,81 @@ mod tests {
         std::fs::write(&path, &array[..array.len() - 2]).expect("written");
         let err = windows_of(&path, 3).expect_err("not closed").to_string();
         assert!(err.contains("not closed"), "{err}");
+    }
+
+    #[test]
+    fn a_gzip_file_read_in_pieces_takes_the_records_of_a_whole_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let record = |i: usize| {
+            format!(
+                "{{\"conversation_id\":\"c{i}\",\"conversation_status\":\"agent\",\"x\":\"{}\"}}",
+                "y".repeat(i % 30)
+            )
+        };
+        let records: Vec<String> = (0..500).map(record).collect();
+        let gzip = |text: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, text).expect("gzipped");
+            gz.finish().expect("gzipped")
+        };
+        let ndjson = records.join("\n") + "\n";
+        let files = [
+            ("ndjson", gzip(ndjson.as_bytes())),
+            (
+                "array",
+                gzip(format!("[\n{}\n]\n", records.join(",\n")).as_bytes()),
+            ),
+            // Blank lines and spaces between records, CRLF line ends.
+            ("blank", gzip(records.join("\r\n\r\n  ").as_bytes())),
+            // Two gzip members, cut inside a record.
+            ("members", {
+                let (a, b) = ndjson.split_at(ndjson.len() / 2);
+                [gzip(a.as_bytes()), gzip(b.as_bytes())].concat()
+            }),
+        ];
+        for (name, stored) in &files {
+            let path = dir.path().join(format!("{name}.json.gz"));
+            std::fs::write(&path, stored).expect("written");
+            let whole = crate::fuzz::records_of(&path, None).expect("a whole read");
+            assert_eq!(whole.len(), records.len(), "{name}");
+            for size in [1, 100, 5000] {
+                let read = streamed_records(&path, size).expect("read in pieces");
+                let read: Vec<(usize, String)> = (read.into_iter())
+                    .map(|(offset, _, raw)| (offset, raw))
+                    .collect();
+                assert_eq!(read, whole, "{name}, pieces of {size} bytes");
+            }
+            // The lines too (and the same for 1 and 16 bytes).
+            crate::fuzz::check_stream(&path, stored);
+        }
+        // A record over several lines after the first: not read in pieces, and the whole
+        // read frames it by structure.
+        let multi_line = format!(
+            "{}\n{}",
+            records[0],
+            records[1..].join("\n").replace(',', ",\n  ")
+        );
+        let path = dir.path().join("multi.json.gz");
+        std::fs::write(&path, gzip(multi_line.as_bytes())).expect("written");
+        assert_eq!(streamed_records(&path, 100), None);
+        assert_eq!(
+            crate::fuzz::records_of(&path, None).expect("read").len(),
+            500
+        );
+        // A bad record in a late piece: not read in pieces; the whole read names its line.
+        let bad = ndjson.replacen("\"c450\"", "\"c450", 1);
+        let path = dir.path().join("bad.json.gz");
+        std::fs::write(&path, gzip(bad.as_bytes())).expect("written");
+        assert_eq!(streamed_records(&path, 100), None);
+        let err = crate::fuzz::records_of(&path, None)
+            .expect_err("bad")
+            .to_string();
+        assert!(err.contains(":451:"), "{err}");
+        // Content that fits in one piece is left to the whole read.
+        assert_eq!(
+            streamed_records(&dir.path().join("ndjson.json.gz"), 1 << 20),
+            None
+        );
     }
 
     #[test]

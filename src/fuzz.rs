@@ -209,7 +209,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
 /// gzipped first.
 pub fn check_stream(path: &Path, bytes: &[u8]) {
     let gz = path.with_extension("pieces.gz");
-    let stored = match bytes.starts_with(&[0x1f, 0x8b]) {
+    let stored = match source::is_gzip(bytes) {
         true => bytes.to_vec(),
         false => {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

@@ -176,7 +176,7 @@ fn framing(path: &Path) -> (bool, Option<&'static str>) {
     let gzip = std::fs::File::open(path)
         .and_then(|mut f| {
             let mut magic = [0u8; 2];
-            std::io::Read::read_exact(&mut f, &mut magic).map(|_| magic == [0x1f, 0x8b])
+            std::io::Read::read_exact(&mut f, &mut magic).map(|_| source::is_gzip(&magic))
         })
         .unwrap_or(false);
     let Ok(bytes) = source::load(path) else {

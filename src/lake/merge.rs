@@ -161,7 +161,7 @@ pub(super) fn keep_last(
     let kept: Vec<usize> = order.iter().copied().filter(|&i| keep[i]).collect();
     let dropped = (0..batch.num_rows())
         .filter(|&i| !keep[i])
-        .map(|i| (i, last[rows.row(i).data()]))
+        .filter_map(|i| last.get(rows.row(i).data()).map(|&by| (i, by)))
         .collect();
     Ok(Deduped {
         batch: take(batch, &kept)?,

@@ -13,7 +13,6 @@ pub mod samespace;
 mod stream;
 pub mod ultimate;
 
-use std::ffi::OsString;
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -135,38 +134,52 @@ pub struct Discovered {
 /// mounts, stay two files, as they always were: no file is ever taken for another.)
 pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
     let mut out = Discovered::default();
-    // By the path's bytes: `Path`'s own hash goes component by component.
-    let mut seen: std::collections::HashMap<OsString, usize, foldhash::fast::RandomState> =
+    let (mut candidates, ids) = reached(paths, &mut out.lakes)?;
+    let mut seen: std::collections::HashMap<FileId, usize, foldhash::fast::RandomState> =
         Default::default();
-    for (c, real) in reached(paths, &mut out.lakes)? {
+    // Each candidate's first occurrence (itself, if it is one).
+    let mut first = Vec::with_capacity(candidates.len());
+    for (i, (c, id)) in candidates.iter().zip(ids).enumerate() {
         // A file that cannot be resolved stays, so that its read fails naming it.
-        let real = real.or_else(|| std::fs::canonicalize(&c.path).ok());
-        let Some(real) = real.map(PathBuf::into_os_string) else {
-            out.candidates.push(c);
-            continue;
-        };
-        match seen.get(&real) {
-            Some(&at) => {
-                // Named on the command line as well as found in a folder: the stricter
-                // rules of a named file apply (an error, not a note, if it is not JSON).
-                out.candidates[at].from_dir &= c.from_dir;
-                out.repeated.push(c.path);
-            }
-            None => {
-                seen.insert(real, out.candidates.len());
-                out.candidates.push(c);
-            }
+        let id = id.or_else(|| {
+            let real = std::fs::canonicalize(&c.path).ok()?;
+            Some(file_id(real.as_os_str().as_encoded_bytes()))
+        });
+        first.push(id.map_or(i, |id| *seen.entry(id).or_insert(i)));
+    }
+    for (i, &at) in first.iter().enumerate() {
+        if at != i {
+            // Named on the command line as well as found in a folder: the stricter rules
+            // of a named file apply (an error, not a note, if it is not JSON).
+            candidates[at].from_dir &= candidates[i].from_dir;
+            out.repeated.push(candidates[i].path.clone());
         }
     }
+    let mut at = first.iter().enumerate();
+    candidates.retain(|_| at.next().is_some_and(|(i, &f)| f == i));
+    out.candidates = candidates;
     Ok(out)
 }
 
-/// Every file `paths` reach, in order, repeats included, with the canonical path of those
-/// a walk found as plain files; lakes found go to `lakes`.
+/// A file's identity: two 64-bit hashes (two seeds) of its canonical path's bytes, a
+/// 128-bit key no two paths of a run share by chance. Why not the paths themselves: they
+/// cost 8 MB of peak memory over 20,000 files.
+type FileId = (u64, u64);
+
+fn file_id(canonical: &[u8]) -> FileId {
+    use twox_hash::XxHash3_64;
+    (
+        XxHash3_64::oneshot_with_seed(0, canonical),
+        XxHash3_64::oneshot_with_seed(1, canonical),
+    )
+}
+
+/// Every file `paths` reach, in order, repeats included, and beside them the identity of
+/// those a walk found as plain files; lakes found go to `lakes`.
 fn reached(
     paths: &[PathBuf],
     lakes: &mut Vec<PathBuf>,
-) -> Result<Vec<(Candidate, Option<PathBuf>)>> {
+) -> Result<(Vec<Candidate>, Vec<Option<FileId>>)> {
     let candidate = |path: PathBuf, from_dir: bool| Candidate {
         path,
         from_dir,
@@ -174,7 +187,7 @@ fn reached(
         window: None,
         content: None,
     };
-    let mut out = Vec::new();
+    let (mut out, mut ids) = (Vec::new(), Vec::new());
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
         if meta.is_dir() {
@@ -188,12 +201,18 @@ fn reached(
             let mut walk = Walk::default();
             walk.dir(p)?;
             lakes.extend(walk.lakes);
-            out.extend((walk.found.into_iter()).map(|(path, real)| (candidate(path, true), real)));
+            out.reserve(walk.found.len());
+            ids.reserve(walk.found.len());
+            for (path, id) in walk.found {
+                out.push(candidate(path, true));
+                ids.push(id);
+            }
         } else {
-            out.push((candidate(p.clone(), false), None));
+            out.push(candidate(p.clone(), false));
+            ids.push(None);
         }
     }
-    Ok(out)
+    Ok((out, ids))
 }
 
 /// Whether `dir` is the root of a cxkpi lake (it holds the lake's own directory).
@@ -208,8 +227,10 @@ struct Walk {
     /// order, depth first, which is the order paths compare in (component by component).
     /// (A set of paths sorted them by comparing components, a third of a re-run's time over
     /// 20,000 files.)
-    /// With the canonical path of plain files (see [`discover`]).
-    found: Vec<(PathBuf, Option<PathBuf>)>,
+    /// With the identity of plain files (see [`discover`]).
+    found: Vec<(PathBuf, Option<FileId>)>,
+    /// A canonical path being put together.
+    scratch: Vec<u8>,
     lakes: Vec<PathBuf>,
     /// Directories walked, by their canonical path.
     walked: std::collections::HashSet<PathBuf>,
@@ -244,8 +265,19 @@ impl Walk {
             let is_dir = kind.is_dir()
                 || (kind.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()));
             if !is_dir {
-                let real = kind.is_file().then(|| real.join(entry.file_name()));
-                self.found.push((path, real));
+                let id = kind.is_file().then(|| {
+                    // The canonical path: the folder's, then the name (as `join` makes it).
+                    let canonical = &mut self.scratch;
+                    canonical.clear();
+                    canonical.extend(real.as_os_str().as_encoded_bytes());
+                    let separator = std::path::MAIN_SEPARATOR as u8;
+                    if canonical.last() != Some(&separator) {
+                        canonical.push(separator);
+                    }
+                    canonical.extend(entry.file_name().as_encoded_bytes());
+                    file_id(canonical)
+                });
+                self.found.push((path, id));
             } else if is_lake(&path) {
                 self.lakes.push(path);
             } else {
@@ -387,9 +419,12 @@ fn stored(path: &Path, digest: Option<&OnceLock<Digest>>) -> Result<Bytes> {
 }
 
 /// Whether stored bytes are gzip (by its magic bytes).
-fn is_gzip(stored: &[u8]) -> bool {
-    stored.starts_with(&[0x1f, 0x8b])
+pub fn is_gzip(stored: &[u8]) -> bool {
+    stored.starts_with(&GZIP_MAGIC)
 }
+
+/// The first two bytes of a gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The text of a file's stored bytes: gunzipped, as UTF-8 (see [`text_of`]).
 fn decode(path: &Path, bytes: Bytes) -> Result<Bytes> {
@@ -431,7 +466,7 @@ fn gzip_head(path: &Path, limit: u64) -> Result<Option<Bytes>> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut magic = [0u8; 2];
-    if file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+    if file.read_exact(&mut magic).is_err() || magic != GZIP_MAGIC {
         return Ok(None);
     }
     file.seek(SeekFrom::Start(0))
@@ -579,7 +614,7 @@ pub fn content_size(path: &Path) -> Result<ContentSize> {
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     let (size, modified) = (meta.len(), meta.modified().ok());
     let mut magic = [0u8; 2];
-    if size < 18 || file.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
+    if size < 18 || file.read_exact(&mut magic).is_err() || magic != GZIP_MAGIC {
         return Ok(ContentSize {
             bytes: size,
             gzip: false,
@@ -1039,15 +1074,16 @@ impl Keyless {
         self.count
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut first) = self.first.lock() {
-            let offset = file.origin.offset + offset;
+            // By the offset in the file's content (a piece of it may start further on).
+            let at = file.origin.offset + offset;
             let earlier = first
                 .as_ref()
-                .is_some_and(|(p, o, _)| (p, *o) <= (&file.path, offset));
+                .is_some_and(|(p, o, _)| (p, *o) <= (&file.path, at));
             if !earlier {
-                let location = file.location(offset - file.origin.offset);
+                let location = file.location(offset);
                 *first = Some((
                     location.path.clone(),
-                    offset,
+                    at,
                     format!("{location}: no `{field}`"),
                 ));
             }
@@ -1285,7 +1321,7 @@ where
 }
 
 /// The records of the gzip file at `path` read in pieces of about `size` bytes (see
-/// [`stream`]), each as its offset in the content, its line and its text; `None` when the
+/// `source/stream.rs`), each as its offset in the content, its line and its text; `None` when the
 /// file is not read that way (it fits in one piece, or is not one record per line, or is
 /// bad: a whole read says how). For the fuzzers' property and the tests.
 pub fn streamed_records(path: &Path, size: usize) -> Option<Vec<(usize, usize, String)>> {
@@ -1335,7 +1371,8 @@ fn stored_of(c: &Candidate) -> Result<(Bytes, &Path)> {
     Ok((bytes, path))
 }
 
-/// [`frame_one`] of bytes already loaded.
+/// Frames a candidate's content (decoded: see [`decode`]): the share of its records it
+/// reads, where they lie, its vendor; `None` for a file found in a folder that is not JSON.
 fn frame_loaded(c: &Candidate, bytes: Bytes, vendors: &[Vendor]) -> Result<Option<Framed>> {
     if c.from_dir && !looks_like_json(&bytes) {
         return Ok(None);

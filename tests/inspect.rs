@@ -311,3 +311,52 @@ fn control_characters_in_a_file_name_are_escaped_in_the_text() {
     let path = v["files"][0]["path"].as_str().unwrap_or_default();
     assert!(path.ends_with(name), "{path}");
 }
+
+/// A big gzip file's framing is told from its first MiB when its first record lies there
+/// (NDJSON, an array of one element per line), and from the whole content otherwise (a
+/// pretty-printed array, whose first MiB alone is not JSON).
+#[test]
+fn a_big_gzip_file_is_framed_from_its_head_when_that_tells() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<String> = (0..8000)
+        .map(|i| {
+            ultimate(
+                &format!("c{i:05}"),
+                "b1",
+                "2024-03-30 10:00:00 UTC",
+                "2024-03-30 10:05:00 UTC",
+                "agent",
+                2,
+                0,
+            )
+        })
+        .collect();
+    let pretty = format!(
+        "[\n  {}\n]\n",
+        records.join(",\n  ").replace(',', ",\n    ")
+    );
+    for (name, text, framing) in [
+        ("ndjson", records.join("\n") + "\n", "NDJSON"),
+        (
+            "lines",
+            format!("[\n{}\n]\n", records.join(",\n")),
+            "JSON array, one record per line",
+        ),
+        ("pretty", pretty, "JSON array"),
+    ] {
+        assert!(
+            text.len() > 2 << 20,
+            "{name}: {} bytes, more than the head",
+            text.len()
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        let path = dir.path().join(format!("{name}.json.gz"));
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let (code, v, err) = inspect_json(path.to_str().unwrap());
+        assert_eq!(code, Some(0), "{name}: {err}");
+        assert_eq!(v["files"][0]["framing"], framing, "{name}");
+        assert_eq!(v["files"][0]["gzip"], true, "{name}");
+        assert_eq!(v["files"][0]["records"], 8000, "{name}");
+    }
+}

@@ -462,7 +462,7 @@ const SNIFF_BYTES: u64 = 1 << 20;
 /// The first `limit` bytes of a gzip file's content, as text (see [`text_of`]); `None` when
 /// the file is not gzip, or its head is not readable on its own (the full load then says
 /// why, or reads it).
-fn gzip_head(path: &Path, limit: u64) -> Result<Option<Bytes>> {
+pub fn gzip_head(path: &Path, limit: u64) -> Result<Option<Bytes>> {
     use std::io::{Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut magic = [0u8; 2];

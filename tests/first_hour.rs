@@ -216,15 +216,7 @@ fn a_file_reached_twice_is_read_once() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["files_seen"], 3);
     assert_eq!(report["files_repeated"].as_array().map(Vec::len), Some(3));
-    let from_lake = run_ok(&[
-        "metrics",
-        "bot",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
-    assert_eq!(from_lake.stdout, alone.stdout);
+    assert_eq!(common::bot_kpis_of_lake(&lake), alone.stdout);
 }
 
 /// An export saved by Windows PowerShell 5 (`>` writes UTF-16 with a byte-order mark) reads

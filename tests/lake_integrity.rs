@@ -323,19 +323,7 @@ fn readers_keep_working_during_a_run_and_see_the_lake_as_before() {
     let (march, may) = two_inboxes(dir.path());
     let lake = dir.path().join("lake");
     ok(&ingest(&march, &lake, &[]));
-    let kpis = |lake: &Path| {
-        let out = run(&[
-            "-q",
-            "metrics",
-            "bot",
-            "--lake",
-            lake.to_str().unwrap(),
-            "--format",
-            "csv",
-        ]);
-        ok(&out);
-        out.stdout
-    };
+    let kpis = common::bot_kpis_of_lake;
     let before = kpis(&lake);
     let writer = ingest_cmd(&may, &lake, &["--batch-size", "1"])
         .env("CXKPI_PAUSE_AT", "batch:2:2000")

@@ -27,6 +27,13 @@ pub fn run_ok(args: &[&str]) -> Output {
     out
 }
 
+/// `cxkpi -q metrics bot --lake LAKE --format csv`, asserted to succeed: its rows.
+#[track_caller]
+pub fn bot_kpis_of_lake(lake: &std::path::Path) -> Vec<u8> {
+    let lake = lake.to_str().unwrap();
+    run_ok(&["-q", "metrics", "bot", "--lake", lake, "--format", "csv"]).stdout
+}
+
 /// `cxkpi -q ingest INBOX --lake LAKE`, asserted to succeed.
 #[track_caller]
 pub fn ingest_ok(inbox: &std::path::Path, lake: &std::path::Path) -> Output {

@@ -52,12 +52,25 @@ pub(super) fn read_gzip<B: Send>(
     let mut pieces = Pieces::new(stored, size);
     // The first piece here: most gzip files end within it, and a thread for each of
     // 5,000 small files made reading them 2.6 times slower.
-    let Some(Ok((first, end))) = pieces.next() else {
+    let Some(Ok((piece, end))) = pieces.next() else {
         return Streamed::NotHere;
     };
     if end {
-        return Streamed::Whole(Bytes::Owned(first));
+        return Streamed::Whole(Bytes::Owned(piece));
     }
+    // Only what the readers would frame by lines, as they would: plain UTF-8 JSON of one
+    // record per line, of the expected vendor. Told before a thread is started.
+    let plain = super::utf16_order(&piece).is_none() && !piece.starts_with(&[0xEF, 0xBB, 0xBF]);
+    let first = match plain && (!c.from_dir || super::looks_like_json(&piece)) {
+        true => json::first_record(&piece).filter(|f| !f.envelope),
+        false => None,
+    };
+    let Some(first) = first else {
+        return Streamed::NotHere;
+    };
+    let Ok(vendor) = vendor_of(&c.path, &piece, std::slice::from_ref(&first.span), vendors) else {
+        return Streamed::NotHere;
+    };
     // Handed over, not queued: a piece parsed and the next decompressed at most.
     let (tx, rx) = sync_channel::<Piece>(0);
     std::thread::scope(|s| {
@@ -75,7 +88,7 @@ pub(super) fn read_gzip<B: Send>(
         };
         // `rx` goes with the reading: once it is dropped, the decompressing thread's next
         // send fails and it stops.
-        let read = read_pieces(c, vendors, first, rx, parse);
+        let read = read_pieces(c, (&first, vendor), piece, rx, parse);
         // Joined, not only finished (all a scope waits for): its thread-locals are freed
         // before this returns, which a leak check right after (the fuzzers') counts on.
         let _ = thread.join();
@@ -83,28 +96,15 @@ pub(super) fn read_gzip<B: Send>(
     })
 }
 
-/// The consuming side of [`read_gzip`], from its `first` piece (which does not end the file).
+/// The consuming side of [`read_gzip`], from its first piece (which does not end the file)
+/// with the file's first record in it and its vendor.
 fn read_pieces<B>(
     c: &Candidate,
-    vendors: &[Vendor],
-    first_piece: Vec<u8>,
+    (first, vendor): (&json::First, Vendor),
+    piece: Vec<u8>,
     rx: Receiver<Piece>,
     parse: impl Fn(&Framed) -> Result<Vec<B>>,
 ) -> Streamed<B> {
-    let piece = first_piece;
-    // Only what the readers would frame by lines, as they would: plain UTF-8 JSON of one
-    // record per line, of the expected vendor.
-    let plain = super::utf16_order(&piece).is_none() && !piece.starts_with(&[0xEF, 0xBB, 0xBF]);
-    let first = match plain && (!c.from_dir || super::looks_like_json(&piece)) {
-        true => json::first_record(&piece).filter(|f| !f.envelope),
-        false => None,
-    };
-    let Some(first) = first else {
-        return Streamed::NotHere;
-    };
-    let Ok(vendor) = vendor_of(&c.path, &piece, std::slice::from_ref(&first.span), vendors) else {
-        return Streamed::NotHere;
-    };
     let mut out = Vec::new();
     let mut origin = Origin::default();
     let mut next = Some((piece, false));
@@ -119,7 +119,7 @@ fn read_pieces<B>(
         let file = Framed {
             path: c.path.clone(),
             layout: Layout::Pieces {
-                pieces: json::pieces(&piece, &first, RECORDS_PER_TASK, start..len),
+                pieces: json::pieces(&piece, first, RECORDS_PER_TASK, start..len),
                 array: first.array,
                 closes: end,
             },

@@ -347,11 +347,13 @@ pub(super) struct Merged {
 /// read counted twice. Subtracted, a file's rows read are the same whatever windows it
 /// was read in.
 fn count_by_file(src: &StringArray, rows: impl Iterator<Item = usize>) -> HashMap<String, u64> {
-    let mut out: HashMap<String, u64> = HashMap::new();
+    let mut by_file: HashMap<&str, u64> = HashMap::new();
     for i in rows.filter(|&i| src.is_valid(i)) {
-        *out.entry(src.value(i).to_string()).or_default() += 1;
+        *by_file.entry(src.value(i)).or_default() += 1;
     }
-    out
+    (by_file.into_iter())
+        .map(|(file, n)| (file.to_string(), n))
+        .collect()
 }
 
 /// The key and `source_file` columns of a parent partition's rows after its merge, and

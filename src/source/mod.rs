@@ -423,6 +423,9 @@ pub fn is_gzip(stored: &[u8]) -> bool {
     stored.starts_with(&GZIP_MAGIC)
 }
 
+/// The byte-order mark some tools write at the start of UTF-8 text.
+const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
 /// The first two bytes of a gzip stream.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -447,9 +450,9 @@ fn text_of(path: &Path, bytes: Bytes) -> Result<Bytes> {
         None => bytes,
     };
     Ok(match bytes {
-        Bytes::Mapped(m, _) if m.starts_with(&[0xEF, 0xBB, 0xBF]) => Bytes::Mapped(m, 3),
-        Bytes::Owned(mut v) if v.starts_with(&[0xEF, 0xBB, 0xBF]) => {
-            v.drain(..3);
+        Bytes::Mapped(m, _) if m.starts_with(&UTF8_BOM) => Bytes::Mapped(m, UTF8_BOM.len()),
+        Bytes::Owned(mut v) if v.starts_with(&UTF8_BOM) => {
+            v.drain(..UTF8_BOM.len());
             Bytes::Owned(v)
         }
         b => b,

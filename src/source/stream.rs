@@ -60,7 +60,7 @@ pub(super) fn read_gzip<B: Send>(
     }
     // Only what the readers would frame by lines, as they would: plain UTF-8 JSON of one
     // record per line, of the expected vendor. Told before a thread is started.
-    let plain = super::utf16_order(&piece).is_none() && !piece.starts_with(&[0xEF, 0xBB, 0xBF]);
+    let plain = super::utf16_order(&piece).is_none() && !piece.starts_with(&super::UTF8_BOM);
     let first = match plain && (!c.from_dir || super::looks_like_json(&piece)) {
         true => json::first_record(&piece).filter(|f| !f.envelope),
         false => None,

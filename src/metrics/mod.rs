@@ -224,16 +224,21 @@ pub fn sql_sum(column: &str, name: &str) -> Expr {
 /// grouping is enough. Real exports are many orders of magnitude below the limit.
 pub fn check_sums_fit(df: &DataFrame, columns: &[&str]) -> Result<()> {
     let values = |c: &str| -> Result<&Int64Chunked> { Ok(df.column(c)?.i64()?) };
-    // The largest size times the count first (one pass over each column's slices, the
-    // slots of nulls included: whatever they hold only raises the bound, and the exact
-    // sum skips them): it settles every real export; the exact sum only when it does not.
-    // Why not polars' min and max: with nulls they visit the valid rows one by one, 5 ms
-    // of a 175 ms bot run.
+    // A bound on the largest size times the count first (one pass over each column's
+    // slices, the slots of nulls included: whatever they hold only raises the bound, and
+    // the exact sum skips them): it settles every real export; the exact sum only when it
+    // does not. The bound is the bitwise OR of the values, at most twice the largest
+    // (a negative value sets the top bit, leaving the run to the exact sum). Why not polars'
+    // min and max: with nulls they visit the valid rows one by one, 5 ms of a 175 ms bot
+    // run; why not the largest absolute value: the compiler vectorizes an OR, not an
+    // unsigned maximum on baseline x86-64 (1.7 ms on one core of a 165 ms run, against
+    // 0.1 ms).
     let mut bound: u128 = 0;
     for &c in columns {
         let v = values(c)?;
-        let size = (v.downcast_iter().flat_map(|a| a.values().iter()))
-            .fold(0u64, |m, x| m.max(x.unsigned_abs()));
+        let size = (v.downcast_iter())
+            .map(|a| a.values().iter().fold(0u64, |m, &x| m | x as u64))
+            .fold(0, |m, x| m | x);
         bound += u128::from(size) * (v.len() - v.null_count()) as u128;
     }
     let exact = || -> Result<u128> {

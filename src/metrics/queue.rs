@@ -26,8 +26,8 @@
 use polars::prelude::*;
 
 use super::{
-    aggregate, check_micros_fit, count_if, duration_mean_if, frame, is_word, quantile_if, ratio,
-    rows, with_word_codes, Query, Spec,
+    aggregate, count_if, duration_mean_if, frame, is_word, quantile_if, ratio, rows, with_micros,
+    with_word_codes, Query, Spec,
 };
 use crate::error::{Error, Result};
 use arrow::array::RecordBatch;
@@ -139,7 +139,7 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
         DirectionFilter::Inbound => df.lazy().filter(is_word(DIRECTION, 0)).collect()?,
         DirectionFilter::Outbound => df.lazy().filter(is_word(DIRECTION, 1)).collect()?,
     };
-    check_micros_fit(&df, &["queue_sec", "initial_talk_sec", "ivr_sec"])?;
+    let df = with_micros(df, &["queue_sec", "initial_talk_sec", "ivr_sec"])?;
     let acc = || is_word(OUTCOME, 0);
     let ab = || is_word(OUTCOME, 1);
 
@@ -189,11 +189,11 @@ pub fn compute(dialogues: &RecordBatch, q: &Query, o: &Options) -> Result<DataFr
         count_if(in_sla, &c_in_sla),
         count_if(sla_known, &c_known),
         count_if(quick, &c_quick),
-        duration_mean_if(col("queue_sec"), acc(), "asa_sec"),
+        duration_mean_if("queue_sec", acc(), "asa_sec"),
         quantile_if(col("queue_sec"), acc(), 0.5, "queue_p50_sec"),
         quantile_if(col("queue_sec"), acc(), 0.9, "queue_p90_sec"),
-        duration_mean_if(col("initial_talk_sec"), acc(), "avg_talk_sec"),
-        duration_mean_if(col("ivr_sec"), lit(true), "avg_ivr_sec"),
+        duration_mean_if("initial_talk_sec", acc(), "avg_talk_sec"),
+        duration_mean_if("ivr_sec", lit(true), "avg_ivr_sec"),
         wait().max().alias("max_queue_sec"),
     ];
     let offered = || col("accepted") + col("abandoned");

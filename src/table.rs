@@ -1602,7 +1602,13 @@ pub fn latest_in_delivery_order(
     let by_shard: Vec<Vec<Vec<(u64, u32, u32)>>> = groups
         .into_par_iter()
         .map(|group| {
-            let mut shards = vec![Vec::new(); 1 << SHARD_BITS];
+            // Sized for an even spread and a little more: grown by doubling, the lists and
+            // the maps below were a tenth of the deduplication's time.
+            let rows: usize = group.clone().map(|p| sizes[p]).sum();
+            let each = rows / (1 << SHARD_BITS) * 9 / 8 + 16;
+            let mut shards: Vec<Vec<_>> = (0..1 << SHARD_BITS)
+                .map(|_| Vec::with_capacity(each))
+                .collect();
             for p in group {
                 let k = keys[p];
                 for r in (0..k.len()).filter(|&r| k.is_valid(r)) {
@@ -1618,8 +1624,9 @@ pub fn latest_in_delivery_order(
     let lost: Vec<Vec<(usize, usize)>> = (0..1 << SHARD_BITS)
         .into_par_iter()
         .map(|s| {
+            let rows = by_shard.iter().map(|shards| shards[s].len()).sum();
             let mut latest: HashMap<u64, (usize, usize), BuildHasherDefault<PassThrough>> =
-                HashMap::default();
+                HashMap::with_capacity_and_hasher(rows, Default::default());
             let mut others: HashMap<&str, (usize, usize)> = HashMap::new();
             let mut lost = Vec::new();
             for shards in &by_shard {

@@ -393,8 +393,15 @@ pub fn mean_if(expr: Expr, cond: Expr, name: &str) -> Expr {
 }
 
 /// Exact percentile (linear interpolation, as SQL `quantile_cont`) of `expr` where `cond`.
+///
+/// The values are taken in one piece without nulls (which no percentile reads): polars
+/// picks a percentile of such a column by selection, and of any other by sorting it (a
+/// parallel filter leaves a column in several pieces). Totals of queue KPIs −2.8% wall;
+/// per hour +1% (the piece is made per group).
 pub fn quantile_if(expr: Expr, cond: Expr, q: f64, name: &str) -> Expr {
-    expr.filter(cond.fill_null(lit(false)))
+    let keep = cond.fill_null(lit(false)).and(expr.clone().is_not_null());
+    expr.filter(keep)
+        .rechunk()
         .quantile(lit(q), QuantileMethod::Linear)
         .alias(name)
 }
@@ -779,6 +786,40 @@ mod tests {
         assert_eq!(ours.get(3), Some(2));
         assert_eq!(ours.get(4), Some(2));
         assert_eq!(ours.get(6), Some(-2));
+    }
+
+    #[test]
+    fn percentiles_skip_nulls_and_rows_left_out_in_every_piece() {
+        // Two pieces, nulls and rows the condition leaves out: the kept values are 1, 3 and
+        // 4 (linear interpolation: the median 3, the 90th percentile 3 + 0.8).
+        let piece = |v: &[Option<f64>], c: &[bool]| {
+            DataFrame::new(
+                v.len(),
+                vec![
+                    Column::new("v".into(), v.to_vec()),
+                    Column::new("c".into(), c.to_vec()),
+                    Column::new("g".into(), vec![1i64; v.len()]),
+                ],
+            )
+            .unwrap()
+        };
+        let mut df = piece(&[Some(4.0), None, Some(10.0)], &[true, true, false]);
+        df.vstack_mut_owned(piece(&[Some(3.0), Some(1.0), None], &[true, true, false]))
+            .unwrap();
+        assert_eq!(df.column("v").unwrap().n_chunks(), 2);
+        let aggs = || [0.5, 0.9].map(|q| quantile_if(col("v"), col("c"), q, &format!("p{q}")));
+        let totals = df.clone().lazy().select(aggs()).collect().unwrap();
+        let grouped = df
+            .lazy()
+            .group_by([col("g")])
+            .agg(aggs())
+            .collect()
+            .unwrap();
+        for out in [totals, grouped] {
+            let at = |c: &str| out.column(c).unwrap().f64().unwrap().get(0).unwrap();
+            assert_eq!(at("p0.5"), 3.0);
+            assert!((at("p0.9") - 3.8).abs() < 1e-12, "{}", at("p0.9"));
+        }
     }
 
     #[test]

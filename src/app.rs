@@ -826,7 +826,7 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
         ));
     }
     let only = dialpad::Lean {
-        messages: messaging::message_columns(a.view, &q.by),
+        messages: messaging::message_columns(a.view, a.intent_type, &q.by),
         interactions: messaging::interaction_columns(a.view, &q.by),
     };
     let (tables, rejects) = load_dialpad(&a.input, Some(only), notes)?;

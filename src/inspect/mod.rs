@@ -72,7 +72,7 @@ fn kpi_columns(table: &str) -> Vec<String> {
                 messaging::View::Intents,
                 messaging::View::Sentiment,
             ] {
-                for col in messaging::message_columns(view, &[]) {
+                for col in messaging::message_columns(view, None, &[]) {
                     if !c.contains(&col) {
                         c.push(col);
                     }

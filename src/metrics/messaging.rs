@@ -67,14 +67,16 @@ pub fn dimensions(view: View) -> &'static [&'static str] {
     }
 }
 
-/// The `messages` columns a view reads: its own, its leading dimension's and `by`'s. A
-/// metrics-only read copies no others (a view asking for a column left out fails loudly,
-/// as the column is absent, not null).
-pub fn message_columns(view: View, by: &[String]) -> Vec<String> {
+/// The `messages` columns a view reads (the intents view with `intent_type`, the filter
+/// on the chattype): its own, its leading dimension's and `by`'s. A metrics-only read
+/// copies no others (a view asking for a column left out fails loudly, as the column is
+/// absent, not null).
+pub fn message_columns(view: View, intent_type: Option<IntentType>, by: &[String]) -> Vec<String> {
     let own: &[&str] = match view {
         View::Interactions => &MESSAGE_COUNT_COLUMNS,
         View::InteractionType => &["ts", "sendertype", "chattype"],
-        View::Intents => &["ts", "score", "chattype", "topic"],
+        View::Intents if intent_type.is_some() => &["ts", "score", "chattype", "topic"],
+        View::Intents => &["ts", "score", "topic"],
         View::Sentiment => &SENTIMENT_COLUMNS,
         // These read the interactions only.
         View::CustomerEndpoint | View::Handoff | View::ResponseTimes => return Vec::new(),
@@ -219,14 +221,17 @@ fn with_sender(t: &Tables, columns: &[&str], by: &[String]) -> Result<DataFrame>
 fn intents(t: &Tables, q: &Query, o: &Options, dims: &'static [&'static str]) -> Result<DataFrame> {
     let q = &lead(q, "topic");
     let mut keep = col("topic").is_not_null().and(col("topic").neq(lit("")));
+    let mut columns = vec!["ts", "score"];
     if let Some(kind) = o.intent_type {
         let name = match kind {
             IntentType::Bot => "bot",
             IntentType::Agent => "agent",
         };
         keep = keep.and(lower_eq("chattype", name).fill_null(lit(false)));
+        // Read for this filter only (see `message_columns`).
+        columns.push("chattype");
     }
-    let df = frame(&t.messages, &["ts", "score", "chattype"], &q.by)?
+    let df = frame(&t.messages, &columns, &q.by)?
         .lazy()
         .filter(keep)
         .collect()?;

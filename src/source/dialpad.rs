@@ -434,16 +434,6 @@ struct Slot {
 }
 
 impl Slot {
-    const EMPTY: Slot = Slot {
-        head: 0,
-        len: 0,
-        part: 0,
-        row: 0,
-        timed: false,
-        sender: Sender::Other,
-        ts: 0,
-    };
-
     /// The message's `(part, row)`.
     fn at(&self) -> (usize, usize) {
         (self.part as usize, self.row as usize)
@@ -488,8 +478,12 @@ fn slots_of(parts: &[RecordBatch], ids: &Identity<'_>) -> Result<Vec<Slot>> {
         })
     };
     narrow(parts.len())?;
-    let mut slots = vec![Slot::EMPTY; ts.iter().map(|t| t.len()).sum()];
-    let mut rest = slots.as_mut_slice();
+    let n = ts.iter().map(|t| t.len()).sum();
+    // Written only by the parts' tasks, each its own piece: filled with a blank first on
+    // one core (a `vec!` of a slot that is not all zero bits), the 31 MB of 980k slots
+    // were a fifth of the time between the parse and the sort.
+    let mut slots: Vec<Slot> = Vec::with_capacity(n);
+    let mut rest = &mut slots.spare_capacity_mut()[..n];
     let mut pieces = Vec::with_capacity(parts.len());
     for (p, t) in ts.iter().enumerate() {
         narrow(t.len())?;
@@ -506,7 +500,7 @@ fn slots_of(parts: &[RecordBatch], ids: &Identity<'_>) -> Result<Vec<Slot>> {
             let n = id.len().min(8);
             head[..n].copy_from_slice(&id[..n]);
             let timed = ts.is_valid(r);
-            *slot = Slot {
+            slot.write(Slot {
                 head: u64::from_be_bytes(head),
                 // Both checked above; a value of an Arrow string column is shorter than
                 // 2 GiB.
@@ -516,9 +510,12 @@ fn slots_of(parts: &[RecordBatch], ids: &Identity<'_>) -> Result<Vec<Slot>> {
                 timed,
                 sender: Sender::of(sender.at((p, r))),
                 ts: if timed { ts.value(r) } else { 0 },
-            };
+            });
         }
     });
+    // SAFETY: the pieces cover the first `n` slots of the capacity (the parts' lengths
+    // add up to `n`), and each task wrote every slot of its piece.
+    unsafe { slots.set_len(n) };
     Ok(slots)
 }
 
@@ -625,7 +622,8 @@ fn latest_in_canonical_order(
     };
     let messages = Deferred {
         schema: MESSAGES.schema(),
-        positions: kept.iter().map(Slot::at).collect(),
+        // On every core: 16 MB of fresh pages for 980k messages.
+        positions: kept.par_iter().map(Slot::at).collect(),
         parts: chunks,
         sources,
         parent_key: None,

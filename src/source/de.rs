@@ -582,6 +582,12 @@ enum Text<'de, 's> {
 /// strings in place.
 pub trait FromText: Sized {
     fn from_text(text: &str) -> Result<Self, String>;
+
+    /// What the type's serde visitor makes of a JSON `true` or `false` (`visit_bool`), for
+    /// a type that takes one; `None` leaves the literal to its `Deserialize`.
+    fn from_bool(_: bool) -> Option<Self> {
+        None
+    }
 }
 
 /// A number as [`Deserializer::number`] hands it to a visitor.
@@ -1290,12 +1296,28 @@ impl<'de> Deserializer<'de> {
     /// record's values, and the general string read and the visitor's dispatch around it
     /// cost more than parsing them.
     pub fn text_value<T: Deserialize<'de> + FromText>(&mut self, key: &str) -> Result<T, Error> {
-        let quoted = self.buf.get(self.pos) == Some(&b'"');
-        if let Some((text, end)) = quoted.then(|| self.short_ascii()).flatten() {
-            if let Ok(v) = T::from_text(text) {
-                self.pos = end;
-                return Ok(v);
+        match self.buf.get(self.pos) {
+            Some(b'"') => {
+                if let Some((text, end)) = self.short_ascii() {
+                    if let Ok(v) = T::from_text(text) {
+                        self.pos = end;
+                        return Ok(v);
+                    }
+                }
             }
+            // A flag written as a JSON literal (Ultimate's `test_mode`, `is_llm_conversation`):
+            // taken as the visitor takes it, without its dispatch (2% of a bot-KPI run).
+            Some(&b @ (b't' | b'f')) => {
+                let word: &[u8] = if b == b't' { b"true" } else { b"false" };
+                if let Some(v) = bytes_at(self.buf, self.pos, word)
+                    .then(|| T::from_bool(b == b't'))
+                    .flatten()
+                {
+                    self.pos += word.len();
+                    return Ok(v);
+                }
+            }
+            _ => {}
         }
         self.value(key)
     }

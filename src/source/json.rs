@@ -857,6 +857,10 @@ impl FromText for LooseBool {
     fn from_text(text: &str) -> Result<Self, String> {
         parse_bool(text).map(LooseBool)
     }
+
+    fn from_bool(b: bool) -> Option<Self> {
+        Some(LooseBool(Some(b)))
+    }
 }
 
 impl<'de> de::Deserialize<'de> for LooseBool {
@@ -1336,6 +1340,11 @@ pub(super) mod tests {
             "12",
             "1715073123.5",
             "true",
+            "false",
+            "truex",
+            "tru",
+            "f",
+            "falsch",
             "null",
             r#"{"$date": "2024-05-07T09:12:03Z"}"#,
             r#" "12""#,

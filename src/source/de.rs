@@ -1003,6 +1003,10 @@ impl<'de> Deserializer<'de> {
             b'-' | b'0'..=b'9' => {
                 self.number_text()?;
             }
+            // Literals (unread flags) without the dispatch of the any-value read.
+            b't' => self.literal(b"true")?,
+            b'f' => self.literal(b"false")?,
+            b'n' => self.literal(b"null")?,
             _ => {
                 de::Deserializer::deserialize_any(&mut *self, de::IgnoredAny)?;
             }
@@ -2106,6 +2110,14 @@ mod tests {
     }
 
     #[test]
+    fn skipped_literals_are_passed_over() {
+        let text = r#"{"x":true,"a":1,"y":false,"z":null,"b":2,"w":[true,null]}"#;
+        for strict in [true, false] {
+            assert_eq!(walk_in(&[text], strict).unwrap(), [(b'a', 1), (b'b', 2)]);
+        }
+    }
+
+    #[test]
     fn object_walk_errors_point_at_the_spot() {
         let first = r#"{"a":1,"b":2}"#;
         for (bad, at, msg) in [
@@ -2118,6 +2130,9 @@ mod tests {
             (r#"{"b":2,"x":[}"#, 12, "mismatched closing bracket"),
             (r#"{"b":2,"x":{]}"#, 12, "mismatched closing bracket"),
             (r#"{"a":1"#, 6, "unexpected end of input"),
+            (r#"{"b":2,"x":tru}"#, 11, "expected a JSON value"),
+            (r#"{"b":2,"x":nul,"a":1}"#, 11, "expected a JSON value"),
+            (r#"{"b":2,"x":falsey}"#, 16, "expected ',' or '}'"),
         ] {
             // The structural skip (lenient) names the bracket; a skipped field is named.
             let (offset, message) = walk_in(&[first, bad], false).unwrap_err();

@@ -1042,8 +1042,9 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
 const SIX: u64 = 0x0000_f0f0_f0f0_f0f0;
 
 /// Whether the bytes of `w` that `mask` covers (0xf0 each) are all ASCII digits: each is
-/// 0x30–0x3f, and adding 6 keeps it there. Bytes outside the mask may carry into the
-/// ones above them only, and only the covered ones are compared.
+/// 0x30–0x3f, and adding 6 keeps it there. Adding carries out of a byte only from 0xfa
+/// up, and only into the byte above it: a covered byte has a covered or known byte below
+/// it (the clock's colons are checked first), so no carry reaches one.
 #[inline(always)]
 fn digits_at(w: u64, mask: u64) -> bool {
     let zeros = 0x3030_3030_3030_3030 & mask;

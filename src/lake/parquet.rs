@@ -107,6 +107,8 @@ fn start_writeback(file: &File) {
             libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 /// Rows per row group at most: a day of any vendor's exports fits in one.

@@ -12,6 +12,12 @@ use std::str::FromStr;
 /// Microseconds in a UTC day (timestamps are microseconds since the epoch).
 pub const DAY_US: i64 = 86_400_000_000;
 
+/// The floats that convert to an i64 (a count of microseconds): -2^63 included, 2^63 not
+/// (NaN is in neither). Near either end every float is a whole number, so a duration
+/// rounded to the microsecond cannot cross one.
+pub const I64_FLOATS: std::ops::Range<f64> =
+    -9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0;
+
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike,
 };

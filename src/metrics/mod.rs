@@ -356,8 +356,7 @@ fn round_micros(seconds: f64) -> Option<i64> {
         }
         false => us,
     };
-    // -2^63 included, 2^63 not: the range of i64 (NaN is in neither).
-    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+    crate::time::I64_FLOATS
         .contains(&rounded)
         .then_some(rounded as i64)
 }

@@ -820,16 +820,10 @@ pub struct LooseSeconds(pub Option<f64>);
 impl<'de> de::Deserialize<'de> for LooseSeconds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         match LooseF64::deserialize(d)?.0 {
-            // -2^63 µs included, 2^63 not: the range of i64. Near it every float is a
-            // whole number, so rounding to the microsecond cannot cross either end.
-            Some(s)
-                if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
-                    .contains(&(s * 1e6)) =>
-            {
-                Err(de::Error::custom(format!(
-                    "{s} seconds is longer than a duration can be (±292,000 years)"
-                )))
-            }
+            // Microseconds an i64 holds (see `I64_FLOATS`).
+            Some(s) if !crate::time::I64_FLOATS.contains(&(s * 1e6)) => Err(de::Error::custom(
+                format!("{s} seconds is longer than a duration can be (±292,000 years)"),
+            )),
             s => Ok(LooseSeconds(s)),
         }
     }

@@ -14,6 +14,7 @@ use std::fmt;
 use std::ops::Range;
 
 use super::de::FromText;
+use super::digits;
 use serde::de::{self, Deserializer, Visitor};
 
 /// How the records of a file are laid out.
@@ -969,7 +970,8 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn digits(b: &[u8], range: Range<usize>) -> Option<u32> {
+/// The number the digits of `b[range]` write; `None` when one is not a digit.
+fn number_in(b: &[u8], range: Range<usize>) -> Option<u32> {
     let mut v = 0u32;
     for &c in b.get(range)? {
         if !c.is_ascii_digit() {
@@ -995,10 +997,10 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
     // `HH:MM:SS`, its eight bytes checked and converted as one word.
     let clock = u64::from_le_bytes(head[11..19].try_into().ok()?);
     const COLONS: u64 = 0x0000_3a00_003a_0000;
-    if clock & 0x0000_ff00_00ff_0000 != COLONS || !digits_at(clock, 0xf0f0_00f0_f000_f0f0) {
+    if clock & 0x0000_ff00_00ff_0000 != COLONS || !digits::digits_at(clock, 0xf0f0_00f0_f000_f0f0) {
         return None;
     }
-    let pairs = pair_values(clock);
+    let pairs = digits::pair_values(clock);
     let (h, mi, sec) = (pairs & 0xff, pairs >> 24 & 0xff, pairs >> 48 & 0xff);
     if h > 23 || mi > 59 || sec > 60 {
         return None;
@@ -1010,9 +1012,9 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
     let six = b.get(20..28).and_then(|w| <[u8; 8]>::try_from(w).ok());
     if let Some(w) = six
         .map(u64::from_le_bytes)
-        .filter(|&w| b[19] == b'.' && digits_at(w, SIX))
+        .filter(|&w| b[19] == b'.' && digits::digits_at(w, digits::SIX))
     {
-        frac = six_digits(w);
+        frac = digits::value(w, 6) as i64;
         i = 26;
     } else if b.get(i) == Some(&b'.') {
         i += 1;
@@ -1030,37 +1032,6 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
         return None;
     }
     Some(days * 86_400_000_000 + (h * 3600 + mi * 60 + sec) * 1_000_000 + frac)
-}
-
-/// The mask of the first six bytes of a word, for [`digits_at`].
-const SIX: u64 = 0x0000_f0f0_f0f0_f0f0;
-
-/// Whether the bytes of `w` that `mask` covers (0xf0 each) are all ASCII digits: each is
-/// 0x30–0x3f, and adding 6 keeps it there. Adding carries out of a byte only from 0xfa
-/// up, and only into the byte above it: a covered byte has a covered or known byte below
-/// it (the clock's colons are checked first), so no carry reaches one.
-#[inline(always)]
-fn digits_at(w: u64, mask: u64) -> bool {
-    let zeros = 0x3030_3030_3030_3030 & mask;
-    w & mask == zeros && w.wrapping_add(0x0606_0606_0606_0606) & mask == zeros
-}
-
-/// Each byte of a word of digits (and colons) with ten times its value plus the next
-/// byte's: the value of the two-digit number that starts there. No byte carries: at most
-/// 10 · 10 + 10 for a colon.
-#[inline(always)]
-fn pair_values(w: u64) -> u64 {
-    let v = w.wrapping_sub(0x3030_3030_3030_3030);
-    v.wrapping_mul(10).wrapping_add(v >> 8)
-}
-
-/// The number written by the six digits in the low bytes of `w` (checked by
-/// [`digits_at`]): as eight digits behind two zeros, pairs, then fours, then the whole.
-#[inline(always)]
-fn six_digits(w: u64) -> i64 {
-    let pairs = pair_values(w << 16 | 0x3030) & 0x00ff_00ff_00ff_00ff;
-    let fours = pairs.wrapping_mul(100).wrapping_add(pairs >> 16) & 0x0000_ffff_0000_ffff;
-    (fours.wrapping_mul(10_000).wrapping_add(fours >> 32) & 0xffff_ffff) as i64
 }
 
 /// The two digits at `i` as a number; `not_digit` is set when either is not a digit, so a
@@ -1136,9 +1107,9 @@ fn any_timestamp(s: &str) -> Result<Option<i64>, String> {
         return Err(bad());
     }
     let (y, mo, d) = (
-        digits(b, 0..4).ok_or_else(bad)?,
-        digits(b, 5..7).ok_or_else(bad)?,
-        digits(b, 8..10).ok_or_else(bad)?,
+        number_in(b, 0..4).ok_or_else(bad)?,
+        number_in(b, 5..7).ok_or_else(bad)?,
+        number_in(b, 8..10).ok_or_else(bad)?,
     );
     if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y as i64, mo) {
         return Err(bad());
@@ -1149,12 +1120,12 @@ fn any_timestamp(s: &str) -> Result<Option<i64>, String> {
         if !matches!(b[10], b'T' | b't' | b' ') || b.len() < 16 || b[13] != b':' {
             return Err(bad());
         }
-        let h = digits(b, 11..13).ok_or_else(bad)?;
-        let mi = digits(b, 14..16).ok_or_else(bad)?;
+        let h = number_in(b, 11..13).ok_or_else(bad)?;
+        let mi = number_in(b, 14..16).ok_or_else(bad)?;
         let mut sec = 0;
         pos = 16;
         if b.get(16) == Some(&b':') {
-            sec = digits(b, 17..19).ok_or_else(bad)?;
+            sec = number_in(b, 17..19).ok_or_else(bad)?;
             pos = 19;
         }
         if h > 23 || mi > 59 || sec > 60 {
@@ -1200,9 +1171,9 @@ fn parse_offset(s: &str) -> Option<i64> {
         _ => return None,
     };
     let (h, m) = match b.len() {
-        3 => (digits(b, 1..3)?, 0),
-        5 => (digits(b, 1..3)?, digits(b, 3..5)?),
-        6 if b[3] == b':' => (digits(b, 1..3)?, digits(b, 4..6)?),
+        3 => (number_in(b, 1..3)?, 0),
+        5 => (number_in(b, 1..3)?, number_in(b, 3..5)?),
+        6 if b[3] == b':' => (number_in(b, 1..3)?, number_in(b, 4..6)?),
         _ => return None,
     };
     if h > 23 || m > 59 {

@@ -7,6 +7,7 @@ pub mod anywhere365;
 pub mod codes;
 pub mod de;
 pub mod dialpad;
+mod digits;
 pub mod json;
 pub mod mapped;
 pub mod samespace;

@@ -8,9 +8,6 @@
 //! Dialpad or Anywhere365 run. The number reader ([`super::de`]) and the timestamp
 //! reader ([`super::json`]) share these.
 
-/// The mask of the first six bytes of a word, for [`digits_at`].
-pub const SIX: u64 = 0x0000_f0f0_f0f0_f0f0;
-
 /// Whether the bytes of `w` that `mask` covers (0xf0 each) are all ASCII digits: each is
 /// 0x30–0x3f, and adding 6 keeps it there. Adding carries out of a byte only from 0xfa
 /// up, and only into the byte above it: a covered byte has a covered or known byte below

@@ -1007,26 +1007,23 @@ fn common_timestamp(b: &[u8]) -> Option<i64> {
     }
     let (h, mi, sec) = (h as i64, mi as i64, sec as i64);
     let (mut frac, mut i) = (0, 19);
-    // Six digits of fraction, the exports' own, read as one word (the loop below takes
-    // the other counts).
-    let six = b.get(20..28).and_then(|w| <[u8; 8]>::try_from(w).ok());
-    if let Some(w) = six
-        .map(u64::from_le_bytes)
-        .filter(|&w| b[19] == b'.' && digits::digits_at(w, digits::SIX))
-    {
-        frac = digits::value(w, 6) as i64;
-        i = 26;
-    } else if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit() && i - start < 6) {
-            frac = frac * 10 + i64::from(c - b'0');
-            i += 1;
-        }
-        if i == start {
+    if b.get(19) == Some(&b'.') {
+        // One to six digits of fraction (Ultimate writes six, Anywhere365 three), read as
+        // one word: the eight bytes after the point, or, nearer the end of the text, its
+        // last eight moved down (the zero bytes shifted in are no digits). Seven or more
+        // digits are not this shape.
+        let w = match digits::word_at(b, 20) {
+            Some(w) => w,
+            None if b.len() > 20 => digits::word_at(b, b.len() - 8)? >> (8 * (28 - b.len())),
+            None => return None,
+        };
+        let n = digits::leading(w);
+        if n == 0 || n > 6 {
             return None;
         }
-        frac *= [1, 100_000, 10_000, 1_000, 100, 10, 1][i - start];
+        const SCALE: [i64; 7] = [0, 100_000, 10_000, 1_000, 100, 10, 1];
+        frac = digits::value(w, n) as i64 * SCALE[n];
+        i = 20 + n;
     }
     if !matches!(&b[i..], b"" | b" UTC" | b"Z") {
         return None;

@@ -19,7 +19,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use super::digits;
 use serde::de::{self, Deserialize, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 /// Newtype-struct name that makes [`Deserializer`] hand a value's raw JSON text to the
@@ -612,21 +611,9 @@ struct NumberScan {
     end: usize,
     /// Whether it has a fraction or an exponent.
     float: bool,
-    /// Its digits, integer part and fraction, as one integer (wrapping when longer than 19).
-    mantissa: u64,
-    /// How many digits the integer part and the fraction have.
-    digits: usize,
-    fraction: usize,
-    negative: bool,
-    exponent: bool,
-}
-
-impl NumberScan {
     /// Its value, when it is short: at most 19 digits, no exponent, and a fraction only when
     /// its digits as an integer are at most 2^53. The value is the one its text parses to
     /// (the same visitor call, the same bits); longer numbers are parsed from their text.
-    /// Computed only when asked: a skipped number needs its grammar, not its value (the
-    /// division was a sixth of the number scan of a Dialpad run, whose scores are skipped).
     ///
     /// Why: the durations, scores and ids of the exports are such numbers, and checking the
     /// grammar and then parsing the text scanned each twice; it was 15% of an Anywhere365
@@ -634,28 +621,7 @@ impl NumberScan {
     /// are exact in `f64` here, and IEEE division rounds correctly, so the quotient is the
     /// correctly rounded value of the decimal, as `str::parse` gives (Clinger's fast path,
     /// which `str::parse` takes for these numbers too).
-    #[inline]
-    fn exact(&self) -> Option<Number> {
-        let NumberScan {
-            mantissa,
-            digits,
-            fraction,
-            negative,
-            exponent,
-            ..
-        } = *self;
-        // 19 digits cannot overflow a u64 (10^19 - 1 < 2^64).
-        match () {
-            _ if exponent || digits > 19 => None,
-            _ if fraction > 0 => (mantissa <= 1 << 53).then(|| {
-                let f = mantissa as f64 / EXACT_POWERS_OF_TEN[fraction];
-                Number::F64(if negative { -f } else { f })
-            }),
-            _ if !negative => Some(Number::U64(mantissa)),
-            // -2^63 is i64::MIN: `as` gives it, and its negation wraps to itself.
-            _ => (mantissa <= 1 << 63).then(|| Number::I64((mantissa as i64).wrapping_neg())),
-        }
-    }
+    exact: Option<Number>,
 }
 
 /// The number at `start` read by JSON's grammar, `None` when there is none there: one pass
@@ -663,34 +629,8 @@ impl NumberScan {
 #[inline]
 fn scan_number(buf: &[u8], start: usize) -> Option<NumberScan> {
     /// The end of the run of digits from `i`, each added to `mantissa` (wrapping: a run too
-    /// long for it has no exact value anyway). Eight bytes at a time where the input has
-    /// them (see [`digits`]); byte by byte at its end.
+    /// long for it has no exact value anyway).
     fn run(buf: &[u8], mut i: usize, mantissa: &mut u64) -> usize {
-        const POWERS: [u64; 9] = [
-            1,
-            10,
-            100,
-            1_000,
-            10_000,
-            100_000,
-            1_000_000,
-            10_000_000,
-            100_000_000,
-        ];
-        while let Some(w) = digits::word_at(buf, i) {
-            let n = digits::leading(w);
-            if n == 0 {
-                return i;
-            }
-            // The same as n steps of `m * 10 + digit`, wrapping alike (arithmetic mod 2^64).
-            *mantissa = mantissa
-                .wrapping_mul(POWERS[n])
-                .wrapping_add(digits::value(w, n));
-            i += n;
-            if n < 8 {
-                return i;
-            }
-        }
         while let Some(&c @ b'0'..=b'9') = buf.get(i) {
             *mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
             i += 1;
@@ -727,14 +667,21 @@ fn scan_number(buf: &[u8], start: usize) -> Option<NumberScan> {
         }
         (i, exponent) = (end, true);
     }
+    // 19 digits cannot overflow a u64 (10^19 - 1 < 2^64).
+    let exact = match () {
+        _ if exponent || digits + fraction > 19 => None,
+        _ if fraction > 0 => (mantissa <= 1 << 53).then(|| {
+            let f = mantissa as f64 / EXACT_POWERS_OF_TEN[fraction];
+            Number::F64(if negative { -f } else { f })
+        }),
+        _ if !negative => Some(Number::U64(mantissa)),
+        // -2^63 is i64::MIN: `as` gives it, and its negation wraps to itself.
+        _ => (mantissa <= 1 << 63).then(|| Number::I64((mantissa as i64).wrapping_neg())),
+    };
     Some(NumberScan {
         end: i,
         float: fraction > 0 || exponent,
-        mantissa,
-        digits: digits + fraction,
-        fraction,
-        negative,
-        exponent,
+        exact,
     })
 }
 
@@ -986,32 +933,30 @@ impl<'de> Deserializer<'de> {
 
     /// The number at `pos`, checked against JSON's grammar: its text, whether it has a
     /// fraction or an exponent, and its value when short (see [`NumberScan`]). Moves past it.
-    fn scanned_number(&mut self) -> Result<(&'de str, NumberScan), Error> {
+    fn scanned_number(&mut self) -> Result<(&'de str, bool, Option<Number>), Error> {
         let (buf, start) = (self.buf, self.pos);
-        let Some(scan) = scan_number(buf, start) else {
+        let Some(NumberScan { end, float, exact }) = scan_number(buf, start) else {
             return self.fail(start, "invalid number");
         };
-        let end = scan.end;
         self.pos = end;
         // SAFETY: the scan accepted only ASCII bytes (digits, '-', '+', '.', 'e', 'E'), and
         // ASCII is valid UTF-8. (Checking it again was 4% of an Anywhere365 run.)
         let text = unsafe { std::str::from_utf8_unchecked(&buf[start..end]) };
-        Ok((text, scan))
+        Ok((text, float, exact))
     }
 
     /// [`Deserializer::scanned_number`] without the value.
     fn number_text(&mut self) -> Result<(&'de str, bool), Error> {
-        self.scanned_number().map(|(text, scan)| (text, scan.float))
+        self.scanned_number().map(|(text, float, _)| (text, float))
     }
 
     /// The number at `pos`, handed to `v` as a u64 or i64 when it is an integer in their
     /// range, else as a (finite) f64. Moves past it.
     fn number<V: Visitor<'de>>(&mut self, v: V) -> Result<V::Value, Error> {
         let start = self.pos;
-        let (text, scan) = self.scanned_number()?;
-        let n = match scan.exact() {
-            Some(n) => n,
-            None => self.parsed_number(start, text, scan.float)?,
+        let n = match self.scanned_number()? {
+            (_, _, Some(n)) => n,
+            (text, float, None) => self.parsed_number(start, text, float)?,
         };
         match n {
             Number::U64(n) => v.visit_u64(n),
@@ -1918,7 +1863,7 @@ mod tests {
             (n, d.pos)
         };
         let short_number = |buf: &[u8], start: usize| {
-            scan_number(buf, start).and_then(|s| s.exact().map(|n| (n, s.end)))
+            scan_number(buf, start).and_then(|s| s.exact.map(|n| (n, s.end)))
         };
         let same = |a: Number, b: Number| match (a, b) {
             (Number::F64(x), Number::F64(y)) => x.to_bits() == y.to_bits(),
@@ -2004,10 +1949,9 @@ mod tests {
         }
         // The short path is taken for most of them (a test of nothing otherwise).
         assert!(short > texts.len() / 3, "{short} of {}", texts.len());
-        // Inside a record, where the digits are read eight bytes at a time: the number ends
-        // where its text does (found here without the scan: the random numbers are JSON's
-        // but for an integer part with a leading zero, which ends after that zero), and its
-        // value is the one it has at the end of the input, read byte by byte.
+        // Inside a record: the number ends where its text does (found here without the
+        // scan: the random numbers are JSON's but for an integer part with a leading zero,
+        // which ends after that zero), and its value is the one it has alone.
         for t in &texts[fixed..] {
             let int = t.trim_start_matches('-');
             let leading_zero =
@@ -2024,7 +1968,7 @@ mod tests {
                 let inside = scan_number(buf.as_bytes(), 5);
                 assert_eq!(inside.as_ref().map(|s| s.end), Some(want_end), "{buf}");
                 let alone = short_number(t.as_bytes(), 0).map(|(n, _)| n);
-                let inside = inside.and_then(|s| s.exact());
+                let inside = inside.and_then(|s| s.exact);
                 match (inside, alone) {
                     (Some(a), Some(b)) => assert!(same(a, b), "{buf}: {a:?} against {b:?}"),
                     (a, b) => assert_eq!(a.is_none(), b.is_none(), "{buf}"),

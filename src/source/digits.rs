@@ -1,12 +1,11 @@
 //! ASCII digits eight at a time: a word of input bytes (little-endian, so its low byte is
 //! the first) checked and converted with integer arithmetic (SWAR), without a branch per
-//! digit.
+//! digit. The timestamp reader ([`super::json`]) reads a timestamp's clock and fraction
+//! this way: the common shape's trims, searches and digit loops were 5% of a metrics run.
 //!
-//! Why: the exports' numbers and timestamps are short runs of digits whose lengths vary
-//! from value to value (`37.855`, `1.907`, `100091`), and a loop that stops at the first
-//! non-digit mispredicts its exit on most of them; the parse of numbers was 7–9% of a
-//! Dialpad or Anywhere365 run. The number reader ([`super::de`]) and the timestamp
-//! reader ([`super::json`]) share these.
+//! (Tried for the runs of digits of JSON numbers as well, `37.855` or `100091`: no faster
+//! than the byte loop against a fresh build of the same code, queue KPIs +1%, so the
+//! number scan keeps its loop.)
 
 /// Whether the bytes of `w` that `mask` covers (0xf0 each) are all ASCII digits: each is
 /// 0x30–0x3f, and adding 6 keeps it there. Adding carries out of a byte only from 0xfa

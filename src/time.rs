@@ -9,6 +9,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike,
+};
+use chrono_tz::Tz;
+
+use crate::error::{Error, Result};
+
 /// Microseconds in a UTC day (timestamps are microseconds since the epoch).
 pub const DAY_US: i64 = 86_400_000_000;
 
@@ -17,13 +24,6 @@ pub const DAY_US: i64 = 86_400_000_000;
 /// rounded to the microsecond cannot cross one.
 pub const I64_FLOATS: std::ops::Range<f64> =
     -9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0;
-
-use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeZone, Timelike,
-};
-use chrono_tz::Tz;
-
-use crate::error::{Error, Result};
 
 /// The width of a bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

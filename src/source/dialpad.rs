@@ -69,12 +69,10 @@ pub fn read(
     // A metrics-only read derives only the interactions columns its view reads.
     let derived = opts.only.as_ref().map(|l| l.interactions.as_slice());
     let (messages, interactions) = latest_in_canonical_order(chunks, derived)?;
-    let (messages, interactions) = match &opts.only {
-        Some(lean) => (
-            messages.select(&lean.messages)?,
-            crate::table::project(&interactions, &lean.interactions)?,
-        ),
-        None => (messages.into_batch(|_| true)?, interactions),
+    // The interactions come out with the columns asked for already.
+    let messages = match &opts.only {
+        Some(lean) => messages.select(&lean.messages)?,
+        None => messages.into_batch(|_| true)?,
     };
     let mut stats = Stats {
         files,
@@ -614,7 +612,7 @@ fn latest_in_canonical_order(
     let mut kept = slots;
     keep_last_of_runs(&mut kept, |s| Some(Keyed(*s, &ids)));
     let interactions = match derived {
-        Some([]) => RecordBatch::new_empty(INTERACTIONS.schema()),
+        Some([]) => RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty())),
         columns => derive_interactions(&chunks, &ids, &kept, columns)?,
     };
     let messages = Deferred {

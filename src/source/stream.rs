@@ -18,7 +18,10 @@
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver};
 
-use super::{json, vendor_of, Bytes, Candidate, Framed, Layout, Origin, Vendor, RECORDS_PER_TASK};
+use super::detect::vendor_of;
+use super::load::{utf16_order, UTF8_BOM};
+use super::records::{Layout, Origin, RECORDS_PER_TASK};
+use super::{json, Bytes, Candidate, Framed, Vendor};
 use crate::error::Result;
 
 /// How much content a piece holds (about: it ends at the last record boundary after this).
@@ -60,7 +63,7 @@ pub(super) fn read_gzip<B: Send>(
     }
     // Only what the readers would frame by lines, as they would: plain UTF-8 JSON of one
     // record per line, of the expected vendor. Told before a thread is started.
-    let plain = super::utf16_order(&piece).is_none() && !piece.starts_with(&super::UTF8_BOM);
+    let plain = utf16_order(&piece).is_none() && !piece.starts_with(&UTF8_BOM);
     let first = match plain && (!c.from_dir || super::looks_like_json(&piece)) {
         true => json::first_record(&piece).filter(|f| !f.envelope),
         false => None,

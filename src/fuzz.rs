@@ -187,7 +187,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
         );
         return;
     };
-    let shell = source::json::normalize_mongo_shell(&content).is_some();
+    let shell = source::frame::normalize_mongo_shell(&content).is_some();
     if kept.iter().any(|&k| k) && !shell {
         assert!(
             is_json_stream(&content),
@@ -241,7 +241,7 @@ pub fn check_stream(path: &Path, bytes: &[u8]) {
         for (offset, line, _) in &streamed {
             assert_eq!(
                 *line,
-                source::json::line_col(content, *offset).0,
+                source::frame::line_col(content, *offset).0,
                 "the line of the record at {offset} (pieces of {size} bytes)"
             );
         }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::source::{
-    self, anywhere365, dialpad, json, samespace, ultimate, Candidate, OnBadFile, Rejects, Vendor,
+    self, anywhere365, dialpad, frame, samespace, ultimate, Candidate, OnBadFile, Rejects, Vendor,
 };
 use findings::Finding;
 
@@ -188,7 +188,7 @@ fn framing(path: &Path) -> (bool, Option<&'static str>) {
     };
     let told = |h: &[u8]| {
         (h.len() as u64) < HEAD
-            || (json::first_record(h).is_some() && json::normalize_mongo_shell(h).is_none())
+            || (frame::first_record(h).is_some() && frame::normalize_mongo_shell(h).is_none())
     };
     let loaded = match head {
         Some(head) if told(&head) => Ok(head),
@@ -197,20 +197,20 @@ fn framing(path: &Path) -> (bool, Option<&'static str>) {
     let Ok(bytes) = loaded else {
         return (gzip, None);
     };
-    if json::normalize_mongo_shell(&bytes).is_some() {
+    if frame::normalize_mongo_shell(&bytes).is_some() {
         return (gzip, Some("mongo shell notation"));
     }
-    let layout = match json::first_record(&bytes) {
+    let layout = match frame::first_record(&bytes) {
         Some(f) if f.envelope => "envelope (OData page or wrapper)",
         Some(f) if f.array => "JSON array, one record per line",
         Some(_) => "NDJSON",
-        None => match json::record_spans(&bytes) {
+        None => match frame::record_spans(&bytes) {
             Ok((framing, spans)) => {
-                let inner = json::unwrap_envelopes(&bytes, spans.clone());
+                let inner = frame::unwrap_envelopes(&bytes, spans.clone());
                 match (inner, framing) {
                     (Ok(inner), _) if inner != spans => "envelope (OData page or wrapper)",
-                    (_, json::Framing::Array) => "JSON array",
-                    (_, json::Framing::Concatenated) => "concatenated JSON documents",
+                    (_, frame::Framing::Array) => "JSON array",
+                    (_, frame::Framing::Concatenated) => "concatenated JSON documents",
                 }
             }
             Err(_) => "not valid JSON",

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::load::{gzip_head, load, looks_like_json};
 use super::records::{frame_loaded, locate};
-use super::{de, json, Candidate};
+use super::{de, frame, Candidate};
 use crate::error::{Error, Result};
 
 /// How much of a gzip file [`sniff`] decompresses to tell its format first.
@@ -61,8 +61,8 @@ pub fn sniff(c: &Candidate) -> Result<Option<Vendor>> {
 /// envelope) of a known vendor.
 fn first_line_vendor(path: &Path, bytes: &[u8]) -> Option<Vendor> {
     let first = &bytes[..memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1)];
-    json::line_spans(first, &|_| ())
-        .and_then(|s| json::unwrap_envelopes(first, s).ok())
+    frame::line_spans(first, &|_| ())
+        .and_then(|s| frame::unwrap_envelopes(first, s).ok())
         .and_then(|spans| vendor_of(path, first, &spans, ALL).ok())
 }
 

@@ -38,7 +38,7 @@ pub struct Candidate {
 /// (NDJSON, or a JSON array with an element per line) is cut: its windows begin just past a
 /// newline found near equal shares of its size, as the parse's pieces do, so finding them
 /// reads a few pages, not the file (see
-/// [`json::window_bounds`](super::json::window_bounds)). Any other file (pretty-printed,
+/// [`frame::window_bounds`](super::frame::window_bounds)). Any other file (pretty-printed,
 /// envelopes, MongoDB shell notation) is read whole by its first window, and its other
 /// windows read nothing. (A gzip file's windows read a decompressed copy,
 /// `content`, mapped as a plain file is; a UTF-16 file is converted whole by each window.)

@@ -1,9 +1,11 @@
 //! Reading export files. One file per job: `discover` (which files), `load` (their bytes),
-//! `detect` (which vendor's), `records` (where their records are, and the cursor a reader
-//! parses them through), `stream` (a big gzip file in pieces); here, the parallel driver
-//! every vendor reader runs on ([`read_all`]) and what the readers share.
+//! `detect` (which vendor's), `frame` (where records lie in the bytes), `records` (a file
+//! framed, and the cursor a reader parses its records through), `stream` (a big gzip file
+//! in pieces), `de` (the JSON parser), `json` (the tolerant scalars), one reader per
+//! vendor; here, the parallel driver every reader runs on ([`read_all`]) and what the
+//! readers share.
 
-pub use json::strip_position;
+pub use frame::strip_position;
 
 pub mod anywhere365;
 pub mod codes;
@@ -12,6 +14,7 @@ mod detect;
 pub mod dialpad;
 mod digits;
 mod discover;
+pub mod frame;
 pub mod json;
 mod load;
 pub mod mapped;

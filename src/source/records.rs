@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::detect::vendor_of;
 use super::load::{looks_like_json, Bytes};
-use super::{de, json, Candidate, Vendor};
+use super::{de, frame, Candidate, Vendor};
 use crate::error::{Error, Location, Result};
 
 /// Records parsed per parallel task: small enough to spread a file over both cores, large
@@ -24,7 +24,7 @@ pub struct Framed {
     pub(super) layout: Layout,
     /// The format detected from the first record (the first accepted one if empty).
     pub vendor: Vendor,
-    /// The layout is a guess from lines ([`json::pieces`], [`json::line_spans`]), to be
+    /// The layout is a guess from lines ([`frame::pieces`], [`frame::line_spans`]), to be
     /// confirmed by the parse.
     pub(super) by_lines: bool,
     /// A window's records: those starting in this range (see [`Window`](super::Window));
@@ -57,7 +57,7 @@ enum Share {
 pub(super) enum Layout {
     /// The span of every record, from a structural scan or from lines.
     Spans(Vec<Range<usize>>),
-    /// Pieces of the file whose records are framed by their own parse ([`json::pieces`]).
+    /// Pieces of the file whose records are framed by their own parse ([`frame::pieces`]).
     Pieces {
         pieces: Vec<Range<usize>>,
         array: bool,
@@ -267,7 +267,7 @@ impl Framed {
 
 /// The location of a byte offset of a file's content, for error messages.
 pub(super) fn locate(path: &Path, bytes: &[u8], offset: usize) -> Location {
-    let (line, column) = json::line_col(bytes, offset);
+    let (line, column) = frame::line_col(bytes, offset);
     Location {
         path: path.to_path_buf(),
         line,
@@ -291,11 +291,11 @@ pub(super) fn frame_loaded(
     // newlines and each piece's parse frames its records: nothing else looks at every byte
     // first. Lines of envelopes are framed by a newline search. Both are guesses the parse
     // confirms (see `read_all`).
-    let first = json::first_record(&bytes);
+    let first = frame::first_record(&bytes);
     let share = match (c.window, &first) {
         (None, _) => Share::All,
         (Some(w), Some(f)) if !f.envelope => {
-            let bounds = json::window_bounds(&bytes, f, w.count);
+            let bounds = frame::window_bounds(&bytes, f, w.count);
             match bounds.get(w.index..w.index + 2) {
                 Some(&[start, end]) => Share::Window {
                     range: start..end,
@@ -332,15 +332,15 @@ pub(super) fn frame_loaded(
     };
     let layout = if first.envelope {
         let framed = |piece| bytes.release(piece);
-        match json::envelope_lines(&bytes, &first, &framed)
-            .and_then(|s| json::unwrap_envelopes_after(&bytes, s, Some(&first)).ok())
+        match frame::envelope_lines(&bytes, &first, &framed)
+            .and_then(|s| frame::unwrap_envelopes_after(&bytes, s, Some(&first)).ok())
         {
             Some(spans) => Layout::Spans(spans),
             None => return frame_by_structure(&c.path, bytes, vendors, None).map(Some),
         }
     } else {
         Layout::Pieces {
-            pieces: json::pieces(&bytes, &first, RECORDS_PER_TASK, range),
+            pieces: frame::pieces(&bytes, &first, RECORDS_PER_TASK, range),
             array: first.array,
             closes,
         }
@@ -375,7 +375,7 @@ pub(super) fn frame_by_structure(
     vendors: &[Vendor],
     window: Option<Range<usize>>,
 ) -> Result<Framed> {
-    if let Some(plain) = json::normalize_mongo_shell(&bytes) {
+    if let Some(plain) = frame::normalize_mongo_shell(&bytes) {
         if window.is_some() {
             // The rewrite moves every offset after its first change: the windows found in
             // the file as it is would no longer say which records are whose.
@@ -407,10 +407,10 @@ pub(super) fn frame_by_structure(
 
 /// The records of `bytes` found by a structural scan, envelopes unwrapped.
 fn structural_spans(path: &Path, bytes: &[u8]) -> Result<Vec<Range<usize>>> {
-    json::record_spans(bytes)
-        .and_then(|(_, spans)| json::unwrap_envelopes(bytes, spans))
+    frame::record_spans(bytes)
+        .and_then(|(_, spans)| frame::unwrap_envelopes(bytes, spans))
         .map_err(|e| {
-            let (line, column) = json::line_col(bytes, e.offset);
+            let (line, column) = frame::line_col(bytes, e.offset);
             Error::Data {
                 location: Location {
                     path: path.to_path_buf(),
@@ -432,12 +432,12 @@ mod tests {
     /// The records of `text` cut into pieces of `size` bytes, each as its offset and text,
     /// or the first error.
     fn records_of_pieces(text: &[u8], size: usize) -> Result<Vec<(usize, String)>> {
-        let first = json::first_record(text).expect("one record per line");
+        let first = frame::first_record(text).expect("one record per line");
         let file = Framed {
             path: "t.json".into(),
             bytes: Bytes::Owned(text.to_vec()),
             layout: Layout::Pieces {
-                pieces: json::cut_at_lines(text, first.span.start..text.len(), size, first.array),
+                pieces: frame::cut_at_lines(text, first.span.start..text.len(), size, first.array),
                 array: first.array,
                 closes: true,
             },
@@ -460,11 +460,11 @@ mod tests {
 
     #[test]
     fn records_framed_by_their_parse_are_the_structural_records() {
-        let (ndjson, array) = json::tests::one_per_line(40, b"", b"[\n", |i| {
+        let (ndjson, array) = frame::tests::one_per_line(40, b"", b"[\n", |i| {
             format!("{{\"id\":{i},\"s\":\"x\\\"}}\\n,\",\"l\":[{{}},[]]}}")
         });
         for text in [&ndjson, &array] {
-            let spans = json::record_spans(text).expect("valid").1;
+            let spans = frame::record_spans(text).expect("valid").1;
             let expected: Vec<(usize, String)> = spans
                 .iter()
                 .map(|s| {
@@ -571,7 +571,7 @@ mod tests {
             );
             let path = dir.path().join(format!("{name}.json"));
             std::fs::write(&path, text).expect("written");
-            let whole: Vec<(usize, String)> = json::record_spans(text.as_bytes())
+            let whole: Vec<(usize, String)> = frame::record_spans(text.as_bytes())
                 .expect("valid")
                 .1
                 .into_iter()

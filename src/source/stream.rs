@@ -21,7 +21,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use super::detect::vendor_of;
 use super::load::{utf16_order, UTF8_BOM};
 use super::records::{Layout, Origin, RECORDS_PER_TASK};
-use super::{json, Bytes, Candidate, Framed, Vendor};
+use super::{frame, Bytes, Candidate, Framed, Vendor};
 use crate::error::Result;
 
 /// How much content a piece holds (about: it ends at the last record boundary after this).
@@ -65,7 +65,7 @@ pub(super) fn read_gzip<B: Send>(
     // record per line, of the expected vendor. Told before a thread is started.
     let plain = utf16_order(&piece).is_none() && !piece.starts_with(&UTF8_BOM);
     let first = match plain && (!c.from_dir || super::looks_like_json(&piece)) {
-        true => json::first_record(&piece).filter(|f| !f.envelope),
+        true => frame::first_record(&piece).filter(|f| !f.envelope),
         false => None,
     };
     let Some(first) = first else {
@@ -103,7 +103,7 @@ pub(super) fn read_gzip<B: Send>(
 /// with the file's first record in it and its vendor.
 fn read_pieces<B>(
     c: &Candidate,
-    (first, vendor): (&json::First, Vendor),
+    (first, vendor): (&frame::First, Vendor),
     piece: Vec<u8>,
     rx: Receiver<Piece>,
     parse: impl Fn(&Framed) -> Result<Vec<B>>,
@@ -122,7 +122,7 @@ fn read_pieces<B>(
         let file = Framed {
             path: c.path.clone(),
             layout: Layout::Pieces {
-                pieces: json::pieces(&piece, first, RECORDS_PER_TASK, start..len),
+                pieces: frame::pieces(&piece, first, RECORDS_PER_TASK, start..len),
                 array: first.array,
                 closes: end,
             },
@@ -203,7 +203,7 @@ impl Iterator for Pieces<'_> {
                 }
             };
             let array = *(self.array)
-                .get_or_insert_with(|| piece.iter().find(|b| !json::is_blank(b)) == Some(&b'['));
+                .get_or_insert_with(|| piece.iter().find(|b| !frame::is_blank(b)) == Some(&b'['));
             if end {
                 self.done = true;
                 return Some(Ok((piece, true)));
@@ -221,11 +221,11 @@ impl Iterator for Pieces<'_> {
 }
 
 /// Just past the last newline of `buf` that ends a record: any newline, or in an array
-/// one after a comma (blanks between them allowed), as [`json::pieces`] cuts.
+/// one after a comma (blanks between them allowed), as [`frame::pieces`] cuts.
 fn last_cut(buf: &[u8], array: bool) -> Option<usize> {
     let mut to = buf.len();
     while let Some(i) = memchr::memrchr(b'\n', &buf[..to]) {
-        if !array || buf[..i].iter().rev().find(|b| !json::is_blank(b)) == Some(&b',') {
+        if !array || buf[..i].iter().rev().find(|b| !frame::is_blank(b)) == Some(&b',') {
             return Some(i + 1);
         }
         to = i;

@@ -7,8 +7,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where in an input file something went wrong. Lines and columns are 1-based, the byte
-/// offset 0-based (of the decompressed content when the file was gzip, of its UTF-8 form when it was
-/// UTF-16).
+/// offset 0-based (of the decompressed content when the file was gzip, of its UTF-8 form
+/// when it was UTF-16).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     pub path: PathBuf,

@@ -2113,7 +2113,8 @@ mod tests {
     #[test]
     fn keys_of_every_length_are_matched_exactly() {
         // Keys of 1 to 40 bytes, then the same keys with their last byte changed, then keys
-        // one byte longer two ways, each followed by enough bytes that the 16-byte comparisons apply.
+        // one byte longer two ways, each followed by enough bytes that the 16-byte
+        // comparisons apply.
         let key = |n: usize, last: char| format!("{}{last}", "k".repeat(n - 1));
         // `longer` adds a byte before the last one, `then` one after it (the old key is
         // then a prefix of the new one).

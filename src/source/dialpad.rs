@@ -700,8 +700,9 @@ impl Sender {
 }
 
 /// Derives `interactions` (one row per sessionid) from the messages of `slots` (of
-/// `parts`, whose identity columns are `ids`), whose sessions each lie together, untimed messages first and then the timed
-/// ones by ts: the dedupe's canonical order, or [`interactions_of`]'s. Each session's
+/// `parts`, whose identity columns are `ids`), whose sessions each lie together, untimed
+/// messages first and then the timed ones by ts: the dedupe's canonical order, or
+/// [`interactions_of`]'s. Each session's
 /// messages are taken by ts, the untimed ones last, ties in the order of `slots`.
 ///
 /// Response times follow customer *turns*: a turn starts at the first customer message

@@ -29,7 +29,8 @@ impl<'de> de::Deserialize<'de> for RawText<'de> {
     }
 }
 
-/// A string, as [`LooseStrVisitor`] takes a borrowed one (see [`super::de::Deserializer::str_value`]).
+/// A string, as [`LooseStrVisitor`] takes a borrowed one (see
+/// [`super::de::Deserializer::str_value`]).
 impl<'a> From<&'a str> for RawText<'a> {
     fn from(s: &'a str) -> Self {
         RawText(Some(Cow::Borrowed(s)))
@@ -48,7 +49,8 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for LooseStr<'a> {
     }
 }
 
-/// A string, as [`LooseStrVisitor`] takes a borrowed one (see [`super::de::Deserializer::str_value`]).
+/// A string, as [`LooseStrVisitor`] takes a borrowed one (see
+/// [`super::de::Deserializer::str_value`]).
 impl<'a> From<&'a str> for LooseStr<'a> {
     fn from(s: &'a str) -> Self {
         LooseStr(Some(Cow::Borrowed(s)))

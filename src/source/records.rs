@@ -1,7 +1,8 @@
-//! Where a file's records are and how they are read: framing (a guess from lines that the
-//! parse confirms, or a structural scan), the share of the records each parallel task
-//! parses, the cursor [`Records`] every vendor reader parses through, and the location of
-//! an offset for error messages.
+//! A file framed and its records read: [`Framed`] is its content with where its records
+//! are (found by `frame`'s scanners: a guess from lines that the parse confirms, or a
+//! structural scan) and which of them a window takes; the share of the records each
+//! parallel task parses; the cursor [`Records`] every vendor reader parses through; and
+//! the location of an offset for error messages.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -563,6 +563,22 @@ def ratios(ours, theirs):
     return [t["seconds"] / o["seconds"] for o, t in zip(ours, theirs)]
 
 
+def check_disk(sizes, per_day):
+    """Stops before generating anything when the temp directory cannot hold the largest
+    size's data: its bot exports (about 1.2 kB a conversation), their JSON-array twin and
+    the lakes written from them, at once. A run that found out at the 60-day arrays died with
+    a traceback eight minutes in."""
+    if not sizes:
+        return
+    tmp = tempfile.gettempdir()
+    need = max(sizes) * per_day * 1200 * 2.5
+    free = shutil.disk_usage(tmp).free
+    if free < need:
+        sys.exit(f"bench: needs about {need / 1e9:.1f} GB free in {tmp} for {max(sizes)} days "
+                 f"of {per_day} conversations a day (the exports, their JSON-array twin and the "
+                 f"lakes), but has {free / 1e9:.1f} GB: free some, or set TMPDIR to a larger disk")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cxkpi", required=True)
@@ -575,6 +591,7 @@ def main():
                     help="records of the one-record-per-file tasks (0: none)")
     args = ap.parse_args()
     sizes = [int(x) for x in args.sizes.split(",") if x]
+    check_disk(sizes, args.per_day)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

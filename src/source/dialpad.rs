@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringArray,
+    Array, ArrayBuilder, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, StringArray,
     StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::TimestampMicrosecondType;
+use arrow::datatypes::{Schema, TimestampMicrosecondType};
 
 use super::de::KeyMemo;
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
@@ -708,6 +708,8 @@ impl Sender {
 /// Response times follow customer *turns*: a turn starts at the first customer message
 /// after an agent message (or at the start) and is answered by the next agent message;
 /// its response time is the gap between the two. Messages without ts take no part.
+///
+/// Only the `columns` asked for are built, in that order (every column for `None`).
 fn derive_interactions(
     parts: &[RecordBatch],
     ids: &Identity<'_>,
@@ -721,6 +723,14 @@ fn derive_interactions(
     let lang = Parted::of(parts, "lang")?;
     let workflow = Parted::of(parts, "workflow")?;
     let empty = [&csid, &chattype, &channel, &lang, &workflow].map(Parted::all_null);
+    // The columns asked for, as indices into the schema, in the order asked.
+    let schema = INTERACTIONS.schema();
+    let order: Vec<usize> = match columns {
+        None => (0..schema.fields().len()).collect(),
+        Some(columns) => (columns.iter())
+            .map(|c| schema.index_of(c))
+            .collect::<Result<_, _>>()?,
+    };
     // Sessions are independent: pieces of whole sessions are derived on every core and
     // their rows put back in order.
     let mut cuts = vec![0];
@@ -739,7 +749,12 @@ fn derive_interactions(
         .par_windows(2)
         .map(|w| {
             let slots = &slots[w[0]..w[1]];
-            let mut out = InteractionBuilders::default();
+            let mut out = InteractionBuilders::new(&schema, &order);
+            let named =
+                out.sessionid.is_some() || out.conversation_id.is_some() || out.segment.is_some();
+            let answered = out.first_response.is_some()
+                || out.avg_response.is_some()
+                || out.responses.is_some();
             let mut responses: Vec<f64> = Vec::new();
             let mut start = 0;
             while start < slots.len() {
@@ -760,10 +775,10 @@ fn derive_interactions(
                     first_ts = Some(first_ts.map_or(t, |f: i64| f.min(t)));
                     last_ts = Some(last_ts.map_or(t, |l: i64| l.max(t)));
                     match s.sender {
-                        Sender::Customer => {
+                        Sender::Customer if answered => {
                             pending.get_or_insert(t);
                         }
-                        Sender::Agent => {
+                        Sender::Agent if answered => {
                             if let Some(t0) = pending.take() {
                                 responses.push((t - t0) as f64 / 1e6);
                             }
@@ -771,58 +786,60 @@ fn derive_interactions(
                         _ => {}
                     }
                 }
-                let head = group[0].head.to_be_bytes();
-                let s = ids.session(&group[0], &head);
-                out.sessionid.append_value(s);
-                // From the sessionid, as the read split it (a metrics-only read need not
-                // keep the messages' copies).
-                let (conversation, segment) =
-                    split_sessionid(s).map_err(crate::error::Error::Internal)?;
-                out.conversation_id.append_value(conversation);
-                out.segment.append_option(segment);
-                out.customersessionid
-                    .append_option(csid.first_some(empty[0], in_order()));
-                out.chattype
-                    .append_option(chattype.first_some(empty[1], in_order()));
-                out.sessionchannel
-                    .append_option(channel.first_some(empty[2], in_order()));
-                out.lang
-                    .append_option(lang.first_some(empty[3], in_order()));
-                out.workflow
-                    .append_option(workflow.first_some(empty[4], in_order()));
-                out.first_ts.append_option(first_ts);
-                out.last_ts.append_option(last_ts);
-                out.messages.append_value(group.len() as i64);
-                out.customer_messages
-                    .append_value(counts[Sender::Customer as usize]);
-                out.bot_messages.append_value(counts[Sender::Bot as usize]);
-                out.agent_messages
-                    .append_value(counts[Sender::Agent as usize]);
-                out.first_response.append_option(responses.first().copied());
-                out.avg_response.append_option(
-                    (!responses.is_empty())
-                        .then(|| responses.iter().sum::<f64>() / responses.len() as f64),
-                );
-                out.responses.append_value(responses.len() as i64);
+                if named {
+                    let head = group[0].head.to_be_bytes();
+                    let s = ids.session(&group[0], &head);
+                    put(&mut out.sessionid, |b| b.append_value(s));
+                    // From the sessionid, as the read split it (a metrics-only read need
+                    // not keep the messages' copies).
+                    let (conversation, segment) =
+                        split_sessionid(s).map_err(crate::error::Error::Internal)?;
+                    put(&mut out.conversation_id, |b| b.append_value(conversation));
+                    put(&mut out.segment, |b| b.append_option(segment));
+                }
+                let texts = [&csid, &chattype, &channel, &lang, &workflow];
+                let outs = [
+                    &mut out.customersessionid,
+                    &mut out.chattype,
+                    &mut out.sessionchannel,
+                    &mut out.lang,
+                    &mut out.workflow,
+                ];
+                for ((column, b), all_null) in texts.iter().zip(outs).zip(empty) {
+                    put(b, |b| {
+                        b.append_option(column.first_some(all_null, in_order()))
+                    });
+                }
+                put(&mut out.first_ts, |b| b.append_option(first_ts));
+                put(&mut out.last_ts, |b| b.append_option(last_ts));
+                put(&mut out.messages, |b| b.append_value(group.len() as i64));
+                let of = |sender: Sender| counts[sender as usize];
+                put(&mut out.customer_messages, |b| {
+                    b.append_value(of(Sender::Customer))
+                });
+                put(&mut out.bot_messages, |b| b.append_value(of(Sender::Bot)));
+                put(&mut out.agent_messages, |b| {
+                    b.append_value(of(Sender::Agent))
+                });
+                put(&mut out.first_response, |b| {
+                    b.append_option(responses.first().copied())
+                });
+                put(&mut out.avg_response, |b| {
+                    b.append_option(
+                        (!responses.is_empty())
+                            .then(|| responses.iter().sum::<f64>() / responses.len() as f64),
+                    )
+                });
+                put(&mut out.responses, |b| {
+                    b.append_value(responses.len() as i64)
+                });
                 start = end;
             }
-            out.finish()
+            out.finish(&schema, &order)
         })
         .collect::<Result<Vec<RecordBatch>>>()?;
-    // Only the `columns` asked for are put together (a view reads two to four of the
-    // seventeen; copying the others into one batch was a quarter of the derive).
-    let schema = INTERACTIONS.schema();
-    let Some(columns) = columns else {
-        return Ok(arrow::compute::concat_batches(&schema, &pieces)?);
-    };
-    let indices = (columns.iter())
-        .map(|c| schema.index_of(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let pieces = (pieces.iter())
-        .map(|p| p.project(&indices))
-        .collect::<Result<Vec<_>, _>>()?;
     Ok(arrow::compute::concat_batches(
-        &Arc::new(schema.project(&indices)?),
+        &Arc::new(schema.project(&order)?),
         &pieces,
     )?)
 }
@@ -840,72 +857,103 @@ pub fn interactions_of(messages: &RecordBatch) -> Result<RecordBatch> {
     derive_interactions(parts, &ids, &slots, None)
 }
 
-struct InteractionBuilders {
-    sessionid: StringBuilder,
-    conversation_id: StringBuilder,
-    segment: Int64Builder,
-    customersessionid: StringBuilder,
-    chattype: StringBuilder,
-    sessionchannel: StringBuilder,
-    lang: StringBuilder,
-    workflow: StringBuilder,
-    first_ts: TimestampMicrosecondBuilder,
-    last_ts: TimestampMicrosecondBuilder,
-    messages: Int64Builder,
-    customer_messages: Int64Builder,
-    bot_messages: Int64Builder,
-    agent_messages: Int64Builder,
-    first_response: Float64Builder,
-    avg_response: Float64Builder,
-    responses: Int64Builder,
-}
-
-impl Default for InteractionBuilders {
-    fn default() -> Self {
-        InteractionBuilders {
-            sessionid: StringBuilder::new(),
-            conversation_id: StringBuilder::new(),
-            segment: Int64Builder::new(),
-            customersessionid: StringBuilder::new(),
-            chattype: StringBuilder::new(),
-            sessionchannel: StringBuilder::new(),
-            lang: StringBuilder::new(),
-            workflow: StringBuilder::new(),
-            first_ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            last_ts: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-            messages: Int64Builder::new(),
-            customer_messages: Int64Builder::new(),
-            bot_messages: Int64Builder::new(),
-            agent_messages: Int64Builder::new(),
-            first_response: Float64Builder::new(),
-            avg_response: Float64Builder::new(),
-            responses: Int64Builder::new(),
-        }
+/// Appends to a column's builder, if the column is built.
+fn put<B>(builder: &mut Option<B>, append: impl FnOnce(&mut B)) {
+    if let Some(b) = builder {
+        append(b);
     }
 }
 
+/// The builders of the `interactions` columns a derive was asked for (`None`: not built,
+/// and what only it reads is not worked out). Why: a view reads two to four of the
+/// seventeen, and building the sessionid and conversation_id texts of every interaction
+/// that no view of counts reads was two fifths of the derive.
+struct InteractionBuilders {
+    sessionid: Option<StringBuilder>,
+    conversation_id: Option<StringBuilder>,
+    segment: Option<Int64Builder>,
+    customersessionid: Option<StringBuilder>,
+    chattype: Option<StringBuilder>,
+    sessionchannel: Option<StringBuilder>,
+    lang: Option<StringBuilder>,
+    workflow: Option<StringBuilder>,
+    first_ts: Option<TimestampMicrosecondBuilder>,
+    last_ts: Option<TimestampMicrosecondBuilder>,
+    messages: Option<Int64Builder>,
+    customer_messages: Option<Int64Builder>,
+    bot_messages: Option<Int64Builder>,
+    agent_messages: Option<Int64Builder>,
+    first_response: Option<Float64Builder>,
+    avg_response: Option<Float64Builder>,
+    responses: Option<Int64Builder>,
+}
+
 impl InteractionBuilders {
-    fn finish(mut self) -> Result<RecordBatch> {
-        let cols: Vec<ArrayRef> = vec![
-            Arc::new(self.sessionid.finish()),
-            Arc::new(self.conversation_id.finish()),
-            Arc::new(self.segment.finish()),
-            Arc::new(self.customersessionid.finish()),
-            Arc::new(self.chattype.finish()),
-            Arc::new(self.sessionchannel.finish()),
-            Arc::new(self.lang.finish()),
-            Arc::new(self.workflow.finish()),
-            Arc::new(self.first_ts.finish()),
-            Arc::new(self.last_ts.finish()),
-            Arc::new(self.messages.finish()),
-            Arc::new(self.customer_messages.finish()),
-            Arc::new(self.bot_messages.finish()),
-            Arc::new(self.agent_messages.finish()),
-            Arc::new(self.first_response.finish()),
-            Arc::new(self.avg_response.finish()),
-            Arc::new(self.responses.finish()),
+    /// Builders for the columns of `schema` (the `interactions` schema) at `order`.
+    fn new(schema: &Schema, order: &[usize]) -> Self {
+        let want = |name: &str| schema.index_of(name).is_ok_and(|i| order.contains(&i));
+        let text = |name: &str| want(name).then(StringBuilder::new);
+        let count = |name: &str| want(name).then(Int64Builder::new);
+        let ts = |name: &str| {
+            want(name).then(|| TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+        };
+        let secs = |name: &str| want(name).then(Float64Builder::new);
+        InteractionBuilders {
+            sessionid: text("sessionid"),
+            conversation_id: text("conversation_id"),
+            segment: count("segment"),
+            customersessionid: text("customersessionid"),
+            chattype: text("chattype"),
+            sessionchannel: text("sessionchannel"),
+            lang: text("lang"),
+            workflow: text("workflow"),
+            first_ts: ts("first_ts"),
+            last_ts: ts("last_ts"),
+            messages: count("messages"),
+            customer_messages: count("customer_messages"),
+            bot_messages: count("bot_messages"),
+            agent_messages: count("agent_messages"),
+            first_response: secs("first_response_sec"),
+            avg_response: secs("avg_response_sec"),
+            responses: count("responses"),
+        }
+    }
+
+    /// The columns built, at `order` of `schema` (as [`InteractionBuilders::new`] was given).
+    fn finish(self, schema: &Schema, order: &[usize]) -> Result<RecordBatch> {
+        fn done<B: ArrayBuilder>(b: Option<B>) -> Option<ArrayRef> {
+            b.map(|mut b| b.finish())
+        }
+        // In schema order.
+        let mut cols: [Option<ArrayRef>; 17] = [
+            done(self.sessionid),
+            done(self.conversation_id),
+            done(self.segment),
+            done(self.customersessionid),
+            done(self.chattype),
+            done(self.sessionchannel),
+            done(self.lang),
+            done(self.workflow),
+            done(self.first_ts),
+            done(self.last_ts),
+            done(self.messages),
+            done(self.customer_messages),
+            done(self.bot_messages),
+            done(self.agent_messages),
+            done(self.first_response),
+            done(self.avg_response),
+            done(self.responses),
         ];
-        Ok(RecordBatch::try_new(INTERACTIONS.schema(), cols)?)
+        let columns = (order.iter())
+            .map(|&i| cols.get_mut(i).and_then(Option::take))
+            .collect::<Option<Vec<ArrayRef>>>()
+            .ok_or_else(|| {
+                crate::error::Error::Internal("an interactions column asked for twice".into())
+            })?;
+        Ok(RecordBatch::try_new(
+            Arc::new(schema.project(order)?),
+            columns,
+        )?)
     }
 }
 
@@ -1153,16 +1201,36 @@ mod tests {
             "kept copies in canonical order"
         );
         assert_eq!(got_of(&got), want);
-        // A metrics-only read derives only the columns its view reads: the same values.
-        let columns = ["customersessionid", "first_ts", "avg_response_sec"].map(String::from);
-        let (_, lean) = latest_in_canonical_order(
-            (batches.iter())
-                .map(|b| (b.clone(), Arc::from("f")))
-                .collect(),
-            Some(&columns),
-        )
-        .unwrap();
-        assert_eq!(lean, crate::table::project(&got, &columns).unwrap());
+        // A metrics-only read derives only the columns its view reads, in the order asked
+        // (with or without the response times, the ids or the counts): the same values.
+        let lists: [&[&str]; 4] = [
+            &["customersessionid", "first_ts", "avg_response_sec"],
+            &["first_ts", "customersessionid"],
+            &[
+                "segment",
+                "responses",
+                "conversation_id",
+                "last_ts",
+                "sessionid",
+            ],
+            &[
+                "agent_messages",
+                "messages",
+                "first_response_sec",
+                "chattype",
+            ],
+        ];
+        for list in lists {
+            let columns: Vec<String> = list.iter().map(|c| c.to_string()).collect();
+            let (_, lean) = latest_in_canonical_order(
+                (batches.iter())
+                    .map(|b| (b.clone(), Arc::from("f")))
+                    .collect(),
+                Some(&columns),
+            )
+            .unwrap();
+            assert_eq!(lean, crate::table::project(&got, &columns).unwrap());
+        }
         // The lake's way, from the kept table.
         let table = messages.into_batch(|_| true).unwrap();
         assert_eq!(got_of(&interactions_of(&table).unwrap()), want);

@@ -160,6 +160,7 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
         only: Some(source::dialpad::Lean {
             messages: vec!["sessionid".into()],
             interactions: vec!["first_ts".into()],
+            in_delivery_order: true,
         }),
     };
     let _ = source::dialpad::read(&c, &only, OnBadFile::Fail, &mut rejects);

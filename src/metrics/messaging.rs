@@ -84,6 +84,13 @@ pub fn message_columns(view: View, intent_type: Option<IntentType>, by: &[String
     super::read_columns(own, by)
 }
 
+/// Whether a view may take the messages in any order: it counts them, or reads none. (A
+/// mean of floats, as the intents and sentiment views take, depends on the order it adds
+/// them in, so those keep the canonical order.)
+pub fn messages_in_any_order(view: View) -> bool {
+    !matches!(view, View::Intents | View::Sentiment)
+}
+
 /// The `interactions` columns a view reads: its own and `by`'s (see [`message_columns`]).
 pub fn interaction_columns(view: View, by: &[String]) -> Vec<String> {
     let own: &[&str] = match view {

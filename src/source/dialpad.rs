@@ -19,7 +19,9 @@ use super::de::KeyMemo;
 use super::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use super::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor};
 use crate::error::Result;
-use crate::table::{keep_last_of_runs, Col, Deferred, Nulls, INTERACTIONS, MESSAGES};
+use crate::table::{
+    in_delivery_order, keep_last_of_runs, Col, Deferred, Nulls, INTERACTIONS, MESSAGES,
+};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -37,6 +39,10 @@ pub struct Lean {
     pub messages: Vec<String>,
     /// The `interactions` columns read (the others are derived from nulls).
     pub interactions: Vec<String>,
+    /// The messages come out in delivery order rather than canonical order: for a view
+    /// whose message aggregates are counts, which no row order changes (see
+    /// [`in_delivery_order`]).
+    pub in_delivery_order: bool,
 }
 
 #[derive(Debug)]
@@ -68,7 +74,8 @@ pub fn read(
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     // A metrics-only read derives only the interactions columns its view reads.
     let derived = opts.only.as_ref().map(|l| l.interactions.as_slice());
-    let (messages, interactions) = latest_in_canonical_order(chunks, derived)?;
+    let delivery_order = opts.only.as_ref().is_some_and(|l| l.in_delivery_order);
+    let (messages, interactions) = latest_in_canonical_order(chunks, derived, delivery_order)?;
     // The interactions come out with the columns asked for already.
     let messages = match &opts.only {
         Some(lean) => messages.select(&lean.messages)?,
@@ -590,6 +597,8 @@ impl PartialEq for Keyed<'_> {
 /// (see [`Identity`]; the copy delivered last), in canonical order, with their interactions:
 /// the `derived` columns of them, every column for `None`, and none derived for an empty
 /// list (a view of messages alone reads none, and deriving them was a tenth of such a run).
+/// With `delivery_order`, the kept messages come in delivery order instead (see
+/// [`Lean::in_delivery_order`]).
 ///
 /// One parallel sort does all three jobs: copies of a message end up adjacent and in
 /// delivery order, so the last of each run is kept; the table is gathered once; and the
@@ -599,6 +608,7 @@ impl PartialEq for Keyed<'_> {
 fn latest_in_canonical_order(
     chunks: Vec<(RecordBatch, Arc<str>)>,
     derived: Option<&[String]>,
+    delivery_order: bool,
 ) -> Result<(Deferred, RecordBatch)> {
     use rayon::prelude::*;
     let (chunks, sources): (Vec<RecordBatch>, Vec<Arc<str>>) = chunks.into_iter().unzip();
@@ -615,10 +625,14 @@ fn latest_in_canonical_order(
         Some([]) => RecordBatch::new_empty(Arc::new(arrow::datatypes::Schema::empty())),
         columns => derive_interactions(&chunks, &ids, &kept, columns)?,
     };
+    let positions = match delivery_order {
+        true => in_delivery_order(&chunks, kept.iter().map(Slot::at)),
+        // On every core: 16 MB of fresh pages for 980k messages.
+        false => kept.par_iter().map(Slot::at).collect(),
+    };
     let messages = Deferred {
         schema: MESSAGES.schema(),
-        // On every core: 16 MB of fresh pages for 980k messages.
-        positions: kept.par_iter().map(Slot::at).collect(),
+        positions,
         parts: chunks,
         sources,
         parent_key: None,
@@ -1192,6 +1206,7 @@ mod tests {
                 .map(|b| (b.clone(), Arc::from("f")))
                 .collect(),
             None,
+            false,
         )
         .unwrap();
         assert_eq!(messages.positions.len(), kept.len());
@@ -1227,6 +1242,7 @@ mod tests {
                     .map(|b| (b.clone(), Arc::from("f")))
                     .collect(),
                 Some(&columns),
+                false,
             )
             .unwrap();
             assert_eq!(lean, crate::table::project(&got, &columns).unwrap());
@@ -1251,7 +1267,7 @@ mod tests {
         ];
         let raw = part(&lines);
         let (messages, got) =
-            latest_in_canonical_order(vec![(raw.clone(), Arc::from("f"))], None).unwrap();
+            latest_in_canonical_order(vec![(raw.clone(), Arc::from("f"))], None, false).unwrap();
         assert_eq!(messages.positions.len(), 6, "one copy dropped");
         let col = |name: &str| got.column(got.schema().index_of(name).unwrap()).clone();
         let text = |name: &str| {
@@ -1315,6 +1331,7 @@ mod tests {
         let got = latest_in_canonical_order(
             parts.iter().map(|b| (b.clone(), Arc::from("f"))).collect(),
             None,
+            false,
         )
         .unwrap()
         .0

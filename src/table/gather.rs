@@ -413,6 +413,33 @@ impl<'a> Gather<'a> {
     }
 }
 
+/// The rows `kept` of `parts` in delivery order (the parts in turn, each part's rows in
+/// order): for a read whose aggregates no row order can change, whose columns are then
+/// copied a run of a part at a time (a part whole when none of its rows was dropped), not
+/// a row at a time from parts all over memory.
+pub fn in_delivery_order(
+    parts: &[RecordBatch],
+    kept: impl Iterator<Item = (usize, usize)>,
+) -> Vec<(usize, usize)> {
+    let mut starts = Vec::with_capacity(parts.len() + 1);
+    starts.push(0);
+    for p in parts {
+        starts.push(starts[starts.len() - 1] + p.num_rows());
+    }
+    let mut marked = vec![false; starts[parts.len()]];
+    let mut rows = 0;
+    for (p, r) in kept {
+        marked[starts[p] + r] = true;
+        rows += 1;
+    }
+    let mut positions = Vec::with_capacity(rows);
+    for (p, part) in starts.windows(2).enumerate() {
+        let part = &marked[part[0]..part[1]];
+        positions.extend((0..part.len()).filter(|&r| part[r]).map(|r| (p, r)));
+    }
+    positions
+}
+
 /// `positions` as runs of consecutive rows of one part: `(part, first row, rows)`, if there
 /// are at most `most` runs (else `None`, found without building them: rows gathered one by
 /// one, in canonical order, were a run each, and their list of runs, made for every column
@@ -610,6 +637,24 @@ impl Deferred {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_rows_in_delivery_order_are_the_parts_in_turn_each_in_row_order() {
+        use arrow::array::Int64Array;
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let part = |rows: i64| {
+            let n = Int64Array::from_iter_values(0..rows);
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(n)]).unwrap()
+        };
+        let parts = [part(3), part(0), part(4)];
+        // Kept in canonical order, some rows of each part dropped.
+        let kept = [(2, 3), (0, 2), (2, 0), (0, 0), (2, 1)];
+        assert_eq!(
+            super::in_delivery_order(&parts, kept.into_iter()),
+            [(0, 0), (0, 2), (2, 0), (2, 1), (2, 3)]
+        );
+        assert!(super::in_delivery_order(&parts, std::iter::empty()).is_empty());
+    }
 
     #[test]
     fn small_parts_are_concatenated_in_runs_and_large_ones_kept() {

@@ -10,8 +10,8 @@ mod latest;
 
 pub use builder::{Capacity, Col, Nulls, TableBuilder};
 pub use gather::{
-    coalesce, concat, concat_in_canonical_order, gather, in_canonical_order, part_labels,
-    size_runs, sorted_by_group_and_text, sorted_by_text, Deferred, ParentKey,
+    coalesce, concat, concat_in_canonical_order, gather, in_canonical_order, in_delivery_order,
+    part_labels, size_runs, sorted_by_group_and_text, sorted_by_text, Deferred, ParentKey,
 };
 pub use latest::{
     keep_last_by, keep_last_of_runs, latest_by_text_key, latest_in_canonical_order,

@@ -336,10 +336,9 @@ fn load_ultimate(
 fn load_anywhere365(
     input: &InputArgs,
     scope: Scope,
-    only: Option<Vec<String>>,
+    opts: anywhere365::Options,
     notes: &Notes,
 ) -> Result<(anywhere365::Tables, Rejects)> {
-    let opts = anywhere365::Options { only };
     load(
         input,
         notes,
@@ -842,8 +841,11 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
 
 fn metrics_queue(a: crate::cli::QueueArgs, notes: &Notes) -> Result<()> {
     let q = query(&a.query, metrics::queue::DIMENSIONS)?;
-    let only = metrics::queue::columns(&q.by);
-    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), Some(only), notes)?;
+    let read = anywhere365::Options {
+        only: Some(metrics::queue::columns(&q.by)),
+        words: metrics::queue::coded(&q.by),
+    };
+    let (t, rejects) = load_anywhere365(&a.input, days(&q, true, false), read, notes)?;
     let opts = queue_options(&a);
     let frame = metrics::queue::compute(&t.dialogues, &q, &opts)?;
     write(&crate::bridge::to_arrow(&frame)?, &a.output)?;
@@ -878,7 +880,7 @@ fn table(a: TableArgs, notes: &Notes) -> Result<()> {
             (batch, r)
         }
         "dialogues" => {
-            let (t, r) = load_anywhere365(&a.input, Scope::default(), None, notes)?;
+            let (t, r) = load_anywhere365(&a.input, Scope::default(), Default::default(), notes)?;
             (t.dialogues, r)
         }
         _ => {

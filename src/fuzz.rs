@@ -167,7 +167,8 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
     let full = source::anywhere365::Options::default();
     kept.push(source::anywhere365::read(&c, &full, OnBadFile::Fail, &mut rejects).is_ok());
     let only = source::anywhere365::Options {
-        only: Some(vec!["outcome".into()]),
+        only: Some(vec!["outcome".into(), "direction".into()]),
+        words: crate::metrics::queue::coded(&[]),
     };
     let _ = source::anywhere365::read(&c, &only, OnBadFile::Fail, &mut rejects);
     let full = source::samespace::Options::default();

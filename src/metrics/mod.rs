@@ -452,7 +452,16 @@ pub fn with_word_codes(
         )));
     }
     let texts = batch.column(batch.schema().index_of(column)?);
-    let codes = word_codes(texts.as_string::<i32>(), words, name);
+    let codes = match texts.as_primitive_opt::<arrow::datatypes::UInt8Type>() {
+        // Read as codes of these `words` already (`source::codes::WordCodes`: a
+        // metrics-only read told the same words, as `queue::coded` tells it).
+        Some(read) => {
+            let codes = read.values().to_vec();
+            let valid: polars_arrow::bitmap::Bitmap = codes.iter().map(|&c| c != NONE).collect();
+            UInt8Chunked::from_vec_validity(name.into(), codes, Some(valid))
+        }
+        None => word_codes(texts.as_string::<i32>(), words, name),
+    };
     let mut df = df;
     df.with_column(codes.into_column())?;
     Ok(df)
@@ -465,8 +474,6 @@ pub fn with_word_codes(
 fn word_codes(texts: &arrow::array::StringArray, words: &[&str], name: &str) -> UInt8Chunked {
     use arrow::array::Array;
     use rayon::prelude::*;
-    /// Codes past the words' indices: no code (null).
-    const NONE: u8 = u8::MAX;
     let starts: Vec<usize> = (0..texts.len()).step_by(CODE_ROWS).collect();
     let pieces: Vec<Vec<u8>> = starts
         .into_par_iter()
@@ -496,6 +503,9 @@ fn word_codes(texts: &arrow::array::StringArray, words: &[&str], name: &str) -> 
     let valid: polars_arrow::bitmap::Bitmap = codes.iter().map(|&c| c != NONE).collect();
     UInt8Chunked::from_vec_validity(name.into(), codes, Some(valid))
 }
+
+/// Codes past the words' indices: no code (null).
+const NONE: u8 = crate::source::codes::NO_WORD;
 
 /// Rows per task of [`word_codes`].
 const CODE_ROWS: usize = 1 << 16;
@@ -670,6 +680,19 @@ mod tests {
             hits,
             [Some(0), Some(1), None, None, Some(2), None, None, None]
         );
+        // Read as codes already, as a metrics-only read gives them: the same column.
+        static WORDS: [&str; 3] = ["accepted", "abandoned", "ivrdrop"];
+        let mut read = crate::source::codes::WordCodes::new(&WORDS, 0);
+        for t in &texts {
+            read.append_option(*t);
+        }
+        let coded = arrow::array::RecordBatch::try_from_iter([("outcome", read.finish())]).unwrap();
+        let empty = DataFrame::new(texts.len(), vec![]).unwrap();
+        let from_codes = with_word_codes(empty, &coded, "outcome", &WORDS, "code").unwrap();
+        let codes_of = |df: &DataFrame| -> Vec<Option<u8>> {
+            df.column("code").unwrap().u8().unwrap().iter().collect()
+        };
+        assert_eq!(codes_of(&from_codes), codes_of(&df));
         let kelvin = with_word_codes(df, &batch, "outcome", &["ok"], "k");
         assert!(kelvin.is_err(), "a word with a k is refused");
     }

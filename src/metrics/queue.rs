@@ -101,6 +101,18 @@ pub fn columns(by: &[String]) -> Vec<String> {
     super::read_columns(&COLUMNS, by)
 }
 
+/// The `dialogues` columns a metrics-only read may give as codes of the words the KPIs
+/// test (see [`with_word_codes`]): direction and outcome, unless `by` groups by them (then
+/// they are read as text).
+pub fn coded(by: &[String]) -> Vec<(&'static str, &'static [&'static str])> {
+    let coded: [(&'static str, &'static [&'static str]); 2] =
+        [("direction", &DIRECTIONS), ("outcome", &OUTCOMES)];
+    coded
+        .into_iter()
+        .filter(|(c, _)| !by.iter().any(|d| d == c))
+        .collect()
+}
+
 /// Thresholds are seconds, finite and not negative.
 pub fn check_thresholds(o: &Options) -> Result<()> {
     for t in [o.sla_threshold, o.quick_drop_threshold]

@@ -30,6 +30,9 @@ pub struct Options {
     /// the [`DIMENSION_KEYS`] not asked for) are skipped undecoded. `None` reads every
     /// column, in canonical order.
     pub only: Option<Vec<String>>,
+    /// Columns of a metrics-only read read only as codes of these words (see
+    /// `codes::WordCodes`): `metrics::queue::coded`.
+    pub words: Vec<(&'static str, &'static [&'static str])>,
 }
 
 /// The keys a metrics-only read skips (lower-cased).
@@ -218,7 +221,7 @@ fn parse_chunk(
     let f = records.file();
     let capacity = Capacity::of_input(records.input_len(), MIN_DIALOGUE_BYTES);
     let want = |c: &str| super::wanted(opts.only.as_deref(), c);
-    let mut b = TableBuilder::sized(&DIALOGUES, want, capacity);
+    let mut b = TableBuilder::sized_with_words(&DIALOGUES, want, capacity, &opts.words);
     let mut memo = KeyMemo::default();
     loop {
         let mut r = Dialogue::default();

@@ -17,7 +17,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder,
     ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::datatypes::TimestampMicrosecondType;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::codes::CodesBuilder;
@@ -979,8 +979,10 @@ impl Builders {
                 c.shrink_to_fit();
             }
         }
-        let conversations =
-            RecordBatch::try_new(schema_of(BOT_CONVERSATIONS.schema(), &cols), cols)?;
+        let conversations = RecordBatch::try_new(
+            crate::table::schema_of(BOT_CONVERSATIONS.schema(), &cols),
+            cols,
+        )?;
         let intents = RecordBatch::try_new(BOT_INTENTS.schema(), intent_cols)?;
         // String values, or a list's string values (`labels`).
         let text_bytes = |c: &ArrayRef| {
@@ -1012,24 +1014,6 @@ impl Builders {
             source,
         })
     }
-}
-
-/// `schema` with each field's type that of its column: the schema of a metrics-only read's
-/// chunk, whose statuses may be codes (see [`CodesBuilder`]).
-fn schema_of(schema: SchemaRef, columns: &[ArrayRef]) -> SchemaRef {
-    let fields = schema.fields();
-    if fields
-        .iter()
-        .zip(columns)
-        .all(|(f, c)| f.data_type() == c.data_type())
-    {
-        return schema;
-    }
-    let typed = fields.iter().zip(columns);
-    let fields: Vec<_> = typed
-        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
-        .collect();
-    Arc::new(Schema::new(fields))
 }
 
 /// Where the columns the deduplication and the ordering read sit in `bot_conversations`

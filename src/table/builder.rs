@@ -12,6 +12,7 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::error::ArrowError;
 
 use super::{Kind, TableDef};
+use crate::source::codes::WordCodes;
 
 enum ColumnBuilder {
     /// A column a metrics-only read leaves out: its values are dropped, and it finishes all
@@ -23,6 +24,8 @@ enum ColumnBuilder {
     Bool(BooleanBuilder),
     Timestamp(TimestampMicrosecondBuilder),
     Utf8List(ListBuilder<StringBuilder>),
+    /// A text column read as codes of a few words (see [`TableBuilder::sized_with_words`]).
+    Words(WordCodes),
 }
 
 /// What a [`TableBuilder`] is sized for: rows, and bytes of text in each text column.
@@ -77,20 +80,37 @@ impl TableBuilder {
     /// instead, a column copies itself and has the kernel clear fresh pages for each copy.
     /// Capacity never written to is never paged in, so a generous guess costs no memory.
     pub fn sized(def: &'static TableDef, want: impl Fn(&str) -> bool, capacity: Capacity) -> Self {
+        Self::sized_with_words(def, want, capacity, &[])
+    }
+
+    /// [`TableBuilder::sized`], the text columns named in `words` that are built read as
+    /// codes of their words (see [`WordCodes`]): the batches then hold a `UInt8` column
+    /// there, whatever the declaration says (a metrics-only read, for KPIs that only test
+    /// the words).
+    pub fn sized_with_words(
+        def: &'static TableDef,
+        want: impl Fn(&str) -> bool,
+        capacity: Capacity,
+        words: &[(&str, &'static [&'static str])],
+    ) -> Self {
         let Capacity { rows, text } = capacity;
+        let words_of = |name: &str| words.iter().find(|(c, _)| *c == name).map(|&(_, w)| w);
         let columns = def
             .columns
             .iter()
-            .map(|c| match c.kind {
+            .map(|c| match (c.kind, words_of(c.name)) {
                 _ if !want(c.name) && c.nullable => ColumnBuilder::Skipped(c.kind.arrow()),
-                Kind::Utf8 => ColumnBuilder::Utf8(StringBuilder::with_capacity(rows, text)),
-                Kind::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(rows)),
-                Kind::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(rows)),
-                Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
-                Kind::Timestamp => ColumnBuilder::Timestamp(
+                (Kind::Utf8, Some(words)) => ColumnBuilder::Words(WordCodes::new(words, rows)),
+                (Kind::Utf8, _) => ColumnBuilder::Utf8(StringBuilder::with_capacity(rows, text)),
+                (Kind::Int64, _) => ColumnBuilder::Int64(Int64Builder::with_capacity(rows)),
+                (Kind::Float64, _) => ColumnBuilder::Float64(Float64Builder::with_capacity(rows)),
+                (Kind::Bool, _) => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+                (Kind::Timestamp, _) => ColumnBuilder::Timestamp(
                     TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
                 ),
-                Kind::Utf8List => ColumnBuilder::Utf8List(ListBuilder::new(StringBuilder::new())),
+                (Kind::Utf8List, _) => {
+                    ColumnBuilder::Utf8List(ListBuilder::new(StringBuilder::new()))
+                }
             })
             .collect();
         TableBuilder {
@@ -121,8 +141,10 @@ impl TableBuilder {
     }
 
     pub fn str(&mut self, v: Option<&str>) -> &mut Self {
-        if let Some(ColumnBuilder::Utf8(b)) = self.next(Kind::Utf8) {
-            b.append_option(v);
+        match self.next(Kind::Utf8) {
+            Some(ColumnBuilder::Utf8(b)) => b.append_option(v),
+            Some(ColumnBuilder::Words(w)) => w.append_option(v),
+            _ => {}
         }
         self
     }
@@ -209,9 +231,10 @@ impl TableBuilder {
                 ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
                 ColumnBuilder::Timestamp(mut b) => Arc::new(b.finish()),
                 ColumnBuilder::Utf8List(mut b) => Arc::new(b.finish()),
+                ColumnBuilder::Words(w) => w.finish(),
             }
         }));
-        RecordBatch::try_new(self.def.schema(), arrays)
+        RecordBatch::try_new(super::schema_of(self.def.schema(), &arrays), arrays)
     }
 }
 
@@ -294,6 +317,50 @@ impl<B: arrow::array::ArrayBuilder> Col<B> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn text_columns_named_with_words_come_out_as_their_codes() {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{DataType, UInt8Type};
+        let want = |c: &str| ["direction", "outcome", "queue_id"].contains(&c);
+        let words: [(&str, &'static [&'static str]); 2] = [
+            ("outcome", &["accepted", "abandoned"]),
+            // Not built (not wanted): stays left out.
+            ("agent_id", &["x"]),
+        ];
+        let capacity = super::Capacity { rows: 4, text: 64 };
+        let mut b =
+            super::TableBuilder::sized_with_words(&crate::table::DIALOGUES, want, capacity, &words);
+        for outcome in [Some("Accepted"), Some("ABANDONED"), Some("IvrDrop"), None] {
+            b.str(Some("id")).i64(None).str(None);
+            for _ in 0..4 {
+                b.ts(None);
+            }
+            for _ in 0..5 {
+                b.f64(None);
+            }
+            b.str(None)
+                .str(Some("q1"))
+                .str(None)
+                .str(None)
+                .str(Some("inbound"));
+            b.str(outcome).bool(None).bool(None).str(Some(""));
+            b.end_row();
+        }
+        let t = b.finish().unwrap();
+        let field = |c: &str| t.schema().field_with_name(c).unwrap().data_type().clone();
+        assert_eq!(field("outcome"), DataType::UInt8);
+        assert_eq!(field("direction"), DataType::Utf8);
+        assert_eq!(field("agent_id"), DataType::Utf8);
+        let codes = t
+            .column_by_name("outcome")
+            .unwrap()
+            .as_primitive::<UInt8Type>();
+        let none = crate::source::codes::NO_WORD;
+        assert_eq!(codes.values(), &[0, 1, none, none]);
+        let direction = t.column_by_name("direction").unwrap().as_string::<i32>();
+        assert_eq!(direction.value(3), "inbound");
+    }
+
     #[test]
     fn a_lean_table_builder_keeps_the_wanted_and_key_columns_and_nulls_the_rest() {
         use arrow::array::{Array, AsArray};

@@ -598,8 +598,10 @@ impl Deferred {
             .par_iter()
             .map(|n| self.column_at(n, &g))
             .collect::<Result<Vec<_>, _>>()?;
+        // Typed as the parts are: a text column read as codes is codes here too.
+        let schema = super::schema_of(Arc::new(self.schema.project(&indices)?), &columns);
         RecordBatch::try_new_with_options(
-            Arc::new(self.schema.project(&indices)?),
+            schema,
             columns,
             &arrow::array::RecordBatchOptions::new().with_row_count(Some(self.num_rows())),
         )

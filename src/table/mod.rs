@@ -615,6 +615,24 @@ pub fn time_span<'a>(
     out
 }
 
+/// `schema` with each field's type that of its column: the schema of a metrics-only read's
+/// batch, whose text columns may be codes (`source::codes::CodesBuilder`, `WordCodes`).
+pub fn schema_of(schema: SchemaRef, columns: &[ArrayRef]) -> SchemaRef {
+    let fields = schema.fields();
+    if fields
+        .iter()
+        .zip(columns)
+        .all(|(f, c)| f.data_type() == c.data_type())
+    {
+        return schema;
+    }
+    let typed = fields.iter().zip(columns);
+    let fields: Vec<_> = typed
+        .map(|(f, c)| f.as_ref().clone().with_data_type(c.data_type().clone()))
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -166,25 +166,40 @@ pub fn latest_in_delivery_order(
     // held 1.5 KB per file).
     let sizes: Vec<usize> = keys.iter().map(|k| k.len()).collect();
     let groups = size_runs(&sizes, 1 << 13);
-    // Each group's keyed rows with their hash, by shard, in delivery order.
-    let by_shard: Vec<Vec<Vec<(u64, u32, u32)>>> = groups
+    let shard = |h: u64| (h >> (64 - SHARD_BITS)) as usize;
+    // Each group's keyed rows with their hash, shard after shard (each in delivery order),
+    // and where each shard's rows start: two allocations a group. (A list per shard, 64 a
+    // group, spent half of the deduplication's samples growing the heap: a 30-day queue
+    // run is 1-2% faster this way.)
+    /// A group's keyed rows as (hash, part, row), shard after shard, and where each starts.
+    type Sharded = (Vec<(u64, u32, u32)>, Vec<usize>);
+    let by_shard: Vec<Sharded> = groups
         .into_par_iter()
         .map(|group| {
-            // Sized for an even spread and a little more: grown by doubling, the lists and
-            // the maps below were a tenth of the deduplication's time.
             let rows: usize = group.clone().map(|p| sizes[p]).sum();
-            let each = rows / (1 << SHARD_BITS) * 9 / 8 + 16;
-            let mut shards: Vec<Vec<_>> = (0..1 << SHARD_BITS)
-                .map(|_| Vec::with_capacity(each))
-                .collect();
+            let mut hashed = Vec::with_capacity(rows);
+            let mut counts = [0usize; 1 << SHARD_BITS];
             for p in group {
                 let k = keys[p];
                 for r in (0..k.len()).filter(|&r| k.is_valid(r)) {
                     let h = hasher.hash_one(k.value(r));
-                    shards[(h >> (64 - SHARD_BITS)) as usize].push((h, p as u32, r as u32));
+                    counts[shard(h)] += 1;
+                    hashed.push((h, p as u32, r as u32));
                 }
             }
-            shards
+            let mut starts = Vec::with_capacity(counts.len() + 1);
+            starts.push(0);
+            for c in counts {
+                starts.push(starts[starts.len() - 1] + c);
+            }
+            let mut next = starts.clone();
+            let mut sorted = vec![(0u64, 0u32, 0u32); hashed.len()];
+            for e in hashed {
+                let s = shard(e.0);
+                sorted[next[s]] = e;
+                next[s] += 1;
+            }
+            (sorted, starts)
         })
         .collect();
     let key = |(p, r): (usize, usize)| keys[p].value(r);
@@ -192,13 +207,13 @@ pub fn latest_in_delivery_order(
     let lost: Vec<Vec<(usize, usize)>> = (0..1 << SHARD_BITS)
         .into_par_iter()
         .map(|s| {
-            let rows = by_shard.iter().map(|shards| shards[s].len()).sum();
+            let rows = by_shard.iter().map(|(_, at)| at[s + 1] - at[s]).sum();
             let mut latest: HashMap<u64, (usize, usize), BuildHasherDefault<PassThrough>> =
                 HashMap::with_capacity_and_hasher(rows, Default::default());
             let mut others: HashMap<&str, (usize, usize)> = HashMap::new();
             let mut lost = Vec::new();
-            for shards in &by_shard {
-                for &(h, p, r) in &shards[s] {
+            for (sorted, at) in &by_shard {
+                for &(h, p, r) in &sorted[at[s]..at[s + 1]] {
                     let at = (p as usize, r as usize);
                     match latest.entry(h) {
                         Entry::Vacant(v) => {

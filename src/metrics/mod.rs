@@ -455,11 +455,7 @@ pub fn with_word_codes(
     let codes = match texts.as_primitive_opt::<arrow::datatypes::UInt8Type>() {
         // Read as codes of these `words` already (`source::codes::WordCodes`: a
         // metrics-only read told the same words, as `queue::coded` tells it).
-        Some(read) => {
-            let codes = read.values().to_vec();
-            let valid: polars_arrow::bitmap::Bitmap = codes.iter().map(|&c| c != NONE).collect();
-            UInt8Chunked::from_vec_validity(name.into(), codes, Some(valid))
-        }
+        Some(read) => code_column(name, read.values().to_vec()),
         None => word_codes(texts.as_string::<i32>(), words, name),
     };
     let mut df = df;
@@ -499,7 +495,11 @@ fn word_codes(texts: &arrow::array::StringArray, words: &[&str], name: &str) -> 
                 .collect()
         })
         .collect();
-    let codes = pieces.concat();
+    code_column(name, pieces.concat())
+}
+
+/// `codes` as the column `name`, [`NONE`] as null.
+fn code_column(name: &str, codes: Vec<u8>) -> UInt8Chunked {
     let valid: polars_arrow::bitmap::Bitmap = codes.iter().map(|&c| c != NONE).collect();
     UInt8Chunked::from_vec_validity(name.into(), codes, Some(valid))
 }

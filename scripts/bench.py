@@ -347,11 +347,13 @@ def interleaved(runs, tasks):
 def as_read_from_disk(d):
     """Every file under `d` evicted from the page cache and read back once (untimed): each
     input is then cached as a file read from disk is, whatever wrote it. Why: the page
-    cache keeps a file's pages in the folios it was written in (2 MiB for one big write, as
-    `to_array` writes; small ones for `cxkpi generate`'s 8 KiB buffered writes), and mapping
-    a file cached in 2 MiB folios costs a tenth: the JSON arrays were 10% cheaper for cxkpi
-    to read than the NDJSON they were made of, for that alone (DuckDB, which copies with
-    `read`, took the same time either way)."""
+    cache keeps a file's pages in the folios it was written in, and how a writer writes
+    decides their size (2 MiB for `to_array`'s one big write; for `cxkpi generate`'s
+    buffered writes it has differed between kernels and VMs), while mapping a file cached
+    in 2 MiB folios costs cxkpi a tenth of mapping one in small folios (DuckDB, which copies
+    with `read`, takes the same time either way). Read back, the files are cached as
+    readahead leaves them, the same whoever wrote them (BENCHMARKS.md, the eighteenth and
+    nineteenth sessions)."""
     os.sync()
     for f in sorted(Path(d).rglob("*")):
         if f.is_file():

@@ -413,18 +413,26 @@ impl<'a> Gather<'a> {
     }
 }
 
-/// The rows `kept` of `parts` in delivery order (the parts in turn, each part's rows in
-/// order): for a read whose aggregates no row order can change, whose columns are then
-/// copied a run of a part at a time (a part whole when none of its rows was dropped), not
-/// a row at a time from parts all over memory.
+/// The rows `kept` of `parts` (each row at most once) in delivery order (the parts in
+/// turn, each part's rows in order): for a read whose aggregates no row order can change,
+/// whose columns are then copied a run of a part at a time (a part whole when none of its
+/// rows was dropped), not a row at a time from parts all over memory.
+///
+/// When every row was kept (no copy lost, as in most runs), the list is every row in turn,
+/// made without marking the kept ones first.
 pub fn in_delivery_order(
     parts: &[RecordBatch],
-    kept: impl Iterator<Item = (usize, usize)>,
+    kept: impl ExactSizeIterator<Item = (usize, usize)>,
 ) -> Vec<(usize, usize)> {
     let mut starts = Vec::with_capacity(parts.len() + 1);
     starts.push(0);
     for p in parts {
         starts.push(starts[starts.len() - 1] + p.num_rows());
+    }
+    if kept.len() == starts[parts.len()] {
+        return (parts.iter().enumerate())
+            .flat_map(|(p, part)| (0..part.num_rows()).map(move |r| (p, r)))
+            .collect();
     }
     let mut marked = vec![false; starts[parts.len()]];
     let mut rows = 0;
@@ -656,6 +664,12 @@ mod tests {
             [(0, 0), (0, 2), (2, 0), (2, 1), (2, 3)]
         );
         assert!(super::in_delivery_order(&parts, std::iter::empty()).is_empty());
+        // Every row kept: every row in turn.
+        let all = [(2, 2), (0, 1), (2, 3), (0, 0), (2, 0), (0, 2), (2, 1)];
+        assert_eq!(
+            super::in_delivery_order(&parts, all.into_iter()),
+            [(0, 0), (0, 1), (0, 2), (2, 0), (2, 1), (2, 2), (2, 3)]
+        );
     }
 
     #[test]

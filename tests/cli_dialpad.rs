@@ -275,6 +275,17 @@ fn generated_pulls_overlap_and_count_once() {
         note.contains(&format!("({} distinct)", t[0]["messages"])),
         "{note}"
     );
+    // A view that reads no message column (handoff) counts the copies it dropped as a
+    // view that reads them does: the same note.
+    let dropped = |view: &str| {
+        let out = run(&["metrics", "messaging", d, "--view", view]);
+        assert!(out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let line = err.lines().find(|l| l.contains("delivered more than once"));
+        line.unwrap_or_else(|| panic!("{view}: no note of the copies in {err}"))
+            .to_string()
+    };
+    assert_eq!(dropped("handoff"), dropped("interactions"));
 }
 
 /// A metrics run copies only the message columns its view reads (`message_columns`), so

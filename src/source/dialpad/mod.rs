@@ -22,7 +22,7 @@ use crate::source::de::KeyMemo;
 use crate::source::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use crate::source::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor};
 use crate::table::{Col, Nulls, MESSAGES};
-use dedupe::latest_in_canonical_order;
+use dedupe::{latest_in_canonical_order, Listed};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -75,17 +75,28 @@ pub fn read(
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     // A metrics-only read derives only the interactions columns its view reads.
     let derived = opts.only.as_ref().map(|l| l.interactions.as_slice());
-    let delivery_order = opts.only.as_ref().is_some_and(|l| l.in_delivery_order);
-    let (messages, interactions) = latest_in_canonical_order(chunks, derived, delivery_order)?;
+    let listed = match &opts.only {
+        None => Listed::Canonical,
+        Some(lean) if lean.messages.is_empty() => Listed::Counted,
+        Some(lean) if lean.in_delivery_order => Listed::Delivery,
+        Some(_) => Listed::Canonical,
+    };
+    let (messages, interactions, kept) = latest_in_canonical_order(chunks, derived, listed)?;
     // The interactions come out with the columns asked for already.
     let messages = match &opts.only {
+        // No column, one row per message kept.
+        Some(_) if listed == Listed::Counted => RecordBatch::try_new_with_options(
+            Arc::new(arrow::datatypes::Schema::empty()),
+            Vec::new(),
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(kept)),
+        )?,
         Some(lean) => messages.select(&lean.messages)?,
         None => messages.into_batch(|_| true)?,
     };
     let mut stats = Stats {
         files,
         records,
-        duplicates: records - messages.num_rows(),
+        duplicates: records - kept,
         ..Stats::default()
     };
     keyless.report(&mut stats);
@@ -415,7 +426,7 @@ pub use derive::interactions_of;
 
 #[cfg(test)]
 mod tests {
-    use super::dedupe::{latest_in_canonical_order, opt, strings, Sender};
+    use super::dedupe::{latest_in_canonical_order, opt, strings, Listed, Sender};
     use super::*;
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::TimestampMicrosecondType;
@@ -645,16 +656,17 @@ mod tests {
             .iter()
             .map(|lines| part(&lines.iter().map(String::as_str).collect::<Vec<_>>()))
             .collect();
-        let (messages, got) = latest_in_canonical_order(
+        let (messages, got, counted) = latest_in_canonical_order(
             batches
                 .iter()
                 .map(|b| (b.clone(), Arc::from("f")))
                 .collect(),
             None,
-            false,
+            Listed::Canonical,
         )
         .unwrap();
         assert_eq!(messages.positions.len(), kept.len());
+        assert_eq!(counted, kept.len());
         assert_eq!(
             messages.positions,
             kept.iter().map(|m| m.0).collect::<Vec<_>>(),
@@ -682,12 +694,12 @@ mod tests {
         ];
         for list in lists {
             let columns: Vec<String> = list.iter().map(|c| c.to_string()).collect();
-            let (_, lean) = latest_in_canonical_order(
+            let (_, lean, _) = latest_in_canonical_order(
                 (batches.iter())
                     .map(|b| (b.clone(), Arc::from("f")))
                     .collect(),
                 Some(&columns),
-                false,
+                Listed::Canonical,
             )
             .unwrap();
             assert_eq!(lean, crate::table::project(&got, &columns).unwrap());
@@ -711,8 +723,9 @@ mod tests {
             r#"{"sessionid":"12345678.90","ts":1710432004000,"sendertype":"agent","text":"b"}"#,
         ];
         let raw = part(&lines);
-        let (messages, got) =
-            latest_in_canonical_order(vec![(raw.clone(), Arc::from("f"))], None, false).unwrap();
+        let (messages, got, _) =
+            latest_in_canonical_order(vec![(raw.clone(), Arc::from("f"))], None, Listed::Canonical)
+                .unwrap();
         assert_eq!(messages.positions.len(), 6, "one copy dropped");
         let col = |name: &str| got.column(got.schema().index_of(name).unwrap()).clone();
         let text = |name: &str| {
@@ -776,7 +789,7 @@ mod tests {
         let got = latest_in_canonical_order(
             parts.iter().map(|b| (b.clone(), Arc::from("f"))).collect(),
             None,
-            false,
+            Listed::Canonical,
         )
         .unwrap()
         .0

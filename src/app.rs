@@ -828,6 +828,7 @@ fn metrics_messaging(a: MessagingArgs, notes: &Notes) -> Result<()> {
         messages: messaging::message_columns(a.view, a.intent_type, &q.by),
         interactions: messaging::interaction_columns(a.view, &q.by),
         in_delivery_order: messaging::messages_in_any_order(a.view),
+        sender_words: messaging::sender_words(&q.by),
     };
     let (tables, rejects) = load_dialpad(&a.input, Some(only), notes)?;
     let opts = messaging::Options {

@@ -161,9 +161,22 @@ pub fn check_file(path: &Path, bytes: &[u8]) {
             messages: vec!["sessionid".into()],
             interactions: vec!["first_ts".into()],
             in_delivery_order: true,
+            sender_words: None,
         }),
     };
     let _ = source::dialpad::read(&c, &only, OnBadFile::Fail, &mut rejects);
+    // The messages' columns built from the dedupe's slots, and none (only counted).
+    for messages in [vec!["ts".into(), "sendertype".into()], vec![]] {
+        let only = source::dialpad::Options {
+            only: Some(source::dialpad::Lean {
+                messages,
+                interactions: vec!["customersessionid".into()],
+                in_delivery_order: true,
+                sender_words: crate::metrics::messaging::sender_words(&[]),
+            }),
+        };
+        let _ = source::dialpad::read(&c, &only, OnBadFile::Fail, &mut rejects);
+    }
     let full = source::anywhere365::Options::default();
     kept.push(source::anywhere365::read(&c, &full, OnBadFile::Fail, &mut rejects).is_ok());
     let only = source::anywhere365::Options {

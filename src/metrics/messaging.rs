@@ -91,6 +91,13 @@ pub fn messages_in_any_order(view: View) -> bool {
     !matches!(view, View::Intents | View::Sentiment)
 }
 
+/// The words a read may give the `sendertype` column as codes of (see
+/// `source::dialpad::Lean::sender_words`): this module's [`SENDERS`], unless `by` groups by
+/// the sender type, which then stays text.
+pub fn sender_words(by: &[String]) -> Option<&'static [&'static str]> {
+    (!by.iter().any(|d| d == "sendertype")).then_some(&SENDERS[..])
+}
+
 /// The `interactions` columns a view reads: its own and `by`'s (see [`message_columns`]).
 pub fn interaction_columns(view: View, by: &[String]) -> Vec<String> {
     let own: &[&str] = match view {

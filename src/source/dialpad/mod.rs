@@ -22,7 +22,7 @@ use crate::source::de::KeyMemo;
 use crate::source::json::{parse_timestamp, LooseF64, LooseStr, LooseTime, RawText};
 use crate::source::{read_all, Candidate, Keyless, OnBadFile, Records, Rejects, Stats, Vendor};
 use crate::table::{Col, Nulls, MESSAGES};
-use dedupe::{latest_in_canonical_order, Listed};
+use dedupe::{latest_in_canonical_order, Kept, Listed, Sender};
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -44,6 +44,32 @@ pub struct Lean {
     /// whose message aggregates are counts, which no row order changes (see
     /// [`crate::table::in_delivery_order`]).
     pub in_delivery_order: bool,
+    /// The `sendertype` column may come as codes of these words, as
+    /// `metrics::with_word_codes` reads them (`metrics::messaging::sender_words`): for a
+    /// view that only counts by it.
+    pub sender_words: Option<&'static [&'static str]>,
+}
+
+impl Lean {
+    /// How the kept messages are listed: not at all for a view that reads none of their
+    /// columns; for a view of counts that reads only what the dedupe's slots hold (ts, and
+    /// the sender type as codes), built from the slots; else in delivery order for a view
+    /// of counts, in canonical order for the others.
+    fn listed(&self) -> Listed<'_> {
+        let held = |c: &String| match c.as_str() {
+            "ts" => true,
+            "sendertype" => self.sender_words.is_some_and(Sender::words_held),
+            _ => false,
+        };
+        match self.sender_words {
+            _ if self.messages.is_empty() => Listed::Counted,
+            Some(words) if self.in_delivery_order && self.messages.iter().all(held) => {
+                Listed::Held(&self.messages, words)
+            }
+            _ if self.in_delivery_order => Listed::Delivery,
+            _ => Listed::Canonical,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -75,28 +101,18 @@ pub fn read(
     let records = chunks.iter().map(|(c, _)| c.num_rows()).sum();
     // A metrics-only read derives only the interactions columns its view reads.
     let derived = opts.only.as_ref().map(|l| l.interactions.as_slice());
-    let listed = match &opts.only {
-        None => Listed::Canonical,
-        Some(lean) if lean.messages.is_empty() => Listed::Counted,
-        Some(lean) if lean.in_delivery_order => Listed::Delivery,
-        Some(_) => Listed::Canonical,
-    };
-    let (messages, interactions, kept) = latest_in_canonical_order(chunks, derived, listed)?;
+    let listed = opts.only.as_ref().map_or(Listed::Canonical, Lean::listed);
+    let (kept, interactions) = latest_in_canonical_order(chunks, derived, listed)?;
     // The interactions come out with the columns asked for already.
-    let messages = match &opts.only {
-        // No column, one row per message kept.
-        Some(_) if listed == Listed::Counted => RecordBatch::try_new_with_options(
-            Arc::new(arrow::datatypes::Schema::empty()),
-            Vec::new(),
-            &arrow::array::RecordBatchOptions::new().with_row_count(Some(kept)),
-        )?,
-        Some(lean) => messages.select(&lean.messages)?,
-        None => messages.into_batch(|_| true)?,
+    let messages = match (kept, &opts.only) {
+        (Kept::Built(messages), _) => messages,
+        (Kept::Listed(messages), Some(lean)) => messages.select(&lean.messages)?,
+        (Kept::Listed(messages), None) => messages.into_batch(|_| true)?,
     };
     let mut stats = Stats {
         files,
         records,
-        duplicates: records - kept,
+        duplicates: records - messages.num_rows(),
         ..Stats::default()
     };
     keyless.report(&mut stats);
@@ -426,7 +442,7 @@ pub use derive::interactions_of;
 
 #[cfg(test)]
 mod tests {
-    use super::dedupe::{latest_in_canonical_order, opt, strings, Listed, Sender};
+    use super::dedupe::{latest_in_canonical_order, opt, strings, Kept, Listed, Sender};
     use super::*;
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::TimestampMicrosecondType;
@@ -656,17 +672,15 @@ mod tests {
             .iter()
             .map(|lines| part(&lines.iter().map(String::as_str).collect::<Vec<_>>()))
             .collect();
-        let (messages, got, counted) = latest_in_canonical_order(
-            batches
-                .iter()
+        let chunks = || -> Vec<(RecordBatch, Arc<str>)> {
+            (batches.iter())
                 .map(|b| (b.clone(), Arc::from("f")))
-                .collect(),
-            None,
-            Listed::Canonical,
-        )
-        .unwrap();
+                .collect()
+        };
+        let (messages, got) = latest_in_canonical_order(chunks(), None, Listed::Canonical)
+            .map(|(m, got)| (listed(m), got))
+            .unwrap();
         assert_eq!(messages.positions.len(), kept.len());
-        assert_eq!(counted, kept.len());
         assert_eq!(
             messages.positions,
             kept.iter().map(|m| m.0).collect::<Vec<_>>(),
@@ -694,19 +708,59 @@ mod tests {
         ];
         for list in lists {
             let columns: Vec<String> = list.iter().map(|c| c.to_string()).collect();
-            let (_, lean, _) = latest_in_canonical_order(
-                (batches.iter())
-                    .map(|b| (b.clone(), Arc::from("f")))
-                    .collect(),
-                Some(&columns),
-                Listed::Canonical,
-            )
-            .unwrap();
+            let (_, lean) =
+                latest_in_canonical_order(chunks(), Some(&columns), Listed::Canonical).unwrap();
             assert_eq!(lean, crate::table::project(&got, &columns).unwrap());
         }
         // The lake's way, from the kept table.
         let table = messages.into_batch(|_| true).unwrap();
         assert_eq!(got_of(&interactions_of(&table).unwrap()), want);
+        // Only counted: no column, a row per kept message.
+        let (counted, _) = latest_in_canonical_order(chunks(), Some(&[]), Listed::Counted).unwrap();
+        let Kept::Built(counted) = counted else {
+            panic!("counted messages are built")
+        };
+        assert_eq!((counted.num_columns(), counted.num_rows()), (0, kept.len()));
+        // Held: ts and the sender type's codes from the slots, as the kept table has them
+        // (both in canonical order); a code is the index of the text's word among `words`,
+        // compared without case, 255 for another text or a null.
+        let ts = table.column(table.schema().index_of("ts").unwrap());
+        let sender = strings(&table, "sendertype").unwrap();
+        let columns = ["sendertype".to_string(), "ts".to_string()];
+        let word_lists: [&'static [&'static str]; 2] =
+            [&["customer", "bot", "agent"], &["agent", "customer"]];
+        for words in word_lists {
+            let (held, _) =
+                latest_in_canonical_order(chunks(), Some(&[]), Listed::Held(&columns, words))
+                    .unwrap();
+            let Kept::Built(held) = held else {
+                panic!("held columns are built")
+            };
+            let names: Vec<String> = (held.schema().fields().iter())
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, columns);
+            assert_eq!(held.column(1), ts);
+            let want: Vec<u8> = (0..sender.len())
+                .map(|i| {
+                    let text = opt(sender, i).map(str::to_ascii_lowercase);
+                    let at = words.iter().position(|w| text.as_deref() == Some(*w));
+                    at.map_or(255, |at| at as u8)
+                })
+                .collect();
+            let got = held.column(0).as_primitive::<arrow::datatypes::UInt8Type>();
+            assert_eq!(got.values().to_vec(), want, "{words:?}");
+        }
+        // Words that are not all sender types are not held.
+        assert!(!Sender::words_held(&["customer", "system"]));
+        assert!(Sender::words_held(&["bot"]));
+    }
+
+    fn listed(kept: Kept) -> crate::table::Deferred {
+        match kept {
+            Kept::Listed(messages) => messages,
+            Kept::Built(_) => panic!("the messages are listed"),
+        }
     }
 
     #[test]
@@ -723,8 +777,9 @@ mod tests {
             r#"{"sessionid":"12345678.90","ts":1710432004000,"sendertype":"agent","text":"b"}"#,
         ];
         let raw = part(&lines);
-        let (messages, got, _) =
+        let (messages, got) =
             latest_in_canonical_order(vec![(raw.clone(), Arc::from("f"))], None, Listed::Canonical)
+                .map(|(m, got)| (listed(m), got))
                 .unwrap();
         assert_eq!(messages.positions.len(), 6, "one copy dropped");
         let col = |name: &str| got.column(got.schema().index_of(name).unwrap()).clone();
@@ -791,9 +846,8 @@ mod tests {
             None,
             Listed::Canonical,
         )
-        .unwrap()
-        .0
-        .positions;
+        .map(|(m, _)| listed(m).positions)
+        .unwrap();
         // The reference: sort full keys with positions, keep the last of each key.
         let mut all = Vec::new();
         for (p, b) in parts.iter().enumerate() {

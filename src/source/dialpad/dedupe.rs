@@ -231,8 +231,8 @@ pub(super) fn latest_in_canonical_order(
         // On every core: 16 MB of fresh pages for 980k messages.
         Listed::Canonical => kept.par_iter().map(Slot::at).collect(),
         Listed::Counted => return Ok((Kept::Built(counted(kept.len())?), interactions)),
-        Listed::Held(columns, words) => {
-            return Ok((Kept::Built(held(&kept, columns, words)?), interactions))
+        Listed::Held(columns, codes) => {
+            return Ok((Kept::Built(held(&kept, columns, codes)?), interactions))
         }
     };
     let messages = Deferred {
@@ -255,13 +255,16 @@ pub(super) enum Listed<'a> {
     /// Not listed, only counted: for a view that reads no message column (the list, 16 MB
     /// for 980k messages, was 9–10 ms of such a 0.28 s run).
     Counted,
-    /// These columns, `ts` or `sendertype` (as codes of these words: see
-    /// [`Sender::words_held`]), built from the kept slots, in canonical order: for a view of
+    /// These columns, `ts` or `sendertype` (as these codes of the senders: see
+    /// [`Sender::codes_in`]), built from the kept slots, in canonical order: for a view of
     /// counts. Why: listing the messages and gathering the two columns out of the parsed
     /// parts, the sender type as text, was 5% of an interactions-view run over 980k
     /// messages.
-    Held(&'a [String], &'static [&'static str]),
+    Held(&'a [String], SenderCodes),
 }
+
+/// The code of each [`Sender`] (by its discriminant) in a column of sender types.
+pub(super) type SenderCodes = [u8; 4];
 
 /// The messages a dedupe kept, as [`Listed`] asked.
 pub(super) enum Kept {
@@ -283,13 +286,9 @@ fn counted(rows: usize) -> Result<RecordBatch> {
 }
 
 /// The `columns` (`ts` or `sendertype`) of the messages `kept`, from their slots: the
-/// sender type as the index of its word in `words` ([`NO_WORD`] for any other text or a
-/// null), as `metrics::with_word_codes` reads codes.
-fn held(kept: &[Slot], columns: &[String], words: &[&str]) -> Result<RecordBatch> {
+/// sender type as its sender's code in `codes`.
+fn held(kept: &[Slot], columns: &[String], codes: SenderCodes) -> Result<RecordBatch> {
     use arrow::array::{ArrayRef, TimestampMicrosecondArray, UInt8Array};
-    let codes = Sender::codes_in(words).ok_or_else(|| {
-        crate::error::Error::Internal(format!("{words:?} are not all sender types"))
-    })?;
     let schema = MESSAGES.schema();
     let arrays = columns.iter().map(|c| -> Result<(String, ArrayRef)> {
         let array: ArrayRef = match c.as_str() {
@@ -383,16 +382,11 @@ impl Sender {
         }
     }
 
-    /// Whether a sender type's code among `words` follows from its [`Sender`] alone: each
-    /// of the words is one of the sender types (lower-case, as `word_index` compares).
-    pub(super) fn words_held(words: &[&str]) -> bool {
-        Self::codes_in(words).is_some()
-    }
-
-    /// Each sender's code among `words` (indexed by the sender's discriminant): the index
-    /// of its word there, else [`NO_WORD`] (as for [`Sender::Other`]); `None` when a word
-    /// is none of the sender types, which the slots do not tell apart.
-    fn codes_in(words: &[&str]) -> Option<[u8; 4]> {
+    /// Each sender's code among `words` (indexed by the sender's discriminant), as
+    /// `metrics::with_word_codes` codes a text: the index of its word there, else
+    /// [`NO_WORD`] (as for [`Sender::Other`]); `None` when a word is none of the sender
+    /// types (lower-case, as `word_index` compares), which the slots do not tell apart.
+    pub(super) fn codes_in(words: &[&str]) -> Option<SenderCodes> {
         if !words.iter().all(|w| Self::WORDS.contains(w)) || words.len() >= usize::from(NO_WORD) {
             return None;
         }

@@ -56,18 +56,17 @@ impl Lean {
     /// the sender type as codes), built from the slots; else in delivery order for a view
     /// of counts, in canonical order for the others.
     fn listed(&self) -> Listed<'_> {
-        let held = |c: &String| match c.as_str() {
-            "ts" => true,
-            "sendertype" => self.sender_words.is_some_and(Sender::words_held),
-            _ => false,
-        };
-        match self.sender_words {
-            _ if self.messages.is_empty() => Listed::Counted,
-            Some(words) if self.in_delivery_order && self.messages.iter().all(held) => {
-                Listed::Held(&self.messages, words)
-            }
-            _ if self.in_delivery_order => Listed::Delivery,
-            _ => Listed::Canonical,
+        if self.messages.is_empty() {
+            return Listed::Counted;
+        }
+        if !self.in_delivery_order {
+            return Listed::Canonical;
+        }
+        let codes = self.sender_words.and_then(Sender::codes_in);
+        let held = |c: &String| c == "ts" || (c == "sendertype" && codes.is_some());
+        match codes {
+            Some(codes) if self.messages.iter().all(held) => Listed::Held(&self.messages, codes),
+            _ => Listed::Delivery,
         }
     }
 }
@@ -727,12 +726,16 @@ mod tests {
         let ts = table.column(table.schema().index_of("ts").unwrap());
         let sender = strings(&table, "sendertype").unwrap();
         let columns = ["sendertype".to_string(), "ts".to_string()];
+        let codes = |words: &[&str]| Sender::codes_in(words).expect("sender types");
         let word_lists: [&'static [&'static str]; 2] =
             [&["customer", "bot", "agent"], &["agent", "customer"]];
         for words in word_lists {
-            let (held, _) =
-                latest_in_canonical_order(chunks(), Some(&[]), Listed::Held(&columns, words))
-                    .unwrap();
+            let (held, _) = latest_in_canonical_order(
+                chunks(),
+                Some(&[]),
+                Listed::Held(&columns, codes(words)),
+            )
+            .unwrap();
             let Kept::Built(held) = held else {
                 panic!("held columns are built")
             };
@@ -752,8 +755,8 @@ mod tests {
             assert_eq!(got.values().to_vec(), want, "{words:?}");
         }
         // Words that are not all sender types are not held.
-        assert!(!Sender::words_held(&["customer", "system"]));
-        assert!(Sender::words_held(&["bot"]));
+        assert!(Sender::codes_in(&["customer", "system"]).is_none());
+        assert!(Sender::codes_in(&["bot"]).is_some());
     }
 
     fn listed(kept: Kept) -> crate::table::Deferred {

@@ -16,6 +16,8 @@ python="$(scripts/python-env.sh)"
 # `cxkpi metrics --lake`.
 java_home="$(scripts/java-env.sh)"
 JAVA_HOME="$java_home" "$python" scripts/sql_parity.py --cxkpi "$target/release/cxkpi"
+# The voice KPIs on two public real-world call datasets (skipped where they are absent).
+"$python" scripts/realworld.py --cxkpi "$target/release/cxkpi"
 # `cxkpi report` rendered by headless Chromium (installed by scripts/chromium-env.sh).
 chromium="$(scripts/chromium-env.sh)"
 "$python" scripts/report_check.py --cxkpi "$target/release/cxkpi" --chromium "$chromium"

@@ -184,7 +184,7 @@ pub(super) fn record<'de>(
 /// and their intents'.
 #[derive(Default)]
 pub(super) struct Memos<'de> {
-    pub(super) record: KeyMemo<'de, Field>,
+    record: KeyMemo<'de, Field>,
     intent: KeyMemo<'de, IntentField>,
 }
 

@@ -177,28 +177,36 @@ const PIECE_BYTES: Range<usize> = (1 << 20)..(32 << 20);
 /// The cuts are a guess the parse confirms: when a cut falls inside a record (one written
 /// over several lines), the parse of the piece before it fails, and the file must be
 /// framed again by [`record_spans`].
+///
+/// `touched` is told each piece once it is cut (see [`cut_at_lines`]).
 pub fn pieces(
     buf: &[u8],
     first: &First,
     per_piece: usize,
     range: Range<usize>,
+    touched: &dyn Fn(Range<usize>),
 ) -> Vec<Range<usize>> {
     let size = first
         .span
         .len()
         .saturating_mul(per_piece)
         .clamp(PIECE_BYTES.start, PIECE_BYTES.end);
-    cut_at_lines(buf, range, size, first.array)
+    cut_at_lines(buf, range, size, first.array, touched)
 }
 
 /// `buf[range]` cut into pieces of at least `size` bytes, each but the last ending just
 /// past a newline (in an array, past a newline after a comma); `range` ends at the end of
 /// `buf` or at such a cut.
+///
+/// Finding a cut reads the bytes just before it; `touched` is told each piece as it is cut,
+/// so a caller can hand back a mapped file's pages (a file cached in 2 MiB folios is mapped a
+/// whole folio at a touch: a cut every few MiB mapped half of a big file at once).
 pub(super) fn cut_at_lines(
     buf: &[u8],
     range: Range<usize>,
     size: usize,
     array: bool,
+    touched: &dyn Fn(Range<usize>),
 ) -> Vec<Range<usize>> {
     let Range {
         start: mut from,
@@ -220,6 +228,7 @@ pub(super) fn cut_at_lines(
         if cut == to {
             break;
         }
+        touched(from..cut);
         pieces.push(from..cut);
         from = cut;
     }
@@ -234,7 +243,7 @@ pub(super) fn cut_at_lines(
 pub fn window_bounds(buf: &[u8], first: &First, count: usize) -> Vec<usize> {
     let from = first.span.start;
     let size = (buf.len() - from).div_ceil(count.max(1)).max(1);
-    let mut bounds: Vec<usize> = cut_at_lines(buf, from..buf.len(), size, first.array)
+    let mut bounds: Vec<usize> = cut_at_lines(buf, from..buf.len(), size, first.array, &|_| {})
         .into_iter()
         .map(|piece| piece.start)
         .collect();
@@ -660,11 +669,20 @@ pub(super) mod tests {
                 br#"{"id":"0","n":[0,{"x":"a,\"b"}]}"#
             );
             assert_eq!(
-                pieces(text, &first, 8192, first.span.start..text.len()),
+                pieces(text, &first, 8192, first.span.start..text.len(), &|_| {}),
                 vec![first.span.start..text.len()]
             );
             for size in [1, 40, 100, 333] {
-                let cuts = cut_at_lines(text, first.span.start..text.len(), size, is_array);
+                // Every piece but the last is told once cut (the last one is never cut).
+                let touched = std::cell::RefCell::new(Vec::new());
+                let cuts = cut_at_lines(
+                    text,
+                    first.span.start..text.len(),
+                    size,
+                    is_array,
+                    &|piece| touched.borrow_mut().push(piece),
+                );
+                assert_eq!(touched.into_inner(), cuts[..cuts.len() - 1]);
                 assert!(cuts.len() > 3, "{size}: {cuts:?}");
                 assert_eq!(cuts[0].start, first.span.start);
                 assert_eq!(cuts[cuts.len() - 1].end, text.len());

@@ -122,7 +122,7 @@ fn read_pieces<B>(
         let file = Framed {
             path: c.path.clone(),
             layout: Layout::Pieces {
-                pieces: frame::pieces(&piece, first, RECORDS_PER_TASK, start..len),
+                pieces: frame::pieces(&piece, first, RECORDS_PER_TASK, start..len, &|_| {}),
                 array: first.array,
                 closes: end,
             },

@@ -91,11 +91,13 @@ impl Stack {
         let mut columns = Vec::with_capacity(names.len());
         for &name in names {
             let pieces = (self.parts.iter())
-                .map(|p| column(p, name).map(|c| c.as_ref()))
-                .collect::<Result<Vec<&dyn Array>>>()?;
+                .map(|p| column(p, name))
+                .collect::<Result<Vec<&ArrayRef>>>()?;
             let c = match pieces.as_slice() {
-                [one] => arrow::array::make_array(one.to_data()),
-                _ => arrow::compute::concat(&pieces)?,
+                [one] => Arc::clone(one),
+                _ => {
+                    arrow::compute::concat(&pieces.iter().map(|a| a.as_ref()).collect::<Vec<_>>())?
+                }
             };
             let field = schema.field_with_name(name)?;
             fields.push(field.clone().with_data_type(c.data_type().clone()));
@@ -108,15 +110,19 @@ impl Stack {
     }
 
     /// Every row, in order: the one part itself, or the parts concatenated.
-    fn all(mut self, t: &LakeTable) -> Result<RecordBatch> {
-        Ok(match self.parts.len() {
-            1 => self.parts.swap_remove(0),
+    fn all(&self, t: &LakeTable) -> Result<RecordBatch> {
+        Ok(match self.parts.as_slice() {
+            [one] => one.clone(),
             _ => arrow::compute::concat_batches(&t.def.schema(), &self.parts)?,
         })
     }
 
-    /// The rows at `rows` (indices across the parts), in that order, copied once.
+    /// The rows at `rows` (indices across the parts), in that order, copied once; every row
+    /// in order is the parts concatenated (or the one part itself), not gathered row by row.
     fn gather(&self, t: &LakeTable, rows: &[usize]) -> Result<RecordBatch> {
+        if rows.len() == self.num_rows() && rows.iter().enumerate().all(|(k, &i)| k == i) {
+            return self.all(t);
+        }
         if let [one] = self.parts.as_slice() {
             let idx = arrow::array::UInt32Array::from_iter_values(rows.iter().map(|&i| i as u32));
             return Ok(arrow::compute::take_record_batch(one, &idx)?);
@@ -601,10 +607,7 @@ pub(super) fn merge_partition(
             });
             read_again = count_by_file(src, same_file);
             let kept: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
-            match kept.len() == keep.len() {
-                true => rows.all(t)?,
-                false => rows.gather(t, &kept)?,
-            }
+            rows.gather(t, &kept)?
         }
     };
     let files = FileIndex::new(strings(&merged, "source_file")?);

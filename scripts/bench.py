@@ -324,23 +324,42 @@ def timed_rss(cmd, env=None):
     return {"seconds": elapsed, "rss_kb": rss, "stdout": r.stdout}
 
 
-def settled(task):
-    """`task()` after the files written so far are on disk (not timed): the inputs just
-    generated, and the Parquet the previous run wrote, would otherwise be written back by
-    the kernel during the next run, whichever tool's it is, and slow it (an ingest's own
-    fsync then waits behind the previous tool's unflushed files)."""
+def settled(task, inputs):
+    """`task()` after the files written so far are on disk and its `inputs` are cached (not
+    timed). The inputs just generated, and the Parquet the previous run wrote, would
+    otherwise be written back by the kernel during the next run, whichever tool's it is, and
+    slow it (an ingest's own fsync then waits behind the previous tool's unflushed files).
+    See `cached` for the inputs."""
     os.sync()
+    cached(inputs)
     return task()
 
 
-def interleaved(runs, tasks):
+def cached(inputs):
+    """Every file under the directories `inputs` read through once (untimed), so none of a
+    run's input is read from disk. Why: this VM's memory manager pages out page-cache pages
+    left unread for about a minute (DAMON's `pageout` scheme on the host's physical
+    memory), so an input idle since it was written, or since the last task that read it,
+    was partly read from disk by whichever tool ran first, one run of three. Pages still
+    cached are not touched by the read; evicted ones come back as `as_read_from_disk`
+    first cached them (readahead of 1 MiB reads), the same for every tool."""
+    for d in inputs:
+        for f in sorted(Path(d).rglob("*")):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    while fh.read(1 << 20):
+                        pass
+
+
+def interleaved(runs, tasks, inputs):
     """Each task run `runs` times, taking turns (a, b, c, a, b, c, …): the machine's speed
     drifts from minute to minute, and a slow spell then falls on every tool alike rather
-    than on the one whose runs it happened to meet. The results of each task, in order."""
+    than on the one whose runs it happened to meet. Every run's `inputs` are cached first
+    (`settled`). The results of each task, in order."""
     results = [[] for _ in tasks]
     for _ in range(runs):
         for out, task in zip(results, tasks):
-            out.append(settled(task))
+            out.append(settled(task, inputs))
     return results
 
 
@@ -406,12 +425,12 @@ def agrees(ours, theirs):
 TOOLS = ["cxkpi", "DuckDB", "Polars", "chDB"]
 
 
-def measure(args, rows, task, size, mb, cmd, peers):
-    """Runs cxkpi (`cmd`) and each peer in turn; checks each peer's first row against
-    cxkpi's; appends the row."""
+def measure(args, rows, task, size, mb, cmd, peers, inputs):
+    """Runs cxkpi (`cmd`) and each peer in turn over the directories `inputs`; checks each
+    peer's first row against cxkpi's; appends the row."""
     tools = [("cxkpi", lambda: timed_rss(cmd))] + [(name, lambda t=t: peer(args.python, t))
                                                     for name, t in peers]
-    results = interleaved(args.runs, [f for _, f in tools])
+    results = interleaved(args.runs, [f for _, f in tools], inputs)
     ours = results[0][0]["stdout"].decode().splitlines()[1].split(",")
     for (name, _), runs in zip(tools[1:], results[1:]):
         if not agrees(ours, runs[0]["result"]):
@@ -449,7 +468,7 @@ def bot_tasks(args, rows, tmp, days):
                 [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_STAGE.format(files=files, fmt=fmt)],
                              "sql": bot_sql}),
                  ("Polars", {"tool": "polars", "fmt": fmt, "files": files, "paths": paths}),
-                 ("chDB", {"tool": "chdb", "sql": CHDB_BOT.format(files=files)})])
+                 ("chDB", {"tool": "chdb", "sql": CHDB_BOT.format(files=files)})], [d])
     shutil.rmtree(arr)  # the arrays are done with: the disk of a small VM runs out
 
     # Ingest into Parquet: cxkpi's lake (default batches, bounded memory) against DuckDB
@@ -469,7 +488,7 @@ def bot_tasks(args, rows, tmp, days):
                    f"'{out}' (FORMAT parquet, COMPRESSION zstd)"})
         out.unlink()
         return t
-    ci, di = interleaved(args.runs, [ingest, duck_copy])
+    ci, di = interleaved(args.runs, [ingest, duck_copy], [nd])
     rows.append({"task": "JSON → Parquet lake", "size": size, "mb": mb, "runs": {"cxkpi": ci, "DuckDB": di}})
     lake = tmp / "lake-final"
     subprocess.run([args.cxkpi, "-q", "ingest", str(nd), "--lake", str(lake)], check=True)
@@ -477,7 +496,7 @@ def bot_tasks(args, rows, tmp, days):
             [args.cxkpi, "-q", "metrics", "bot", "--lake", str(lake), "--format", "csv"],
             [("DuckDB", {"tool": "duckdb", "setup": [
                 f"CREATE VIEW bot_conversations AS SELECT * FROM read_parquet("
-                f"'{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"], "sql": bot_sql})])
+                f"'{lake}/bot_conversations/*/*.parquet', hive_partitioning = true)"], "sql": bot_sql})], [lake])
     shutil.rmtree(lake)
     shutil.rmtree(nd)
 
@@ -493,7 +512,7 @@ def vendor_tasks(args, rows, tmp, days):
             [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_DIALOGUES.format(dir=d)],
                          "sql": rendered(args.cxkpi, "queue")[-1]}),
              ("Polars", {"tool": "polars-dialogues", "paths": paths}),
-             ("chDB", {"tool": "chdb", "sql": CHDB_QUEUE.format(dir=d)})])
+             ("chDB", {"tool": "chdb", "sql": CHDB_QUEUE.format(dir=d)})], [d])
     shutil.rmtree(d)
     # Samespace: its calls reports only (the CSAT and agent logs are other KPIs).
     gen, d = tmp / f"samespace-{days}", tmp / f"calls-{days}"
@@ -507,7 +526,7 @@ def vendor_tasks(args, rows, tmp, days):
             [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_CALLS.format(dir=d)],
                          "sql": rendered(args.cxkpi, "calls")[-1]}),
              ("Polars", {"tool": "polars-calls", "paths": paths}),
-             ("chDB", {"tool": "chdb", "sql": CHDB_CALLS.format(dir=d)})])
+             ("chDB", {"tool": "chdb", "sql": CHDB_CALLS.format(dir=d)})], [d])
     shutil.rmtree(d)
     shutil.rmtree(gen)
     # Dialpad messages, every view. The interactions view needs only the dedupe and the
@@ -526,7 +545,8 @@ def vendor_tasks(args, rows, tmp, days):
             peers = [("DuckDB", {"tool": "duckdb", "setup": [DUCKDB_MESSAGES_FULL.format(dir=d), *statements[:-1]],
                                  "sql": statements[-1]})]
         measure(args, rows, f"Dialpad {view} view", size, mb,
-                [args.cxkpi, "-q", "metrics", "messaging", "--view", view, str(d), "--format", "csv"], peers)
+                [args.cxkpi, "-q", "metrics", "messaging", "--view", view, str(d), "--format", "csv"], peers,
+                [d])
     shutil.rmtree(d)
 
 
@@ -561,7 +581,7 @@ def small_files_tasks(args, rows, tmp, files):
         shutil.rmtree(gen)
         measure(args, rows, task, f"{n:,} files", input_mb(d),
                 [args.cxkpi, "-q", *cmd, str(d), "--format", "csv"],
-                [("DuckDB", {"tool": "duckdb", "setup": [setup.format(dir=d)], "sql": sql})])
+                [("DuckDB", {"tool": "duckdb", "setup": [setup.format(dir=d)], "sql": sql})], [d])
         shutil.rmtree(d)
 
 
@@ -660,8 +680,8 @@ def main():
         f"Each cell: the median of {args.runs} runs (the range over the runs), and the highest peak RSS. "
         "The tools of a task take turns run by run (this VM's speed drifts from minute to minute), each "
         "run after a `sync` (untimed); every input is evicted from the page cache and read back once "
-        "after it is written (untimed), so each is cached as a file read from disk is, whatever wrote it; "
-        "cxkpi is timed as a whole process, the peers inside their own "
+        "after it is written (untimed), so each is cached as a file read from disk is, whatever wrote it, "
+        "and read through again before every run (untimed), so no run reads it from disk; cxkpi is timed as a whole process, the peers inside their own "
         "process (start-up excluded). Ratios: the peer's median over cxkpi's (the range of the run-by-run "
         "ratios). The ingest uses the default bounded-memory batches.",
         "",

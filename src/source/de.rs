@@ -588,11 +588,24 @@ pub trait FromText: Sized {
     fn from_bool(_: bool) -> Option<Self> {
         None
     }
+
+    /// What the type's serde visitor makes of a JSON `null` (`visit_unit`), for a type that
+    /// takes one; `None` leaves the literal to its `Deserialize`.
+    fn from_null() -> Option<Self> {
+        None
+    }
+
+    /// What the type's serde visitor makes of a JSON number, as [`Deserializer::number`]
+    /// hands it over; `None` leaves the number to its `Deserialize` (and its errors).
+    fn from_number(_: Number) -> Option<Self> {
+        None
+    }
 }
 
-/// A number as [`Deserializer::number`] hands it to a visitor.
+/// A number as [`Deserializer::number`] hands it to a visitor: `visit_u64`, `visit_i64` or
+/// `visit_f64`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Number {
+pub enum Number {
     U64(u64),
     I64(i64),
     F64(f64),
@@ -1304,10 +1317,11 @@ impl<'de> Deserializer<'de> {
     /// [`Deserializer::value`] for a type read from text ([`FromText`]): a value written as
     /// a short ASCII string without escapes is handed to [`FromText::from_text`] straight
     /// from the input, the function `T`'s serde visitor calls on a string, so the result is
-    /// the same; anything else, and a text `from_text` refuses (for its error), is read by
-    /// `T`'s `Deserialize`. Why: timestamps, flags and counts held as strings are most of a
-    /// record's values, and the general string read and the visitor's dispatch around it
-    /// cost more than parsing them.
+    /// the same; so are a short number, `true`, `false` and `null` to the functions that
+    /// stand for the visitor's other calls. Anything else, and a value those refuse (for its
+    /// error), is read by `T`'s `Deserialize`. Why: timestamps, durations, flags and counts
+    /// are most of a record's values, and the general read and the visitor's dispatch
+    /// around each cost more than parsing them.
     pub fn text_value<T: Deserialize<'de> + FromText>(&mut self, key: &str) -> Result<T, Error> {
         match self.buf.get(self.pos) {
             Some(b'"') => {
@@ -1316,6 +1330,33 @@ impl<'de> Deserializer<'de> {
                         self.pos = end;
                         return Ok(v);
                     }
+                }
+            }
+            // A short number (durations, scores, epoch times): its value as `number` gives
+            // it to the visitor, taken as the visitor takes it, without the dispatch; a long
+            // one (no exact value from the scan) and a bad one go to the general read.
+            Some(b'-' | b'0'..=b'9') => {
+                if let Some(NumberScan {
+                    end,
+                    exact: Some(n),
+                    ..
+                }) = scan_number(self.buf, self.pos)
+                {
+                    if let Some(v) = T::from_number(n) {
+                        self.pos = end;
+                        return Ok(v);
+                    }
+                }
+            }
+            // A missing value (Anywhere365's `InSLA`, `QuickDrop` and `acceptTimestamp` of
+            // a third of the dialogues): taken as the visitor takes it, without its dispatch.
+            Some(b'n') => {
+                if let Some(v) = bytes_at(self.buf, self.pos, b"null")
+                    .then(T::from_null)
+                    .flatten()
+                {
+                    self.pos += 4;
+                    return Ok(v);
                 }
             }
             // A flag written as a JSON literal (Ultimate's `test_mode`, `is_llm_conversation`):

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use super::de::FromText;
+use super::de::{FromText, Number};
 use super::digits;
 use serde::de::{self, Deserializer, Visitor};
 
@@ -173,6 +173,19 @@ impl FromText for LooseCount {
     fn from_text(text: &str) -> Result<Self, String> {
         parse_count(text).map(LooseCount)
     }
+
+    fn from_null() -> Option<Self> {
+        Some(LooseCount(None))
+    }
+
+    /// As `visit_i64` and `visit_u64` (in range) take it; a float goes to the visitor.
+    fn from_number(n: Number) -> Option<Self> {
+        match n {
+            Number::I64(v) => Some(LooseCount(Some(v))),
+            Number::U64(v) => i64::try_from(v).ok().map(|v| LooseCount(Some(v))),
+            Number::F64(_) => None,
+        }
+    }
 }
 
 impl<'de> de::Deserialize<'de> for LooseCount {
@@ -214,6 +227,34 @@ impl<'de> de::Deserialize<'de> for LooseCount {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct LooseF64(pub Option<f64>);
 
+impl FromText for LooseF64 {
+    fn from_text(v: &str) -> Result<Self, String> {
+        let t = v.trim();
+        if t.is_empty() {
+            return Ok(LooseF64(None));
+        }
+        // Rust's float syntax takes "NaN" and "inf", which no JSON number can be: the text
+        // of a number is held to what a number may hold.
+        match t.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(LooseF64(Some(f))),
+            _ => Err(format!("expected a finite number, found {v:?}")),
+        }
+    }
+
+    fn from_null() -> Option<Self> {
+        Some(LooseF64(None))
+    }
+
+    /// As the visitor takes any number.
+    fn from_number(n: Number) -> Option<Self> {
+        Some(LooseF64(Some(match n {
+            Number::I64(v) => v as f64,
+            Number::U64(v) => v as f64,
+            Number::F64(v) => v,
+        })))
+    }
+}
+
 impl<'de> de::Deserialize<'de> for LooseF64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -232,16 +273,7 @@ impl<'de> de::Deserialize<'de> for LooseF64 {
                 Ok(LooseF64(Some(v)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LooseF64, E> {
-                let t = v.trim();
-                if t.is_empty() {
-                    return Ok(LooseF64(None));
-                }
-                // Rust's float syntax takes "NaN" and "inf", which no JSON number can be:
-                // the text of a number is held to what a number may hold.
-                match t.parse::<f64>() {
-                    Ok(f) if f.is_finite() => Ok(LooseF64(Some(f))),
-                    _ => Err(E::custom(format!("expected a finite number, found {v:?}"))),
-                }
+                LooseF64::from_text(v).map_err(E::custom)
             }
             fn visit_unit<E: de::Error>(self) -> Result<LooseF64, E> {
                 Ok(LooseF64(None))
@@ -262,15 +294,37 @@ impl<'de> de::Deserialize<'de> for LooseF64 {
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct LooseSeconds(pub Option<f64>);
 
-impl<'de> de::Deserialize<'de> for LooseSeconds {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match LooseF64::deserialize(d)?.0 {
-            // Microseconds an i64 holds (see `I64_FLOATS`).
-            Some(s) if !crate::time::I64_FLOATS.contains(&(s * 1e6)) => Err(de::Error::custom(
-                format!("{s} seconds is longer than a duration can be (±292,000 years)"),
+impl LooseSeconds {
+    /// `s` as a duration, if a count of microseconds holds it (see `I64_FLOATS`).
+    fn of(s: LooseF64) -> Result<Self, String> {
+        match s.0 {
+            Some(s) if !crate::time::I64_FLOATS.contains(&(s * 1e6)) => Err(format!(
+                "{s} seconds is longer than a duration can be (±292,000 years)"
             )),
             s => Ok(LooseSeconds(s)),
         }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for LooseSeconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        LooseSeconds::of(LooseF64::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+impl FromText for LooseSeconds {
+    fn from_text(v: &str) -> Result<Self, String> {
+        LooseSeconds::of(LooseF64::from_text(v)?)
+    }
+
+    fn from_null() -> Option<Self> {
+        Some(LooseSeconds(None))
+    }
+
+    /// As the visitor takes a number of seconds a duration holds; a longer one goes to the
+    /// visitor (for its error).
+    fn from_number(n: Number) -> Option<Self> {
+        LooseF64::from_number(n).and_then(|s| LooseSeconds::of(s).ok())
     }
 }
 
@@ -299,6 +353,20 @@ impl FromText for LooseBool {
 
     fn from_bool(b: bool) -> Option<Self> {
         Some(LooseBool(Some(b)))
+    }
+
+    fn from_null() -> Option<Self> {
+        Some(LooseBool(None))
+    }
+
+    /// As `visit_i64` and `visit_u64` take 0 and 1; any other number goes to the visitor
+    /// (for its error).
+    fn from_number(n: Number) -> Option<Self> {
+        match n {
+            Number::I64(0) | Number::U64(0) => Some(LooseBool(Some(false))),
+            Number::I64(1) | Number::U64(1) => Some(LooseBool(Some(true))),
+            _ => None,
+        }
     }
 }
 
@@ -343,6 +411,20 @@ pub struct LooseTime(pub Option<i64>);
 impl FromText for LooseTime {
     fn from_text(text: &str) -> Result<Self, String> {
         parse_timestamp(text).map(LooseTime)
+    }
+
+    fn from_null() -> Option<Self> {
+        Some(LooseTime(None))
+    }
+
+    /// As the visitor takes epoch numbers.
+    fn from_number(n: Number) -> Option<Self> {
+        let v = match n {
+            Number::I64(v) => v as f64,
+            Number::U64(v) => v as f64,
+            Number::F64(v) => v,
+        };
+        Some(LooseTime(Some(epoch_to_micros(v))))
     }
 }
 
@@ -725,7 +807,30 @@ mod tests {
             r#""été""#,
             r#""\u0031\u0032""#,
             "12",
+            "0",
+            "1",
+            "2",
+            "-0",
+            "-7",
+            "0.25",
+            "-0.0",
+            "18.000",
+            "1e3",
+            "01",
+            "-",
+            "1.",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "12345678901234567890",
+            "99999999999999999999999",
+            "1e400",
+            "9999999999999999999.5",
             "1715073123.5",
+            "1715073123512",
+            "9.3e12",
+            "9300000000000",
+            "-9300000000000.5",
             "true",
             "false",
             "truex",
@@ -733,6 +838,10 @@ mod tests {
             "f",
             "falsch",
             "null",
+            "nullx",
+            "nul",
+            "n",
+            "None",
             r#"{"$date": "2024-05-07T09:12:03Z"}"#,
             r#" "12""#,
             "\"1\u{1}2\"",
@@ -744,6 +853,8 @@ mod tests {
                 both::<LooseCount>(v, strict);
                 both::<LooseBool>(v, strict);
                 both::<LooseTime>(v, strict);
+                both::<LooseF64>(v, strict);
+                both::<LooseSeconds>(v, strict);
             }
         }
     }

@@ -130,27 +130,53 @@ struct Dialogue<'a> {
     quick_drop: LooseBool,
 }
 
-/// The keys of a Dialogue the reader knows (lower-cased).
-const KEYS: [&str; 19] = [
-    "id",
-    "ordernumber",
-    "startdate",
-    "starttimestamp",
-    "queueentertimestamp",
-    "accepttimestamp",
-    "endtimestamp",
-    "ivrdurationinsec",
-    "queuedurationinsec",
-    "initialtalkdurationinsec",
-    "sessiondurationinsec",
-    "ivrid",
-    "queueid",
-    "customerid",
-    "agentid",
-    "direction",
-    "outcome",
-    "insla",
-    "quickdrop",
+/// The fields of a Dialogue the reader knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Key {
+    Id,
+    OrderNumber,
+    StartDate,
+    Start,
+    QueueEnter,
+    Accept,
+    End,
+    Ivr,
+    Queue,
+    Talk,
+    Session,
+    IvrId,
+    QueueId,
+    CustomerId,
+    AgentId,
+    Direction,
+    Outcome,
+    InSla,
+    QuickDrop,
+}
+
+/// The keys of a Dialogue the reader knows (lower-cased), and their fields. Why not the
+/// key itself as the field: matching each field's key against up to 19 strings again after
+/// the key memo had resolved it was a cost paid for every value of every record.
+const KEYS: [(&str, Key); 19] = [
+    ("id", Key::Id),
+    ("ordernumber", Key::OrderNumber),
+    ("startdate", Key::StartDate),
+    ("starttimestamp", Key::Start),
+    ("queueentertimestamp", Key::QueueEnter),
+    ("accepttimestamp", Key::Accept),
+    ("endtimestamp", Key::End),
+    ("ivrdurationinsec", Key::Ivr),
+    ("queuedurationinsec", Key::Queue),
+    ("initialtalkdurationinsec", Key::Talk),
+    ("sessiondurationinsec", Key::Session),
+    ("ivrid", Key::IvrId),
+    ("queueid", Key::QueueId),
+    ("customerid", Key::CustomerId),
+    ("agentid", Key::AgentId),
+    ("direction", Key::Direction),
+    ("outcome", Key::Outcome),
+    ("insla", Key::InSla),
+    ("quickdrop", Key::QuickDrop),
 ];
 
 /// Reads one Dialogue at `d` into `r`, a fresh one of the caller's, skipping the `skipped`
@@ -160,7 +186,7 @@ const KEYS: [&str; 19] = [
 fn dialogue<'de>(
     d: &mut super::de::Deserializer<'de>,
     skipped: &[&str],
-    memo: &mut KeyMemo<'de, &'static str>,
+    memo: &mut KeyMemo<'de, Key>,
     r: &mut Dialogue<'de>,
 ) -> Result<(), super::de::Error> {
     let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
@@ -170,26 +196,25 @@ fn dialogue<'de>(
         resolve,
         |d, k, key| {
             match k {
-                "id" => r.id = d.str_value(key)?,
-                "ordernumber" => r.order_number = d.text_value(key)?,
-                "startdate" => r.start_date = d.str_value(key)?,
-                "starttimestamp" => r.start = d.text_value(key)?,
-                "queueentertimestamp" => r.queue_enter = d.text_value(key)?,
-                "accepttimestamp" => r.accept = d.text_value(key)?,
-                "endtimestamp" => r.end = d.text_value(key)?,
-                "ivrdurationinsec" => r.ivr = d.text_value(key)?,
-                "queuedurationinsec" => r.queue = d.text_value(key)?,
-                "initialtalkdurationinsec" => r.talk = d.text_value(key)?,
-                "sessiondurationinsec" => r.session = d.text_value(key)?,
-                "ivrid" => r.ivr_id = d.str_value(key)?,
-                "queueid" => r.queue_id = d.str_value(key)?,
-                "customerid" => r.customer_id = d.str_value(key)?,
-                "agentid" => r.agent_id = d.str_value(key)?,
-                "direction" => r.direction = d.str_value(key)?,
-                "outcome" => r.outcome = d.str_value(key)?,
-                "insla" => r.in_sla = d.text_value(key)?,
-                "quickdrop" => r.quick_drop = d.text_value(key)?,
-                _ => return Ok(false),
+                Key::Id => r.id = d.str_value(key)?,
+                Key::OrderNumber => r.order_number = d.text_value(key)?,
+                Key::StartDate => r.start_date = d.str_value(key)?,
+                Key::Start => r.start = d.text_value(key)?,
+                Key::QueueEnter => r.queue_enter = d.text_value(key)?,
+                Key::Accept => r.accept = d.text_value(key)?,
+                Key::End => r.end = d.text_value(key)?,
+                Key::Ivr => r.ivr = d.text_value(key)?,
+                Key::Queue => r.queue = d.text_value(key)?,
+                Key::Talk => r.talk = d.text_value(key)?,
+                Key::Session => r.session = d.text_value(key)?,
+                Key::IvrId => r.ivr_id = d.str_value(key)?,
+                Key::QueueId => r.queue_id = d.str_value(key)?,
+                Key::CustomerId => r.customer_id = d.str_value(key)?,
+                Key::AgentId => r.agent_id = d.str_value(key)?,
+                Key::Direction => r.direction = d.str_value(key)?,
+                Key::Outcome => r.outcome = d.str_value(key)?,
+                Key::InSla => r.in_sla = d.text_value(key)?,
+                Key::QuickDrop => r.quick_drop = d.text_value(key)?,
             }
             Ok(true)
         },

@@ -149,11 +149,12 @@ pub fn wanted(only: Option<&[String]>, column: &str) -> bool {
     only.is_none_or(|only| only.iter().any(|c| c == column))
 }
 
-/// The known key (of `keys`) equal to the lower-cased key `k`, unless it is in `skipped`:
-/// the key resolution of readers whose fields are named by their keys.
-pub fn known_key(keys: &[&'static str], skipped: &[&str], k: &str) -> Option<&'static str> {
-    let k = keys.iter().copied().find(|&known| known == k)?;
-    (!skipped.contains(&k)).then_some(k)
+/// The field of the known key (of `keys`, lower-cased, with their fields) equal to the
+/// lower-cased key `k`, unless it is in `skipped`: the key resolution of readers whose
+/// fields are named by their keys.
+pub fn known_key<F: Copy>(keys: &[(&'static str, F)], skipped: &[&str], k: &str) -> Option<F> {
+    let &(k, field) = keys.iter().find(|&&(known, _)| known == k)?;
+    (!skipped.contains(&k)).then_some(field)
 }
 
 /// Visits an object's fields by lower-cased key (exports mix `startTimestamp`,

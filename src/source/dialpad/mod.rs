@@ -193,26 +193,50 @@ impl Options {
     }
 }
 
-/// The keys of a message the reader knows (lower-cased).
-const KEYS: [&str; 18] = [
-    "sessionid",
-    "customersessionid",
-    "ts",
-    "timestamp",
-    "sendertype",
-    "sendername",
-    "senderemail",
-    "chattype",
-    "text",
-    "sentiment",
-    "topic",
-    "score",
-    "topmatches",
-    "lang",
-    "workflow",
-    "workflownodeid",
-    "sessionchannel",
-    "sessionchannelinfo",
+/// The fields of a message the reader knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Key {
+    SessionId,
+    CustomerSessionId,
+    Ts,
+    Timestamp,
+    SenderType,
+    SenderName,
+    SenderEmail,
+    ChatType,
+    Text,
+    Sentiment,
+    Topic,
+    Score,
+    TopMatches,
+    Lang,
+    Workflow,
+    WorkflowNodeId,
+    SessionChannel,
+    SessionChannelInfo,
+}
+
+/// The keys of a message the reader knows (lower-cased), and their fields (a field named
+/// by its key was matched against the keys again for every value read).
+const KEYS: [(&str, Key); 18] = [
+    ("sessionid", Key::SessionId),
+    ("customersessionid", Key::CustomerSessionId),
+    ("ts", Key::Ts),
+    ("timestamp", Key::Timestamp),
+    ("sendertype", Key::SenderType),
+    ("sendername", Key::SenderName),
+    ("senderemail", Key::SenderEmail),
+    ("chattype", Key::ChatType),
+    ("text", Key::Text),
+    ("sentiment", Key::Sentiment),
+    ("topic", Key::Topic),
+    ("score", Key::Score),
+    ("topmatches", Key::TopMatches),
+    ("lang", Key::Lang),
+    ("workflow", Key::Workflow),
+    ("workflownodeid", Key::WorkflowNodeId),
+    ("sessionchannel", Key::SessionChannel),
+    ("sessionchannelinfo", Key::SessionChannelInfo),
 ];
 
 /// Reads one message at `d` into `m`, a fresh message of the caller's, skipping the
@@ -222,31 +246,30 @@ const KEYS: [&str; 18] = [
 fn message<'de>(
     d: &mut super::de::Deserializer<'de>,
     skipped: &[&str],
-    memo: &mut KeyMemo<'de, &'static str>,
+    memo: &mut KeyMemo<'de, Key>,
     m: &mut Message<'de>,
 ) -> Result<(), super::de::Error> {
     let resolve = |k: &str| super::known_key(&KEYS, skipped, k);
     d.fields("a Dialpad message object", memo, resolve, |d, k, key| {
         match k {
-            "sessionid" => m.sessionid = d.str_value(key)?,
-            "customersessionid" => m.customersessionid = d.str_value(key)?,
-            "ts" => m.ts = d.text_value(key)?,
-            "timestamp" => m.timestamp = d.str_value(key)?,
-            "sendertype" => m.sendertype = d.str_value(key)?,
-            "sendername" => m.sendername = d.str_value(key)?,
-            "senderemail" => m.senderemail = d.str_value(key)?,
-            "chattype" => m.chattype = d.str_value(key)?,
-            "text" => m.text = d.str_value(key)?,
-            "sentiment" => m.sentiment = d.text_value(key)?,
-            "topic" => m.topic = d.str_value(key)?,
-            "score" => m.score = d.text_value(key)?,
-            "topmatches" => m.topmatches = d.str_value(key)?,
-            "lang" => m.lang = d.str_value(key)?,
-            "workflow" => m.workflow = d.str_value(key)?,
-            "workflownodeid" => m.workflownodeid = d.str_value(key)?,
-            "sessionchannel" => m.sessionchannel = d.str_value(key)?,
-            "sessionchannelinfo" => m.sessionchannelinfo = d.str_value(key)?,
-            _ => return Ok(false),
+            Key::SessionId => m.sessionid = d.str_value(key)?,
+            Key::CustomerSessionId => m.customersessionid = d.str_value(key)?,
+            Key::Ts => m.ts = d.text_value(key)?,
+            Key::Timestamp => m.timestamp = d.str_value(key)?,
+            Key::SenderType => m.sendertype = d.str_value(key)?,
+            Key::SenderName => m.sendername = d.str_value(key)?,
+            Key::SenderEmail => m.senderemail = d.str_value(key)?,
+            Key::ChatType => m.chattype = d.str_value(key)?,
+            Key::Text => m.text = d.str_value(key)?,
+            Key::Sentiment => m.sentiment = d.text_value(key)?,
+            Key::Topic => m.topic = d.str_value(key)?,
+            Key::Score => m.score = d.text_value(key)?,
+            Key::TopMatches => m.topmatches = d.str_value(key)?,
+            Key::Lang => m.lang = d.str_value(key)?,
+            Key::Workflow => m.workflow = d.str_value(key)?,
+            Key::WorkflowNodeId => m.workflownodeid = d.str_value(key)?,
+            Key::SessionChannel => m.sessionchannel = d.str_value(key)?,
+            Key::SessionChannelInfo => m.sessionchannelinfo = d.str_value(key)?,
         }
         Ok(true)
     })

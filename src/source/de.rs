@@ -1180,11 +1180,14 @@ impl<'de> Deserializer<'de> {
                 }
                 let start = self.pos + 1;
                 let at = |s: &Slot<F>| s.at(buf, start);
-                // The slot after the last key's, else the next ones (a record without an
-                // optional key skips its slot), else the ones before.
+                // The slot after the last key's, else the one after it (a record without
+                // one optional key skips its slot: Dialpad's bot messages have no
+                // `topmatches`, two keys a message on average), else the next ones, else
+                // the ones before.
                 let from = next.min(memo.slots.len());
-                let found = match memo.slots.get(next) {
-                    Some(s) if at(s) => Some(next),
+                let found = match (memo.slots.get(next), memo.slots.get(next + 1)) {
+                    (Some(s), _) if at(s) => Some(next),
+                    (_, Some(s)) if at(s) => Some(next + 1),
                     _ => (memo.slots[from..].iter().position(at).map(|j| from + j))
                         .or_else(|| memo.slots[..from].iter().position(at)),
                 };

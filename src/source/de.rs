@@ -1325,6 +1325,10 @@ impl<'de> Deserializer<'de> {
     /// error), is read by `T`'s `Deserialize`. Why: timestamps, durations, flags and counts
     /// are most of a record's values, and the general read and the visitor's dispatch
     /// around each cost more than parsing them.
+    ///
+    /// Strings and numbers, the usual values, are read inline; the others out of line
+    /// ([`Deserializer::text_value_other`]).
+    #[inline(always)]
     pub fn text_value<T: Deserialize<'de> + FromText>(&mut self, key: &str) -> Result<T, Error> {
         match self.buf.get(self.pos) {
             Some(b'"') => {
@@ -1334,6 +1338,7 @@ impl<'de> Deserializer<'de> {
                         return Ok(v);
                     }
                 }
+                self.general(key)
             }
             // A short number (durations, scores, epoch times): its value as `number` gives
             // it to the visitor, taken as the visitor takes it, without the dispatch; a long
@@ -1350,7 +1355,16 @@ impl<'de> Deserializer<'de> {
                         return Ok(v);
                     }
                 }
+                self.general(key)
             }
+            _ => self.text_value_other(key),
+        }
+    }
+
+    /// [`Deserializer::text_value`] of a value that is neither a string nor a number.
+    #[inline(never)]
+    fn text_value_other<T: Deserialize<'de> + FromText>(&mut self, key: &str) -> Result<T, Error> {
+        match self.buf.get(self.pos) {
             // A missing value (Anywhere365's `InSLA`, `QuickDrop` and `acceptTimestamp` of
             // a third of the dialogues): taken as the visitor takes it, without its dispatch.
             Some(b'n') => {

@@ -131,54 +131,29 @@ struct Dialogue<'a> {
     quick_drop: LooseBool,
 }
 
-/// The fields of a Dialogue the reader knows.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Key {
-    Id,
-    OrderNumber,
-    StartDate,
-    Start,
-    QueueEnter,
-    Accept,
-    End,
-    Ivr,
-    Queue,
-    Talk,
-    Session,
-    IvrId,
-    QueueId,
-    CustomerId,
-    AgentId,
-    Direction,
-    Outcome,
-    InSla,
-    QuickDrop,
+keys! {
+    /// The fields of a Dialogue the reader knows.
+    Key, KEYS:
+    Id = "id",
+    OrderNumber = "ordernumber",
+    StartDate = "startdate",
+    Start = "starttimestamp",
+    QueueEnter = "queueentertimestamp",
+    Accept = "accepttimestamp",
+    End = "endtimestamp",
+    Ivr = "ivrdurationinsec",
+    Queue = "queuedurationinsec",
+    Talk = "initialtalkdurationinsec",
+    Session = "sessiondurationinsec",
+    IvrId = "ivrid",
+    QueueId = "queueid",
+    CustomerId = "customerid",
+    AgentId = "agentid",
+    Direction = "direction",
+    Outcome = "outcome",
+    InSla = "insla",
+    QuickDrop = "quickdrop",
 }
-
-/// The keys of a Dialogue the reader knows (lower-cased), and their fields. Why not the
-/// key itself as the field: matching each field's key against up to 19 strings again after
-/// the key memo had resolved it was a cost paid for every value of every record.
-const KEYS: [(&str, Key); 19] = [
-    ("id", Key::Id),
-    ("ordernumber", Key::OrderNumber),
-    ("startdate", Key::StartDate),
-    ("starttimestamp", Key::Start),
-    ("queueentertimestamp", Key::QueueEnter),
-    ("accepttimestamp", Key::Accept),
-    ("endtimestamp", Key::End),
-    ("ivrdurationinsec", Key::Ivr),
-    ("queuedurationinsec", Key::Queue),
-    ("initialtalkdurationinsec", Key::Talk),
-    ("sessiondurationinsec", Key::Session),
-    ("ivrid", Key::IvrId),
-    ("queueid", Key::QueueId),
-    ("customerid", Key::CustomerId),
-    ("agentid", Key::AgentId),
-    ("direction", Key::Direction),
-    ("outcome", Key::Outcome),
-    ("insla", Key::InSla),
-    ("quickdrop", Key::QuickDrop),
-];
 
 /// Reads one Dialogue at `d` into `r`, a fresh one of the caller's, skipping the `skipped`
 /// keys (see [`Options::skipped`]; `memo` carries the key order from one record of a chunk

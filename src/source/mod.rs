@@ -7,6 +7,24 @@
 
 pub use frame::strip_position;
 
+/// Declares a reader's fields as an enum and its table of keys (lower-cased) and fields,
+/// one line per field, for [`known_key`] and the reader's `de::Deserializer::fields` loop:
+/// `keys! { Key, KEYS: Id = "id", Start = "starttimestamp" }`. Why an enum: named by the
+/// key string, each value was matched against every key again after the key memo had
+/// found it.
+macro_rules! keys {
+    ($(#[$meta:meta])* $field:ident, $table:ident: $($variant:ident = $key:literal),+ $(,)?) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum $field {
+            $($variant),+
+        }
+
+        /// The keys the reader knows (lower-cased), and their fields.
+        const $table: [(&str, $field); [$($key),+].len()] = [$(($key, $field::$variant)),+];
+    };
+}
+
 pub mod anywhere365;
 pub mod codes;
 pub mod de;

@@ -467,60 +467,33 @@ struct Call<'a> {
     custom_data: RawText<'a>,
 }
 
-/// The fields of a call the reader knows.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum CallKey {
-    Id,
-    Uuid,
-    Channel,
-    Direction,
-    Type,
-    UserDisplayName,
-    UserLoginId,
-    Caller,
-    Callee,
-    TeamName,
-    StartTime,
-    AnswerTime,
-    EndTime,
-    ProgressDuration,
-    Duration,
-    HoldDuration,
-    ConferenceDuration,
-    Status,
-    TerminatedBy,
-    TerminationCause,
-    Mos,
-    DomainId,
-    CustomData,
+keys! {
+    /// The fields of a call the reader knows.
+    CallKey, CALL_KEYS:
+    Id = "_id",
+    Uuid = "uuid",
+    Channel = "channel",
+    Direction = "direction",
+    Type = "type",
+    UserDisplayName = "user_display_name",
+    UserLoginId = "user_login_id",
+    Caller = "caller",
+    Callee = "callee",
+    TeamName = "team_name",
+    StartTime = "start_time",
+    AnswerTime = "answer_time",
+    EndTime = "end_time",
+    ProgressDuration = "progress_duration",
+    Duration = "duration",
+    HoldDuration = "hold_duration",
+    ConferenceDuration = "conference_duration",
+    Status = "status",
+    TerminatedBy = "terminated_by",
+    TerminationCause = "termination_cause",
+    Mos = "mos",
+    DomainId = "domain_id",
+    CustomData = "custom_data",
 }
-
-/// The keys of a call the reader knows (lower-cased), and their fields.
-const CALL_KEYS: [(&str, CallKey); 23] = [
-    ("_id", CallKey::Id),
-    ("uuid", CallKey::Uuid),
-    ("channel", CallKey::Channel),
-    ("direction", CallKey::Direction),
-    ("type", CallKey::Type),
-    ("user_display_name", CallKey::UserDisplayName),
-    ("user_login_id", CallKey::UserLoginId),
-    ("caller", CallKey::Caller),
-    ("callee", CallKey::Callee),
-    ("team_name", CallKey::TeamName),
-    ("start_time", CallKey::StartTime),
-    ("answer_time", CallKey::AnswerTime),
-    ("end_time", CallKey::EndTime),
-    ("progress_duration", CallKey::ProgressDuration),
-    ("duration", CallKey::Duration),
-    ("hold_duration", CallKey::HoldDuration),
-    ("conference_duration", CallKey::ConferenceDuration),
-    ("status", CallKey::Status),
-    ("terminated_by", CallKey::TerminatedBy),
-    ("termination_cause", CallKey::TerminationCause),
-    ("mos", CallKey::Mos),
-    ("domain_id", CallKey::DomainId),
-    ("custom_data", CallKey::CustomData),
-];
 
 /// The keys of a call (with their columns) a metrics-only read skips undecoded unless their
 /// columns are asked for: no call KPI and no `--by` dimension reads them (see

@@ -193,51 +193,28 @@ impl Options {
     }
 }
 
-/// The fields of a message the reader knows.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Key {
-    SessionId,
-    CustomerSessionId,
-    Ts,
-    Timestamp,
-    SenderType,
-    SenderName,
-    SenderEmail,
-    ChatType,
-    Text,
-    Sentiment,
-    Topic,
-    Score,
-    TopMatches,
-    Lang,
-    Workflow,
-    WorkflowNodeId,
-    SessionChannel,
-    SessionChannelInfo,
+keys! {
+    /// The fields of a message the reader knows.
+    Key, KEYS:
+    SessionId = "sessionid",
+    CustomerSessionId = "customersessionid",
+    Ts = "ts",
+    Timestamp = "timestamp",
+    SenderType = "sendertype",
+    SenderName = "sendername",
+    SenderEmail = "senderemail",
+    ChatType = "chattype",
+    Text = "text",
+    Sentiment = "sentiment",
+    Topic = "topic",
+    Score = "score",
+    TopMatches = "topmatches",
+    Lang = "lang",
+    Workflow = "workflow",
+    WorkflowNodeId = "workflownodeid",
+    SessionChannel = "sessionchannel",
+    SessionChannelInfo = "sessionchannelinfo",
 }
-
-/// The keys of a message the reader knows (lower-cased), and their fields (a field named
-/// by its key was matched against the keys again for every value read).
-const KEYS: [(&str, Key); 18] = [
-    ("sessionid", Key::SessionId),
-    ("customersessionid", Key::CustomerSessionId),
-    ("ts", Key::Ts),
-    ("timestamp", Key::Timestamp),
-    ("sendertype", Key::SenderType),
-    ("sendername", Key::SenderName),
-    ("senderemail", Key::SenderEmail),
-    ("chattype", Key::ChatType),
-    ("text", Key::Text),
-    ("sentiment", Key::Sentiment),
-    ("topic", Key::Topic),
-    ("score", Key::Score),
-    ("topmatches", Key::TopMatches),
-    ("lang", Key::Lang),
-    ("workflow", Key::Workflow),
-    ("workflownodeid", Key::WorkflowNodeId),
-    ("sessionchannel", Key::SessionChannel),
-    ("sessionchannelinfo", Key::SessionChannelInfo),
-];
 
 /// Reads one message at `d` into `m`, a fresh message of the caller's, skipping the
 /// `skipped` fields (see [`Options::skipped`]; `memo` carries the key order from one record

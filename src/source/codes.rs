@@ -281,6 +281,8 @@ impl ArrayBuilder for CodesBuilder {
 mod tests {
     use super::*;
     use arrow::array::{Array, AsArray};
+    use arrow::compute::cast;
+    use arrow::datatypes::DataType;
 
     /// The word comparison agrees with `eq_ignore_ascii_case` on every length from 0 to 20,
     /// with each byte position changed to every byte value, in both orders.
@@ -312,8 +314,6 @@ mod tests {
         assert_eq!(word_index("bot", &["customer", "bot"]), Some(1));
         assert_eq!(word_index("", &["bot"]), None);
     }
-    use arrow::compute::cast;
-    use arrow::datatypes::DataType;
 
     fn build(values: &[Option<&str>], mut b: CodesBuilder) -> ArrayRef {
         for v in values {

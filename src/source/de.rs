@@ -611,6 +611,17 @@ pub enum Number {
     F64(f64),
 }
 
+impl Number {
+    /// The number as a float, as a visitor that takes any number as one converts it.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Number::U64(v) => v as f64,
+            Number::I64(v) => v as f64,
+            Number::F64(v) => v,
+        }
+    }
+}
+
 /// The powers of ten a short number's fraction is divided by (at most 18 digits), each
 /// exact in `f64`.
 const EXACT_POWERS_OF_TEN: [f64; 19] = [

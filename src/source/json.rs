@@ -178,7 +178,8 @@ impl FromText for LooseCount {
         Some(LooseCount(None))
     }
 
-    /// As `visit_i64` and `visit_u64` (in range) take it; a float goes to the visitor.
+    /// An integer in range, as the visitor takes it (its `visit_u64` calls this); a float
+    /// goes to the visitor.
     fn from_number(n: Number) -> Option<Self> {
         match n {
             Number::I64(v) => Some(LooseCount(Some(v))),
@@ -200,9 +201,8 @@ impl<'de> de::Deserialize<'de> for LooseCount {
                 Ok(LooseCount(Some(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseCount, E> {
-                i64::try_from(v)
-                    .map(|v| LooseCount(Some(v)))
-                    .map_err(|_| E::custom(format!("count {v} is out of range")))
+                LooseCount::from_number(Number::U64(v))
+                    .ok_or_else(|| E::custom(format!("count {v} is out of range")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<LooseCount, E> {
                 parse_count(&v.to_string())
@@ -247,11 +247,7 @@ impl FromText for LooseF64 {
 
     /// As the visitor takes any number.
     fn from_number(n: Number) -> Option<Self> {
-        Some(LooseF64(Some(match n {
-            Number::I64(v) => v as f64,
-            Number::U64(v) => v as f64,
-            Number::F64(v) => v,
-        })))
+        Some(LooseF64(Some(n.as_f64())))
     }
 }
 
@@ -359,8 +355,8 @@ impl FromText for LooseBool {
         Some(LooseBool(None))
     }
 
-    /// As `visit_i64` and `visit_u64` take 0 and 1; any other number goes to the visitor
-    /// (for its error).
+    /// 0 and 1, as the visitor takes them (its `visit_i64` calls this); any other number
+    /// goes to the visitor (for its error).
     fn from_number(n: Number) -> Option<Self> {
         match n {
             Number::I64(0) | Number::U64(0) => Some(LooseBool(Some(false))),
@@ -382,11 +378,8 @@ impl<'de> de::Deserialize<'de> for LooseBool {
                 Ok(LooseBool(Some(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<LooseBool, E> {
-                match v {
-                    0 => Ok(LooseBool(Some(false))),
-                    1 => Ok(LooseBool(Some(true))),
-                    _ => Err(E::custom(format!("expected a boolean, found {v}"))),
-                }
+                LooseBool::from_number(Number::I64(v))
+                    .ok_or_else(|| E::custom(format!("expected a boolean, found {v}")))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<LooseBool, E> {
                 self.visit_i64(v.min(2) as i64)
@@ -419,12 +412,7 @@ impl FromText for LooseTime {
 
     /// As the visitor takes epoch numbers.
     fn from_number(n: Number) -> Option<Self> {
-        let v = match n {
-            Number::I64(v) => v as f64,
-            Number::U64(v) => v as f64,
-            Number::F64(v) => v,
-        };
-        Some(LooseTime(Some(epoch_to_micros(v))))
+        Some(LooseTime(Some(epoch_to_micros(n.as_f64()))))
     }
 }
 

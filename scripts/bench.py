@@ -347,8 +347,13 @@ def cached(inputs):
         for f in sorted(Path(d).rglob("*")):
             if f.is_file():
                 with open(f, "rb") as fh:
-                    while fh.read(1 << 20):
-                        pass
+                    read_through(fh)
+
+
+def read_through(fh):
+    """Every byte of the open file `fh` read, in 1 MiB reads, and thrown away."""
+    while fh.read(1 << 20):
+        pass
 
 
 def interleaved(runs, tasks, inputs):
@@ -378,8 +383,7 @@ def as_read_from_disk(d):
         if f.is_file():
             with open(f, "rb") as fh:
                 os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-                while fh.read(1 << 20):
-                    pass
+                read_through(fh)
 
 
 def rendered(cxkpi, *family):
